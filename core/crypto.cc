@@ -1,0 +1,107 @@
+#include "core/crypto.h"
+
+#include <sodium.h>
+
+#include <cassert>
+#include <cstring>
+
+namespace accountable::crypto {
+
+Key32::Key32() { bytes_.fill(0); }
+Key32::~Key32() { sodium_memzero(bytes_.data(), bytes_.size()); }
+Key32::Key32(const Key32& other) : bytes_(other.bytes_) {}
+Key32& Key32::operator=(const Key32& other) {
+  bytes_ = other.bytes_;
+  return *this;
+}
+
+Status InitCrypto() {
+  if (sodium_init() < 0) return Status::IOError("libsodium failed to initialize");
+  return Status::OK();
+}
+
+Key32 RandomKey() {
+  Key32 k;
+  randombytes_buf(k.data(), kKeyBytes);
+  return k;
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  randombytes_buf(out.data(), n);
+  return out;
+}
+
+std::string Seal(const Key32& key, std::string_view plaintext, std::string_view ad) {
+  std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  auto* nonce = reinterpret_cast<uint8_t*>(out.data());
+  randombytes_buf(nonce, kNonceBytes);
+  unsigned long long ct_len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      nonce + kNonceBytes, &ct_len, reinterpret_cast<const uint8_t*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nullptr, nonce,
+      key.data());
+  assert(ct_len == plaintext.size() + kTagBytes);
+  return out;
+}
+
+Status Open(const Key32& key, std::string_view box, std::string_view ad, std::string* plaintext) {
+  if (box.size() < kSealOverheadBytes) return Status::Corruption("sealed box too short");
+  const auto* nonce = reinterpret_cast<const uint8_t*>(box.data());
+  std::string out(box.size() - kSealOverheadBytes, '\0');
+  unsigned long long len = 0;
+  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      reinterpret_cast<uint8_t*>(out.data()), &len, nullptr, nonce + kNonceBytes,
+      box.size() - kNonceBytes, reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nonce,
+      key.data());
+  if (rc != 0) {
+    sodium_memzero(out.data(), out.size());
+    return Status::Corruption("sealed box failed authentication");
+  }
+  *plaintext = std::move(out);
+  return Status::OK();
+}
+
+std::string KeyedHash(const Key32& key, std::string_view domain, std::string_view message) {
+  // Domain separation: the same key derives account row keys and blind
+  // indexes, and the two must never collide.
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key.data(), kKeyBytes, 32);
+  uint8_t dlen = static_cast<uint8_t>(domain.size());
+  crypto_generichash_update(&st, &dlen, 1);
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(domain.data()), domain.size());
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(message.data()), message.size());
+  std::string out(32, '\0');
+  crypto_generichash_final(&st, reinterpret_cast<uint8_t*>(out.data()), out.size());
+  return out;
+}
+
+std::string Sha256(std::string_view message) {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256(reinterpret_cast<uint8_t*>(out.data()),
+                     reinterpret_cast<const uint8_t*>(message.data()), message.size());
+  return out;
+}
+
+Status HashPassword(std::string_view password, const PasswordCost& cost, std::string* encoded) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, password.data(), password.size(), cost.ops, cost.mem_bytes) != 0)
+    return Status::IOError("password hashing ran out of memory");
+  *encoded = out;
+  return Status::OK();
+}
+
+bool VerifyPassword(std::string_view encoded, std::string_view password) {
+  std::string z(encoded);  // crypto_pwhash_str_verify needs a NUL-terminated string
+  return crypto_pwhash_str_verify(z.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string ToHex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const uint8_t*>(bytes.data()),
+                 bytes.size());
+  out.pop_back();
+  return out;
+}
+
+}  // namespace accountable::crypto

@@ -1,0 +1,70 @@
+// crypto: the few libsodium primitives the ledger uses, behind typed errors.
+//
+//   Key32 dek = RandomKey();
+//   std::string box = Seal(dek, plaintext, ad);           // nonce || ct || tag
+//   std::string back;
+//   Status s = Open(dek, box, ad, &back);                 // Corruption on any mismatch
+//
+// Keys are fixed-size arrays wiped on destruction. DEKs are always random,
+// never derived: a derived key could be re-derived and so never shredded.
+// Thread safety: all functions are thread-safe after InitCrypto().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "events/status.h"
+
+namespace accountable::crypto {
+
+inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kNonceBytes = 24;  // XChaCha20: random nonces are safe
+inline constexpr size_t kTagBytes = 16;
+inline constexpr size_t kSealOverheadBytes = kNonceBytes + kTagBytes;
+
+// A 32-byte secret that wipes itself.
+class Key32 {
+ public:
+  Key32();
+  ~Key32();
+  Key32(const Key32& other);
+  Key32& operator=(const Key32& other);
+  uint8_t* data() { return bytes_.data(); }
+  const uint8_t* data() const { return bytes_.data(); }
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
+  }
+
+ private:
+  std::array<uint8_t, kKeyBytes> bytes_;
+};
+
+// Must run once before any other function (idempotent, thread-safe).
+Status InitCrypto();
+
+Key32 RandomKey();
+std::string RandomBytes(size_t n);
+
+// XChaCha20-Poly1305-IETF with a random nonce; output is nonce || ciphertext || tag.
+std::string Seal(const Key32& key, std::string_view plaintext, std::string_view ad);
+// Corruption if the box is malformed or fails authentication (wrong key, tampered bytes, wrong ad).
+Status Open(const Key32& key, std::string_view box, std::string_view ad, std::string* plaintext);
+
+// Keyed BLAKE2b-256, for row keys and blind indexes that must not be testable without the key.
+std::string KeyedHash(const Key32& key, std::string_view domain, std::string_view message);
+// Unkeyed SHA-256 (policy text digests, Merkle leaves).
+std::string Sha256(std::string_view message);
+
+// Argon2id via crypto_pwhash_str. Costs are libsodium opslimit/memlimit.
+struct PasswordCost {
+  unsigned long long ops = 2;                   // crypto_pwhash_OPSLIMIT_INTERACTIVE
+  size_t mem_bytes = 64ull * 1024 * 1024;       // crypto_pwhash_MEMLIMIT_INTERACTIVE
+};
+Status HashPassword(std::string_view password, const PasswordCost& cost, std::string* encoded);
+bool VerifyPassword(std::string_view encoded, std::string_view password);
+
+std::string ToHex(std::string_view bytes);
+
+}  // namespace accountable::crypto

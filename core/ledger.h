@@ -1,0 +1,116 @@
+// Ledger: the durable, append-only event store (DATA/events, RocksDB).
+//
+// Every command is an Envelope (events/event.h). Appends from any number of
+// threads are queued to one writer thread, which drains everything waiting
+// into one WriteBatch and one fsync (group commit). Append() returns only
+// after that fsync, so a returned seq is durable. Storage layout and key
+// formats: docs/architecture.md ("Event DB").
+//
+//   std::unique_ptr<Ledger> ledger;
+//   Status s = Ledger::Open(LedgerOptions{.dir = "data/events"}, &ledger);
+//   std::vector<Ledger::Command> batch(1);
+//   batch[0].envelope = builder.Finish(...);
+//   std::vector<Ledger::Appended> out;
+//   s = ledger->Append(std::move(batch), &out);   // all or nothing
+//
+// A batch is atomic: if any command is refused (expected-version conflict or
+// a hook refusal) nothing of that batch is written and the others of the same
+// group are unaffected. A command whose request id was seen before returns
+// its original seq with duplicate=true and appends nothing, across restarts.
+//
+// Thread safety: Append and the read functions may be called from any thread
+// concurrently. The hook runs only on the writer thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/coding.h"
+#include "events/event.h"
+#include "events/status.h"
+
+namespace rocksdb {
+class MergeOperator;
+}
+
+namespace accountable {
+
+// Column families of the event DB that projections may read and write.
+enum class Cf : unsigned char { kAccounts = 0, kActivity = 1, kMeta = 2, kMerkle = 3 };
+
+// The hook's view of the group being written. Reads see the writes of
+// earlier commands in the same group; writes land in the group's WriteBatch.
+class GroupTx {
+ public:
+  virtual ~GroupTx() = default;
+  virtual Status Get(Cf cf, std::string_view key, std::string* value) = 0;  // NotFound if absent
+  virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
+  virtual void Merge(Cf cf, std::string_view key, std::string_view value) = 0;
+};
+
+// Projections plug in here: validate a command against current state and add
+// its projection writes to the same WriteBatch as the event.
+class AppendHook {
+ public:
+  virtual ~AppendHook() = default;
+  // Runs on the writer thread in seq order, after seq is assigned. A non-OK
+  // status refuses the command's whole batch; its writes are rolled back.
+  virtual Status Apply(const events::EventView& event, GroupTx& tx) = 0;
+};
+
+struct LedgerOptions {
+  std::string dir;                           // e.g. DATA/events
+  size_t group_commands_max = 8192;          // one WriteBatch holds at most this many
+  size_t queue_commands_max = 65536;         // Append blocks beyond this (backpressure)
+  size_t batch_commands_max = 4096;          // one Append call
+  std::shared_ptr<rocksdb::MergeOperator> activity_merge_operator;  // kActivity
+  AppendHook* hook = nullptr;                // not owned; must outlive the Ledger
+  std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
+};
+
+class Ledger {
+ public:
+  struct Command {
+    std::string envelope;                    // from events::EnvelopeBuilder
+    std::optional<uint64_t> expected_version;  // of the envelope's account stream
+  };
+  struct Appended {
+    uint64_t seq = 0;
+    uint64_t version = 0;                    // position in the account stream (0: no account)
+    bool duplicate = false;                  // request id seen before; nothing appended
+  };
+  struct Stored {
+    uint64_t seq = 0;
+    std::string envelope;                    // verify with events::EventView::Parse
+  };
+
+  // Busy if the directory is open in another process; Corruption on an
+  // unknown format version.
+  static Status Open(const LedgerOptions& options, std::unique_ptr<Ledger>* out);
+  virtual ~Ledger() = default;
+
+  virtual Status Append(std::vector<Command> batch, std::vector<Appended>* out) = 0;
+
+  // Events with seq in [from_seq, from_seq + limit).
+  virtual Status ReadRange(uint64_t from_seq, size_t limit, std::vector<Stored>* out) = 0;
+  // Events of one account stream from version from_version (1-based), in order.
+  virtual Status ReadStream(uint64_t account_id, uint64_t from_version, size_t limit,
+                            std::vector<Stored>* out) = 0;
+  virtual Status Get(Cf cf, std::string_view key, std::string* value) = 0;
+  // Calls fn(key, value) for every row of cf whose key starts with prefix.
+  virtual Status Scan(Cf cf, std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // The seq a request id was first appended at; NotFound if never seen.
+  virtual Status LookupRequest(std::string_view request_id, uint64_t* seq) = 0;
+  virtual uint64_t LastSeq() const = 0;
+  virtual uint64_t StreamVersion(uint64_t account_id) = 0;
+  // Flushes memtables and stops the writer; called by the destructor too.
+  virtual Status Close() = 0;
+};
+
+}  // namespace accountable

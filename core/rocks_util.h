@@ -1,0 +1,35 @@
+// Internal to core/: conversions between RocksDB and Accountable types.
+#pragma once
+
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+
+#include <string>
+#include <string_view>
+
+#include "events/status.h"
+
+namespace accountable {
+
+inline rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+inline std::string_view FromSlice(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+inline rocksdb::WriteOptions SyncWrite() {
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return w;
+}
+
+// Maps a RocksDB status to ours. A held LOCK file means another process has
+// the directory open; say so plainly instead of echoing errno text.
+inline Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(what + ": not found");
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+    return Status::Busy(what + " is already open in another process");
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+}  // namespace accountable

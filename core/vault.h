@@ -1,0 +1,73 @@
+// Vault: the physically erasable key store (DATA/vault, its own RocksDB).
+//
+// Holds per-account data keys (DEKs) wrapped under the KEK, the email blind
+// index, and the day keys of access logs. Nothing else. It is a separate
+// RocksDB instance so that destroying a key never waits on, or leaves a copy
+// in, the event DB's WAL and SSTs. Layout: docs/architecture.md ("Vault").
+//
+//   std::unique_ptr<Vault> vault;
+//   Status s = Vault::Open({.dir = "data/vault", .kek_path = "data/keys/kek"}, &vault);
+//   crypto::Key32 dek;
+//   s = vault->CreateAccountKey(42, &dek);        // random, wrapped, synced
+//   std::string box = vault->SealForAccount(dek, 42, fb::Payload::Registered, rid, pii);
+//
+// Row keys are keyed BLAKE2b hashes, so the vault does not even list which
+// account ids or emails it holds without the KEK.
+//
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/crypto.h"
+#include "events/event.h"
+#include "events/status.h"
+
+namespace accountable {
+
+struct VaultOptions {
+  std::string dir;        // e.g. DATA/vault
+  std::string kek_path;   // e.g. DATA/keys/kek; created 0600 with a new vault only
+};
+
+class Vault {
+ public:
+  // Creates the vault and the KEK file on first use. A KEK that does not
+  // match the vault's check value -> Corruption, before any key is touched.
+  // A missing KEK for an existing vault -> NotFound (never silently replaced).
+  static Status Open(const VaultOptions& options, std::unique_ptr<Vault>* out);
+  virtual ~Vault() = default;
+
+  // A new random DEK for the account, stored wrapped with sync.
+  // Refused if the account already has one.
+  virtual Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
+  // NotFound when the account has no key (never created, or shredded).
+  virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
+
+  // Blind index over normalized emails (see NormalizeEmail).
+  virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
+  virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;
+  virtual Status DeleteEmail(std::string_view normalized_email) = 0;
+
+  virtual Status Close() = 0;
+};
+
+// Associated data for an account's sealed payload: binds the ciphertext to
+// the account, the event type and the request, so a box moved to another
+// event fails to open.
+std::string AccountAd(uint64_t account_id, fb::Payload type, std::string_view request_id);
+
+// Seal / open an account PII table. Open returns Shredded when the vault has
+// no key for the account, Corruption when the box fails authentication.
+std::string SealForAccount(const crypto::Key32& dek, uint64_t account_id, fb::Payload type,
+                           std::string_view request_id, std::string_view plaintext);
+Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
+                      std::string_view request_id, std::string_view box, std::string* plaintext);
+
+// Lower-case, trimmed; the form the blind index and uniqueness use.
+std::string NormalizeEmail(std::string_view email);
+
+}  // namespace accountable

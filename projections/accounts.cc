@@ -1,0 +1,249 @@
+#include "projections/accounts.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "projections/validate.h"
+
+namespace accountable {
+namespace {
+
+constexpr size_t kStreamPageEvents = 1024;
+
+std::string FromHex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+}  // namespace
+
+std::string NewRequestId() { return crypto::ToHex(crypto::RandomBytes(16)); }
+
+Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) {
+  std::unique_ptr<Accounts> a(new Accounts());
+  a->opt_ = o;
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return Status::IOError("cannot create data directory " + o.data_dir);
+  ::chmod(o.data_dir.c_str(), 0700);
+  const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys" : o.key_dir;
+  ACC_RETURN_IF_ERROR(Vault::Open({o.data_dir + "/vault", key_dir + "/kek"}, &a->vault_));
+  LedgerOptions lo;
+  lo.dir = o.data_dir + "/events";
+  lo.hook = &a->projector_;
+  lo.clock_ms = o.clock_ms;
+  ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
+  std::string max_id;
+  Status s = a->ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
+  if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
+  else if (!s.Is(Status::Code::kNotFound)) return s;
+  if (a->ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
+  *out = std::move(a);
+  return Status::OK();
+}
+
+Accounts::~Accounts() { Close(); }
+
+Status Accounts::Close() {
+  Status s;
+  if (ledger_) s = ledger_->Close();
+  if (vault_) {
+    Status vs = vault_->Close();
+    if (s.ok()) s = vs;
+  }
+  return s;
+}
+
+int64_t Accounts::NowMs() const {
+  if (opt_.clock_ms) return opt_.clock_ms();
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Accounts::CurrentPolicyVersion() {
+  std::string v;
+  return ledger_->Get(Cf::kMeta, kMetaPolicyCurrent, &v).ok() ? v : std::string();
+}
+
+Status Accounts::PublishInitialPolicy() {
+  ACC_RETURN_IF_ERROR(validate::PolicyVersion(opt_.initial_policy_version));
+  if (opt_.initial_policy_sha256_hex.size() != 64)
+    return Status::InvalidArgument("initial policy digest must be 64 hex characters");
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::string digest = FromHex(opt_.initial_policy_sha256_hex);
+  auto payload = fb::CreatePolicyPublished(
+      fbb, fbb.CreateString(opt_.initial_policy_version), NowMs(),
+      fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()));
+  // A fixed request id: two processes racing to initialize append it once.
+  events::Header h{0, NowMs(), fb::Actor::System, "init/policy/" + opt_.initial_policy_version,
+                   opt_.initial_policy_version};
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish(h, fb::Payload::PolicyPublished, payload.Union());
+  std::vector<Ledger::Appended> res;
+  return ledger_->Append(std::move(batch), &res);
+}
+
+Status Accounts::ValidateRegistration(const Registration& r) {
+  ACC_RETURN_IF_ERROR(validate::Text("nickname", r.nickname, validate::kNicknameBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Email(r.email));
+  ACC_RETURN_IF_ERROR(validate::Password(r.password));
+  ACC_RETURN_IF_ERROR(validate::Gender(r.gender));
+  const int64_t at = r.occurred_at_ms ? r.occurred_at_ms : NowMs();
+  ACC_RETURN_IF_ERROR(validate::Birthdate(r.birthdate, at));
+  ACC_RETURN_IF_ERROR(validate::Ip(r.ip));
+  ACC_RETURN_IF_ERROR(validate::Text("user agent", r.user_agent, validate::kUserAgentBytesMax, true));
+  ACC_RETURN_IF_ERROR(validate::Text("company", r.company, validate::kCompanyBytesMax, true));
+  if (r.accept_policy.empty())
+    return Status::Refused("registration requires accepting the privacy policy (accept-policy)");
+  ACC_RETURN_IF_ERROR(validate::PolicyVersion(r.accept_policy));
+  if (!r.request_id.empty())
+    ACC_RETURN_IF_ERROR(validate::Text("request id", r.request_id, events::kRequestIdBytesMax));
+  return Status::OK();
+}
+
+Status Accounts::ReserveEmail(const std::string& email, uint64_t account_id) {
+  std::lock_guard<std::mutex> l(email_mu_);
+  uint64_t holder = 0;
+  Status s = vault_->LookupEmail(email, &holder);
+  if (s.ok() && holder != account_id) {
+    // A row can be stale: a reservation whose registration never landed, or
+    // an erased account's. Only a live account holds its email.
+    AccountState st;
+    Status as = ReadAccount(*ledger_, holder, &st);
+    if (as.ok() && st.status != AccountStatus::kErased)
+      return Status::Refused("email is already registered");
+    if (!as.ok() && !as.Is(Status::Code::kNotFound)) return as;
+  } else if (!s.ok() && !s.Is(Status::Code::kNotFound)) {
+    return s;
+  }
+  return vault_->PutEmail(email, account_id);
+}
+
+Status Accounts::Register(const Registration& r, RegisterResult* out) {
+  ACC_RETURN_IF_ERROR(ValidateRegistration(r));
+  const std::string rid = r.request_id.empty() ? NewRequestId() : r.request_id;
+  uint64_t prior_seq = 0;
+  if (ledger_->LookupRequest(rid, &prior_seq).ok()) {
+    std::vector<Ledger::Stored> ev;
+    ACC_RETURN_IF_ERROR(ledger_->ReadRange(prior_seq, 1, &ev));
+    events::EventView v;
+    if (ev.empty() || !events::EventView::Parse(ev[0].envelope, &v).ok())
+      return Status::Corruption("event " + std::to_string(prior_seq) + " is unreadable");
+    *out = {v.envelope()->account_id(), prior_seq, true};
+    return Status::OK();
+  }
+  const std::string current = CurrentPolicyVersion();
+  if (r.accept_policy != current)
+    return Status::Refused("registration must accept the current policy version " + current);
+
+  std::string credential;
+  ACC_RETURN_IF_ERROR(crypto::HashPassword(r.password, opt_.password_cost, &credential));
+  uint64_t id = r.account_id;
+  if (id == 0) {
+    id = next_account_id_.fetch_add(1);
+  } else {
+    uint64_t want = id + 1, cur = next_account_id_.load();
+    while (cur < want && !next_account_id_.compare_exchange_weak(cur, want)) {}
+  }
+  const std::string email = NormalizeEmail(r.email);
+  ACC_RETURN_IF_ERROR(ReserveEmail(email, id));
+  auto release = [&](Status s) {
+    uint64_t holder = 0;
+    std::lock_guard<std::mutex> l(email_mu_);
+    if (vault_->LookupEmail(email, &holder).ok() && holder == id) vault_->DeleteEmail(email);
+    return s;
+  };
+  crypto::Key32 dek;
+  Status ks = vault_->CreateAccountKey(id, &dek);
+  if (!ks.ok())
+    return release(ks.Is(Status::Code::kRefused)
+                       ? Status::Refused("account id " + std::to_string(id) + " is already taken")
+                       : ks);
+
+  flatbuffers::FlatBufferBuilder pf(512);
+  auto pii = fb::CreateRegistrationPiiDirect(pf, r.nickname.c_str(), r.email.c_str(), r.gender.c_str(),
+                                             r.birthdate.c_str(), r.company.c_str(),
+                                             credential.c_str(), r.ip.c_str(), r.user_agent.c_str());
+  std::string plain = events::FinishPii(pf, pii);
+  std::string box = SealForAccount(dek, id, fb::Payload::Registered, rid, plain);
+  std::fill(plain.begin(), plain.end(), '\0');  // no plaintext PII left in freed heap
+
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
+  auto cv = fbb.CreateVector(consents);
+  auto payload = fb::CreateRegistered(fbb, fbb.CreateString(r.accept_policy), cv,
+                                      b.Sealed(fb::KeyKind::AccountDek, box));
+  events::Header h{id, r.occurred_at_ms ? r.occurred_at_ms : NowMs(), r.actor, rid, current};
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish(h, fb::Payload::Registered, payload.Union());
+  batch[0].expected_version = 0;
+  std::vector<Ledger::Appended> res;
+  Status as = ledger_->Append(std::move(batch), &res);
+  if (!as.ok()) return release(as.Is(Status::Code::kConflict)
+                                   ? Status::Refused("account id " + std::to_string(id) + " is already taken")
+                                   : as);
+  *out = {id, res[0].seq, res[0].duplicate};
+  return Status::OK();
+}
+
+Status Accounts::ReadPii(uint64_t id, Pii* out) {
+  std::vector<Ledger::Stored> page;
+  uint64_t from = 1;
+  for (;;) {
+    ACC_RETURN_IF_ERROR(ledger_->ReadStream(id, from, kStreamPageEvents, &page));
+    for (auto& st : page) {
+      events::EventView v;
+      ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
+      const fb::Sealed* sealed = v.sealed();
+      if (!sealed || !sealed->box() ||
+          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
+        continue;
+      std::string_view box(reinterpret_cast<const char*>(sealed->box()->data()), sealed->box()->size());
+      std::string plain;
+      ACC_RETURN_IF_ERROR(OpenForAccount(*vault_, id, v.type(), v.envelope()->request_id()->str(), box, &plain));
+      auto str = [](const flatbuffers::String* s) { return s ? s->str() : std::string(); };
+      if (v.type() == fb::Payload::Registered) {
+        const fb::RegistrationPii* p;
+        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
+        *out = {str(p->nickname()), str(p->email()), str(p->gender()), str(p->birthdate()),
+                str(p->company()), str(p->ip()), str(p->user_agent())};
+      } else {
+        const fb::ProfilePii* p;
+        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
+        if (p->nickname()) out->nickname = p->nickname()->str();
+        if (p->email()) out->email = p->email()->str();
+        if (p->company()) out->company = p->company()->str();
+        if (p->gender()) out->gender = p->gender()->str();
+        if (p->birthdate()) out->birthdate = p->birthdate()->str();
+      }
+      std::fill(plain.begin(), plain.end(), '\0');
+    }
+    if (page.size() < kStreamPageEvents) return Status::OK();
+    from += page.size();
+  }
+}
+
+Status Accounts::Show(uint64_t id, AccountView* out) {
+  AccountView v;
+  ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, &v.state));
+  v.stream_version = ledger_->StreamVersion(id);
+  if (v.state.status == AccountStatus::kErased) {
+    v.display_name = "Anonymous";
+  } else {
+    Pii p;
+    ACC_RETURN_IF_ERROR(ReadPii(id, &p));
+    v.display_name = p.nickname;
+    v.pii = std::move(p);
+  }
+  *out = std::move(v);
+  return Status::OK();
+}
+
+}  // namespace accountable

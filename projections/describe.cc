@@ -1,0 +1,211 @@
+#include "projections/describe.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace accountable {
+
+std::string FormatTime(int64_t ms) {
+  using namespace std::chrono;
+  sys_time<milliseconds> tp{milliseconds{ms}};
+  auto day = floor<days>(tp);
+  year_month_day ymd{day};
+  hh_mm_ss<milliseconds> t{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld.%03lldZ", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()), long(t.hours().count()),
+                long(t.minutes().count()), static_cast<long long>(t.seconds().count()),
+                static_cast<long long>(t.subseconds().count()));
+  return buf;
+}
+
+std::optional<int64_t> ParseTime(std::string_view s) {
+  using namespace std::chrono;
+  auto num = [&](size_t pos, size_t len, int* out) {
+    if (pos + len > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int y, mo, d, h = 0, mi = 0, se = 0, ms = 0;
+  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d))
+    return std::nullopt;
+  if (s.size() > 10) {
+    if (s.size() < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z' ||
+        !num(11, 2, &h) || !num(14, 2, &mi) || !num(17, 2, &se))
+      return std::nullopt;
+    if (s.size() == 24) {
+      if (s[19] != '.' || !num(20, 3, &ms)) return std::nullopt;
+    } else if (s.size() != 20) {
+      return std::nullopt;
+    }
+  }
+  year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || se > 59) return std::nullopt;
+  auto tp = sys_days(ymd) + hours{h} + minutes{mi} + seconds{se} + milliseconds{ms};
+  return duration_cast<milliseconds>(tp.time_since_epoch()).count();
+}
+
+namespace {
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
+  const fb::Envelope* env = e.envelope();
+  switch (e.type()) {
+    case fb::Payload::Registered: {
+      auto* p = env->payload_as_Registered();
+      j["accepted_policy"] = Str(p->policy_version());
+      nlohmann::ordered_json c = nlohmann::ordered_json::array();
+      if (p->consents())
+        for (auto x : *p->consents()) c.push_back(events::PurposeName(x));
+      j["consents"] = c;
+      break;
+    }
+    case fb::Payload::LoginSucceeded:
+      j["method"] = env->payload_as_LoginSucceeded()->method() == fb::LoginMethod::Email ? "email" : "account_id";
+      break;
+    case fb::Payload::LoginFailed:
+      j["method"] = env->payload_as_LoginFailed()->method() == fb::LoginMethod::Email ? "email" : "account_id";
+      break;
+    case fb::Payload::ConsentGiven: {
+      auto* p = env->payload_as_ConsentGiven();
+      j["purpose"] = events::PurposeName(p->purpose());
+      j["under_policy"] = Str(p->policy_version());
+      j["implicit"] = p->implicit();
+      break;
+    }
+    case fb::Payload::ConsentWithdrawn: {
+      auto* p = env->payload_as_ConsentWithdrawn();
+      j["purpose"] = events::PurposeName(p->purpose());
+      j["under_policy"] = Str(p->policy_version());
+      break;
+    }
+    case fb::Payload::ProfileUpdated: {
+      auto* p = env->payload_as_ProfileUpdated();
+      static constexpr const char* kFields[] = {"nickname", "email", "company", "gender", "birthdate"};
+      nlohmann::ordered_json f = nlohmann::ordered_json::array();
+      if (p->fields())
+        for (auto x : *p->fields()) {
+          auto i = static_cast<size_t>(x);
+          f.push_back(i < 5 ? kFields[i] : "unknown");
+        }
+      j["fields"] = f;
+      if (p->reason()) j["reason"] = p->reason()->str();
+      break;
+    }
+    case fb::Payload::DeletionRequested:
+      j["grace_deadline"] = FormatTime(env->payload_as_DeletionRequested()->grace_deadline_ms());
+      break;
+    case fb::Payload::DeletionCancelled:
+      j["grace_deadline"] = FormatTime(env->payload_as_DeletionCancelled()->grace_deadline_ms());
+      break;
+    case fb::Payload::AccountErased:
+      j["reason"] = events::ErasureReasonName(env->payload_as_AccountErased()->reason());
+      break;
+    case fb::Payload::ErasureVerified: {
+      auto* p = env->payload_as_ErasureVerified();
+      j["erased_seq"] = p->erased_seq();
+      j["files_scanned"] = p->files_scanned();
+      j["bytes_scanned"] = p->bytes_scanned();
+      j["hits"] = p->hits();
+      j["compaction_passes"] = p->compaction_passes();
+      break;
+    }
+    case fb::Payload::DisclosureRecorded: {
+      auto* p = env->payload_as_DisclosureRecorded();
+      j["recipient"] = Str(p->recipient());
+      j["country"] = Str(p->country());
+      j["purpose"] = Str(p->purpose());
+      j["legal_basis"] = p->legal_basis() == fb::LegalBasis::Consent ? "consent" : "legal_obligation";
+      j["safeguard"] = Str(p->safeguard());
+      j["reference"] = Str(p->reference());
+      break;
+    }
+    case fb::Payload::PolicyPublished: {
+      auto* p = env->payload_as_PolicyPublished();
+      j["version"] = Str(p->version());
+      j["published_at"] = FormatTime(p->published_at_ms());
+      if (p->text_sha256())
+        j["text_sha256"] = crypto::ToHex({reinterpret_cast<const char*>(p->text_sha256()->data()),
+                                          p->text_sha256()->size()});
+      break;
+    }
+    case fb::Payload::AccessLogged:
+      j["day"] = env->payload_as_AccessLogged()->day();
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+nlohmann::ordered_json DescribeEvent(const events::EventView& e) {
+  const fb::Envelope* env = e.envelope();
+  nlohmann::ordered_json j;
+  j["seq"] = env->seq();
+  j["type"] = events::PayloadName(e.type());
+  j["account_id"] = env->account_id();
+  j["actor"] = events::ActorName(env->actor());
+  j["occurred_at"] = FormatTime(env->occurred_at_ms());
+  j["recorded_at"] = FormatTime(env->recorded_at_ms());
+  j["request_id"] = Str(env->request_id());
+  j["policy_version"] = Str(env->policy_version());
+  DescribePayload(e, j);
+  if (const fb::Sealed* s = e.sealed()) j["sealed_bytes"] = s->box() ? s->box()->size() : 0;
+  return j;
+}
+
+nlohmann::ordered_json DescribeAccount(const AccountView& v) {
+  const AccountState& s = v.state;
+  nlohmann::ordered_json j;
+  j["account_id"] = s.account_id;
+  j["status"] = StatusName(s.status);
+  j["display_name"] = v.display_name;
+  j["registered_at"] = FormatTime(s.registered_at_ms);
+  j["last_active_at"] = FormatTime(s.last_active_at_ms);
+  j["accepted_policy"] = s.accepted_policy_version;
+  j["stream_version"] = v.stream_version;
+  if (s.status == AccountStatus::kPendingDeletion) j["deletion_deadline"] = FormatTime(s.deletion_deadline_ms);
+  if (s.status == AccountStatus::kErased) {
+    j["erased_at"] = FormatTime(s.erased_at_ms);
+    j["erasure_reason"] = s.erasure_reason;
+    j["erasure_verified"] = s.erasure_verified;
+  }
+  nlohmann::ordered_json consents = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < kPurposeCount; ++i) {
+    const ConsentState& c = s.consents[i];
+    if (c.changed_at_ms == 0) continue;
+    consents[std::string(events::PurposeName(static_cast<fb::Purpose>(i)))] = {
+        {"given", c.given}, {"implicit", c.implicit}, {"policy_version", c.policy_version},
+        {"at", FormatTime(c.changed_at_ms)}};
+  }
+  j["consents"] = consents;
+  if (v.pii) {
+    j["pii"] = {{"nickname", v.pii->nickname}, {"email", v.pii->email}, {"gender", v.pii->gender},
+                {"birthdate", v.pii->birthdate}, {"company", v.pii->company}, {"ip", v.pii->ip},
+                {"user_agent", v.pii->user_agent}};
+  } else {
+    j["pii"] = nullptr;
+  }
+  return j;
+}
+
+std::string RenderLine(const nlohmann::ordered_json& j) {
+  std::string out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!out.empty()) out += ' ';
+    out += it.key();
+    out += '=';
+    out += it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  return out;
+}
+
+}  // namespace accountable

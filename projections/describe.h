@@ -1,0 +1,32 @@
+// Describe: the non-PII, human- and machine-readable form of events and
+// account state, shared by the CLI, the server and the audit tool.
+//
+//   nlohmann::ordered_json j = DescribeEvent(view);   // sealed PII only as a byte count
+//   std::cout << RenderLine(j) << "\n";        // "seq=3 type=registered ..."
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "events/event.h"
+#include "projections/accounts.h"
+
+namespace accountable {
+
+// RFC 3339 UTC with milliseconds: 2026-11-29T05:36:27.000Z.
+std::string FormatTime(int64_t ms);
+// Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.sssZ.
+std::optional<int64_t> ParseTime(std::string_view text);
+
+nlohmann::ordered_json DescribeEvent(const events::EventView& e);
+nlohmann::ordered_json DescribeAccount(const AccountView& v);
+// Flat "key=value" rendering of a JSON object (nested values as compact JSON).
+std::string RenderLine(const nlohmann::ordered_json& j);
+
+}  // namespace accountable

@@ -1,0 +1,35 @@
+// accountable: the command-line tool. Embedded mode opens the data directory
+// in this process; every command prints one line (or one JSON object per
+// line with --json). Exit codes are part of the interface: see ExitCode().
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "server/cli_commands.h"
+
+int main(int argc, char** argv) {
+  using namespace accountable::cli;
+  CLI::App app{"accountable: event-sourced account ledger (embedded mode)"};
+  app.set_help_all_flag("--help-all");
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--data", g.data_dir, "data directory")->capture_default_str();
+  app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
+  app.add_flag("--json", g.json, "one JSON object per line");
+  app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(CLI::Range(1, 10));
+  app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(CLI::Range(8, 1024));
+
+  Commands cmds(g);
+  cmds.Attach(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return PrintUsageError(g, e.what());
+  }
+  return cmds.Run();
+}
