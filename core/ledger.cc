@@ -38,6 +38,24 @@ std::string StreamKey(uint64_t account, uint64_t version) {
   return EncodeBE64(account) + EncodeBE64(version);
 }
 
+// Adapts LedgerOptions::activity_merge to RocksDB, so projections never see RocksDB types.
+class FnMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  explicit FnMergeOperator(decltype(LedgerOptions::activity_merge) fn) : fn_(std::move(fn)) {}
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::string existing;
+    if (in.existing_value) existing.assign(in.existing_value->data(), in.existing_value->size());
+    std::vector<std::string_view> ops;
+    ops.reserve(in.operand_list.size());
+    for (const auto& o : in.operand_list) ops.push_back(FromSlice(o));
+    return fn_(in.existing_value ? &existing : nullptr, ops, &out->new_value);
+  }
+  const char* Name() const override { return "accountable.activity.v1"; }
+
+ private:
+  decltype(LedgerOptions::activity_merge) fn_;
+};
+
 struct Pending {
   std::vector<Ledger::Command> batch;
   std::vector<Ledger::Appended> results;
@@ -55,9 +73,11 @@ class WriterTx final : public GroupTx {
   Status Get(Cf cf, std::string_view key, std::string* value) override;
   void Put(Cf cf, std::string_view key, std::string_view value) override;
   void Merge(Cf cf, std::string_view key, std::string_view value) override;
+  void Delete(Cf cf, std::string_view key) override;
 
   void PutRaw(size_t handle, std::string_view key, std::string_view value);
-  bool Lookup(size_t handle, const std::string& key, std::string* value) const;
+  // True if the group wrote the key: *found says whether it still exists.
+  bool Lookup(size_t handle, const std::string& key, std::string* value, bool* found) const;
   // Save points are per caller batch; an undo log keeps them O(writes), not O(group).
   void SetSavePoint() {
     wb_->SetSavePoint();
@@ -79,10 +99,12 @@ class WriterTx final : public GroupTx {
  private:
   LedgerImpl* ledger_;
   rocksdb::WriteBatch* wb_;
-  // handle -> key -> value; small (one group), copied on save point.
+  // handle -> key -> value written by this group; undo_ rolls back one batch.
   using Key = std::pair<size_t, std::string>;
-  std::map<Key, std::string> overlay_;
-  std::vector<std::pair<Key, std::optional<std::string>>> undo_;
+  using Slot = std::optional<std::string>;  // nullopt: deleted in this group
+  std::map<Key, Slot> overlay_;
+  std::vector<std::pair<Key, std::optional<Slot>>> undo_;
+  void Record(size_t h, std::string_view key, Slot value);
 };
 
 class LedgerImpl final : public Ledger {
@@ -142,8 +164,16 @@ class LedgerImpl final : public Ledger {
 
 Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
   size_t h = static_cast<size_t>(cf);
-  if (Lookup(h, std::string(key), value)) return Status::OK();
+  bool found = false;
+  if (Lookup(h, std::string(key), value, &found))
+    return found ? Status::OK() : Status::NotFound("no such row");
   return ledger_->GetRaw(h, key, value);
+}
+
+void WriterTx::Delete(Cf cf, std::string_view key) {
+  size_t h = static_cast<size_t>(cf);
+  wb_->Delete(ledger_->handle(h), ToSlice(key));
+  Record(h, key, std::nullopt);
 }
 
 void WriterTx::Put(Cf cf, std::string_view key, std::string_view value) {
@@ -158,17 +188,21 @@ void WriterTx::Merge(Cf cf, std::string_view key, std::string_view value) {
 
 void WriterTx::PutRaw(size_t h, std::string_view key, std::string_view value) {
   wb_->Put(ledger_->handle(h), ToSlice(key), ToSlice(value));
-  Key k{h, std::string(key)};
-  auto it = overlay_.find(k);
-  undo_.emplace_back(k, it == overlay_.end() ? std::nullopt
-                                             : std::optional<std::string>(std::move(it->second)));
-  overlay_[std::move(k)] = std::string(value);
+  Record(h, key, std::string(value));
 }
 
-bool WriterTx::Lookup(size_t h, const std::string& key, std::string* value) const {
+void WriterTx::Record(size_t h, std::string_view key, Slot value) {
+  Key k{h, std::string(key)};
+  auto it = overlay_.find(k);
+  undo_.emplace_back(k, it == overlay_.end() ? std::nullopt : std::optional<Slot>(std::move(it->second)));
+  overlay_[std::move(k)] = std::move(value);
+}
+
+bool WriterTx::Lookup(size_t h, const std::string& key, std::string* value, bool* found) const {
   auto it = overlay_.find({h, key});
   if (it == overlay_.end()) return false;
-  *value = it->second;
+  *found = it->second.has_value();
+  if (*found) *value = *it->second;
   return true;
 }
 
@@ -183,6 +217,7 @@ Status LedgerImpl::OpenDb() {
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
   dbo.IncreaseParallelism(2);
+  dbo.keep_log_file_num = 2;  // info LOGs: a CLI run per command would pile them up
   // One writer already batches; RocksDB's own pipelining would only add locking.
   dbo.enable_pipelined_write = false;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
@@ -192,7 +227,8 @@ Status LedgerImpl::OpenDb() {
     rocksdb::BlockBasedTableOptions t;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     co.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    if (i == kActivity && opt_.activity_merge_operator) co.merge_operator = opt_.activity_merge_operator;
+    if (i == kActivity && opt_.activity_merge)
+      co.merge_operator = std::make_shared<FnMergeOperator>(opt_.activity_merge);
     cfs.emplace_back(kCfNames[i], co);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> hs;
@@ -354,7 +390,9 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   auto* env = fb::GetMutableEnvelope(c.envelope.data());
   const std::string rid = env->request_id()->str();
   std::string prior;
-  Status ps = tx.Lookup(kIdempotency, rid, &prior) ? Status::OK() : GetRaw(kIdempotency, rid, &prior);
+  bool found = false;
+  Status ps = tx.Lookup(kIdempotency, rid, &prior, &found) ? Status::OK()
+                                                          : GetRaw(kIdempotency, rid, &prior);
   if (ps.ok()) {
     r->seq = DecodeBE64(prior);
     r->duplicate = true;
@@ -377,11 +415,9 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   assert(patched && "envelope not made by events::EnvelopeBuilder");
   (void)patched;
   if (opt_.hook) {
-    events::EventView view;
-    Status vs = events::EventView::Parse(c.envelope, &view);
-    assert(vs.ok());
-    (void)vs;
-    ACC_RETURN_IF_ERROR(opt_.hook->Apply(view, tx));
+    // Verified in Append() on the caller's thread; patching scalars in place
+    // does not change the buffer's structure.
+    ACC_RETURN_IF_ERROR(opt_.hook->Apply(events::EventView::FromVerified(c.envelope), tx));
   }
   const std::string seq_key = EncodeBE64(seq);
   tx.PutRaw(kEvents, seq_key, c.envelope);

@@ -34,10 +34,6 @@
 #include "events/event.h"
 #include "events/status.h"
 
-namespace rocksdb {
-class MergeOperator;
-}
-
 namespace accountable {
 
 // Column families of the event DB that projections may read and write.
@@ -51,6 +47,7 @@ class GroupTx {
   virtual Status Get(Cf cf, std::string_view key, std::string* value) = 0;  // NotFound if absent
   virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
   virtual void Merge(Cf cf, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(Cf cf, std::string_view key) = 0;
 };
 
 // Projections plug in here: validate a command against current state and add
@@ -68,7 +65,11 @@ struct LedgerOptions {
   size_t group_commands_max = 8192;          // one WriteBatch holds at most this many
   size_t queue_commands_max = 65536;         // Append blocks beyond this (backpressure)
   size_t batch_commands_max = 4096;          // one Append call
-  std::shared_ptr<rocksdb::MergeOperator> activity_merge_operator;  // kActivity
+  // Folds Cf::kActivity merge operands in order onto the existing value
+  // (nullptr if none). False marks the row corrupt. Must be deterministic.
+  std::function<bool(const std::string* existing, const std::vector<std::string_view>& operands,
+                     std::string* out)>
+      activity_merge;
   AppendHook* hook = nullptr;                // not owned; must outlive the Ledger
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
 };

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/crypto.h"
 #include "events/event.h"
@@ -37,7 +38,7 @@ class Vault {
  public:
   // Creates the vault and the KEK file on first use. A KEK that does not
   // match the vault's check value -> Corruption, before any key is touched.
-  // A missing KEK for an existing vault -> NotFound (never silently replaced).
+  // A missing KEK for an existing vault -> IOError (never silently replaced).
   static Status Open(const VaultOptions& options, std::unique_ptr<Vault>* out);
   virtual ~Vault() = default;
 
@@ -51,6 +52,33 @@ class Vault {
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
   virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;
   virtual Status DeleteEmail(std::string_view normalized_email) = 0;
+
+  // Day keys seal automatically collected access logs (day = yyyymmdd UTC).
+  virtual Status GetOrCreateDayKey(uint32_t day, crypto::Key32* key) = 0;
+  // NotFound when the day never had a key or its key was shredded.
+  virtual Status GetDayKey(uint32_t day, crypto::Key32* key) = 0;
+  virtual Status ListDays(std::vector<uint32_t>* days) = 0;
+
+  struct ShredRequest {
+    std::vector<uint64_t> accounts;      // DEK rows to destroy
+    std::vector<std::string> emails;     // normalized; blind-index rows to destroy
+    std::vector<uint32_t> days;          // day-key rows to destroy
+  };
+  struct ShredReport {
+    uint64_t files_scanned = 0;
+    uint64_t bytes_scanned = 0;
+    uint64_t hits = 0;                   // key bytes still found in vault files
+    uint64_t versions_left = 0;          // row versions GetAllKeyVersions still sees
+    uint32_t compaction_passes = 0;
+    uint64_t keys_known = 0;             // rows whose key bytes were read before deletion
+  };
+  // Destroys the rows and proves it (DESIGN §6 steps 2-5): SingleDelete with
+  // sync, flush, forced bottommost compaction, then GetAllKeyVersions and a
+  // byte scan of every vault file for each DEK and wrapped DEK. Compaction is
+  // retried while anything is found; Corruption if it still is after the
+  // last pass (the report says what was found). Rows already gone are fine:
+  // a crashed erasure is finished by running it again.
+  virtual Status Shred(const ShredRequest& request, ShredReport* report) = 0;
 
   virtual Status Close() = 0;
 };

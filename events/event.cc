@@ -1,6 +1,7 @@
 #include "events/event.h"
 
 #include <array>
+#include <cassert>
 #include <cstring>
 
 namespace accountable::events {
@@ -52,6 +53,14 @@ Status EventView::Parse(std::string_view bytes, EventView* out) {
   out->env_ = env;
   out->bytes_ = bytes;
   return Status::OK();
+}
+
+EventView EventView::FromVerified(std::string_view bytes) {
+  EventView v;
+  v.env_ = fb::GetEnvelope(bytes.data());
+  v.bytes_ = bytes;
+  assert(v.env_->payload() != nullptr);
+  return v;
 }
 
 const fb::Sealed* EventView::sealed() const {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "projections/activity.h"
 #include "projections/validate.h"
 
 namespace accountable {
@@ -37,12 +38,16 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.dir = o.data_dir + "/events";
   lo.hook = &a->projector_;
   lo.clock_ms = o.clock_ms;
+  lo.activity_merge = MergeActivity;
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
   std::string max_id;
   Status s = a->ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
   if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
   else if (!s.Is(Status::Code::kNotFound)) return s;
   if (a->ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
+  // An erasure a crash interrupted is finished before anything else runs.
+  SweepReport report;
+  ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
   *out = std::move(a);
   return Status::OK();
 }
@@ -109,6 +114,9 @@ Status Accounts::ValidateRegistration(const Registration& r) {
 
 Status Accounts::ReserveEmail(const std::string& email, uint64_t account_id) {
   std::lock_guard<std::mutex> l(email_mu_);
+  // A registration in flight has reserved its email but has no account row
+  // yet; without this set a second one would take the row for stale.
+  if (inflight_emails_.count(email)) return Status::Refused("email is already registered");
   uint64_t holder = 0;
   Status s = vault_->LookupEmail(email, &holder);
   if (s.ok() && holder != account_id) {
@@ -122,7 +130,37 @@ Status Accounts::ReserveEmail(const std::string& email, uint64_t account_id) {
   } else if (!s.ok() && !s.Is(Status::Code::kNotFound)) {
     return s;
   }
-  return vault_->PutEmail(email, account_id);
+  ACC_RETURN_IF_ERROR(vault_->PutEmail(email, account_id));
+  inflight_emails_.insert(email);
+  return Status::OK();
+}
+
+void Accounts::EndReservation(const std::string& email, uint64_t account_id, bool landed) {
+  std::lock_guard<std::mutex> l(email_mu_);
+  inflight_emails_.erase(email);
+  uint64_t holder = 0;
+  if (!landed && vault_->LookupEmail(email, &holder).ok() && holder == account_id)
+    vault_->DeleteEmail(email);  // best effort: a stale row is ignored anyway
+}
+
+Status Accounts::NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek) {
+  // A crash between creating a key and appending its registration leaves a
+  // key with no account; an allocated id skips past such orphans.
+  constexpr int kOrphanSkipsMax = 64;
+  for (int attempt = 0; attempt < kOrphanSkipsMax; ++attempt) {
+    *id = requested_id;
+    if (*id == 0) {
+      *id = next_account_id_.fetch_add(1);
+    } else {
+      uint64_t want = *id + 1, cur = next_account_id_.load();
+      while (cur < want && !next_account_id_.compare_exchange_weak(cur, want)) {}
+    }
+    Status ks = vault_->CreateAccountKey(*id, dek);
+    if (ks.ok()) return ks;
+    if (!ks.Is(Status::Code::kRefused)) return ks;
+    if (requested_id != 0) return Status::Refused("account id " + std::to_string(*id) + " is already taken");
+  }
+  return Status::IOError("too many orphaned account keys in the vault");
 }
 
 Status Accounts::Register(const Registration& r, RegisterResult* out) {
@@ -139,32 +177,18 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
     return Status::OK();
   }
   const std::string current = CurrentPolicyVersion();
-  if (r.accept_policy != current)
+  // Imported history accepted the version in force back then; the projector
+  // checks that it was published.
+  if (r.accept_policy != current && r.actor != fb::Actor::Import)
     return Status::Refused("registration must accept the current policy version " + current);
 
   std::string credential;
   ACC_RETURN_IF_ERROR(crypto::HashPassword(r.password, opt_.password_cost, &credential));
-  uint64_t id = r.account_id;
-  if (id == 0) {
-    id = next_account_id_.fetch_add(1);
-  } else {
-    uint64_t want = id + 1, cur = next_account_id_.load();
-    while (cur < want && !next_account_id_.compare_exchange_weak(cur, want)) {}
-  }
+  uint64_t id = 0;
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(NewAccountKey(r.account_id, &id, &dek));
   const std::string email = NormalizeEmail(r.email);
   ACC_RETURN_IF_ERROR(ReserveEmail(email, id));
-  auto release = [&](Status s) {
-    uint64_t holder = 0;
-    std::lock_guard<std::mutex> l(email_mu_);
-    if (vault_->LookupEmail(email, &holder).ok() && holder == id) vault_->DeleteEmail(email);
-    return s;
-  };
-  crypto::Key32 dek;
-  Status ks = vault_->CreateAccountKey(id, &dek);
-  if (!ks.ok())
-    return release(ks.Is(Status::Code::kRefused)
-                       ? Status::Refused("account id " + std::to_string(id) + " is already taken")
-                       : ks);
 
   flatbuffers::FlatBufferBuilder pf(512);
   auto pii = fb::CreateRegistrationPiiDirect(pf, r.nickname.c_str(), r.email.c_str(), r.gender.c_str(),
@@ -186,14 +210,14 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
   batch[0].expected_version = 0;
   std::vector<Ledger::Appended> res;
   Status as = ledger_->Append(std::move(batch), &res);
-  if (!as.ok()) return release(as.Is(Status::Code::kConflict)
-                                   ? Status::Refused("account id " + std::to_string(id) + " is already taken")
-                                   : as);
+  EndReservation(email, id, as.ok());
+  if (as.Is(Status::Code::kConflict)) return Status::Refused("account id " + std::to_string(id) + " is already taken");
+  ACC_RETURN_IF_ERROR(as);
   *out = {id, res[0].seq, res[0].duplicate};
   return Status::OK();
 }
 
-Status Accounts::ReadPii(uint64_t id, Pii* out) {
+Status Accounts::ReadPii(uint64_t id, Pii* out, std::string* credential) {
   std::vector<Ledger::Stored> page;
   uint64_t from = 1;
   for (;;) {
@@ -203,7 +227,8 @@ Status Accounts::ReadPii(uint64_t id, Pii* out) {
       ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
       const fb::Sealed* sealed = v.sealed();
       if (!sealed || !sealed->box() ||
-          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
+          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated &&
+           v.type() != fb::Payload::CredentialsChanged))
         continue;
       std::string_view box(reinterpret_cast<const char*>(sealed->box()->data()), sealed->box()->size());
       std::string plain;
@@ -214,6 +239,11 @@ Status Accounts::ReadPii(uint64_t id, Pii* out) {
         ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
         *out = {str(p->nickname()), str(p->email()), str(p->gender()), str(p->birthdate()),
                 str(p->company()), str(p->ip()), str(p->user_agent())};
+        if (credential) *credential = str(p->credential());
+      } else if (v.type() == fb::Payload::CredentialsChanged) {
+        const fb::CredentialPii* p;
+        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
+        if (credential) *credential = str(p->credential());
       } else {
         const fb::ProfilePii* p;
         ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));

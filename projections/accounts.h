@@ -22,6 +22,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,67 @@ struct AccountsOptions {
   std::string initial_policy_version = "1.01";
   std::string initial_policy_sha256_hex = std::string(kPolicy101Sha256Hex);
   std::function<int64_t()> clock_ms;         // wall clock if empty
+  int64_t grace_period_ms = 3LL * 24 * 3600 * 1000;  // deletion request -> erasure
+  int retention_months = 36;                 // inactivity -> erasure
+  int access_log_days = 30;                  // access-log day keys kept this long
+};
+
+// Who caused a command, when, and its idempotency key.
+struct Context {
+  fb::Actor actor = fb::Actor::Holder;
+  int64_t occurred_at_ms = 0;                // now if 0
+  std::string request_id;                    // random if empty
+  std::string reason;                        // required for admin updates
+};
+
+struct Receipt {
+  uint64_t seq = 0;
+  bool duplicate = false;                    // request id seen before; nothing appended
+};
+
+struct LoginRequest {
+  std::string email;                         // either email ...
+  uint64_t account_id = 0;                   // ... or account id
+  std::string password;
+  std::string ip, user_agent;
+  bool recorded_fact = false;                // import: a past login, no password to check
+  Context ctx;
+};
+
+struct LoginResult {
+  uint64_t account_id = 0;
+  uint64_t seq = 0;
+  bool implicit_acceptance = false;          // a newer policy was accepted by this login
+};
+
+struct ProfileChange {
+  std::optional<std::string> nickname, email, company, gender, birthdate;
+};
+
+struct Disclosure {
+  std::string recipient, country, purpose, legal_basis, safeguard, reference;
+};
+
+struct AccessLog {
+  std::string ip, browser, isp, referrer, os, path;
+};
+
+struct SweepOptions {
+  int64_t as_of_ms = 0;                      // now if 0
+  bool dry_run = false;
+};
+
+struct SweepReport {
+  struct Erasure {
+    uint64_t account_id = 0;
+    std::string reason;
+    int64_t due_at_ms = 0;                   // deadline, or last activity for retention
+  };
+  std::vector<Erasure> erased;               // or, when dry_run, would be erased
+  std::vector<uint32_t> days_shredded;       // access-log day keys destroyed
+  Vault::ShredReport shred;
+  bool verified = false;                     // ErasureVerified appended for every erasure
+  int64_t elapsed_ms = 0;
 };
 
 struct Registration {
@@ -82,6 +145,30 @@ class Accounts {
   Status Show(uint64_t account_id, AccountView* out);
   std::string CurrentPolicyVersion();
 
+  // AuthFailed for a wrong password, an unknown or an erased account alike.
+  Status Login(const LoginRequest& r, LoginResult* out);
+  Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
+  Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
+  Status Update(uint64_t account_id, const ProfileChange& change, const Context& ctx, Receipt* out);
+  Status RequestDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status CancelDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, Receipt* out);
+  Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out);
+  Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
+                       Receipt* out);
+  // Records the access request (DSAR), then returns everything held about
+  // the account, decrypted, as one JSON document.
+  Status Export(uint64_t account_id, const Context& ctx, std::string* json);
+
+  // Erases accounts past their grace period or inactive past the retention
+  // window, and shreds access-log day keys past their window, in one vault
+  // pass. Finishes any erasure a crash interrupted first.
+  Status Sweep(const SweepOptions& o, SweepReport* out);
+  // Accounts not active since MonthsBefore(as_of, months), exact boundary.
+  Status Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* out);
+  // Erases the given accounts now (admin), same sequence as the sweep.
+  Status Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out);
+
   Ledger& ledger() { return *ledger_; }
   Vault& vault() { return *vault_; }
   int64_t NowMs() const;
@@ -91,8 +178,19 @@ class Accounts {
   Accounts() = default;
   Status PublishInitialPolicy();
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
+  void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
+  Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
   Status ValidateRegistration(const Registration& r);
-  Status ReadPii(uint64_t account_id, Pii* out);
+  Status ReadPii(uint64_t account_id, Pii* out, std::string* credential = nullptr);
+  Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
+                const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
+                                                              const std::string& rid)>& build,
+                Receipt* out);
+  Status ActiveState(uint64_t account_id, AccountState* out);
+  Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
+  Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);
+  Status DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out);
+  Status ExpiredDays(int64_t as_of_ms, std::vector<uint32_t>* out);
 
   AccountsOptions opt_;
   Projector projector_;
@@ -100,7 +198,15 @@ class Accounts {
   std::unique_ptr<Ledger> ledger_;
   std::atomic<uint64_t> next_account_id_{1};
   std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic
+  std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
+  std::mutex sweep_mu_;  // one erasure pass at a time
+  std::once_flag dummy_once_;
+  std::string dummy_credential_;  // verified against when no account matches
+  const std::string& DummyCredential();
 };
+
+// "yyyymmdd" of the UTC day containing ms, as a number.
+uint32_t DayOf(int64_t ms);
 
 std::string NewRequestId();
 

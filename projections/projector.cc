@@ -1,8 +1,107 @@
 #include "projections/projector.h"
 
+#include "projections/activity.h"
+
 namespace accountable {
 
 std::string AccountKey(uint64_t account_id) { return EncodeBE64(account_id); }
+
+std::string DeletionKey(int64_t deadline_ms, uint64_t account_id) {
+  return std::string(kMetaDeletionPrefix) + EncodeBE64(static_cast<uint64_t>(deadline_ms)) +
+         EncodeBE64(account_id);
+}
+
+namespace {
+
+std::string Id(uint64_t id) { return "account " + std::to_string(id); }
+
+Status CheckRegistration(const AccountState& s, const events::EventView& e,
+                         const std::string& current, bool published) {
+  const uint64_t id = e.envelope()->account_id();
+  if (s.status != AccountStatus::kNone) return Status::Refused("account id " + std::to_string(id) + " is already taken");
+  auto* accepted = e.envelope()->payload_as_Registered()->policy_version();
+  // Imported history accepted whatever version was in force back then.
+  if (e.envelope()->actor() == fb::Actor::Import) {
+    if (!published) return Status::Refused("registration accepts a policy version that was never published");
+    return Status::OK();
+  }
+  if (!accepted || accepted->str() != current)
+    return Status::Refused("registration must accept the current policy version " + current);
+  return Status::OK();
+}
+
+Status CheckConsent(const AccountState& s, const events::EventView& e, const std::string& current) {
+  const fb::Envelope* env = e.envelope();
+  if (e.type() == fb::Payload::ConsentGiven) {
+    auto* p = env->payload_as_ConsentGiven();
+    if (p->purpose() == fb::Purpose::PrivacyPolicy && (!p->policy_version() || p->policy_version()->str() != current))
+      return Status::Refused("the privacy policy can only be accepted in its current version " + current);
+    return Status::OK();
+  }
+  auto* p = env->payload_as_ConsentWithdrawn();
+  if (p->purpose() == fb::Purpose::PrivacyPolicy)
+    return Status::Refused("the privacy_policy consent cannot be withdrawn on its own: "
+                           "not accepting the policy means requesting deletion (request-deletion)");
+  auto i = static_cast<size_t>(p->purpose());
+  if (i >= kPurposeCount || !s.consents[i].given)
+    return Status::Refused("consent " + std::string(events::PurposeName(p->purpose())) + " is not given");
+  return Status::OK();
+}
+
+Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
+  auto* p = e.envelope()->payload_as_DisclosureRecorded();
+  if (p->legal_basis() == fb::LegalBasis::LegalObligation) {
+    if (!p->reference() || p->reference()->size() == 0)
+      return Status::Refused("a disclosure under legal obligation needs its reference");
+    return Status::OK();
+  }
+  if (!s.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)].given)
+    return Status::Refused("disclosure needs the third_party_forwarding consent or a legal obligation");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CheckAccountRules(const AccountState& s, const events::EventView& e,
+                         const std::string& current, bool published) {
+  const uint64_t id = e.envelope()->account_id();
+  const fb::Payload t = e.type();
+  if (t == fb::Payload::Registered) return CheckRegistration(s, e, current, published);
+  if (s.status == AccountStatus::kNone) return Status::NotFound(Id(id) + " does not exist");
+  if (s.status == AccountStatus::kErased) {
+    if (t == fb::Payload::ErasureVerified) return Status::OK();
+    return Status::Refused(Id(id) + " was erased");
+  }
+  if (t == fb::Payload::ErasureVerified) return Status::Refused(Id(id) + " is not erased");
+  const bool pending = s.status == AccountStatus::kPendingDeletion;
+  switch (t) {
+    case fb::Payload::ConsentGiven:
+    case fb::Payload::ConsentWithdrawn:
+      if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
+      return CheckConsent(s, e, current);
+    case fb::Payload::ProfileUpdated:
+    case fb::Payload::CredentialsChanged:
+      if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
+      if (e.envelope()->actor() == fb::Actor::Admin) {
+        auto* p = e.envelope()->payload_as_ProfileUpdated();
+        if (t == fb::Payload::ProfileUpdated && (!p->reason() || p->reason()->size() == 0))
+          return Status::Refused("an admin update needs a reason");
+      }
+      return Status::OK();
+    case fb::Payload::DeletionRequested:
+      if (pending) return Status::Refused(Id(id) + " already has a deletion request pending");
+      return Status::OK();
+    case fb::Payload::DeletionCancelled:
+      if (!pending) return Status::Refused(Id(id) + " has no deletion request pending");
+      if (e.envelope()->occurred_at_ms() > s.deletion_deadline_ms)
+        return Status::Refused("the grace period of " + Id(id) + " is over");
+      return Status::OK();
+    case fb::Payload::DisclosureRecorded:
+      return CheckDisclosure(s, e);
+    default:
+      return Status::OK();
+  }
+}
 
 Status Projector::Apply(const events::EventView& e, GroupTx& tx) {
   if (e.type() == fb::Payload::PolicyPublished) return ApplyPolicy(e, tx);
@@ -27,6 +126,28 @@ Status Projector::ApplyPolicy(const events::EventView& e, GroupTx& tx) {
   return Status::OK();
 }
 
+namespace {
+
+// Sweep indexes and bitmaps that follow from the transition old -> new.
+void WriteIndexes(const AccountState& old, const AccountState& now, const events::EventView& e,
+                  GroupTx& tx) {
+  const uint64_t id = now.account_id;
+  if (IsHolderActivity(e)) tx.Merge(Cf::kActivity, MonthKey(e.envelope()->occurred_at_ms()), AddOperand(id));
+  if (e.type() == fb::Payload::Registered) tx.Merge(Cf::kActivity, kActivityLiveKey, AddOperand(id));
+  if (old.status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old.deletion_deadline_ms)
+    tx.Delete(Cf::kMeta, DeletionKey(old.deletion_deadline_ms, id));
+  if (now.status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old.deletion_deadline_ms)
+    tx.Put(Cf::kMeta, DeletionKey(now.deletion_deadline_ms, id), "");
+  if (e.type() == fb::Payload::AccountErased) {
+    tx.Merge(Cf::kActivity, kActivityLiveKey, RemoveOperand(id));
+    tx.Put(Cf::kMeta, std::string(kMetaErasurePendingPrefix) + EncodeBE64(id), EncodeBE64(e.envelope()->seq()));
+  }
+  if (e.type() == fb::Payload::ErasureVerified)
+    tx.Delete(Cf::kMeta, std::string(kMetaErasurePendingPrefix) + EncodeBE64(id));
+}
+
+}  // namespace
+
 Status Projector::ApplyAccountEvent(const events::EventView& e, GroupTx& tx) {
   const uint64_t id = e.envelope()->account_id();
   const std::string key = AccountKey(id);
@@ -38,25 +159,24 @@ Status Projector::ApplyAccountEvent(const events::EventView& e, GroupTx& tx) {
   } else if (!s.Is(Status::Code::kNotFound)) {
     return s;
   }
+  std::string current, digest;
+  Status ps = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current);
+  if (!ps.ok() && !ps.Is(Status::Code::kNotFound)) return ps;
+  bool published = false;
   if (e.type() == fb::Payload::Registered) {
-    if (state.status != AccountStatus::kNone)
-      return Status::Refused("account id " + std::to_string(id) + " is already taken");
-    std::string current;
-    Status ps = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current);
-    if (!ps.ok() && !ps.Is(Status::Code::kNotFound)) return ps;
-    auto* accepted = e.envelope()->payload_as_Registered()->policy_version();
-    if (!accepted || accepted->str() != current)
-      return Status::Refused("registration must accept the current policy version " + current);
+    auto* v = e.envelope()->payload_as_Registered()->policy_version();
+    published = v && tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + v->str(), &digest).ok();
+  }
+  ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current, published));
+  if (e.type() == fb::Payload::Registered) {
     std::string max_id;
     Status ms = tx.Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
     if (!ms.ok() && !ms.Is(Status::Code::kNotFound)) return ms;
     if (!ms.ok() || DecodeBE64(max_id) < id) tx.Put(Cf::kMeta, kMetaMaxAccountId, EncodeBE64(id));
-  } else if (state.status == AccountStatus::kNone) {
-    return Status::NotFound("account " + std::to_string(id) + " does not exist");
-  } else if (state.status == AccountStatus::kErased && e.type() != fb::Payload::ErasureVerified) {
-    return Status::Refused("account " + std::to_string(id) + " was erased");
   }
+  const AccountState old = state;
   accountable::Apply(state, e);
+  WriteIndexes(old, state, e, tx);
   tx.Put(Cf::kAccounts, key, EncodeState(state));
   return Status::OK();
 }

@@ -3,8 +3,9 @@
 // Runs on the ledger's writer thread for every event, before it is written:
 // checks the rules that depend on current state (they must be checked here,
 // in seq order, or two racing commands could both pass), folds the event
-// into the account row and the policy rows, and writes them in the same
-// WriteBatch as the event. Row formats: docs/architecture.md.
+// into the account row, the policy rows, the activity bitmaps and the sweep
+// indexes, all in the same WriteBatch as the event. Row formats:
+// docs/architecture.md.
 //
 //   Projector projector;
 //   LedgerOptions lo{.dir = ..., .hook = &projector};
@@ -21,10 +22,22 @@ namespace accountable {
 
 // Keys in Cf::kMeta written by the projector.
 inline constexpr std::string_view kMetaPolicyCurrent = "policy/current";
-inline constexpr std::string_view kMetaPolicyPrefix = "policy/v/";  // + version -> sha256
+inline constexpr std::string_view kMetaPolicyPrefix = "policy/v/";        // + version -> sha256
 inline constexpr std::string_view kMetaMaxAccountId = "accounts/max_id";  // BE64
+// + BE64 deadline_ms + BE64 account: accounts waiting for their grace period to end.
+inline constexpr std::string_view kMetaDeletionPrefix = "deletion/";
+// + BE64 account: erased, but ErasureVerified not yet appended (finish at open).
+inline constexpr std::string_view kMetaErasurePendingPrefix = "erasure/pending/";
 
 std::string AccountKey(uint64_t account_id);
+std::string DeletionKey(int64_t deadline_ms, uint64_t account_id);
+
+// The state-dependent rules for one account event, as a pure function so
+// that import can check a whole file before appending any of it.
+// `current_policy` is the version in force; `policy_published` says whether
+// the version a registration accepts was ever published.
+Status CheckAccountRules(const AccountState& state, const events::EventView& e,
+                         const std::string& current_policy, bool policy_published);
 
 class Projector final : public AppendHook {
  public:

@@ -1,0 +1,55 @@
+// Activity index: one Roaring64Map of account ids per UTC calendar month in
+// which the holder was active, plus the set of live (not erased) accounts.
+// Rows live in the event DB (Cf::kActivity) and change only through merge
+// operands written in the same WriteBatch as the event that caused them.
+//
+//   tx.Merge(Cf::kActivity, MonthKey(at_ms), AddOperand(id));       // projector
+//   Roaring64Map candidates;
+//   InactiveCandidates(ledger, now_ms, 36, &candidates);            // retention
+//
+// Row format: value = 'B' || Roaring64Map portable serialization; operand =
+// '+' or '-' || the same. Only bytes the ledger wrote are ever deserialized
+// (CRoaring does not validate content), lengths are checked first.
+//
+// Thread safety: pure functions plus reads through the thread-safe Ledger.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <roaring/roaring64map.hh>
+
+#include "core/ledger.h"
+
+namespace accountable {
+
+inline constexpr std::string_view kActivityLiveKey = "live";
+
+// "m/yyyymm" of the UTC month containing ms.
+std::string MonthKey(int64_t ms);
+int MonthIndex(int64_t ms);  // yyyy*12 + (mm-1), for month arithmetic
+
+std::string AddOperand(uint64_t account_id);
+std::string RemoveOperand(uint64_t account_id);
+std::string EncodeBitmap(const Roaring64Map& b);
+bool DecodeBitmap(std::string_view bytes, Roaring64Map* out);
+
+// The merge function for LedgerOptions::activity_merge.
+bool MergeActivity(const std::string* existing, const std::vector<std::string_view>& operands,
+                   std::string* out);
+
+// The same instant `months` calendar months earlier (day clamped to the
+// month's length): the retention boundary.
+int64_t MonthsBefore(int64_t ms, int months);
+
+// live AND NOT (union of the months after the cutoff month, up to as_of's):
+// a superset of the accounts inactive since MonthsBefore(as_of, months). The
+// caller applies the exact boundary with each account's last activity time.
+Status InactiveCandidates(Ledger& ledger, int64_t as_of_ms, int months, Roaring64Map* out,
+                          size_t* bitmap_bytes = nullptr);
+
+Status ReadBitmap(Ledger& ledger, std::string_view key, Roaring64Map* out, size_t* bytes = nullptr);
+
+}  // namespace accountable

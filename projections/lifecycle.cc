@@ -1,0 +1,281 @@
+// Accounts: the lifecycle commands after registration (login, consent,
+// profile, deletion, disclosure, access logs, policy, export).
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "projections/accounts.h"
+#include "projections/describe.h"
+#include "projections/validate.h"
+
+namespace accountable {
+namespace {
+
+constexpr size_t kDisclosureFieldBytesMax = 256;
+constexpr size_t kAccessFieldBytesMax = 1024;
+constexpr size_t kPolicyTextBytesMax = 1 << 20;
+
+flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilder& fbb,
+                                                   const std::optional<std::string>& v) {
+  return v ? fbb.CreateString(*v) : 0;
+}
+
+}  // namespace
+
+uint32_t DayOf(int64_t ms) {
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(sys_time<milliseconds>{milliseconds{ms}})};
+  return uint32_t(int(ymd.year())) * 10000 + unsigned(ymd.month()) * 100 + unsigned(ymd.day());
+}
+
+const std::string& Accounts::DummyCredential() {
+  std::call_once(dummy_once_, [this] {
+    if (!crypto::HashPassword(NewRequestId(), opt_.password_cost, &dummy_credential_).ok())
+      dummy_credential_.clear();
+  });
+  return dummy_credential_;
+}
+
+Status Accounts::ActiveState(uint64_t id, AccountState* out) {
+  ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, out));
+  if (out->status == AccountStatus::kErased)
+    return Status::Refused("account " + std::to_string(id) + " was erased");
+  return Status::OK();
+}
+
+Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
+                        const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
+                                                                      const std::string&)>& build,
+                        Receipt* out) {
+  const std::string rid = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
+  ACC_RETURN_IF_ERROR(validate::Text("request id", rid, events::kRequestIdBytesMax));
+  events::EnvelopeBuilder b;
+  auto payload = build(b, rid);
+  events::Header h{id, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs(), ctx.actor, rid,
+                   CurrentPolicyVersion()};
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish(h, type, payload);
+  std::vector<Ledger::Appended> res;
+  ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
+  *out = {res[0].seq, res[0].duplicate};
+  return Status::OK();
+}
+
+Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
+  const Status fail = Status::AuthFailed("login failed: unknown account or wrong password");
+  ACC_RETURN_IF_ERROR(validate::Ip(r.ip));
+  ACC_RETURN_IF_ERROR(validate::Text("user agent", r.user_agent, validate::kUserAgentBytesMax, true));
+  if (r.email.empty() == (r.account_id == 0))
+    return Status::InvalidArgument("login: give exactly one of email or account id");
+  if (!r.recorded_fact) ACC_RETURN_IF_ERROR(validate::Text("password", r.password, validate::kPasswordBytesMax));
+  // Unknown and erased accounts cost one Argon2id verification too, so the
+  // answer's timing does not tell them apart from a wrong password.
+  auto refuse = [&] {
+    if (!r.recorded_fact) crypto::VerifyPassword(DummyCredential(), r.password);
+    return fail;
+  };
+  uint64_t id = r.account_id;
+  if (!r.email.empty()) {
+    ACC_RETURN_IF_ERROR(validate::Email(r.email));
+    if (!vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
+  }
+  AccountState st;
+  if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
+  bool ok = true;
+  if (!r.recorded_fact) {
+    Pii pii;
+    std::string credential;
+    ACC_RETURN_IF_ERROR(ReadPii(id, &pii, &credential));
+    ok = crypto::VerifyPassword(credential, r.password);
+  }
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
+  const fb::Payload type = ok ? fb::Payload::LoginSucceeded : fb::Payload::LoginFailed;
+  const fb::LoginMethod method = r.email.empty() ? fb::LoginMethod::AccountId : fb::LoginMethod::Email;
+  const std::string rid = r.ctx.request_id.empty() ? NewRequestId() : r.ctx.request_id;
+  const std::string current = CurrentPolicyVersion();
+  const int64_t at = r.ctx.occurred_at_ms ? r.ctx.occurred_at_ms : NowMs();
+
+  flatbuffers::FlatBufferBuilder pf(128);
+  std::string plain = events::FinishPii(pf, fb::CreateLoginPiiDirect(pf, r.ip.c_str(), r.user_agent.c_str()));
+  std::string box = SealForAccount(dek, id, type, rid, plain);
+  events::EnvelopeBuilder b;
+  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+  auto payload = ok ? fb::CreateLoginSucceeded(b.fbb(), method, sealed).Union()
+                    : fb::CreateLoginFailed(b.fbb(), method, sealed).Union();
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish({id, at, r.ctx.actor, rid, current}, type, payload);
+  // "By continuing the use ... after an update ... you accept the revised policy."
+  const bool implicit = ok && st.accepted_policy_version != current;
+  if (implicit) {
+    events::EnvelopeBuilder cb;
+    auto cp = fb::CreateConsentGiven(cb.fbb(), fb::Purpose::PrivacyPolicy, cb.fbb().CreateString(current), true);
+    batch.push_back({cb.Finish({id, at, r.ctx.actor, rid + "/implicit", current},
+                               fb::Payload::ConsentGiven, cp.Union()), std::nullopt});
+  }
+  std::vector<Ledger::Appended> res;
+  ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
+  if (!ok) return fail;
+  *out = {id, res[0].seq, implicit && !res[0].duplicate};
+  return Status::OK();
+}
+
+Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  const std::string current = CurrentPolicyVersion();
+  return Commit(id, ctx, fb::Payload::ConsentGiven, [&](events::EnvelopeBuilder& b, const std::string&) {
+    return fb::CreateConsentGiven(b.fbb(), p, b.fbb().CreateString(current), false).Union();
+  }, out);
+}
+
+Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  const std::string current = CurrentPolicyVersion();
+  return Commit(id, ctx, fb::Payload::ConsentWithdrawn, [&](events::EnvelopeBuilder& b, const std::string&) {
+    return fb::CreateConsentWithdrawn(b.fbb(), p, b.fbb().CreateString(current)).Union();
+  }, out);
+}
+
+namespace {
+
+Status ValidateChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
+  if (!c.nickname && !c.email && !c.company && !c.gender && !c.birthdate)
+    return Status::InvalidArgument("update: give at least one field to change");
+  if (c.nickname) ACC_RETURN_IF_ERROR(validate::Text("nickname", *c.nickname, validate::kNicknameBytesMax));
+  if (c.email) ACC_RETURN_IF_ERROR(validate::Email(*c.email));
+  if (c.company) ACC_RETURN_IF_ERROR(validate::Text("company", *c.company, validate::kCompanyBytesMax, true));
+  if (c.gender) ACC_RETURN_IF_ERROR(validate::Gender(*c.gender));
+  if (c.birthdate) ACC_RETURN_IF_ERROR(validate::Birthdate(*c.birthdate, now_ms));
+  if (ctx.actor == fb::Actor::Admin) {
+    if (ctx.reason.empty()) return Status::Refused("an admin update needs a reason");
+    ACC_RETURN_IF_ERROR(validate::Text("reason", ctx.reason, validate::kReasonBytesMax));
+    // The policy lets admins change name, e-mail and company on request, nothing else.
+    if (c.gender || c.birthdate) return Status::Refused("an admin may change only nickname, email and company");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(ValidateChange(c, ctx, NowMs()));
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  Pii old;
+  ACC_RETURN_IF_ERROR(ReadPii(id, &old));
+  const std::string old_email = NormalizeEmail(old.email);
+  const std::string new_email = c.email ? NormalizeEmail(*c.email) : old_email;
+  const bool moves = new_email != old_email;
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
+  if (moves) ACC_RETURN_IF_ERROR(ReserveEmail(new_email, id));
+  std::vector<fb::ProfileField> fields;
+  if (c.nickname) fields.push_back(fb::ProfileField::Nickname);
+  if (c.email) fields.push_back(fb::ProfileField::Email);
+  if (c.company) fields.push_back(fb::ProfileField::Company);
+  if (c.gender) fields.push_back(fb::ProfileField::Gender);
+  if (c.birthdate) fields.push_back(fb::ProfileField::Birthdate);
+  Status s = Commit(id, ctx, fb::Payload::ProfileUpdated, [&](events::EnvelopeBuilder& b, const std::string& rid) {
+    flatbuffers::FlatBufferBuilder pf(256);
+    auto pii = fb::CreateProfilePii(pf, OptString(pf, c.nickname), OptString(pf, c.email),
+                                    OptString(pf, c.company), OptString(pf, c.gender), OptString(pf, c.birthdate));
+    std::string plain = events::FinishPii(pf, pii);
+    std::string box = SealForAccount(dek, id, fb::Payload::ProfileUpdated, rid, plain);
+    std::fill(plain.begin(), plain.end(), '\0');
+    auto fv = b.fbb().CreateVector(fields);
+    auto reason = ctx.reason.empty() ? 0 : b.fbb().CreateString(ctx.reason);
+    return fb::CreateProfileUpdated(b.fbb(), fv, reason, b.Sealed(fb::KeyKind::AccountDek, box)).Union();
+  }, out);
+  // The blind index follows the email: the new row stays on success, the old one goes.
+  if (moves) {
+    EndReservation(new_email, id, s.ok());
+    if (s.ok()) {
+      std::lock_guard<std::mutex> l(email_mu_);
+      uint64_t holder = 0;
+      if (vault_->LookupEmail(old_email, &holder).ok() && holder == id)
+        ACC_RETURN_IF_ERROR(vault_->DeleteEmail(old_email));
+    }
+  }
+  return s;
+}
+
+Status Accounts::RequestDeletion(uint64_t id, const Context& ctx, Receipt* out) {
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  const int64_t deadline = (ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()) + opt_.grace_period_ms;
+  return Commit(id, ctx, fb::Payload::DeletionRequested, [&](events::EnvelopeBuilder& b, const std::string&) {
+    return fb::CreateDeletionRequested(b.fbb(), deadline).Union();
+  }, out);
+}
+
+Status Accounts::CancelDeletion(uint64_t id, const Context& ctx, Receipt* out) {
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  return Commit(id, ctx, fb::Payload::DeletionCancelled, [&](events::EnvelopeBuilder& b, const std::string&) {
+    return fb::CreateDeletionCancelled(b.fbb(), st.deletion_deadline_ms).Union();
+  }, out);
+}
+
+Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(validate::Text("recipient", d.recipient, kDisclosureFieldBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Text("purpose", d.purpose, kDisclosureFieldBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Text("safeguard", d.safeguard, kDisclosureFieldBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Text("reference", d.reference, kDisclosureFieldBytesMax, true));
+  if (d.country.size() != 2 || !std::isupper(static_cast<unsigned char>(d.country[0])) ||
+      !std::isupper(static_cast<unsigned char>(d.country[1])))
+    return Status::InvalidArgument("country: must be an ISO 3166-1 alpha-2 code such as DE");
+  fb::LegalBasis basis;
+  if (d.legal_basis == "consent") basis = fb::LegalBasis::Consent;
+  else if (d.legal_basis == "legal_obligation") basis = fb::LegalBasis::LegalObligation;
+  else return Status::InvalidArgument("legal basis: must be consent or legal_obligation");
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  return Commit(id, ctx, fb::Payload::DisclosureRecorded, [&](events::EnvelopeBuilder& b, const std::string&) {
+    auto& f = b.fbb();
+    return fb::CreateDisclosureRecordedDirect(f, d.recipient.c_str(), d.country.c_str(), d.purpose.c_str(),
+                                              basis, d.safeguard.c_str(),
+                                              d.reference.empty() ? nullptr : d.reference.c_str()).Union();
+  }, out);
+}
+
+Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(validate::Ip(log.ip));
+  for (auto [name, v] : {std::pair{"browser", &log.browser}, {"isp", &log.isp}, {"referrer", &log.referrer},
+                         {"os", &log.os}, {"path", &log.path}})
+    ACC_RETURN_IF_ERROR(validate::Text(name, *v, kAccessFieldBytesMax, true));
+  const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  const uint32_t day = DayOf(at);
+  crypto::Key32 key;
+  ACC_RETURN_IF_ERROR(vault_->GetOrCreateDayKey(day, &key));
+  Context c = ctx;
+  c.occurred_at_ms = at;
+  // Never linked to an account: account id 0, and the day key, not a DEK.
+  return Commit(0, c, fb::Payload::AccessLogged, [&](events::EnvelopeBuilder& b, const std::string& rid) {
+    flatbuffers::FlatBufferBuilder pf(256);
+    auto pii = fb::CreateAccessLogPiiDirect(pf, log.ip.c_str(), log.browser.c_str(), log.isp.c_str(),
+                                            log.referrer.c_str(), log.os.c_str(), log.path.c_str(), at);
+    std::string plain = events::FinishPii(pf, pii);
+    std::string box = crypto::Seal(key, plain, AccountAd(day, fb::Payload::AccessLogged, rid));
+    std::fill(plain.begin(), plain.end(), '\0');
+    return fb::CreateAccessLogged(b.fbb(), day, b.Sealed(fb::KeyKind::DayKey, box)).Union();
+  }, out);
+}
+
+Status Accounts::PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
+                               Receipt* out) {
+  ACC_RETURN_IF_ERROR(validate::PolicyVersion(version));
+  if (text.empty() || text.size() > kPolicyTextBytesMax)
+    return Status::InvalidArgument("policy text: must be 1.." + std::to_string(kPolicyTextBytesMax) + " bytes");
+  const std::string digest = crypto::Sha256(text);
+  const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  return Commit(0, ctx, fb::Payload::PolicyPublished, [&](events::EnvelopeBuilder& b, const std::string&) {
+    auto& f = b.fbb();
+    return fb::CreatePolicyPublished(f, f.CreateString(version), at,
+                                     f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()))
+        .Union();
+  }, out);
+}
+
+}  // namespace accountable

@@ -1,0 +1,268 @@
+// accountable-append-bench: throughput and latency of Ledger::Append with
+// sync group commit, from T producer threads, with and without the
+// projections::Projector hook. Not a test; run by hand, results go to
+// docs/performance.md.
+//
+//   accountable-append-bench --threads 1,4,16,64 --batch 1,16 --seconds 3
+//
+// Each event is a LoginSucceeded envelope for the thread's own account,
+// carrying a sealed box (XChaCha20-Poly1305 under a random DEK) of
+// --payload-bytes bytes, the size of a real IP + user agent box. Sealing and
+// encoding happen before the timed Append call, as in the real write path.
+// Mean group size is derived from the ledger clock: the writer reads it
+// exactly once per group it writes.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/ledger.h"
+#include "core/vault.h"
+#include "events/event.h"
+#include "projections/projector.h"
+
+namespace acc = accountable;
+namespace fb = accountable::fb;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  std::vector<size_t> threads = {4};
+  std::vector<size_t> batches = {1};
+  double seconds = 3;
+  size_t payload_bytes = 120;
+  std::string hooks = "both";  // none | projector | both
+  std::string tmp = "/tmp";
+};
+
+struct Result {
+  uint64_t events = 0, appends = 0, groups = 0;
+  double seconds = 0;
+  std::vector<uint64_t> latencies_ns;
+};
+
+[[noreturn]] void Usage(const char* why) {
+  std::fprintf(stderr,
+               "error: %s\nusage: accountable-append-bench [--threads 1,4,16] [--batch 1,16]\n"
+               "  [--seconds S] [--payload-bytes N] [--hook none|projector|both] [--tmp DIR]\n",
+               why);
+  std::exit(2);
+}
+
+std::vector<size_t> ParseList(const std::string& s) {
+  std::vector<size_t> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    char* end = nullptr;
+    std::string item = s.substr(pos, comma - pos);
+    unsigned long v = std::strtoul(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v == 0) Usage("expected a comma-separated list of positive numbers");
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) Usage("every flag takes a value");
+    std::string v = argv[++i];
+    if (a == "--threads") c.threads = ParseList(v);
+    else if (a == "--batch") c.batches = ParseList(v);
+    else if (a == "--seconds") c.seconds = std::atof(v.c_str());
+    else if (a == "--payload-bytes") c.payload_bytes = ParseList(v).at(0);
+    else if (a == "--hook") c.hooks = v;
+    else if (a == "--tmp") c.tmp = v;
+    else Usage("unknown flag");
+  }
+  if (c.seconds <= 0) Usage("--seconds must be positive");
+  if (c.payload_bytes < acc::crypto::kSealOverheadBytes) Usage("--payload-bytes must be at least 40");
+  if (c.hooks != "none" && c.hooks != "projector" && c.hooks != "both") Usage("bad --hook");
+  return c;
+}
+
+int64_t WallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void Check(const acc::Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
+
+std::string PolicyEnvelope() {
+  acc::events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::string digest(32, '\x11');
+  auto p = fb::CreatePolicyPublished(fbb, fbb.CreateString("1.01"), WallMs(),
+                                     fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), 32));
+  acc::events::Header h{0, WallMs(), fb::Actor::System, "bench/policy", "1.01"};
+  return b.Finish(h, fb::Payload::PolicyPublished, p.Union());
+}
+
+std::string RegisteredEnvelope(uint64_t account, const std::string& box) {
+  acc::events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
+  auto cv = fbb.CreateVector(consents);
+  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+  auto p = fb::CreateRegistered(fbb, fbb.CreateString("1.01"), cv, sealed);
+  acc::events::Header h{account, WallMs(), fb::Actor::Holder, "bench/reg/" + std::to_string(account), "1.01"};
+  return b.Finish(h, fb::Payload::Registered, p.Union());
+}
+
+// One thread's event source: its own account and data key.
+class Producer {
+ public:
+  Producer(size_t index, size_t payload_bytes)
+      : account_(index + 1), dek_(acc::crypto::RandomKey()),
+        plain_(acc::crypto::RandomBytes(payload_bytes - acc::crypto::kSealOverheadBytes)),
+        prefix_("bench/t" + std::to_string(index) + "/") {}
+
+  uint64_t account() const { return account_; }
+  std::string RegistrationBox() { return acc::crypto::Seal(dek_, plain_, "reg"); }
+
+  acc::Ledger::Command Next() {
+    std::string rid = prefix_ + std::to_string(counter_++);
+    std::string box = acc::SealForAccount(dek_, account_, fb::Payload::LoginSucceeded, rid, plain_);
+    acc::events::EnvelopeBuilder b;
+    auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+    auto p = fb::CreateLoginSucceeded(b.fbb(), fb::LoginMethod::Email, sealed);
+    acc::events::Header h{account_, WallMs(), fb::Actor::Holder, rid, "1.01"};
+    return {b.Finish(h, fb::Payload::LoginSucceeded, p.Union()), std::nullopt};
+  }
+
+ private:
+  uint64_t account_;
+  acc::crypto::Key32 dek_;
+  std::string plain_;
+  std::string prefix_;
+  uint64_t counter_ = 0;
+};
+
+void AppendOne(acc::Ledger& ledger, std::string envelope) {
+  std::vector<acc::Ledger::Command> batch(1);
+  batch[0].envelope = std::move(envelope);
+  std::vector<acc::Ledger::Appended> out;
+  Check(ledger.Append(std::move(batch), &out), "setup append");
+}
+
+struct ThreadStats {
+  uint64_t appends = 0, events = 0;
+  std::vector<uint64_t> latencies_ns;
+};
+
+void ProducerLoop(acc::Ledger& ledger, Producer& p, size_t batch_size, Clock::time_point deadline,
+                  ThreadStats* st) {
+  while (Clock::now() < deadline) {
+    std::vector<acc::Ledger::Command> batch;
+    batch.reserve(batch_size);
+    for (size_t i = 0; i < batch_size; ++i) batch.push_back(p.Next());
+    std::vector<acc::Ledger::Appended> out;
+    auto t0 = Clock::now();
+    Check(ledger.Append(std::move(batch), &out), "append");
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+    st->latencies_ns.push_back(static_cast<uint64_t>(ns));
+    ++st->appends;
+    st->events += out.size();
+  }
+}
+
+Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_size) {
+  std::string dir = c.tmp + "/acc-bench-" + std::to_string(::getpid()) + "-" + std::to_string(WallMs());
+  acc::Projector projector;
+  std::atomic<uint64_t> clock_calls{0};
+  acc::LedgerOptions lo;
+  lo.dir = dir + "/events";
+  lo.hook = with_hook ? &projector : nullptr;
+  lo.clock_ms = [&clock_calls] {
+    clock_calls.fetch_add(1, std::memory_order_relaxed);
+    return WallMs();
+  };
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<acc::Ledger> ledger;
+  Check(acc::Ledger::Open(lo, &ledger), "open ledger");
+
+  std::vector<Producer> producers;
+  producers.reserve(threads);
+  AppendOne(*ledger, PolicyEnvelope());
+  for (size_t t = 0; t < threads; ++t) {
+    producers.emplace_back(t, c.payload_bytes);
+    AppendOne(*ledger, RegisteredEnvelope(producers.back().account(), producers.back().RegistrationBox()));
+  }
+
+  std::vector<ThreadStats> stats(threads);
+  const uint64_t calls_before = clock_calls.load();
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t)
+    workers.emplace_back(ProducerLoop, std::ref(*ledger), std::ref(producers[t]), batch_size, deadline, &stats[t]);
+  for (auto& w : workers) w.join();
+  Result r;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.groups = clock_calls.load() - calls_before;
+  for (auto& s : stats) {
+    r.appends += s.appends;
+    r.events += s.events;
+    r.latencies_ns.insert(r.latencies_ns.end(), s.latencies_ns.begin(), s.latencies_ns.end());
+  }
+  Check(ledger->Close(), "close");
+  ledger.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return r;
+}
+
+double PercentileUs(std::vector<uint64_t>& v, double q) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return static_cast<double>(v[k]) / 1000.0;
+}
+
+void PrintRow(const char* hook, size_t threads, size_t batch, Result& r) {
+  double p50 = PercentileUs(r.latencies_ns, 0.50);
+  double p99 = PercentileUs(r.latencies_ns, 0.99);
+  double group = r.groups ? static_cast<double>(r.events) / static_cast<double>(r.groups) : 0;
+  std::printf("| %-9s | %7zu | %5zu | %10.0f | %10.0f | %8.1f | %9.0f | %9.0f |\n", hook, threads, batch,
+              static_cast<double>(r.events) / r.seconds, static_cast<double>(r.appends) / r.seconds, group,
+              p50, p99);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config c = ParseArgs(argc, argv);
+  Check(acc::crypto::InitCrypto(), "init crypto");
+  std::printf("# %.1f s per run, sealed box %zu bytes, LoginSucceeded envelopes, sync group commit\n",
+              c.seconds, c.payload_bytes);
+  std::printf("| hook      | threads | batch |   events/s |  appends/s | ev/group |  p50 (us) |  p99 (us) |\n");
+  std::printf("|-----------|---------|-------|------------|------------|----------|-----------|-----------|\n");
+  std::vector<bool> hooks;
+  if (c.hooks != "projector") hooks.push_back(false);
+  if (c.hooks != "none") hooks.push_back(true);
+  for (size_t batch : c.batches)
+    for (size_t threads : c.threads)
+      for (bool h : hooks) {
+        Result r = RunOnce(c, h, threads, batch);
+        PrintRow(h ? "projector" : "none", threads, batch, r);
+      }
+  return 0;
+}
