@@ -411,9 +411,11 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
                               std::to_string(*c.expected_version));
     version = current + 1;
   }
-  bool patched = events::PatchSequence(&c.envelope, seq, now_ms);
-  assert(patched && "envelope not made by events::EnvelopeBuilder");
-  (void)patched;
+  // Not an assert: in a release build an envelope without the fields would
+  // be stored unstamped (seq 0). Refuse the batch instead.
+  if (!events::PatchSequence(&c.envelope, seq, now_ms))
+    return Status::InvalidArgument("envelope has no seq/recorded_at fields to stamp "
+                                   "(not made by events::EnvelopeBuilder)");
   if (opt_.hook) {
     // Verified in Append() on the caller's thread; patching scalars in place
     // does not change the buffer's structure.

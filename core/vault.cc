@@ -20,6 +20,7 @@
 
 #include "core/byte_scan.h"
 #include "core/coding.h"
+#include "core/crash_point.h"
 #include "core/rocks_util.h"
 
 namespace accountable {
@@ -285,9 +286,11 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
     if (Get(r.cf, r.key, &v).ok()) wb.SingleDelete(handles_[r.cf], r.key);
   }
   if (wb.Count() > 0) ACC_RETURN_IF_ERROR(FromRocks(db_->Write(SyncWrite(), &wb), "vault write"));
+  CrashPoint("erase:after_delete");
   Status vs;
   for (uint32_t pass = 1; pass <= kCompactionPassesMax; ++pass) {
     ACC_RETURN_IF_ERROR(CompactAll());
+    CrashPoint("erase:after_compaction");
     report->compaction_passes = pass;
     vs = Verify(rows, needles, report);
     if (vs.ok() || !vs.Is(Status::Code::kCorruption)) break;

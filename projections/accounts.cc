@@ -94,13 +94,12 @@ Status Accounts::PublishInitialPolicy() {
   return ledger_->Append(std::move(batch), &res);
 }
 
-Status Accounts::ValidateRegistration(const Registration& r) {
+Status Accounts::CheckRegistration(const Registration& r, int64_t now_ms) {
   ACC_RETURN_IF_ERROR(validate::Text("nickname", r.nickname, validate::kNicknameBytesMax));
   ACC_RETURN_IF_ERROR(validate::Email(r.email));
   ACC_RETURN_IF_ERROR(validate::Password(r.password));
   ACC_RETURN_IF_ERROR(validate::Gender(r.gender));
-  const int64_t at = r.occurred_at_ms ? r.occurred_at_ms : NowMs();
-  ACC_RETURN_IF_ERROR(validate::Birthdate(r.birthdate, at));
+  ACC_RETURN_IF_ERROR(validate::Birthdate(r.birthdate, r.occurred_at_ms ? r.occurred_at_ms : now_ms));
   ACC_RETURN_IF_ERROR(validate::Ip(r.ip));
   ACC_RETURN_IF_ERROR(validate::Text("user agent", r.user_agent, validate::kUserAgentBytesMax, true));
   ACC_RETURN_IF_ERROR(validate::Text("company", r.company, validate::kCompanyBytesMax, true));
@@ -164,7 +163,7 @@ Status Accounts::NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key3
 }
 
 Status Accounts::Register(const Registration& r, RegisterResult* out) {
-  ACC_RETURN_IF_ERROR(ValidateRegistration(r));
+  ACC_RETURN_IF_ERROR(CheckRegistration(r, NowMs()));
   const std::string rid = r.request_id.empty() ? NewRequestId() : r.request_id;
   uint64_t prior_seq = 0;
   if (ledger_->LookupRequest(rid, &prior_seq).ok()) {

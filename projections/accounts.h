@@ -169,7 +169,14 @@ class Accounts {
   // Erases the given accounts now (admin), same sequence as the sweep.
   Status Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out);
 
+  // Input checks of each command, also used by import before it appends.
+  static Status CheckRegistration(const Registration& r, int64_t now_ms);
+  static Status CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms);
+  static Status CheckDisclosure(const Disclosure& d);
+  static Status CheckAccessLog(const AccessLog& log);
+
   Ledger& ledger() { return *ledger_; }
+  int64_t grace_period_ms() const { return opt_.grace_period_ms; }
   Vault& vault() { return *vault_; }
   int64_t NowMs() const;
   Status Close();
@@ -180,7 +187,6 @@ class Accounts {
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
-  Status ValidateRegistration(const Registration& r);
   Status ReadPii(uint64_t account_id, Pii* out, std::string* credential = nullptr);
   Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
                 const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,

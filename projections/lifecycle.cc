@@ -138,9 +138,7 @@ Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx,
   }, out);
 }
 
-namespace {
-
-Status ValidateChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
+Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
   if (!c.nickname && !c.email && !c.company && !c.gender && !c.birthdate)
     return Status::InvalidArgument("update: give at least one field to change");
   if (c.nickname) ACC_RETURN_IF_ERROR(validate::Text("nickname", *c.nickname, validate::kNicknameBytesMax));
@@ -157,10 +155,8 @@ Status ValidateChange(const ProfileChange& c, const Context& ctx, int64_t now_ms
   return Status::OK();
 }
 
-}  // namespace
-
 Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, Receipt* out) {
-  ACC_RETURN_IF_ERROR(ValidateChange(c, ctx, NowMs()));
+  ACC_RETURN_IF_ERROR(CheckChange(c, ctx, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()));
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   Pii old;
@@ -218,7 +214,7 @@ Status Accounts::CancelDeletion(uint64_t id, const Context& ctx, Receipt* out) {
   }, out);
 }
 
-Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) {
+Status Accounts::CheckDisclosure(const Disclosure& d) {
   ACC_RETURN_IF_ERROR(validate::Text("recipient", d.recipient, kDisclosureFieldBytesMax));
   ACC_RETURN_IF_ERROR(validate::Text("purpose", d.purpose, kDisclosureFieldBytesMax));
   ACC_RETURN_IF_ERROR(validate::Text("safeguard", d.safeguard, kDisclosureFieldBytesMax));
@@ -226,10 +222,14 @@ Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, 
   if (d.country.size() != 2 || !std::isupper(static_cast<unsigned char>(d.country[0])) ||
       !std::isupper(static_cast<unsigned char>(d.country[1])))
     return Status::InvalidArgument("country: must be an ISO 3166-1 alpha-2 code such as DE");
-  fb::LegalBasis basis;
-  if (d.legal_basis == "consent") basis = fb::LegalBasis::Consent;
-  else if (d.legal_basis == "legal_obligation") basis = fb::LegalBasis::LegalObligation;
-  else return Status::InvalidArgument("legal basis: must be consent or legal_obligation");
+  if (d.legal_basis != "consent" && d.legal_basis != "legal_obligation")
+    return Status::InvalidArgument("legal basis: must be consent or legal_obligation");
+  return Status::OK();
+}
+
+Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(CheckDisclosure(d));
+  const auto basis = d.legal_basis == "consent" ? fb::LegalBasis::Consent : fb::LegalBasis::LegalObligation;
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   return Commit(id, ctx, fb::Payload::DisclosureRecorded, [&](events::EnvelopeBuilder& b, const std::string&) {
@@ -240,11 +240,16 @@ Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, 
   }, out);
 }
 
-Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
+Status Accounts::CheckAccessLog(const AccessLog& log) {
   ACC_RETURN_IF_ERROR(validate::Ip(log.ip));
   for (auto [name, v] : {std::pair{"browser", &log.browser}, {"isp", &log.isp}, {"referrer", &log.referrer},
                          {"os", &log.os}, {"path", &log.path}})
     ACC_RETURN_IF_ERROR(validate::Text(name, *v, kAccessFieldBytesMax, true));
+  return Status::OK();
+}
+
+Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(CheckAccessLog(log));
   const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
   const uint32_t day = DayOf(at);
   crypto::Key32 key;

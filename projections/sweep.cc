@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "core/crash_point.h"
 #include "projections/accounts.h"
 #include "projections/activity.h"
 
@@ -86,7 +87,7 @@ Status Accounts::EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* o
     const size_t end = std::min(todo.size(), i + kEraseBatchMax);
     for (size_t k = i; k < end; ++k) {
       events::EnvelopeBuilder b;
-      auto p = fb::CreateAccountErased(b.fbb(), ReasonOf(todo[k].reason), 0);
+      auto p = fb::CreateAccountErased(b.fbb(), ReasonOf(todo[k].reason));
       events::Header h{todo[k].account_id, NowMs(), fb::Actor::System,
                        "erase/" + std::to_string(todo[k].account_id), CurrentPolicyVersion()};
       batch.push_back({b.Finish(h, fb::Payload::AccountErased, p.Union()), std::nullopt});
@@ -105,6 +106,7 @@ Status Accounts::EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* o
     }
   }
   out->erased.insert(out->erased.end(), todo.begin(), todo.end());
+  CrashPoint("erase:after_account_erased");
   return Status::OK();
 }
 
@@ -126,6 +128,7 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
   }
   Status ss = vault_->Shred(req, &out->shred);
   if (!ss.ok()) return ss;  // no ErasureVerified without a clean scan
+  CrashPoint("erase:before_verified");
   std::vector<Ledger::Command> batch;
   for (uint64_t id : ids) {
     std::string v;

@@ -1,9 +1,8 @@
+// Shared CLI plumbing and the account commands: register, show, log.
 #include "server/cli_commands.h"
 
 #include <iostream>
-#include <memory>
 
-#include "projections/accounts.h"
 #include "projections/describe.h"
 
 namespace accountable::cli {
@@ -14,29 +13,64 @@ using Json = nlohmann::ordered_json;
 // Cap on one `log` call; paging with --from covers the rest.
 constexpr size_t kLogLimitMax = 100000;
 
-int Fail(const Globals& g, const Status& s) {
-  if (g.json) {
-    std::cout << Json{{"ok", false},
-                      {"error", Status::CodeName(s.code())},
-                      {"message", s.message()}}.dump()
-              << "\n";
-  } else {
-    std::cerr << "error: " << s.ToString() << "\n";
+struct RegisterFlags {
+  std::string nickname, email, gender, birthdate, ip, user_agent, company, accept_policy, request_id;
+  bool password_stdin = false;
+};
+
+int RunRegister(const Globals& g, const RegisterFlags& f) {
+  Registration r{f.nickname, f.email, "", f.gender, f.birthdate, f.ip,
+                 f.user_agent, f.company, f.accept_policy, f.request_id};
+  if (!f.password_stdin)
+    return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
+  Status s = ReadPassword(&r.password);
+  if (!s.ok()) return Fail(g, s);
+  std::unique_ptr<Accounts> accounts;
+  s = OpenAccounts(g, &accounts);
+  if (!s.ok()) return Fail(g, s);
+  RegisterResult out;
+  s = accounts->Register(r, &out);
+  std::fill(r.password.begin(), r.password.end(), '\0');
+  if (!s.ok()) return Fail(g, s);
+  if (g.json)
+    Print(g, {{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq}, {"duplicate", out.duplicate}});
+  else
+    std::cout << out.account_id << "\n";
+  return 0;
+}
+
+int RunShow(const Globals& g, uint64_t id) {
+  std::unique_ptr<Accounts> accounts;
+  Status s = OpenAccounts(g, &accounts);
+  if (!s.ok()) return Fail(g, s);
+  AccountView v;
+  s = accounts->Show(id, &v);
+  if (!s.ok()) return Fail(g, s);
+  Print(g, DescribeAccount(v));
+  return 0;
+}
+
+struct LogFlags {
+  uint64_t from = 1;
+  size_t limit = 1000;
+  std::optional<uint64_t> account;
+};
+
+int RunLog(const Globals& g, const LogFlags& f) {
+  std::unique_ptr<Accounts> accounts;
+  Status s = OpenAccounts(g, &accounts);
+  if (!s.ok()) return Fail(g, s);
+  std::vector<Ledger::Stored> events;
+  s = f.account ? accounts->ledger().ReadStream(*f.account, f.from, f.limit, &events)
+                : accounts->ledger().ReadRange(f.from, f.limit, &events);
+  if (!s.ok()) return Fail(g, s);
+  for (auto& st : events) {
+    events::EventView v;
+    s = events::EventView::Parse(st.envelope, &v);
+    if (!s.ok()) return Fail(g, Status::Corruption("event " + std::to_string(st.seq) + ": " + s.message()));
+    Print(g, DescribeEvent(v));
   }
-  return ExitCode(s);
-}
-
-void Print(const Globals& g, const Json& j) {
-  std::cout << (g.json ? j.dump() : RenderLine(j)) << "\n";
-}
-
-Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
-  AccountsOptions o;
-  o.data_dir = g.data_dir;
-  o.key_dir = g.key_dir;
-  o.password_cost.ops = g.argon2_ops;
-  o.password_cost.mem_bytes = g.argon2_mem_mib * 1024 * 1024;
-  return Accounts::Open(o, out);
+  return 0;
 }
 
 }  // namespace
@@ -58,85 +92,73 @@ int ExitCode(const Status& s) {
   return 6;
 }
 
+int Fail(const Globals& g, const Status& s) {
+  if (g.json) {
+    std::cout << Json{{"ok", false}, {"error", Status::CodeName(s.code())}, {"message", s.message()}}.dump()
+              << "\n";
+  } else {
+    std::cerr << "error: " << s.ToString() << "\n";
+  }
+  return ExitCode(s);
+}
+
 int PrintUsageError(const Globals& g, const std::string& message) {
   return Fail(g, Status::InvalidArgument(message));
 }
 
-void Commands::Attach(CLI::App& app) {
+void Print(const Globals& g, const Json& j) { std::cout << (g.json ? j.dump() : RenderLine(j)) << "\n"; }
+
+Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
+  AccountsOptions o;
+  o.data_dir = g.data_dir;
+  o.key_dir = g.key_dir;
+  o.password_cost.ops = g.argon2_ops;
+  o.password_cost.mem_bytes = g.argon2_mem_mib * 1024 * 1024;
+  o.grace_period_ms = static_cast<int64_t>(g.grace_days * 24 * 3600 * 1000);
+  o.retention_months = g.retention_months;
+  o.access_log_days = g.access_log_days;
+  return Accounts::Open(o, out);
+}
+
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms) {
+  auto t = ParseTime(text);
+  if (!t) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
+  *ms = *t;
+  return Status::OK();
+}
+
+Status ReadPassword(std::string* out) {
+  if (!std::getline(std::cin, *out)) return Status::InvalidArgument("password: stdin was empty");
+  if (!out->empty() && out->back() == '\r') out->pop_back();
+  return Status::OK();
+}
+
+void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected) {
+  auto rf = std::make_shared<RegisterFlags>();
   auto* reg = app.add_subcommand("register", "register an account; prints its id");
-  reg->add_option("--nickname", reg_.nickname)->required();
-  reg->add_option("--email", reg_.email)->required();
-  reg->add_flag("--password-stdin", reg_.password_stdin, "read the password from the first line of stdin");
-  reg->add_option("--gender", reg_.gender, "female | male | diverse | unspecified")->required();
-  reg->add_option("--birthdate", reg_.birthdate, "YYYY-MM-DD")->required();
-  reg->add_option("--ip", reg_.ip)->required();
-  reg->add_option("--user-agent", reg_.user_agent);
-  reg->add_option("--company", reg_.company);
-  reg->add_option("--accept-policy", reg_.accept_policy, "the policy version accepted");
-  reg->add_option("--request-id", reg_.request_id, "idempotency key (random if omitted)");
-  reg->callback([this] { selected_ = [this] { return RunRegister(); }; });
+  reg->add_option("--nickname", rf->nickname)->required();
+  reg->add_option("--email", rf->email)->required();
+  reg->add_flag("--password-stdin", rf->password_stdin, "read the password from the first line of stdin");
+  reg->add_option("--gender", rf->gender, "female | male | diverse | unspecified")->required();
+  reg->add_option("--birthdate", rf->birthdate, "YYYY-MM-DD")->required();
+  reg->add_option("--ip", rf->ip)->required();
+  reg->add_option("--user-agent", rf->user_agent);
+  reg->add_option("--company", rf->company);
+  reg->add_option("--accept-policy", rf->accept_policy, "the policy version accepted");
+  reg->add_option("--request-id", rf->request_id, "idempotency key (random if omitted)");
+  reg->callback([&g, selected, rf] { *selected = [&g, rf] { return RunRegister(g, *rf); }; });
 
+  auto id = std::make_shared<uint64_t>(0);
   auto* show = app.add_subcommand("show", "account state and its decrypted personal data");
-  show->add_option("ACCOUNT_ID", account_id_)->required();
-  show->callback([this] { selected_ = [this] { return RunShow(); }; });
+  show->add_option("ACCOUNT_ID", *id)->required();
+  show->callback([&g, selected, id] { *selected = [&g, id] { return RunShow(g, *id); }; });
 
+  auto lf = std::make_shared<LogFlags>();
   auto* log = app.add_subcommand("log", "events, one per line; PII only as sealed byte counts");
-  log->add_option("--from", log_from_, "first seq (or stream version with --account)");
-  log->add_option("--limit", log_limit_)->check(CLI::Range(size_t{1}, kLogLimitMax));
-  log->add_option("--account", log_account_);
-  log->callback([this] { selected_ = [this] { return RunLog(); }; });
-}
-
-int Commands::Run() { return selected_ ? selected_() : PrintUsageError(g_, "no command"); }
-
-int Commands::RunRegister() {
-  Registration r{reg_.nickname, reg_.email, "", reg_.gender, reg_.birthdate, reg_.ip,
-                 reg_.user_agent, reg_.company, reg_.accept_policy, reg_.request_id};
-  if (!reg_.password_stdin)
-    return Fail(g_, Status::InvalidArgument("password: required, pass it with --password-stdin"));
-  if (!std::getline(std::cin, r.password))
-    return Fail(g_, Status::InvalidArgument("password: stdin was empty"));
-  if (!r.password.empty() && r.password.back() == '\r') r.password.pop_back();
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g_, &accounts);
-  if (!s.ok()) return Fail(g_, s);
-  RegisterResult out;
-  s = accounts->Register(r, &out);
-  std::fill(r.password.begin(), r.password.end(), '\0');
-  if (!s.ok()) return Fail(g_, s);
-  if (g_.json)
-    Print(g_, {{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq}, {"duplicate", out.duplicate}});
-  else
-    std::cout << out.account_id << "\n";
-  return 0;
-}
-
-int Commands::RunShow() {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g_, &accounts);
-  if (!s.ok()) return Fail(g_, s);
-  AccountView v;
-  s = accounts->Show(account_id_, &v);
-  if (!s.ok()) return Fail(g_, s);
-  Print(g_, DescribeAccount(v));
-  return 0;
-}
-
-int Commands::RunLog() {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g_, &accounts);
-  if (!s.ok()) return Fail(g_, s);
-  std::vector<Ledger::Stored> events;
-  s = log_account_ ? accounts->ledger().ReadStream(*log_account_, log_from_, log_limit_, &events)
-                   : accounts->ledger().ReadRange(log_from_, log_limit_, &events);
-  if (!s.ok()) return Fail(g_, s);
-  for (auto& st : events) {
-    events::EventView v;
-    s = events::EventView::Parse(st.envelope, &v);
-    if (!s.ok()) return Fail(g_, Status::Corruption("event " + std::to_string(st.seq) + ": " + s.message()));
-    Print(g_, DescribeEvent(v));
-  }
-  return 0;
+  log->add_option("--from", lf->from, "first seq (or stream version with --account)");
+  log->add_option("--limit", lf->limit)->check(CLI::Range(size_t{1}, kLogLimitMax));
+  log->add_option("--account", lf->account);
+  log->callback([&g, selected, lf] { *selected = [&g, lf] { return RunLog(g, *lf); }; });
 }
 
 }  // namespace accountable::cli

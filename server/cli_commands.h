@@ -1,19 +1,25 @@
-// The CLI's commands, separated from main() so that each stays small.
-// Output contract (scripts rely on it): docs/cli.md in README's tour.
+// The CLI's commands, one small Attach function per theme so that main()
+// and each command stay short. Output shapes are a contract for scripts:
+// see README.md ("CLI tour") and docs/compliance.md.
 //
 // Exit codes (stable):
 //   0 success · 2 invalid input or usage · 3 refused by a rule or a version
 //   conflict · 4 not found · 5 failed authentication · 6 storage error
 //   (I/O, corruption, data directory busy, shredded data)
+//
+// Thread safety: single-threaded, one command per process.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "events/status.h"
+#include "projections/accounts.h"
 
 namespace accountable::cli {
 
@@ -23,33 +29,27 @@ struct Globals {
   bool json = false;
   unsigned long long argon2_ops = 2;
   size_t argon2_mem_mib = 64;
+  double grace_days = 3;
+  int retention_months = 36;
+  int access_log_days = 30;
 };
+
+// The chosen command, run after parsing succeeded.
+using Selected = std::function<int()>;
 
 int ExitCode(const Status& s);
-// Prints a usage error in the chosen format; returns exit code 2.
+// Prints an error in the chosen format; returns its exit code.
+int Fail(const Globals& g, const Status& s);
 int PrintUsageError(const Globals& g, const std::string& message);
+void Print(const Globals& g, const nlohmann::ordered_json& j);
+Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out);
+// Parses an RFC 3339 UTC time for flags such as --as-of.
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms);
+// Reads the password from the first line of stdin.
+Status ReadPassword(std::string* out);
 
-class Commands {
- public:
-  explicit Commands(Globals& g) : g_(g) {}
-  void Attach(CLI::App& app);
-  int Run();
-
- private:
-  int RunRegister();
-  int RunShow();
-  int RunLog();
-
-  Globals& g_;
-  std::function<int()> selected_;
-  struct {
-    std::string nickname, email, gender, birthdate, ip, user_agent, company, accept_policy, request_id;
-    bool password_stdin = false;
-  } reg_;
-  uint64_t account_id_ = 0;
-  uint64_t log_from_ = 1;
-  size_t log_limit_ = 1000;
-  std::optional<uint64_t> log_account_;
-};
+void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
+void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion
+void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive import
 
 }  // namespace accountable::cli

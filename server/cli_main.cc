@@ -1,10 +1,7 @@
 // accountable: the command-line tool. Embedded mode opens the data directory
 // in this process; every command prints one line (or one JSON object per
-// line with --json). Exit codes are part of the interface: see ExitCode().
+// line with --json). Exit codes are part of the interface: cli_commands.h.
 #include <CLI/CLI.hpp>
-
-#include <iostream>
-#include <string>
 
 #include "server/cli_commands.h"
 
@@ -19,9 +16,14 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "one JSON object per line");
   app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(CLI::Range(1, 10));
   app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(CLI::Range(8, 1024));
+  app.add_option("--grace-days", g.grace_days, "deletion grace period")->check(CLI::Range(0.0, 365.0))->capture_default_str();
+  app.add_option("--retention-months", g.retention_months, "inactivity before erasure")->check(CLI::Range(1, 1200))->capture_default_str();
+  app.add_option("--access-log-days", g.access_log_days, "access-log day keys kept")->check(CLI::Range(1, 3650))->capture_default_str();
 
-  Commands cmds(g);
-  cmds.Attach(app);
+  Selected selected;
+  AttachAccountCommands(app, g, &selected);
+  AttachLifecycleCommands(app, g, &selected);
+  AttachComplianceCommands(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -31,5 +33,5 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return PrintUsageError(g, e.what());
   }
-  return cmds.Run();
+  return selected ? selected() : PrintUsageError(g, "no command given");
 }

@@ -45,13 +45,6 @@ events::EventView ParseStored(const Ledger::Stored& st) {
   return v;
 }
 
-std::string RidAt(Ledger& l, uint64_t seq) {
-  std::vector<Ledger::Stored> one;
-  REQUIRE(l.ReadRange(seq, 1, &one).ok());
-  REQUIRE(one.size() == 1);
-  return ParseStored(one[0]).envelope()->request_id()->str();
-}
-
 bool Missing(Ledger& l, const std::string& rid) {
   uint64_t seq = 0;
   return l.LookupRequest(rid, &seq).Is(Status::Code::kNotFound);
@@ -171,7 +164,7 @@ TEST_CASE("ledger: append assigns seqs and versions and reads them back", "[ledg
   for (size_t i = 0; i < all.size(); ++i) {
     CHECK(all[i].seq == i + 1);
     auto v = ParseStored(all[i]);
-    CHECK(v.envelope()->request_id()->str() == "r" + std::to_string(i + 1));
+    CHECK(v.envelope()->request_id()->str() == test::Name("r", i + 1));
     CHECK(v.envelope()->recorded_at_ms() > test::kTestTimeMs);
     CHECK(v.envelope()->occurred_at_ms() == test::kTestTimeMs);
   }
@@ -293,7 +286,7 @@ TEST_CASE("ledger: state survives close and reopen", "[ledger]") {
   std::vector<Ledger::Stored> before;
   {
     auto l = Open(test::LedgerAt(path));
-    for (int i = 0; i < 10; ++i) AppendOne(*l, test::Consent(1 + i % 3, "r" + std::to_string(i)));
+    for (int i = 0; i < 10; ++i) AppendOne(*l, test::Consent(1 + i % 3, test::Name("r", i)));
     REQUIRE(l->ReadRange(1, 100, &before).ok());
     REQUIRE(l->Close().ok());
     CHECK(l->Close().ok());  // idempotent
@@ -322,10 +315,10 @@ TEST_CASE("ledger: expected versions are enforced", "[ledger][version]") {
   CHECK(AppendOne(*l, test::Consent(1, "b", 1)).version == 2);
   std::vector<Ledger::Appended> out;
   for (uint64_t wrong : {0, 1, 3, 100}) {
-    Status s = l->Append({test::Consent(1, "c" + std::to_string(wrong), wrong)}, &out);
+    Status s = l->Append({test::Consent(1, test::Name("c", wrong), wrong)}, &out);
     CHECK(s.Is(Status::Code::kConflict));
     CHECK(s.message().find("version 2") != std::string::npos);
-    CHECK(Missing(*l, "c" + std::to_string(wrong)));
+    CHECK(Missing(*l, test::Name("c", wrong)));
   }
   CHECK(l->LastSeq() == 2);
   CHECK(l->StreamVersion(1) == 2);
@@ -450,7 +443,7 @@ std::vector<ThreadResult> AppendFromThreads(Ledger& l, int threads, int per_thre
     ts.emplace_back([&l, &per, t, per_thread] {
       for (int i = 0; i < per_thread; ++i) {
         const uint64_t account = i % 10 == 9 ? 0 : 1 + (t + i) % 5;
-        const std::string rid = "t" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string rid = test::Name(test::Name("t", t) + "-", i);
         std::vector<Ledger::Appended> out;
         Status s = l.Append({account ? test::Consent(account, rid)
                                      : Ledger::Command{test::AccessRequestedEnvelope(0, rid), {}}},

@@ -51,6 +51,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// prefix followed by n in decimal ("r" + std::to_string(n) trips a GCC 12
+// -Wrestrict false positive at -O2).
+inline std::string Name(std::string_view prefix, uint64_t n) {
+  return std::string(prefix).append(std::to_string(n));
+}
+
 inline constexpr int64_t kTestTimeMs = 1'700'000'000'000;  // 2023-11-14
 
 // A valid ConsentGiven envelope (no PII) for account_id with request_id.

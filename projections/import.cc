@@ -1,0 +1,293 @@
+#include "projections/import.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+#include "projections/describe.h"
+#include "projections/projector.h"
+#include "projections/validate.h"
+
+namespace accountable {
+namespace {
+
+using Json = nlohmann::json;
+
+struct Op {
+  size_t line = 0;
+  std::string type;
+  uint64_t account_id = 0;
+  int64_t at_ms = 0;
+  std::string request_id;
+  Json j;
+};
+
+Status LineError(size_t line, const Status& s) {
+  std::string m = "line " + std::to_string(line) + ": " + s.message();
+  return s.Is(Status::Code::kRefused) ? Status::Refused(m)
+         : s.Is(Status::Code::kNotFound) ? Status::NotFound(m)
+                                         : Status::InvalidArgument(m);
+}
+
+// Keys each type accepts beyond type, account_id and occurred_at.
+const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
+  static const std::map<std::string, std::set<std::string>, std::less<>> k = {
+      {"register", {"nickname", "email", "password", "gender", "birthdate", "ip", "user_agent", "company", "accept_policy"}},
+      {"login", {"ip", "user_agent"}},
+      {"consent", {"give", "withdraw"}},
+      {"update", {"nickname", "email", "company", "gender", "birthdate", "reason"}},
+      {"request-deletion", {}},
+      {"cancel-deletion", {}},
+      {"disclose", {"recipient", "country", "purpose", "legal_basis", "reference", "safeguard"}},
+      {"record-access", {"ip", "browser", "isp", "referrer", "os", "path"}},
+      {"publish-policy", {"version", "text"}},
+  };
+  return k;
+}
+
+std::string S(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<std::string> Opt(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+Status ParseLine(std::string_view text, size_t line, const std::string& rid_prefix, Op* op) {
+  if (text.size() > kImportLineBytesMax) return Status::InvalidArgument("longer than the line limit");
+  if (!validate::IsValidUtf8(text)) return Status::InvalidArgument("not valid UTF-8");
+  Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a JSON object");
+  op->line = line;
+  op->type = S(j, "type");
+  auto allowed = AllowedKeys().find(op->type);
+  if (allowed == AllowedKeys().end()) return Status::InvalidArgument("unknown type");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "type" || k == "occurred_at" || k == "account_id") continue;
+    if (!allowed->second.count(k)) return Status::InvalidArgument("unknown key " + k + " for " + op->type);
+    if (!it->is_string()) return Status::InvalidArgument(k + ": must be a string");
+  }
+  auto at = ParseTime(S(j, "occurred_at"));
+  if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  op->at_ms = *at;
+  const bool needs_account = op->type != "record-access" && op->type != "publish-policy";
+  auto id = j.find("account_id");
+  if (needs_account && (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0))
+    return Status::InvalidArgument("account_id: required, a positive integer");
+  if (needs_account) op->account_id = id->get<uint64_t>();
+  op->request_id = rid_prefix + std::to_string(line);
+  op->j = std::move(j);
+  return Status::OK();
+}
+
+// In-memory stand-in for the projector, so the file is checked before any append.
+class Simulation {
+ public:
+  Simulation(Accounts& a, int64_t grace_ms) : a_(a), grace_ms_(grace_ms), current_(a.CurrentPolicyVersion()) {}
+  Status Check(const Op& op);
+
+ private:
+  Status State(uint64_t id, AccountState** out);
+  Status CheckEmail(const std::string& email, uint64_t id);
+  std::string Envelope(const Op& op, const AccountState& st);
+
+  Accounts& a_;
+  int64_t grace_ms_;
+  std::string current_;
+  std::set<std::string> published_;
+  std::map<uint64_t, AccountState> states_;
+  std::map<uint64_t, int64_t> last_at_;
+  std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
+};
+
+Status Simulation::State(uint64_t id, AccountState** out) {
+  auto it = states_.find(id);
+  if (it == states_.end()) {
+    AccountState st;
+    Status s = ReadAccount(a_.ledger(), id, &st);
+    if (!s.ok() && !s.Is(Status::Code::kNotFound)) return s;
+    it = states_.emplace(id, st).first;
+  }
+  *out = &it->second;
+  return Status::OK();
+}
+
+Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
+  const std::string e = NormalizeEmail(email);
+  auto it = emails_.find(e);
+  if (it != emails_.end() && it->second != id) return Status::Refused("email is already registered");
+  uint64_t holder = 0;
+  if (it == emails_.end() && a_.vault().LookupEmail(e, &holder).ok() && holder != id) {
+    AccountState st;
+    if (ReadAccount(a_.ledger(), holder, &st).ok() && st.status != AccountStatus::kErased)
+      return Status::Refused("email is already registered");
+  }
+  emails_[e] = id;
+  return Status::OK();
+}
+
+std::string Simulation::Envelope(const Op& op, const AccountState& st) {
+  events::EnvelopeBuilder b;
+  auto& f = b.fbb();
+  const Json& j = op.j;
+  flatbuffers::Offset<void> p;
+  fb::Payload t = fb::Payload::AccessRequested;
+  if (op.type == "register") {
+    t = fb::Payload::Registered;
+    p = fb::CreateRegistered(f, f.CreateString(S(j, "accept_policy"))).Union();
+  } else if (op.type == "login") {
+    t = fb::Payload::LoginSucceeded;
+    p = fb::CreateLoginSucceeded(f).Union();
+  } else if (op.type == "consent") {
+    const bool give = j.contains("give");
+    auto purpose = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
+    t = give ? fb::Payload::ConsentGiven : fb::Payload::ConsentWithdrawn;
+    p = give ? fb::CreateConsentGiven(f, purpose, f.CreateString(current_)).Union()
+             : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(current_)).Union();
+  } else if (op.type == "update") {
+    t = fb::Payload::ProfileUpdated;
+    p = fb::CreateProfileUpdated(f, 0, f.CreateString(S(j, "reason"))).Union();
+  } else if (op.type == "request-deletion") {
+    t = fb::Payload::DeletionRequested;
+    p = fb::CreateDeletionRequested(f, op.at_ms + grace_ms_).Union();
+  } else if (op.type == "cancel-deletion") {
+    t = fb::Payload::DeletionCancelled;
+    p = fb::CreateDeletionCancelled(f, st.deletion_deadline_ms).Union();
+  } else {  // disclose
+    t = fb::Payload::DisclosureRecorded;
+    auto basis = S(j, "legal_basis") == "legal_obligation" ? fb::LegalBasis::LegalObligation : fb::LegalBasis::Consent;
+    p = fb::CreateDisclosureRecordedDirect(f, nullptr, nullptr, nullptr, basis, nullptr,
+                                           S(j, "reference").c_str()).Union();
+  }
+  return b.Finish({op.account_id, op.at_ms, fb::Actor::Import, op.request_id, current_}, t, p);
+}
+
+Status Simulation::Check(const Op& op) {
+  if (op.type == "publish-policy") {
+    ACC_RETURN_IF_ERROR(validate::PolicyVersion(S(op.j, "version")));
+    if (S(op.j, "text").empty()) return Status::InvalidArgument("text: the policy text is required");
+    if (!published_.insert(S(op.j, "version")).second) return Status::Refused("policy version published twice");
+    current_ = S(op.j, "version");
+    return Status::OK();
+  }
+  if (op.type == "record-access") return validate::Ip(S(op.j, "ip"));
+  if (op.type == "consent" && op.j.contains("give") == op.j.contains("withdraw"))
+    return Status::InvalidArgument("consent: give exactly one of give or withdraw");
+  if (op.type == "consent" && !events::ParsePurpose(S(op.j, op.j.contains("give") ? "give" : "withdraw")))
+    return Status::InvalidArgument("consent: unknown purpose");
+  AccountState* st = nullptr;
+  ACC_RETURN_IF_ERROR(State(op.account_id, &st));
+  auto [last, fresh] = last_at_.emplace(op.account_id, op.at_ms);
+  if (!fresh && op.at_ms < last->second) return Status::InvalidArgument("occurred_at goes back in time for this account");
+  last->second = op.at_ms;
+  if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
+  if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
+  std::string env = Envelope(op, *st);
+  events::EventView v;
+  ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
+  bool published = false;
+  if (op.type == "register") {
+    std::string digest, version = S(op.j, "accept_policy");
+    published = published_.count(version) ||
+                a_.ledger().Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + version, &digest).ok();
+  }
+  ACC_RETURN_IF_ERROR(CheckAccountRules(*st, v, current_, published));
+  accountable::Apply(*st, v);
+  return Status::OK();
+}
+
+// Builds the service request of one line; with dry_run only its input
+// checks run, otherwise the command itself.
+Status RunOp(Accounts& a, const Op& op, bool dry_run) {
+  const Json& j = op.j;
+  Context ctx{fb::Actor::Import, op.at_ms, op.request_id, S(j, "reason")};
+  Receipt r;
+  const uint64_t id = op.account_id;
+  if (op.type == "register") {
+    Registration reg{S(j, "nickname"), S(j, "email"), S(j, "password"), S(j, "gender"), S(j, "birthdate"),
+                     S(j, "ip"), S(j, "user_agent"), S(j, "company"), S(j, "accept_policy"),
+                     op.request_id, fb::Actor::Import, op.at_ms, id};
+    if (dry_run) return Accounts::CheckRegistration(reg, op.at_ms);
+    RegisterResult out;
+    return a.Register(reg, &out);
+  }
+  if (op.type == "login") {
+    // An imported login is a recorded fact: there is no password to check.
+    LoginRequest l{"", id, "", S(j, "ip"), S(j, "user_agent"), true, ctx};
+    if (dry_run) return validate::Ip(l.ip);
+    LoginResult out;
+    return a.Login(l, &out);
+  }
+  if (op.type == "update") {
+    ProfileChange c{Opt(j, "nickname"), Opt(j, "email"), Opt(j, "company"), Opt(j, "gender"), Opt(j, "birthdate")};
+    return dry_run ? Accounts::CheckChange(c, ctx, op.at_ms) : a.Update(id, c, ctx, &r);
+  }
+  if (op.type == "disclose") {
+    Disclosure d{S(j, "recipient"), S(j, "country"), S(j, "purpose"), S(j, "legal_basis"), S(j, "safeguard"),
+                 S(j, "reference")};
+    return dry_run ? Accounts::CheckDisclosure(d) : a.Disclose(id, d, ctx, &r);
+  }
+  if (op.type == "record-access") {
+    AccessLog l{S(j, "ip"), S(j, "browser"), S(j, "isp"), S(j, "referrer"), S(j, "os"), S(j, "path")};
+    return dry_run ? Accounts::CheckAccessLog(l) : a.RecordAccess(l, ctx, &r);
+  }
+  if (dry_run) return Status::OK();  // the simulation checks the rest
+  if (op.type == "consent") {
+    const bool give = j.contains("give");
+    auto p = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
+    return give ? a.GiveConsent(id, p, ctx, &r) : a.WithdrawConsent(id, p, ctx, &r);
+  }
+  if (op.type == "request-deletion") return a.RequestDeletion(id, ctx, &r);
+  if (op.type == "cancel-deletion") return a.CancelDeletion(id, ctx, &r);
+  return a.PublishPolicy(S(j, "version"), S(j, "text"), ctx, &r);
+}
+
+}  // namespace
+
+Status ImportJsonLines(Accounts& a, std::string_view bytes, ImportReport* report) {
+  *report = ImportReport();
+  const std::string prefix = "import/" + crypto::ToHex(crypto::Sha256(bytes)).substr(0, 16) + "/";
+  std::vector<Op> ops;
+  size_t line = 0;
+  for (size_t pos = 0; pos < bytes.size();) {
+    size_t end = bytes.find('\n', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    std::string_view text = bytes.substr(pos, end - pos);
+    pos = end + 1;
+    ++line;
+    if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if (ops.size() == kImportLinesMax) return LineError(line, Status::InvalidArgument("too many lines"));
+    Op op;
+    Status s = ParseLine(text, line, prefix, &op);
+    if (!s.ok()) return LineError(line, s);
+    ops.push_back(std::move(op));
+  }
+  Simulation sim(a, a.grace_period_ms());
+  std::vector<bool> done(ops.size(), false);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    uint64_t seq = 0;
+    done[i] = a.ledger().LookupRequest(ops[i].request_id, &seq).ok();
+    if (done[i]) continue;  // imported by an earlier run: the ledger state has it
+    Status s = RunOp(a, ops[i], true);
+    if (s.ok()) s = sim.Check(ops[i]);
+    if (!s.ok()) return LineError(ops[i].line, s);
+  }
+  report->lines = ops.size();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (done[i]) {
+      ++report->already_imported;
+      continue;
+    }
+    Status s = RunOp(a, ops[i], false);
+    if (!s.ok()) return LineError(ops[i].line, s);
+    ++report->appended;
+  }
+  return Status::OK();
+}
+
+}  // namespace accountable

@@ -1,0 +1,157 @@
+// CLI commands the account holder (or an admin for them) causes:
+// login, consent, update, request-deletion, cancel-deletion.
+#include <iostream>
+
+#include "projections/describe.h"
+#include "server/cli_commands.h"
+
+namespace accountable::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct Common {
+  std::string request_id;
+  std::string by = "holder";
+  std::string reason;
+};
+
+void AddCommon(CLI::App* c, Common* f, bool with_by) {
+  c->add_option("--request-id", f->request_id, "idempotency key (random if omitted)");
+  if (!with_by) return;
+  c->add_option("--by", f->by, "who acts: holder | admin")->check(CLI::IsMember({"holder", "admin"}));
+  c->add_option("--reason", f->reason, "required when --by admin");
+}
+
+Context ContextOf(const Common& f) {
+  Context c;
+  c.actor = f.by == "admin" ? fb::Actor::Admin : fb::Actor::Holder;
+  c.request_id = f.request_id;
+  c.reason = f.reason;
+  return c;
+}
+
+// Opens the data directory, runs fn, prints the receipt.
+int RunReceipt(const Globals& g, uint64_t id, std::string_view what,
+               const std::function<Status(Accounts&, Receipt*)>& fn) {
+  std::unique_ptr<Accounts> accounts;
+  Status s = OpenAccounts(g, &accounts);
+  if (!s.ok()) return Fail(g, s);
+  Receipt r;
+  s = fn(*accounts, &r);
+  if (!s.ok()) return Fail(g, s);
+  Print(g, Json{{"ok", true}, {"account_id", id}, {"event", what}, {"seq", r.seq}, {"duplicate", r.duplicate}});
+  return 0;
+}
+
+struct LoginFlags {
+  std::string email, ip, user_agent;
+  uint64_t account = 0;
+  bool password_stdin = false;
+  Common common;
+};
+
+int RunLogin(const Globals& g, const LoginFlags& f) {
+  LoginRequest r{f.email, f.account, "", f.ip, f.user_agent, false, ContextOf(f.common)};
+  if (!f.password_stdin)
+    return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
+  Status s = ReadPassword(&r.password);
+  if (!s.ok()) return Fail(g, s);
+  std::unique_ptr<Accounts> accounts;
+  s = OpenAccounts(g, &accounts);
+  if (!s.ok()) return Fail(g, s);
+  LoginResult out;
+  s = accounts->Login(r, &out);
+  std::fill(r.password.begin(), r.password.end(), '\0');
+  if (!s.ok()) return Fail(g, s);
+  Print(g, Json{{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq},
+                {"implicit_policy_acceptance", out.implicit_acceptance}});
+  return 0;
+}
+
+struct ConsentFlags {
+  uint64_t account = 0;
+  std::string give, withdraw;
+  Common common;
+};
+
+int RunConsent(const Globals& g, const ConsentFlags& f) {
+  if (f.give.empty() == f.withdraw.empty())
+    return Fail(g, Status::InvalidArgument("consent: give exactly one of --give or --withdraw"));
+  auto purpose = events::ParsePurpose(f.give.empty() ? f.withdraw : f.give);
+  if (!purpose)
+    return Fail(g, Status::InvalidArgument(
+                       "purpose: one of privacy_policy, cookies_preferences, cookies_analytics_marketing, "
+                       "surveys, notifications, third_party_forwarding"));
+  const bool give = !f.give.empty();
+  return RunReceipt(g, f.account, give ? "consent_given" : "consent_withdrawn", [&](Accounts& a, Receipt* r) {
+    return give ? a.GiveConsent(f.account, *purpose, ContextOf(f.common), r)
+                : a.WithdrawConsent(f.account, *purpose, ContextOf(f.common), r);
+  });
+}
+
+struct UpdateFlags {
+  uint64_t account = 0;
+  std::optional<std::string> nickname, email, company, gender, birthdate;
+  Common common;
+};
+
+}  // namespace
+
+void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
+  auto lf = std::make_shared<LoginFlags>();
+  auto* login = app.add_subcommand("login", "verify a password and record the login (exit 5 on failure)");
+  auto* by_email = login->add_option("--email", lf->email);
+  login->add_option("--account", lf->account)->excludes(by_email);
+  login->add_flag("--password-stdin", lf->password_stdin, "read the password from the first line of stdin");
+  login->add_option("--ip", lf->ip)->required();
+  login->add_option("--user-agent", lf->user_agent);
+  AddCommon(login, &lf->common, false);
+  login->callback([&g, selected, lf] { *selected = [&g, lf] { return RunLogin(g, *lf); }; });
+
+  auto cf = std::make_shared<ConsentFlags>();
+  auto* consent = app.add_subcommand("consent", "give or withdraw consent for one purpose");
+  consent->add_option("ACCOUNT_ID", cf->account)->required();
+  consent->add_option("--give", cf->give, "purpose");
+  consent->add_option("--withdraw", cf->withdraw, "purpose");
+  AddCommon(consent, &cf->common, false);
+  consent->callback([&g, selected, cf] { *selected = [&g, cf] { return RunConsent(g, *cf); }; });
+
+  auto uf = std::make_shared<UpdateFlags>();
+  auto* update = app.add_subcommand("update", "change profile fields (admins: nickname, email, company)");
+  update->add_option("ACCOUNT_ID", uf->account)->required();
+  update->add_option("--nickname", uf->nickname);
+  update->add_option("--email", uf->email);
+  update->add_option("--company", uf->company);
+  update->add_option("--gender", uf->gender);
+  update->add_option("--birthdate", uf->birthdate);
+  AddCommon(update, &uf->common, true);
+  update->callback([&g, selected, uf] {
+    *selected = [&g, uf] {
+      ProfileChange c{uf->nickname, uf->email, uf->company, uf->gender, uf->birthdate};
+      return RunReceipt(g, uf->account, "profile_updated", [&](Accounts& a, Receipt* r) {
+        return a.Update(uf->account, c, ContextOf(uf->common), r);
+      });
+    };
+  });
+
+  for (bool request : {true, false}) {
+    auto id = std::make_shared<uint64_t>(0);
+    auto common = std::make_shared<Common>();
+    auto* c = app.add_subcommand(request ? "request-deletion" : "cancel-deletion",
+                                 request ? "start the grace period before erasure" : "cancel within the grace period");
+    c->add_option("ACCOUNT_ID", *id)->required();
+    AddCommon(c, common.get(), false);
+    c->callback([&g, selected, id, common, request] {
+      *selected = [&g, id, common, request] {
+        return RunReceipt(g, *id, request ? "deletion_requested" : "deletion_cancelled",
+                          [&](Accounts& a, Receipt* r) {
+                            return request ? a.RequestDeletion(*id, ContextOf(*common), r)
+                                           : a.CancelDeletion(*id, ContextOf(*common), r);
+                          });
+      };
+    });
+  }
+}
+
+}  // namespace accountable::cli
