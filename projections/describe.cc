@@ -55,6 +55,9 @@ namespace {
 
 std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json& j);
+
+// Payloads the account holder causes.
 void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
   const fb::Envelope* env = e.envelope();
   switch (e.type()) {
@@ -99,6 +102,16 @@ void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
       if (p->reason()) j["reason"] = p->reason()->str();
       break;
     }
+    default:
+      DescribeLifecyclePayload(e, j);
+      break;
+  }
+}
+
+// Payloads the ledger or staff cause (deletion, erasure, disclosure, policy, access logs).
+void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json& j) {
+  const fb::Envelope* env = e.envelope();
+  switch (e.type()) {
     case fb::Payload::DeletionRequested:
       j["grace_deadline"] = FormatTime(env->payload_as_DeletionRequested()->grace_deadline_ms());
       break;

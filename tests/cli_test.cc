@@ -269,9 +269,9 @@ void ExpectRejected(const std::vector<BadCase>& cases, const Reg& seed = Reg{}) 
 
 std::string Repeat(char c, size_t n) { return std::string(n, c); }
 
-std::string TomorrowDate() {
+std::string DateFromToday(int offset_days) {
   using namespace std::chrono;
-  year_month_day ymd{floor<days>(system_clock::now()) + days{1}};
+  year_month_day ymd{floor<days>(system_clock::now()) + days{offset_days}};
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()));
   return buf;
@@ -355,6 +355,27 @@ TEST_CASE("cli: show prints account state with the decrypted personal data", "[c
   CHECK(pii["user_agent"] == "AgentShow7q/2.0");
   CHECK(pii["company"] == "CompanyShow7q");
   CHECK_FALSE(Contains(json.out, kPassword));
+}
+
+TEST_CASE("cli: values at the limits are accepted and round-trip", "[cli]") {
+  Cli cli;
+  const std::string nick64 = Repeat('n', 61) + "\xc3\xab";  // 63 bytes, ends in a 2-byte code point
+  Reg longest = Reg{}.Set("--nickname", nick64 + "x").Set("--company", Repeat('c', 128))
+                    .Set("--user-agent", Repeat('u', 512)).Set("--birthdate", "1900-01-01")
+                    .Set("--email", Repeat('l', 64) + "@example.org");
+  Reg unicode = Reg{}.Set("--nickname", "Zo\xc3\xab \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80")
+                    .Set("--email", "zoe@example.org").Set("--birthdate", DateFromToday(0));
+  for (const Reg* r : {&longest, &unicode}) {
+    const uint64_t id = cli.RegisterOk(*r);
+    Outcome o = cli.Run({"show", std::to_string(id)}, "", true);
+    REQUIRE(o.code == 0);
+    Json pii = Json::parse(o.out)["pii"];
+    CHECK(pii["nickname"] == r->flags.at("--nickname"));
+    CHECK(pii["company"] == r->flags.at("--company"));
+    CHECK(pii["user_agent"] == r->flags.at("--user-agent"));
+    CHECK(pii["birthdate"] == r->flags.at("--birthdate"));
+  }
+  CHECK(cli.Register(Reg{}, false, std::string(7, 'p') + "\xc3\xab").code == 0);  // 9-byte password
 }
 
 TEST_CASE("cli: log prints one line per event and no personal data", "[cli]") {
@@ -451,7 +472,7 @@ TEST_CASE("cli: invalid registration input exits 2, echoes nothing, appends noth
       BadReg("birthdate 2023-02-30", Reg{}.Set("--birthdate", "2023-02-30"), 2, "2023-02-30"),
       BadReg("birthdate month 13", Reg{}.Set("--birthdate", "1990-13-01"), 2, "1990-13-01"),
       BadReg("birthdate in the future", Reg{}.Set("--birthdate", "2999-01-01"), 2, "2999-01-01"),
-      BadReg("birthdate tomorrow", Reg{}.Set("--birthdate", TomorrowDate()), 2, TomorrowDate()),
+      BadReg("birthdate tomorrow", Reg{}.Set("--birthdate", DateFromToday(1)), 2, DateFromToday(1)),
       BadReg("birthdate before 1900", Reg{}.Set("--birthdate", "1899-12-31"), 2, "1899-12-31"),
       BadReg("birthdate not ISO", Reg{}.Set("--birthdate", "01.04.1990"), 2, "01.04.1990"),
       BadReg("ip not an address", Reg{}.Set("--ip", "999.1.2.3"), 2, "999.1.2.3"),
