@@ -351,6 +351,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     return;
   }
   last_seq_.store(next_seq - 1, std::memory_order_release);
+  if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
   for (auto& [account, version] : versions) version_cache_[account] = version;
 }

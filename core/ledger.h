@@ -72,6 +72,9 @@ struct LedgerOptions {
       activity_merge;
   AppendHook* hook = nullptr;                // not owned; must outlive the Ledger
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
+  // Called on the writer thread after each durable group with the new last
+  // seq (subscriptions wake on it). Must not block.
+  std::function<void(uint64_t last_seq)> on_commit;
 };
 
 class Ledger {

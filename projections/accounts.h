@@ -49,6 +49,7 @@ struct AccountsOptions {
   int64_t grace_period_ms = 3LL * 24 * 3600 * 1000;  // deletion request -> erasure
   int retention_months = 36;                 // inactivity -> erasure
   int access_log_days = 30;                  // access-log day keys kept this long
+  std::function<void(uint64_t last_seq)> on_commit;  // see LedgerOptions::on_commit
 };
 
 // Who caused a command, when, and its idempotency key.

@@ -559,6 +559,7 @@ TEST_CASE("cli: a data directory held by another process exits 6", "[cli]") {
       Outcome json = cli.Run(args, std::string(kPassword) + "\n", true);
       CHECK(json.code == 6);
       Json j = Json::parse(json.out, nullptr, false);
+      REQUIRE(j.is_object());
       CHECK(j.value("ok", true) == false);
       CHECK(j.value("error", "") == "busy");
     }

@@ -272,7 +272,7 @@ void RegisterRange(Accounts& accounts, size_t from, size_t to) {
   REQUIRE(failures.load() == 0);
 }
 
-// The values really went in: Show decrypts each account's email and nickname.
+// The values really went in: Show decrypts every account and finds them all.
 void CheckDecryptable(Accounts& accounts, size_t from, size_t to) {
   std::map<std::string, size_t> by_email;
   for (size_t i = from; i < to; ++i) by_email[MakeRegistration(i).email] = i;
@@ -286,6 +286,7 @@ void CheckDecryptable(Accounts& accounts, size_t from, size_t to) {
     const auto r = MakeRegistration(it->second);
     CHECK(v.pii->nickname == r.nickname);
     CHECK(v.pii->birthdate == r.birthdate);
+    CHECK(v.pii->gender == r.gender);
     CHECK(v.pii->ip == r.ip);
     CHECK(v.pii->user_agent == r.user_agent);
     CHECK(v.pii->company == r.company);

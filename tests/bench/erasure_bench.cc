@@ -16,10 +16,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/byte_scan.h"
@@ -89,6 +91,13 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+double CpuMs() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 uint64_t DirBytes(const fs::path& dir) {
   uint64_t n = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -114,7 +123,7 @@ acc::Registration MakeRegistration(size_t i) {
 
 struct Row {
   size_t k = 0;
-  double register_ms = 0, wall_ms = 0, scan_only_ms = 0;
+  double register_ms = 0, wall_ms = 0, cpu_ms = 0, scan_only_ms = 0;
   uint64_t vault_bytes_before = 0;
   acc::SweepReport report;
 };
@@ -157,9 +166,12 @@ Row RunOnce(const Config& c, size_t k) {
   std::vector<acc::SweepReport::Erasure> todo;
   const int64_t now = accounts->NowMs();
   for (size_t i = 0; i < k; ++i) todo.push_back({ids[i], "admin", now});
+  std::fprintf(stderr, "# erasing %zu accounts (pid %d)\n", k, static_cast<int>(::getpid()));
+  const double cpu0 = CpuMs();
   t0 = Clock::now();
   Check(accounts->Erase(todo, &row.report), "erase");
   row.wall_ms = MsSince(t0);
+  row.cpu_ms = CpuMs() - cpu0;
   if (!row.report.verified || row.report.erased.size() != k) {
     std::fprintf(stderr, "erase: verified=%d erased=%zu of %zu\n", row.report.verified,
                  row.report.erased.size(), k);
@@ -183,6 +195,14 @@ Row RunOnce(const Config& c, size_t k) {
   return row;
 }
 
+// The 1-minute load average: on a shared 2-core box, figures drift with it.
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string one;
+  f >> one;
+  return one.empty() ? "?" : one;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -191,19 +211,20 @@ int main(int argc, char** argv) {
   std::printf("# Accounts::Erase of K accounts in one pass (reason admin); %zu more accounts kept; "
               "registration on %zu threads, Argon2id 1 pass 8 MiB\n",
               c.keep, c.threads);
-  std::printf("| K | register (ms) | vault before (KiB) | Erase wall (ms) | elapsed_ms | ms/account | "
+  std::printf("| K | register (ms) | vault before (KiB) | Erase wall (ms) | elapsed_ms | CPU (ms) | ms/account | "
               "passes | files | bytes scanned | hits | versions left | scan alone (ms) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (size_t k : c.accounts) {
     Row r = RunOnce(c, k);
     const auto& s = r.report.shred;
-    std::printf("| %zu | %.0f | %.0f | %.1f | %lld | %.3f | %u | %llu | %llu | %llu | %llu | %.1f |\n", r.k,
+    std::printf("| %zu | %.0f | %.0f | %.1f | %lld | %.0f | %.3f | %u | %llu | %llu | %llu | %llu | %.1f |\n", r.k,
                 r.register_ms, static_cast<double>(r.vault_bytes_before) / 1024, r.wall_ms,
-                static_cast<long long>(r.report.elapsed_ms), r.wall_ms / static_cast<double>(r.k),
+                static_cast<long long>(r.report.elapsed_ms), r.cpu_ms, r.wall_ms / static_cast<double>(r.k),
                 s.compaction_passes, static_cast<unsigned long long>(s.files_scanned),
                 static_cast<unsigned long long>(s.bytes_scanned), static_cast<unsigned long long>(s.hits),
                 static_cast<unsigned long long>(s.versions_left), r.scan_only_ms);
     std::fflush(stdout);
   }
+  std::printf("# load average (1 min) at the end: %s\n", LoadAverage().c_str());
   return 0;
 }

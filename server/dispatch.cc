@@ -1,0 +1,208 @@
+#include "server/dispatch.h"
+
+#include "projections/describe.h"
+
+namespace accountable {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using wire::Body;
+
+std::string S(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+std::optional<std::string> Opt(const flatbuffers::String* s) {
+  return s ? std::optional<std::string>(s->str()) : std::nullopt;
+}
+
+Context Ctx(const wire::Request* r, fb::Actor actor = fb::Actor::Holder) {
+  Context c;
+  c.actor = actor;
+  c.request_id = S(r->request_id());
+  return c;
+}
+
+std::string Receipt1(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
+  wire::ResponseFields f;
+  f.seq = r.seq;
+  f.account_id = account;
+  f.duplicate = r.duplicate;
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string Events(uint64_t corr, const Status& s, std::vector<Ledger::Stored>& events) {
+  wire::ResponseFields f;
+  for (auto& e : events) f.events.emplace_back(e.seq, std::move(e.envelope));
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string Doc(uint64_t corr, const Status& s, std::string json) {
+  wire::ResponseFields f;
+  if (s.ok()) f.json = std::move(json);
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  Receipt rc;
+  switch (r->body_type()) {
+    case Body::Register: {
+      auto* b = r->body_as_Register();
+      Registration reg{S(b->nickname()), S(b->email()), S(b->password()), S(b->gender()), S(b->birthdate()),
+                       S(b->ip()), S(b->user_agent()), S(b->company()), S(b->accept_policy()), S(r->request_id())};
+      RegisterResult out;
+      Status s = a.Register(reg, &out);
+      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
+    }
+    case Body::Login: {
+      auto* b = r->body_as_Login();
+      LoginRequest l{S(b->email()), b->account_id(), S(b->password()), S(b->ip()), S(b->user_agent()), false, Ctx(r)};
+      LoginResult out;
+      Status s = a.Login(l, &out);
+      return Receipt1(corr, s, out.account_id, {out.seq, false});
+    }
+    case Body::Consent: {
+      auto* b = r->body_as_Consent();
+      auto p = events::ParsePurpose(S(b->purpose()));
+      if (!p) return wire::ResponseFrame(corr, Status::InvalidArgument("purpose: unknown"));
+      Status s = b->give() ? a.GiveConsent(b->account_id(), *p, Ctx(r), &rc)
+                           : a.WithdrawConsent(b->account_id(), *p, Ctx(r), &rc);
+      return Receipt1(corr, s, b->account_id(), rc);
+    }
+    case Body::Update: {
+      auto* b = r->body_as_Update();
+      Context c = Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder);
+      c.reason = S(b->reason());
+      ProfileChange ch{Opt(b->nickname()), Opt(b->email()), Opt(b->company()), Opt(b->gender()), Opt(b->birthdate())};
+      return Receipt1(corr, a.Update(b->account_id(), ch, c, &rc), b->account_id(), rc);
+    }
+    case Body::RequestDeletion: {
+      uint64_t id = r->body_as_RequestDeletion()->account_id();
+      return Receipt1(corr, a.RequestDeletion(id, Ctx(r), &rc), id, rc);
+    }
+    case Body::CancelDeletion: {
+      uint64_t id = r->body_as_CancelDeletion()->account_id();
+      return Receipt1(corr, a.CancelDeletion(id, Ctx(r), &rc), id, rc);
+    }
+    case Body::Disclose: {
+      auto* b = r->body_as_Disclose();
+      Disclosure d{S(b->recipient()), S(b->country()), S(b->purpose()), S(b->legal_basis()), S(b->safeguard()),
+                   S(b->reference())};
+      return Receipt1(corr, a.Disclose(b->account_id(), d, Ctx(r, fb::Actor::Admin), &rc), b->account_id(), rc);
+    }
+    case Body::RecordAccess: {
+      auto* b = r->body_as_RecordAccess();
+      AccessLog l{S(b->ip()), S(b->browser()), S(b->isp()), S(b->referrer()), S(b->os()), S(b->path())};
+      return Receipt1(corr, a.RecordAccess(l, Ctx(r, fb::Actor::System), &rc), 0, rc);
+    }
+    case Body::PublishPolicy: {
+      auto* b = r->body_as_PublishPolicy();
+      return Receipt1(corr, a.PublishPolicy(S(b->version()), S(b->text()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+    }
+    default:
+      return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
+  }
+}
+
+std::string HandleSweep(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (r->body_type() == Body::Inactive) {
+    auto* b = r->body_as_Inactive();
+    std::vector<uint64_t> ids;
+    Status s = a.Inactive(b->as_of_ms() ? b->as_of_ms() : a.NowMs(), b->months() ? b->months() : 36, &ids);
+    return Doc(corr, s, Json{{"account_ids", ids}}.dump());
+  }
+  auto* b = r->body_as_Sweep();
+  if (b->as_of_ms() && !b->dry_run())
+    return wire::ResponseFrame(corr, Status::InvalidArgument("as_of needs dry_run: a real sweep runs on the real clock"));
+  SweepReport rep;
+  Status s = a.Sweep({b->as_of_ms(), b->dry_run()}, &rep);
+  Json erased = Json::array();
+  for (auto& e : rep.erased) erased.push_back({{"account_id", e.account_id}, {"reason", e.reason}, {"due_at", FormatTime(e.due_at_ms)}});
+  Json j{{"dry_run", b->dry_run()}, {"erased", erased}, {"days_shredded", rep.days_shredded},
+         {"verified", rep.verified}, {"files_scanned", rep.shred.files_scanned},
+         {"bytes_scanned", rep.shred.bytes_scanned}, {"hits", rep.shred.hits}, {"elapsed_ms", rep.elapsed_ms}};
+  return Doc(corr, s, j.dump());
+}
+
+std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  std::vector<Ledger::Stored> events;
+  switch (r->body_type()) {
+    case Body::ReadLog: {
+      auto* b = r->body_as_ReadLog();
+      uint32_t limit = std::min(b->limit() ? b->limit() : kReadEventsMax, kReadEventsMax);
+      return Events(corr, a.ledger().ReadRange(std::max<uint64_t>(b->from_seq(), 1), limit, &events), events);
+    }
+    case Body::ReadStream: {
+      auto* b = r->body_as_ReadStream();
+      uint32_t limit = std::min(b->limit() ? b->limit() : kReadEventsMax, kReadEventsMax);
+      Status s = a.ledger().ReadStream(b->account_id(), std::max<uint64_t>(b->from_version(), 1), limit, &events);
+      return Events(corr, s, events);
+    }
+    case Body::GetAccount: {
+      AccountView v;
+      Status s = a.Show(r->body_as_GetAccount()->account_id(), &v);
+      Json j = s.ok() ? DescribeAccount(v) : Json();
+      if (s.ok() && role != wire::Role::Admin) j.erase("pii");  // PII is for admins only
+      return Doc(corr, s, s.ok() ? j.dump() : "");
+    }
+    case Body::Export: {
+      std::string json;
+      Status s = a.Export(r->body_as_Export()->account_id(), Ctx(r, fb::Actor::Admin), &json);
+      return Doc(corr, s, std::move(json));
+    }
+    default: {  // Stats
+      Json j{{"last_seq", a.ledger().LastSeq()}, {"policy_version", a.CurrentPolicyVersion()}};
+      return Doc(corr, Status::OK(), j.dump());
+    }
+  }
+}
+
+}  // namespace
+
+bool Allowed(wire::Role role, Body op) {
+  if (role == wire::Role::Admin) return true;
+  switch (op) {
+    case Body::Hello:
+    case Body::Stats:
+    case Body::GetAccount:
+      return role != wire::Role::None;
+    case Body::ReadLog:
+    case Body::ReadStream:
+    case Body::Subscribe:
+      return role == wire::Role::Auditor;
+    case Body::Register:
+    case Body::Login:
+    case Body::Consent:
+    case Body::Update:
+    case Body::RequestDeletion:
+    case Body::CancelDeletion:
+    case Body::Disclose:
+    case Body::RecordAccess:
+      return role == wire::Role::Writer;
+    default:
+      return false;  // PublishPolicy, Export, Sweep, Inactive: admin only
+  }
+}
+
+std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (!Allowed(role, r->body_type()))
+    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
+                               std::string("role ") + std::string(wire::RoleName(role)) + " may not " +
+                                   std::string(wire::BodyName(r->body_type())));
+  switch (r->body_type()) {
+    case Body::Sweep:
+    case Body::Inactive:
+      return HandleSweep(a, r);
+    case Body::ReadLog:
+    case Body::ReadStream:
+    case Body::GetAccount:
+    case Body::Export:
+    case Body::Stats:
+      return HandleRead(a, role, r);
+    default:
+      return HandleLifecycle(a, r);
+  }
+}
+
+}  // namespace accountable

@@ -1,0 +1,29 @@
+// Dispatch: executes one verified wire Request against the Accounts service
+// and returns the Response frame. Blocking (Argon2id, fsync): the server runs
+// it on its worker pool, never on an I/O thread, and group commit batches
+// the appends of all workers into one fsync.
+//
+//   std::string frame = Dispatch(accounts, wire::Role::Writer, request);
+//
+// Who may do what (docs/protocol.md, "Roles"):
+//   writer  - lifecycle commands, GetAccount without PII, Stats
+//   auditor - ReadLog, ReadStream, Subscribe, GetAccount without PII, Stats
+//   admin   - everything, incl. PublishPolicy, Export, Sweep, Inactive and PII
+//
+// Thread safety: thread-safe (Accounts is).
+#pragma once
+
+#include <string>
+
+#include "projections/accounts.h"
+#include "server/wire.h"
+
+namespace accountable {
+
+bool Allowed(wire::Role role, wire::Body op);
+std::string Dispatch(Accounts& accounts, wire::Role role, const wire::Request* req);
+
+// Limit on events in one ReadLog / ReadStream response (frames stay < 1 MiB).
+inline constexpr uint32_t kReadEventsMax = 1024;
+
+}  // namespace accountable

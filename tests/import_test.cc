@@ -1,0 +1,299 @@
+// Import of a forum's existing history (projections/import.h): JSON lines in
+// the shape of the CLI. A good file imports and re-imports as a no-op; a bad
+// line is named ("line N") and nothing of its file is appended, in process
+// and through `accountable import` with its exit codes.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "projections/accounts.h"
+#include "projections/describe.h"
+#include "projections/import.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using namespace accountable;
+using Code = Status::Code;
+using Json = nlohmann::json;
+
+bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// One JSON line; `extra` holds the command's own keys.
+std::string Line(const std::string& type, uint64_t id, const std::string& at, Json extra = Json::object()) {
+  extra["type"] = type;
+  if (id) extra["account_id"] = id;
+  if (!at.empty()) extra["occurred_at"] = at;
+  return extra.dump() + "\n";
+}
+
+std::string RegisterLine(uint64_t id, const std::string& at, const std::string& email, const std::string& policy = "1.01") {
+  return Line("register", id, at,
+              {{"nickname", "Imp" + std::to_string(id)}, {"email", email}, {"password", "correct horse battery"},
+               {"gender", "female"}, {"birthdate", "1980-02-03"}, {"ip", "192.0.2.1"}, {"user_agent", "old-forum"},
+               {"company", "Old Co"}, {"accept_policy", policy}});
+}
+
+// Twelve commands, one of each type, over two accounts; account 11 logs in
+// after a new policy, so its login also appends an implicit acceptance.
+std::string GoodFile() {
+  return RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
+         RegisterLine(11, "2021-01-06T10:00:00Z", "imp11@example.org") +
+         Line("login", 10, "2021-02-01T08:00:00Z", {{"ip", "192.0.2.2"}, {"user_agent", "ua"}}) +
+         Line("consent", 10, "2021-02-02T08:00:00Z", {{"give", "third_party_forwarding"}}) +
+         Line("disclose", 10, "2021-02-03T08:00:00Z",
+              {{"recipient", "Acme"}, {"country", "US"}, {"purpose", "analytics"}, {"legal_basis", "consent"},
+               {"safeguard", "SCC"}}) +
+         "\n" +  // blank lines are skipped but counted
+         Line("update", 11, "2021-03-01T00:00:00Z", {{"nickname", "Imp11b"}}) +
+         Line("record-access", 0, "2021-03-02T00:00:00Z", {{"ip", "198.51.100.1"}, {"path", "/"}}) +
+         Line("request-deletion", 11, "2021-04-01T00:00:00Z") + Line("cancel-deletion", 11, "2021-04-02T00:00:00Z") +
+         Line("consent", 10, "2021-05-01T00:00:00Z", {{"withdraw", "third_party_forwarding"}}) +
+         Line("publish-policy", 0, "2021-06-01T00:00:00Z", {{"version", "1.02"}, {"text", "revised"}}) +
+         Line("login", 11, "2021-07-01T00:00:00Z", {{"ip", "192.0.2.3"}});
+}
+
+int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
+
+class Fixture {
+ public:
+  Fixture() {
+    AccountsOptions o;
+    o.data_dir = dir_.Sub("data");
+    o.password_cost = {1, 8u << 20};
+    REQUIRE(Accounts::Open(o, &a_).ok());
+  }
+  Accounts& a() { return *a_; }
+  uint64_t LastSeq() { return a_->ledger().LastSeq(); }
+  Status Import(const std::string& bytes, ImportReport* r = nullptr) {
+    ImportReport ignored;
+    return ImportJsonLines(*a_, bytes, r ? r : &ignored);
+  }
+  AccountState State(uint64_t id) {
+    AccountState st;
+    REQUIRE(ReadAccount(a_->ledger(), id, &st).ok());
+    return st;
+  }
+
+ private:
+  test::TempDir dir_{"acc-import"};
+  std::unique_ptr<Accounts> a_;
+};
+
+struct BadFile {
+  std::string name, bytes;
+  Code code;
+  std::string fragment;  // besides the line number
+  size_t line = 3;
+};
+
+// Two good lines (register 20, a consent), then the bad line (3 unless said).
+std::vector<BadFile> BadFiles() {
+  const std::string head = RegisterLine(20, "2021-01-05T10:00:00Z", "imp20@example.org") +
+                           Line("consent", 20, "2021-01-06T10:00:00Z", {{"give", "surveys"}});
+  const std::string at = "2021-02-01T00:00:00Z";
+  return {
+      {"malformed JSON", head + "{\"type\":\"login\",\n", Code::kInvalidArgument, "JSON"},
+      {"unknown type", head + Line("teleport", 20, at), Code::kInvalidArgument, "unknown type"},
+      {"unknown key", head + Line("login", 20, at, {{"ip", "192.0.2.1"}, {"shoe_size", "42"}}), Code::kInvalidArgument,
+       "unknown key"},
+      {"missing occurred_at", head + Line("login", 20, "", {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "occurred_at"},
+      {"missing account id", head + Line("login", 0, at, {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "account_id"},
+      {"bad email", head + RegisterLine(21, at, "not-an-email"), Code::kInvalidArgument, "email"},
+      {"login before registration", head + Line("login", 21, at, {{"ip", "192.0.2.1"}}) + RegisterLine(21, at, "i21@example.org"),
+       Code::kNotFound, "does not exist"},
+      {"time goes backwards", head + Line("login", 20, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}),
+       Code::kInvalidArgument, "back in time"},
+      {"duplicate email in the file", head + RegisterLine(21, at, "IMP20@Example.org"), Code::kRefused, "already registered"},
+      {"duplicate account id", head + RegisterLine(20, at, "other@example.org"), Code::kRefused, "already taken"},
+      {"withdraw privacy_policy", head + Line("consent", 20, at, {{"withdraw", "privacy_policy"}}), Code::kRefused,
+       "deletion"},
+      {"withdraw a consent not given", head + Line("consent", 20, at, {{"withdraw", "notifications"}}), Code::kRefused,
+       "not given"},
+      {"unpublished policy", head + RegisterLine(21, at, "i21@example.org", "9.99"), Code::kRefused, "never published"},
+      {"cancel after the grace period",
+       head + Line("request-deletion", 20, at) + Line("cancel-deletion", 20, "2021-03-01T00:00:00Z"), Code::kRefused,
+       "grace period", 4},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("import: a good file imports every command", "[import]") {
+  Fixture f;
+  const uint64_t before = f.LastSeq();
+  ImportReport r;
+  Status s = f.Import(GoodFile(), &r);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(r.lines == 12);
+  CHECK(r.appended == 12);
+  CHECK(r.already_imported == 0);
+  CHECK(f.LastSeq() == before + 13);  // plus the implicit acceptance of 1.02
+
+  AccountState a = f.State(10), b = f.State(11);
+  CHECK(a.registered_at_ms == T("2021-01-05T10:00:00Z"));
+  CHECK(a.last_active_at_ms == T("2021-05-01T00:00:00Z"));
+  CHECK_FALSE(a.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)].given);
+  CHECK(b.status == AccountStatus::kActive);
+  CHECK(b.accepted_policy_version == "1.02");
+  CHECK(b.last_active_at_ms == T("2021-07-01T00:00:00Z"));
+  CHECK(f.a().CurrentPolicyVersion() == "1.02");
+  AccountView v;
+  REQUIRE(f.a().Show(11, &v).ok());
+  CHECK(v.display_name == "Imp11b");
+  crypto::Key32 day;
+  CHECK(f.a().vault().GetDayKey(20210302, &day).ok());
+
+  RegisterResult next;
+  Registration reg{"N", "new@example.org", "correct horse battery", "male", "1990-01-01", "192.0.2.9", "", "", "1.02"};
+  REQUIRE(f.a().Register(reg, &next).ok());
+  CHECK(next.account_id == 12);  // allocation continues after the imported ids
+}
+
+TEST_CASE("import: running the same file again appends nothing", "[import]") {
+  Fixture f;
+  REQUIRE(f.Import(GoodFile()).ok());
+  const uint64_t after_first = f.LastSeq();
+  ImportReport r;
+  REQUIRE(f.Import(GoodFile(), &r).ok());
+  CHECK(r.lines == 12);
+  CHECK(r.already_imported == 12);
+  CHECK(r.appended == 0);
+  CHECK(f.LastSeq() == after_first);
+}
+
+TEST_CASE("import: a bad line is named and nothing of its file is appended", "[import]") {
+  Fixture f;
+  for (const BadFile& bad : BadFiles()) {
+    INFO("case: " << bad.name);
+    const uint64_t before = f.LastSeq();
+    Status s = f.Import(bad.bytes);
+    INFO("status: " << s.ToString());
+    CHECK(s.code() == bad.code);
+    CHECK(s.message().rfind("line " + std::to_string(bad.line) + ": ", 0) == 0);
+    CHECK(Contains(s.message(), bad.fragment));
+    CHECK(f.LastSeq() == before);
+    AccountState st;
+    CHECK(ReadAccount(f.a().ledger(), 20, &st).code() == Code::kNotFound);
+  }
+}
+
+TEST_CASE("import: line numbers count blank lines", "[import]") {
+  Fixture f;
+  Status s = f.Import("\n  \n" + Line("login", 5, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}));
+  CHECK(s.code() == Code::kNotFound);
+  CHECK(s.message().rfind("line 3: ", 0) == 0);
+  ImportReport r;
+  REQUIRE(f.Import("\n\n", &r).ok());
+  CHECK(r.lines == 0);
+}
+
+TEST_CASE("import: a login during a pending deletion after a new policy is all or nothing", "[import][!mayfail]") {
+  Fixture f;
+  const std::string file = RegisterLine(30, "2021-01-01T00:00:00Z", "imp30@example.org") +
+                           Line("publish-policy", 0, "2021-02-01T00:00:00Z", {{"version", "1.02"}, {"text", "v2"}}) +
+                           Line("request-deletion", 30, "2021-03-01T00:00:00Z") +
+                           Line("login", 30, "2021-03-02T00:00:00Z", {{"ip", "192.0.2.1"}});
+  const uint64_t before = f.LastSeq();
+  Status s = f.Import(file);
+  INFO("status: " << s.ToString() << ", appended " << f.LastSeq() - before << " events");
+  CHECK((s.ok() || f.LastSeq() == before));  // a refused file appends nothing of itself
+}
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs the CLI with cheap Argon2id over `data`, stdout captured to a file.
+Outcome RunCli(const std::string& data, const std::string& scratch, std::vector<std::string> args) {
+  std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--data", data, "--argon2-mem-mib", "8", "--argon2-ops", "1", "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const std::string out = scratch + "/stdout";
+  Outcome o;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fn = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fo < 0 || fn < 0 || ::dup2(fn, 0) < 0 || ::dup2(fo, 1) < 0 || ::dup2(fn, 2) < 0) ::_exit(126);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return o;
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  o.out = Slurp(out);
+  return o;
+}
+
+size_t CountLines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[import][cli]") {
+  test::TempDir dir("acc-import-cli");
+  const std::string data = dir.Sub("data"), file = dir.Sub("history.jsonl");
+  auto run = [&](std::vector<std::string> args) { return RunCli(data, dir.path().string(), std::move(args)); };
+  auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
+
+  write(GoodFile());
+  Outcome ok = run({"import", file});
+  REQUIRE(ok.code == 0);
+  Json j = Json::parse(ok.out);
+  CHECK(j["ok"] == true);
+  CHECK(j["lines"] == 12);
+  CHECK(j["appended"] == 12);
+  Outcome again = run({"import", file});
+  REQUIRE(again.code == 0);
+  CHECK(Json::parse(again.out)["already_imported"] == 12);
+  const size_t events = CountLines(run({"log"}).out);
+  CHECK(events == 14);  // the initial policy, 12 commands, 1 implicit acceptance
+
+  const std::string at = "2021-08-01T00:00:00Z";
+  struct Case {
+    std::string bytes;
+    int code;
+  } cases[] = {
+      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + "{not json\n", 2},
+      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + RegisterLine(40, at, "IMP10@example.org"), 3},
+      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + Line("login", 41, at, {{"ip", "192.0.2.1"}}), 4},
+  };
+  for (const Case& c : cases) {
+    write(c.bytes);
+    Outcome o = run({"import", file});
+    INFO("file: " << c.bytes << "output: " << o.out);
+    CHECK(o.code == c.code);
+    Json e = Json::parse(o.out, nullptr, false);
+    CHECK(e.value("ok", true) == false);
+    CHECK(Contains(e.value("message", ""), "line 2"));
+    CHECK(CountLines(run({"log"}).out) == events);
+  }
+  CHECK(run({"import", dir.Sub("missing.jsonl")}).code == 4);
+}
