@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -233,7 +234,10 @@ Status LedgerImpl::OpenDb() {
   }
   std::vector<rocksdb::ColumnFamilyHandle*> hs;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, opt_.dir, cfs, &hs, &raw);
+  if (opt_.read_only && !std::filesystem::exists(std::filesystem::path(opt_.dir) / "CURRENT"))
+    return Status::NotFound("no event DB at " + opt_.dir);
+  rocksdb::Status s = opt_.read_only ? rocksdb::DB::OpenForReadOnly(dbo, opt_.dir, cfs, &hs, &raw)
+                                     : rocksdb::DB::Open(dbo, opt_.dir, cfs, &hs, &raw);
   if (!s.ok()) return FromRocks(s, "event DB " + opt_.dir);
   db_.reset(raw);
   db_->DestroyColumnFamilyHandle(hs[0]);
@@ -241,7 +245,9 @@ Status LedgerImpl::OpenDb() {
 
   std::string fmt;
   Status fs = GetRaw(kMeta, kFormatKey, &fmt);
-  if (fs.Is(Status::Code::kNotFound)) {
+  if (fs.Is(Status::Code::kNotFound) && opt_.read_only) {
+    return Status::Corruption("event DB " + opt_.dir + " has no format version");
+  } else if (fs.Is(Status::Code::kNotFound)) {
     s = db_->Put(SyncWrite(), handles_[kMeta], kFormatKey, kFormatVersion);
     if (!s.ok()) return FromRocks(s, "event DB format");
   } else if (!fs.ok()) {
@@ -253,7 +259,7 @@ Status LedgerImpl::OpenDb() {
   it->SeekToLast();
   if (it->Valid()) last_seq_ = DecodeBE64(FromSlice(it->key()));
   if (!it->status().ok()) return FromRocks(it->status(), "event DB scan");
-  writer_ = std::thread([this] { WriterLoop(); });
+  if (!opt_.read_only) writer_ = std::thread([this] { WriterLoop(); });
   return Status::OK();
 }
 
@@ -268,7 +274,7 @@ Status LedgerImpl::Close() {
   if (!db_) return Status::OK();
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
-  rocksdb::Status s = db_->Flush(fo, all);
+  rocksdb::Status s = opt_.read_only ? rocksdb::Status::OK() : db_->Flush(fo, all);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   rocksdb::Status cs = db_->Close();
@@ -278,8 +284,10 @@ Status LedgerImpl::Close() {
 }
 
 Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out) {
+  if (opt_.read_only) return Status::Refused("the ledger is open read-only");
   if (batch.empty()) return Status::InvalidArgument("empty batch");
-  if (batch.size() > opt_.batch_commands_max || batch.size() > opt_.group_commands_max)
+  if (batch.size() > opt_.batch_commands_max || batch.size() > opt_.group_commands_max ||
+      batch.size() > opt_.queue_commands_max)
     return Status::InvalidArgument("batch larger than " + std::to_string(opt_.batch_commands_max));
   // Verification happens here, on the caller's thread, to keep it off the writer.
   for (auto& c : batch) {

@@ -62,6 +62,9 @@ class AppendHook {
 
 struct LedgerOptions {
   std::string dir;                           // e.g. DATA/events
+  // Auditors open copies read-only: nothing is written, Append is refused,
+  // and a directory without an event DB is NotFound instead of created.
+  bool read_only = false;
   size_t group_commands_max = 8192;          // one WriteBatch holds at most this many
   size_t queue_commands_max = 65536;         // Append blocks beyond this (backpressure)
   size_t batch_commands_max = 4096;          // one Append call

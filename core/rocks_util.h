@@ -26,8 +26,9 @@ inline rocksdb::WriteOptions SyncWrite() {
 inline Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
   if (s.IsNotFound()) return Status::NotFound(what + ": not found");
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
-    return Status::Busy(what + " is already open in another process");
+  // RocksDB reports a held LOCK file as an IOError naming the LOCK file.
+  if (s.IsIOError() && s.ToString().find("/LOCK") != std::string::npos)
+    return Status::Busy(what + " is already open (another process or another handle)");
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "core/byte_scan.h"
 #include "core/coding.h"
@@ -77,6 +78,7 @@ class VaultImpl final : public Vault {
   struct Row {
     size_t cf;
     std::string key;
+    std::string only_value;  // if set: only versions with this value count as ours
   };
   Status Unwrap(size_t cf, const std::string& row, crypto::Key32* key);
   Status CompactAll();
@@ -94,6 +96,7 @@ class VaultImpl final : public Vault {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::mutex create_mu_;     // makes "create if absent" atomic
+  std::set<std::string> creating_;  // DEK rows being written, under create_mu_
   // Shred needs no iterator or snapshot open on the vault while it flushes,
   // compacts and verifies; ListDays (the only iterator) takes this too.
   std::mutex shred_mu_;
@@ -176,15 +179,24 @@ Status VaultImpl::Get(size_t h, std::string_view key, std::string* value) {
 
 Status VaultImpl::CreateAccountKey(uint64_t account_id, crypto::Key32* dek) {
   const std::string row = DekRow(account_id);
-  std::lock_guard<std::mutex> l(create_mu_);
-  std::string existing;
-  Status gs = Get(kDeks, row, &existing);
-  if (gs.ok()) return Status::Refused("account " + std::to_string(account_id) + " already has a key");
-  if (!gs.Is(Status::Code::kNotFound)) return gs;
+  {
+    // Check-then-create is atomic per row; the synced write happens outside
+    // the lock so that concurrent registrations share RocksDB's group commit.
+    std::lock_guard<std::mutex> l(create_mu_);
+    std::string existing;
+    Status gs = Get(kDeks, row, &existing);
+    if (gs.ok() || creating_.count(row))
+      return Status::Refused("account " + std::to_string(account_id) + " already has a key");
+    if (!gs.Is(Status::Code::kNotFound)) return gs;
+    creating_.insert(row);
+  }
   *dek = crypto::RandomKey();
   // The row key is the AD: a wrapped DEK copied to another row will not unwrap.
   std::string wrapped = crypto::Seal(kek_, dek->view(), row);
-  return FromRocks(db_->Put(SyncWrite(), handles_[kDeks], row, wrapped), "vault write");
+  Status ws = FromRocks(db_->Put(SyncWrite(), handles_[kDeks], row, wrapped), "vault write");
+  std::lock_guard<std::mutex> l(create_mu_);
+  creating_.erase(row);
+  return ws;
 }
 
 Status VaultImpl::GetAccountKey(uint64_t account_id, crypto::Key32* dek) {
@@ -239,8 +251,8 @@ Status VaultImpl::LookupEmail(std::string_view email, uint64_t* account_id) {
 }
 
 Status VaultImpl::PutEmail(std::string_view email, uint64_t account_id) {
+  // Callers serialize writes per email (Accounts' reservation), so no lock here.
   const std::string row = BlindRow(email);
-  std::lock_guard<std::mutex> l(create_mu_);
   std::string existing;
   Status gs = Get(kBlind, row, &existing);
   if (!gs.ok() && !gs.Is(Status::Code::kNotFound)) return gs;
@@ -278,12 +290,13 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
   };
   for (uint64_t a : req.accounts) collect(kDeks, DekRow(a));
   for (uint32_t d : req.days) collect(kEpochKeys, DayRow(d));
-  for (const auto& e : req.emails) rows.push_back({kBlind, BlindRow(e)});
+  for (const auto& [email, id] : req.emails) rows.push_back({kBlind, BlindRow(email), EncodeBE64(id)});
   rocksdb::WriteBatch wb;
   for (const Row& r : rows) {
     std::string v;
     // SingleDelete of an absent key is harmless but pointless; skip it.
-    if (Get(r.cf, r.key, &v).ok()) wb.SingleDelete(handles_[r.cf], r.key);
+    if (Get(r.cf, r.key, &v).ok() && (r.only_value.empty() || v == r.only_value))
+      wb.SingleDelete(handles_[r.cf], r.key);
   }
   if (wb.Count() > 0) ACC_RETURN_IF_ERROR(FromRocks(db_->Write(SyncWrite(), &wb), "vault write"));
   CrashPoint("erase:after_delete");
@@ -320,7 +333,8 @@ Status VaultImpl::Verify(const std::vector<Row>& rows, const std::vector<std::st
     ACC_RETURN_IF_ERROR(FromRocks(
         rocksdb::GetAllKeyVersions(db_.get(), handles_[row.cf], row.key, row.key, 16, &versions),
         "vault key versions"));
-    r->versions_left += versions.size();
+    for (const auto& v : versions)
+      if (row.only_value.empty() || v.value == row.only_value) ++r->versions_left;
   }
   ScanReport scan;
   ACC_RETURN_IF_ERROR(ScanDirectory(dir_, needles, &scan));

@@ -50,6 +50,7 @@ class Vault {
 
   // Blind index over normalized emails (see NormalizeEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
+  // Callers must not write the same email from two threads at once.
   virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;
   virtual Status DeleteEmail(std::string_view normalized_email) = 0;
 
@@ -61,7 +62,9 @@ class Vault {
 
   struct ShredRequest {
     std::vector<uint64_t> accounts;      // DEK rows to destroy
-    std::vector<std::string> emails;     // normalized; blind-index rows to destroy
+    // Blind-index rows to destroy: normalized email and the account it must
+    // still name (a row re-registered by someone else meanwhile is left alone).
+    std::vector<std::pair<std::string, uint64_t>> emails;
     std::vector<uint32_t> days;          // day-key rows to destroy
   };
   struct ShredReport {

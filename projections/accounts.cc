@@ -113,26 +113,33 @@ Status Accounts::CheckRegistration(const Registration& r, int64_t now_ms) {
 }
 
 Status Accounts::ReserveEmail(const std::string& email, uint64_t account_id) {
-  std::lock_guard<std::mutex> l(email_mu_);
-  // A registration in flight has reserved its email but has no account row
-  // yet; without this set a second one would take the row for stale.
-  if (inflight_emails_.count(email)) return Status::Refused("email is already registered");
-  uint64_t holder = 0;
-  Status s = vault_->LookupEmail(email, &holder);
-  if (s.ok() && holder != account_id) {
-    // A row can be stale: a reservation whose registration never landed, or
-    // an erased account's. Only a live account holds its email.
-    AccountState st;
-    Status as = ReadAccount(*ledger_, holder, &st);
-    if (as.ok() && st.status != AccountStatus::kErased)
-      return Status::Refused("email is already registered");
-    if (!as.ok() && !as.Is(Status::Code::kNotFound)) return as;
-  } else if (!s.ok() && !s.Is(Status::Code::kNotFound)) {
-    return s;
+  {
+    std::lock_guard<std::mutex> l(email_mu_);
+    // A registration in flight has reserved its email but has no account row
+    // yet; without this set a second one would take the row for stale.
+    if (inflight_emails_.count(email)) return Status::Refused("email is already registered");
+    uint64_t holder = 0;
+    Status s = vault_->LookupEmail(email, &holder);
+    if (s.ok() && holder != account_id) {
+      // A row can be stale: a reservation whose registration never landed, or
+      // an erased account's. Only a live account holds its email.
+      AccountState st;
+      Status as = ReadAccount(*ledger_, holder, &st);
+      if (as.ok() && st.status != AccountStatus::kErased) return Status::Refused("email is already registered");
+      if (!as.ok() && !as.Is(Status::Code::kNotFound)) return as;
+    } else if (!s.ok() && !s.Is(Status::Code::kNotFound)) {
+      return s;
+    }
+    inflight_emails_.insert(email);
   }
-  ACC_RETURN_IF_ERROR(vault_->PutEmail(email, account_id));
-  inflight_emails_.insert(email);
-  return Status::OK();
+  // The synced vault write runs outside the lock: the in-flight entry keeps
+  // the email ours, and concurrent registrations share one vault fsync.
+  Status ps = vault_->PutEmail(email, account_id);
+  if (!ps.ok()) {
+    std::lock_guard<std::mutex> l(email_mu_);
+    inflight_emails_.erase(email);
+  }
+  return ps;
 }
 
 void Accounts::EndReservation(const std::string& email, uint64_t account_id, bool landed) {

@@ -175,6 +175,10 @@ class Accounts {
   static Status CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms);
   static Status CheckDisclosure(const Disclosure& d);
   static Status CheckAccessLog(const AccessLog& log);
+  static Status CheckLogin(const LoginRequest& r);
+  // Business times may not lie in the future (beyond clock skew): a future
+  // activity time would keep an account from retention forever.
+  static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
 
   Ledger& ledger() { return *ledger_; }
   int64_t grace_period_ms() const { return opt_.grace_period_ms; }

@@ -1,5 +1,6 @@
 #include "projections/import.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -57,7 +58,7 @@ std::optional<std::string> Opt(const Json& j, const char* key) {
   return it->get<std::string>();
 }
 
-Status ParseLine(std::string_view text, size_t line, const std::string& rid_prefix, Op* op) {
+Status ParseLine(std::string_view text, size_t line, const std::string& rid_prefix, int64_t now_ms, Op* op) {
   if (text.size() > kImportLineBytesMax) return Status::InvalidArgument("longer than the line limit");
   if (!validate::IsValidUtf8(text)) return Status::InvalidArgument("not valid UTF-8");
   Json j = Json::parse(text.begin(), text.end(), nullptr, false);
@@ -75,6 +76,7 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
   auto at = ParseTime(S(j, "occurred_at"));
   if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
   op->at_ms = *at;
+  ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
   const bool needs_account = op->type != "record-access" && op->type != "publish-policy";
   auto id = j.find("account_id");
   if (needs_account && (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0))
@@ -171,7 +173,10 @@ Status Simulation::Check(const Op& op) {
   if (op.type == "publish-policy") {
     ACC_RETURN_IF_ERROR(validate::PolicyVersion(S(op.j, "version")));
     if (S(op.j, "text").empty()) return Status::InvalidArgument("text: the policy text is required");
-    if (!published_.insert(S(op.j, "version")).second) return Status::Refused("policy version published twice");
+    std::string digest;
+    if (!published_.insert(S(op.j, "version")).second ||
+        a_.ledger().Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + S(op.j, "version"), &digest).ok())
+      return Status::Refused("policy version " + S(op.j, "version") + " was already published");
     current_ = S(op.j, "version");
     return Status::OK();
   }
@@ -182,8 +187,9 @@ Status Simulation::Check(const Op& op) {
     return Status::InvalidArgument("consent: unknown purpose");
   AccountState* st = nullptr;
   ACC_RETURN_IF_ERROR(State(op.account_id, &st));
-  auto [last, fresh] = last_at_.emplace(op.account_id, op.at_ms);
-  if (!fresh && op.at_ms < last->second) return Status::InvalidArgument("occurred_at goes back in time for this account");
+  // The account's history so far (this file, or the ledger) bounds the time from below.
+  auto last = last_at_.emplace(op.account_id, std::max(st->registered_at_ms, st->last_active_at_ms)).first;
+  if (op.at_ms < last->second) return Status::InvalidArgument("occurred_at goes back in time for this account");
   last->second = op.at_ms;
   if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
   if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
@@ -219,7 +225,7 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   if (op.type == "login") {
     // An imported login is a recorded fact: there is no password to check.
     LoginRequest l{"", id, "", S(j, "ip"), S(j, "user_agent"), true, ctx};
-    if (dry_run) return validate::Ip(l.ip);
+    if (dry_run) return Accounts::CheckLogin(l);
     LoginResult out;
     return a.Login(l, &out);
   }
@@ -263,7 +269,7 @@ Status ImportJsonLines(Accounts& a, std::string_view bytes, ImportReport* report
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     if (ops.size() == kImportLinesMax) return LineError(line, Status::InvalidArgument("too many lines"));
     Op op;
-    Status s = ParseLine(text, line, prefix, &op);
+    Status s = ParseLine(text, line, prefix, a.NowMs(), &op);
     if (!s.ok()) return LineError(line, s);
     ops.push_back(std::move(op));
   }

@@ -61,13 +61,25 @@ Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
   return Status::OK();
 }
 
-Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
-  const Status fail = Status::AuthFailed("login failed: unknown account or wrong password");
+Status Accounts::CheckOccurredAt(int64_t at_ms, int64_t now_ms) {
+  constexpr int64_t kClockSkewMs = 5 * 60 * 1000;
+  if (at_ms > now_ms + kClockSkewMs) return Status::InvalidArgument("occurred_at: in the future");
+  return Status::OK();
+}
+
+Status Accounts::CheckLogin(const LoginRequest& r) {
   ACC_RETURN_IF_ERROR(validate::Ip(r.ip));
   ACC_RETURN_IF_ERROR(validate::Text("user agent", r.user_agent, validate::kUserAgentBytesMax, true));
   if (r.email.empty() == (r.account_id == 0))
     return Status::InvalidArgument("login: give exactly one of email or account id");
+  if (!r.email.empty()) ACC_RETURN_IF_ERROR(validate::Email(r.email));
   if (!r.recorded_fact) ACC_RETURN_IF_ERROR(validate::Text("password", r.password, validate::kPasswordBytesMax));
+  return Status::OK();
+}
+
+Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
+  const Status fail = Status::AuthFailed("login failed: unknown account or wrong password");
+  ACC_RETURN_IF_ERROR(CheckLogin(r));
   // Unknown and erased accounts cost one Argon2id verification too, so the
   // answer's timing does not tell them apart from a wrong password.
   auto refuse = [&] {
@@ -75,10 +87,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
     return fail;
   };
   uint64_t id = r.account_id;
-  if (!r.email.empty()) {
-    ACC_RETURN_IF_ERROR(validate::Email(r.email));
-    if (!vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
-  }
+  if (!r.email.empty() && !vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
   AccountState st;
   if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
   bool ok = true;
@@ -106,7 +115,9 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish({id, at, r.ctx.actor, rid, current}, type, payload);
   // "By continuing the use ... after an update ... you accept the revised policy."
-  const bool implicit = ok && st.accepted_policy_version != current;
+  // Not for imported logins: the old system's record says nothing about a
+  // policy version that may not even have existed at the time.
+  const bool implicit = ok && !r.recorded_fact && st.accepted_policy_version != current;
   if (implicit) {
     events::EnvelopeBuilder cb;
     auto cp = fb::CreateConsentGiven(cb.fbb(), fb::Purpose::PrivacyPolicy, cb.fbb().CreateString(current), true);
@@ -146,9 +157,9 @@ Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t
   if (c.company) ACC_RETURN_IF_ERROR(validate::Text("company", *c.company, validate::kCompanyBytesMax, true));
   if (c.gender) ACC_RETURN_IF_ERROR(validate::Gender(*c.gender));
   if (c.birthdate) ACC_RETURN_IF_ERROR(validate::Birthdate(*c.birthdate, now_ms));
+  ACC_RETURN_IF_ERROR(validate::Text("reason", ctx.reason, validate::kReasonBytesMax, true));
   if (ctx.actor == fb::Actor::Admin) {
     if (ctx.reason.empty()) return Status::Refused("an admin update needs a reason");
-    ACC_RETURN_IF_ERROR(validate::Text("reason", ctx.reason, validate::kReasonBytesMax));
     // The policy lets admins change name, e-mail and company on request, nothing else.
     if (c.gender || c.birthdate) return Status::Refused("an admin may change only nickname, email and company");
   }
@@ -251,11 +262,15 @@ Status Accounts::CheckAccessLog(const AccessLog& log) {
 Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
   ACC_RETURN_IF_ERROR(CheckAccessLog(log));
   const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  ACC_RETURN_IF_ERROR(CheckOccurredAt(at, NowMs()));
   const uint32_t day = DayOf(at);
   crypto::Key32 key;
   ACC_RETURN_IF_ERROR(vault_->GetOrCreateDayKey(day, &key));
   Context c = ctx;
-  c.occurred_at_ms = at;
+  // Only the day in plaintext: a precise time could link the line to an
+  // account's login at the same instant. The exact time is sealed (at_ms).
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+  c.occurred_at_ms = at - at % kDayMs;
   // Never linked to an account: account id 0, and the day key, not a DEK.
   return Commit(0, c, fb::Payload::AccessLogged, [&](events::EnvelopeBuilder& b, const std::string& rid) {
     flatbuffers::FlatBufferBuilder pf(256);

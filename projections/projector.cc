@@ -77,7 +77,10 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
   switch (t) {
     case fb::Payload::ConsentGiven:
     case fb::Payload::ConsentWithdrawn:
-      if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
+      // Implicit acceptance by continued use is recorded even while a deletion
+      // is pending: refusing it would refuse the login that carries it.
+      if (pending && !(t == fb::Payload::ConsentGiven && e.envelope()->payload_as_ConsentGiven()->implicit()))
+        return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
       return CheckConsent(s, e, current);
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:

@@ -116,17 +116,20 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
   ACC_RETURN_IF_ERROR(ps);
   if (ids.empty() && days.empty()) return Status::OK();
   Vault::ShredRequest req{ids, {}, days};
+  // Registrations wait for the shred: an erased account's email may be taken
+  // again at any time, and its new row must not be the one deleted.
+  std::unique_lock<std::mutex> email_lock(email_mu_);
   for (uint64_t id : ids) {
     Pii pii;
-    uint64_t holder = 0;
     // The email is readable until the DEK goes; after a crash past that
     // point the blind row went with it in the same vault batch.
     if (ReadPii(id, &pii).ok()) {
       std::string e = NormalizeEmail(pii.email);
-      if (vault_->LookupEmail(e, &holder).ok() && holder == id) req.emails.push_back(e);
+      if (!inflight_emails_.count(e)) req.emails.emplace_back(e, id);
     }
   }
   Status ss = vault_->Shred(req, &out->shred);
+  email_lock.unlock();
   if (!ss.ok()) return ss;  // no ErasureVerified without a clean scan
   CrashPoint("erase:before_verified");
   std::vector<Ledger::Command> batch;

@@ -70,7 +70,7 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
 
 struct InactiveFlags {
   std::string as_of;
-  int months = 36;
+  std::optional<int> months;  // default: --retention-months
 };
 
 int RunInactive(const Globals& g, const InactiveFlags& f) {
@@ -81,7 +81,7 @@ int RunInactive(const Globals& g, const InactiveFlags& f) {
   }
   return WithAccounts(g, [&](Accounts& a) {
     std::vector<uint64_t> ids;
-    Status s = a.Inactive(as_of ? as_of : a.NowMs(), f.months, &ids);
+    Status s = a.Inactive(as_of ? as_of : a.NowMs(), f.months.value_or(g.retention_months), &ids);
     if (!s.ok()) return Fail(g, s);
     for (uint64_t id : ids) {
       AccountState st;
@@ -107,7 +107,7 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto inf = std::make_shared<InactiveFlags>();
   auto* inactive = app.add_subcommand("inactive", "accounts past the retention line, one per line");
   inactive->add_option("--as-of", inf->as_of, "default: now");
-  inactive->add_option("--months", inf->months)->check(CLI::Range(1, 1200))->capture_default_str();
+  inactive->add_option("--months", inf->months, "default: --retention-months")->check(CLI::Range(1, 1200));
   inactive->callback([&g, selected, inf] { *selected = [&g, inf] { return RunInactive(g, *inf); }; });
 
   auto file = std::make_shared<std::string>();

@@ -71,7 +71,11 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
     tcp::socket s = co_await acceptor_.async_accept(strand, token);
     if (ec) {
       if (!acceptor_.is_open()) co_return;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      // e.g. EMFILE: keep serving the connections we have, and retry shortly
+      // rather than in a tight loop.
+      asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
     }
     std::shared_ptr<Session> session;
     {
@@ -161,8 +165,11 @@ void ServerImpl::OnCommit(uint64_t) {
   std::vector<std::shared_ptr<Session>> subs;
   {
     std::lock_guard<std::mutex> l(mu_);
-    for (Session* s : subscribers_)
-      if (auto p = sessions_[s].lock()) subs.push_back(std::move(p));
+    for (Session* s : subscribers_) {
+      auto it = sessions_.find(s);  // never operator[]: it would add a session that is gone
+      if (it == sessions_.end()) continue;
+      if (auto p = it->second.lock()) subs.push_back(std::move(p));
+    }
   }
   for (auto& s : subs) s->Wake();
 }

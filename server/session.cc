@@ -11,6 +11,10 @@ using asio::use_awaitable;
 
 namespace {
 constexpr uint32_t kSubscribePageEvents = 256;
+// A push stays well under the C++ client's default 1 MiB frame limit however
+// large the events are (up to 64 KiB each): the subscriber cannot choose a
+// smaller page, unlike a ReadLog caller.
+constexpr size_t kSubscribePageBytes = 512 << 10;
 }
 
 Session::Session(ServerImpl* server, asio::ip::tcp::socket socket)
@@ -30,13 +34,31 @@ void Session::Touch(int64_t timeout_ms) {
 }
 
 asio::awaitable<void> Session::Watchdog() {
+  const auto idle = std::chrono::milliseconds(server_->options().idle_timeout_ms);
+  const auto frame = std::chrono::milliseconds(server_->options().frame_timeout_ms);
+  uint64_t writes_seen = writes_;
   while (!closed_) {
     boost::system::error_code ec;
     watchdog_.expires_at(deadline_);
     co_await watchdog_.async_wait(asio::redirect_error(use_awaitable, ec));
-    // Waiting for our own response or pushing a subscription is not idleness.
-    if (!closed_ && std::chrono::steady_clock::now() >= deadline_ && inflight_ == 0 && !subscribed_ && !reading_done_)
+    const auto now = std::chrono::steady_clock::now();
+    if (closed_ || now < deadline_) continue;
+    // Waiting for our own response is neither idleness nor a stalled frame.
+    // Pushing a subscription is not idleness, but a subscriber's stalled
+    // frame is still one. Having only output left that the client has not
+    // read any of for a whole period (a cut-off subscriber that never
+    // reads) ends the connection too.
+    const bool stalled_frame = in_frame_ && inflight_ == 0;
+    const bool idle_conn = !in_frame_ && inflight_ == 0 && !subscribed_ && !reading_done_;
+    const bool stuck_drain = reading_done_ && inflight_ == 0 && writes_ == writes_seen;
+    if (stalled_frame || idle_conn || stuck_drain) {
       Close();
+      break;
+    }
+    // Busy: look again a period later (not at once: the deadline has passed,
+    // and waiting on it again would spin).
+    writes_seen = writes_;
+    deadline_ = now + (in_frame_ ? frame : idle);
   }
 }
 
@@ -68,14 +90,17 @@ asio::awaitable<void> Session::ReadLoop() {
         co_return;
       }
       std::string body(len, '\0');
+      in_frame_ = true;
       Touch(o.frame_timeout_ms);
       co_await asio::async_read(socket_, asio::buffer(body), use_awaitable);
+      in_frame_ = false;
       // The handshake is sequential: nothing else is read until Hello is answered.
       handshake_pending_ = role_ == wire::Role::None;
       Execute(std::move(body));
     }
   } catch (const std::exception&) {
     // EOF, reset or our own close: stop reading, let in-flight responses finish.
+    in_frame_ = false;
     reading_done_ = true;
     MaybeFinish();
   }
@@ -101,7 +126,9 @@ void Session::Apply(Outcome o) {
   if (o.granted != wire::Role::None) role_ = o.granted;
   handshake_pending_ = false;
   if (!o.frame.empty()) Send(std::move(o.frame));
-  if (o.subscribe && !subscribed_) {
+  // Not once closed (Remove already ran: the server would keep a dangling
+  // subscriber) nor once reading stopped (cut off, or shutting down).
+  if (o.subscribe && !subscribed_ && !closed_ && !reading_done_) {
     subscribed_ = true;
     sub_corr_ = o.subscribe_corr;
     sub_cursor_ = o.subscribe_from;
@@ -129,6 +156,7 @@ void Session::WriteNext() {
   auto self = shared_from_this();
   asio::async_write(socket_, asio::buffer(out_.front()), [self](boost::system::error_code ec, size_t) {
     self->writing_ = false;
+    ++self->writes_;
     self->out_bytes_ -= self->out_.front().size();
     self->out_.pop_front();
     if (ec) return self->Close();
@@ -163,6 +191,12 @@ void Session::Pump() {
   asio::post(server_->workers(), [self, from, corr] {
     std::vector<Ledger::Stored> events;
     Status s = self->server_->accounts().ledger().ReadRange(from, kSubscribePageEvents, &events);
+    size_t keep = 0;
+    for (size_t bytes = 0; keep < events.size(); ++keep) {
+      bytes += events[keep].envelope.size();
+      if (keep > 0 && bytes > kSubscribePageBytes) break;
+    }
+    events.resize(keep);
     const uint64_t next = events.empty() ? from : events.back().seq + 1;
     wire::ResponseFields f;
     for (auto& e : events) f.events.emplace_back(e.seq, std::move(e.envelope));

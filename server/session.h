@@ -60,7 +60,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool reading_done_ = false;
   bool handshake_pending_ = false;
+  bool in_frame_ = false;        // between a frame's header and the end of its body
   bool closed_ = false;
+  uint64_t writes_ = 0;          // completed writes: the watchdog's sign of a reading client
   // Subscription state.
   bool subscribed_ = false;
   bool sub_reading_ = false;

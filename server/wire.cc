@@ -17,7 +17,10 @@ std::string Frame(const uint8_t* data, size_t size) {
 Status ParseRequest(std::string_view body, const Request** out) {
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   if (!VerifyRequestBuffer(v)) return Status::Corruption("request frame failed verification");
-  *out = GetRequest(body.data());
+  const Request* r = GetRequest(body.data());
+  // The verifier accepts a union type without its table; every handler reads the table.
+  if (r->body_type() != Body::NONE && r->body() == nullptr) return Status::Corruption("request body missing");
+  *out = r;
   return Status::OK();
 }
 

@@ -250,6 +250,24 @@ TEST_CASE("lifecycle: a login after a new policy accepts it once, implicitly", "
   CHECK(CountType(f, id, fb::Payload::ConsentGiven) == 1);
 }
 
+TEST_CASE("lifecycle: a login in the grace period after a new policy still accepts it", "[lifecycle][login][policy]") {
+  Fixture f;
+  uint64_t id = f.Register("pending@example.org");
+  RequestDeletion(f, id);
+  Receipt rc;
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", Admin(), &rc).ok());
+  LoginResult out;
+  Status s = f.Login("", id, kPassword, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(out.implicit_acceptance);
+  CHECK(f.State(id).accepted_policy_version == "1.02");
+  CHECK(f.State(id).status == AccountStatus::kPendingDeletion);
+  // Only the implicit acceptance passes; explicit consent changes still wait.
+  ExpectRefused(f, Code::kRefused, "cancel it first",
+                [&] { return f.a().GiveConsent(id, fb::Purpose::PrivacyPolicy, {}, &rc); });
+}
+
 TEST_CASE("lifecycle: consent is given and withdrawn per purpose", "[lifecycle][consent]") {
   Fixture f;
   uint64_t id = f.Register("consent@example.org");
@@ -485,10 +503,15 @@ TEST_CASE("lifecycle: access logs are sealed under a day key that the sweep shre
   CHECK(v.sealed()->key_kind() == fb::KeyKind::DayKey);
   const uint32_t day = v.envelope()->payload_as_AccessLogged()->day();
   CHECK(day == DayOf(f.now()));
+  CHECK(v.envelope()->occurred_at_ms() % kDayMs == 0);  // only the day in plaintext
+  CHECK(DayOf(v.envelope()->occurred_at_ms()) == day);
   std::string ip;
   REQUIRE(OpenAccessLog(f, env, &ip).ok());
   CHECK(ip == "198.51.100.23");
 
+  ExpectRefused(f, Code::kInvalidArgument, "future", [&] {
+    return f.a().RecordAccess({"198.51.100.23"}, {fb::Actor::System, f.now() + kDayMs}, &r);
+  });
   f.Advance(29 * kDayMs);
   CHECK(Sweep(f).days_shredded.empty());
   REQUIRE(OpenAccessLog(f, env, &ip).ok());

@@ -9,8 +9,8 @@
 // carrying a sealed box (XChaCha20-Poly1305 under a random DEK) of
 // --payload-bytes bytes, the size of a real IP + user agent box. Sealing and
 // encoding happen before the timed Append call, as in the real write path.
-// Mean group size is derived from the ledger clock: the writer reads it
-// exactly once per group it writes.
+// Mean group size is derived from LedgerOptions::on_commit, which the writer
+// calls once per durable group.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +27,7 @@
 #include "core/ledger.h"
 #include "core/vault.h"
 #include "events/event.h"
+#include "projections/activity.h"
 #include "projections/projector.h"
 
 namespace acc = accountable;
@@ -186,14 +187,12 @@ void ProducerLoop(acc::Ledger& ledger, Producer& p, size_t batch_size, Clock::ti
 Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_size) {
   std::string dir = c.tmp + "/acc-bench-" + std::to_string(::getpid()) + "-" + std::to_string(WallMs());
   acc::Projector projector;
-  std::atomic<uint64_t> clock_calls{0};
+  std::atomic<uint64_t> commits{0};
   acc::LedgerOptions lo;
   lo.dir = dir + "/events";
   lo.hook = with_hook ? &projector : nullptr;
-  lo.clock_ms = [&clock_calls] {
-    clock_calls.fetch_add(1, std::memory_order_relaxed);
-    return WallMs();
-  };
+  lo.activity_merge = acc::MergeActivity;
+  lo.on_commit = [&commits](uint64_t) { commits.fetch_add(1, std::memory_order_relaxed); };
   std::filesystem::create_directories(dir);
   std::unique_ptr<acc::Ledger> ledger;
   Check(acc::Ledger::Open(lo, &ledger), "open ledger");
@@ -207,7 +206,7 @@ Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_siz
   }
 
   std::vector<ThreadStats> stats(threads);
-  const uint64_t calls_before = clock_calls.load();
+  const uint64_t commits_before = commits.load();
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
   std::vector<std::thread> workers;
@@ -216,7 +215,7 @@ Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_siz
   for (auto& w : workers) w.join();
   Result r;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.groups = clock_calls.load() - calls_before;
+  r.groups = commits.load() - commits_before;
   for (auto& s : stats) {
     r.appends += s.appends;
     r.events += s.events;
