@@ -42,7 +42,16 @@ std::string StreamKey(uint64_t account, uint64_t version) {
 // Adapts LedgerOptions::activity_merge to RocksDB, so projections never see RocksDB types.
 class FnMergeOperator final : public rocksdb::MergeOperator {
  public:
-  explicit FnMergeOperator(decltype(LedgerOptions::activity_merge) fn) : fn_(std::move(fn)) {}
+  FnMergeOperator(decltype(LedgerOptions::activity_merge) fn, decltype(LedgerOptions::activity_partial_merge) partial)
+      : fn_(std::move(fn)), partial_(std::move(partial)) {}
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands, std::string* out,
+                         rocksdb::Logger*) const override {
+    if (!partial_) return false;
+    std::vector<std::string_view> ops;
+    ops.reserve(operands.size());
+    for (const auto& o : operands) ops.push_back(FromSlice(o));
+    return partial_(ops, out);
+  }
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
     std::string existing;
     if (in.existing_value) existing.assign(in.existing_value->data(), in.existing_value->size());
@@ -55,6 +64,7 @@ class FnMergeOperator final : public rocksdb::MergeOperator {
 
  private:
   decltype(LedgerOptions::activity_merge) fn_;
+  decltype(LedgerOptions::activity_partial_merge) partial_;
 };
 
 struct Pending {
@@ -228,8 +238,12 @@ Status LedgerImpl::OpenDb() {
     rocksdb::BlockBasedTableOptions t;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     co.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    if (i == kActivity && opt_.activity_merge)
-      co.merge_operator = std::make_shared<FnMergeOperator>(opt_.activity_merge);
+    if (i == kActivity && opt_.activity_merge) {
+      co.merge_operator = std::make_shared<FnMergeOperator>(opt_.activity_merge, opt_.activity_partial_merge);
+      // A month row gets one operand per active account event; past this
+      // many in the memtable, RocksDB folds them into a full value on write.
+      co.max_successive_merges = 64;
+    }
     cfs.emplace_back(kCfNames[i], co);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> hs;

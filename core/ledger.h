@@ -73,6 +73,9 @@ struct LedgerOptions {
   std::function<bool(const std::string* existing, const std::vector<std::string_view>& operands,
                      std::string* out)>
       activity_merge;
+  // Optional: combines a run of operands into one operand (false: cannot),
+  // so long operand stacks fold during flush and compaction, not on every read.
+  std::function<bool(const std::vector<std::string_view>& operands, std::string* out)> activity_partial_merge;
   AppendHook* hook = nullptr;                // not owned; must outlive the Ledger
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
   // Called on the writer thread after each durable group with the new last

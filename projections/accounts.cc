@@ -39,6 +39,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.hook = &a->projector_;
   lo.clock_ms = o.clock_ms;
   lo.activity_merge = MergeActivity;
+  lo.activity_partial_merge = PartialMergeActivity;
   lo.on_commit = o.on_commit;
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
   std::string max_id;

@@ -75,6 +75,19 @@ bool MergeActivity(const std::string* existing, const std::vector<std::string_vi
   return true;
 }
 
+bool PartialMergeActivity(const std::vector<std::string_view>& operands, std::string* out) {
+  Roaring64Map acc;
+  for (std::string_view op : operands) {
+    Roaring64Map b;
+    if (op.empty() || op[0] != '+' || !DecodeBitmap(op, &b)) return false;
+    acc |= b;
+  }
+  acc.runOptimize();
+  *out = EncodeBitmap(acc);
+  (*out)[0] = '+';
+  return true;
+}
+
 int64_t MonthsBefore(int64_t ms, int months) {
   using namespace std::chrono;
   sys_time<milliseconds> tp{milliseconds{ms}};

@@ -36,6 +36,10 @@ std::string RemoveOperand(uint64_t account_id);
 std::string EncodeBitmap(const Roaring64Map& b);
 bool DecodeBitmap(std::string_view bytes, Roaring64Map* out);
 
+// LedgerOptions::activity_partial_merge: a run of '+' operands becomes one
+// '+' operand (their union); any '-' in the run: false (order matters).
+bool PartialMergeActivity(const std::vector<std::string_view>& operands, std::string* out);
+
 // The merge function for LedgerOptions::activity_merge.
 bool MergeActivity(const std::string* existing, const std::vector<std::string_view>& operands,
                    std::string* out);

@@ -216,7 +216,8 @@ std::string RenderLine(const nlohmann::ordered_json& j) {
     if (!out.empty()) out += ' ';
     out += it.key();
     out += '=';
-    out += it->is_string() ? it->get<std::string>() : it->dump();
+    out += it->is_string() ? it->get<std::string>()
+                           : it->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   return out;
 }

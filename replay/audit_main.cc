@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   accountable::LedgerOptions o;
   o.dir = data + "/events";
   o.activity_merge = accountable::MergeActivity;
+  o.activity_partial_merge = accountable::PartialMergeActivity;
   o.read_only = true;  // an audit never writes to what it audits
   std::unique_ptr<accountable::Ledger> ledger;
   Status s = accountable::Ledger::Open(o, &ledger);

@@ -94,7 +94,8 @@ int ExitCode(const Status& s) {
 
 int Fail(const Globals& g, const Status& s) {
   if (g.json) {
-    std::cout << Json{{"ok", false}, {"error", Status::CodeName(s.code())}, {"message", s.message()}}.dump()
+    std::cout << Json{{"ok", false}, {"error", Status::CodeName(s.code())}, {"message", s.message()}}.dump(
+                     -1, ' ', false, Json::error_handler_t::replace)
               << "\n";
   } else {
     std::cerr << "error: " << s.ToString() << "\n";
@@ -106,7 +107,10 @@ int PrintUsageError(const Globals& g, const std::string& message) {
   return Fail(g, Status::InvalidArgument(message));
 }
 
-void Print(const Globals& g, const Json& j) { std::cout << (g.json ? j.dump() : RenderLine(j)) << "\n"; }
+void Print(const Globals& g, const Json& j) {
+  // Invalid UTF-8 (say, in a raw argument) is replaced, never a crash.
+  std::cout << (g.json ? j.dump(-1, ' ', false, Json::error_handler_t::replace) : RenderLine(j)) << "\n";
+}
 
 Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
   AccountsOptions o;
@@ -150,14 +154,14 @@ void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected) {
 
   auto id = std::make_shared<uint64_t>(0);
   auto* show = app.add_subcommand("show", "account state and its decrypted personal data");
-  show->add_option("ACCOUNT_ID", *id)->required();
+  show->add_option("ACCOUNT_ID", *id)->check(kDecimal)->required();
   show->callback([&g, selected, id] { *selected = [&g, id] { return RunShow(g, *id); }; });
 
   auto lf = std::make_shared<LogFlags>();
   auto* log = app.add_subcommand("log", "events, one per line; PII only as sealed byte counts");
-  log->add_option("--from", lf->from, "first seq (or stream version with --account)");
-  log->add_option("--limit", lf->limit)->check(CLI::Range(size_t{1}, kLogLimitMax));
-  log->add_option("--account", lf->account);
+  log->add_option("--from", lf->from, "first seq (or stream version with --account)")->check(kDecimal);
+  log->add_option("--limit", lf->limit)->check(kDecimal)->check(CLI::Range(size_t{1}, kLogLimitMax));
+  log->add_option("--account", lf->account)->check(kDecimal);
   log->callback([&g, selected, lf] { *selected = [&g, lf] { return RunLog(g, *lf); }; });
 }
 

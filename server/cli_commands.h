@@ -34,6 +34,16 @@ struct Globals {
   int access_log_days = 30;
 };
 
+// Numbers on the command line are plain decimal: CLI11 alone would take
+// 0x1, 010 (octal) and -1 (wrapping to 2^64-1) and pick the wrong account.
+inline const CLI::Validator kDecimal(
+    [](std::string& s) -> std::string {
+      if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
+        return "must be a decimal number";
+      return "";
+    },
+    "DECIMAL");
+
 // The chosen command, run after parsing succeeded.
 using Selected = std::function<int()>;
 

@@ -196,14 +196,14 @@ int RunPublish(const Globals& g, const ReceiptFlags& f) {
 void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto ef = std::make_shared<ReceiptFlags>();
   auto* exp = app.add_subcommand("export", "record an access request and print everything held, decrypted (JSON)");
-  exp->add_option("ACCOUNT_ID", ef->account)->required();
+  exp->add_option("ACCOUNT_ID", ef->account)->check(kDecimal)->required();
   exp->add_option("--by", ef->by)->check(CLI::IsMember({"holder", "admin"}));
   exp->add_option("--request-id", ef->request_id);
   exp->callback([&g, selected, ef] { *selected = [&g, ef] { return RunExport(g, *ef); }; });
 
   auto df = std::make_shared<ReceiptFlags>();
   auto* dis = app.add_subcommand("disclose", "record a disclosure to a third party (needs consent or a legal obligation)");
-  dis->add_option("ACCOUNT_ID", df->account)->required();
+  dis->add_option("ACCOUNT_ID", df->account)->check(kDecimal)->required();
   dis->add_option("--recipient", df->disclosure.recipient)->required();
   dis->add_option("--country", df->disclosure.country, "ISO 3166-1 alpha-2")->required();
   dis->add_option("--purpose", df->disclosure.purpose)->required();

@@ -102,7 +102,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto lf = std::make_shared<LoginFlags>();
   auto* login = app.add_subcommand("login", "verify a password and record the login (exit 5 on failure)");
   auto* by_email = login->add_option("--email", lf->email);
-  login->add_option("--account", lf->account)->excludes(by_email);
+  login->add_option("--account", lf->account)->check(kDecimal)->excludes(by_email);
   login->add_flag("--password-stdin", lf->password_stdin, "read the password from the first line of stdin");
   login->add_option("--ip", lf->ip)->required();
   login->add_option("--user-agent", lf->user_agent);
@@ -111,7 +111,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
 
   auto cf = std::make_shared<ConsentFlags>();
   auto* consent = app.add_subcommand("consent", "give or withdraw consent for one purpose");
-  consent->add_option("ACCOUNT_ID", cf->account)->required();
+  consent->add_option("ACCOUNT_ID", cf->account)->check(kDecimal)->required();
   consent->add_option("--give", cf->give, "purpose");
   consent->add_option("--withdraw", cf->withdraw, "purpose");
   AddCommon(consent, &cf->common, false);
@@ -119,7 +119,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
 
   auto uf = std::make_shared<UpdateFlags>();
   auto* update = app.add_subcommand("update", "change profile fields (admins: nickname, email, company)");
-  update->add_option("ACCOUNT_ID", uf->account)->required();
+  update->add_option("ACCOUNT_ID", uf->account)->check(kDecimal)->required();
   update->add_option("--nickname", uf->nickname);
   update->add_option("--email", uf->email);
   update->add_option("--company", uf->company);
@@ -140,7 +140,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
     auto common = std::make_shared<Common>();
     auto* c = app.add_subcommand(request ? "request-deletion" : "cancel-deletion",
                                  request ? "start the grace period before erasure" : "cancel within the grace period");
-    c->add_option("ACCOUNT_ID", *id)->required();
+    c->add_option("ACCOUNT_ID", *id)->check(kDecimal)->required();
     AddCommon(c, common.get(), false);
     c->callback([&g, selected, id, common, request] {
       *selected = [&g, id, common, request] {

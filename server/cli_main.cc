@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    // CLI11 would quote the stray arguments, and they may be personal data.
+    return PrintUsageError(g, "unexpected arguments (not repeated here: they may hold personal data); see --help");
   } catch (const CLI::ParseError& e) {
     return PrintUsageError(g, e.what());
   }

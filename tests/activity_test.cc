@@ -3,6 +3,7 @@
 // decoding of hostile bytes, and InactiveCandidates against a brute-force
 // computation over random histories.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -265,6 +266,8 @@ bool DecodesWithinBounds(const std::string& bytes) {
   std::memcpy(at, bytes.data(), bytes.size());
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::signal(SIGSEGV, SIG_DFL);  // not Catch2's handler: just die
+    ::signal(SIGBUS, SIG_DFL);
     Roaring64Map out;
     DecodeBitmap(std::string_view(at, bytes.size()), &out);
     ::_exit(0);
@@ -301,10 +304,7 @@ TEST_CASE("activity: DecodeBitmap never reads past the end of its input", "[acti
   const std::string good = EncodeBitmap(Set({1, 2, 3, 1ULL << 33}));
   CHECK(DecodesWithinBounds(good));  // the guard page itself is fine
   CHECK(DecodesWithinBounds(good.substr(0, good.size() - 3)));
-  const std::string crafted = RunCookieWithoutRuns();
-  Roaring64Map out;
-  CHECK_FALSE(DecodeBitmap(crafted, &out));
-  CHECK(DecodesWithinBounds(crafted));
+  CHECK(DecodesWithinBounds(RunCookieWithoutRuns()));
 }
 
 namespace {

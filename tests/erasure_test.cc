@@ -362,7 +362,8 @@ void BuildMixedLog(Accounts& a, std::vector<uint64_t>* ids) {
     if (i % 5 == 0)
       ACC_RETURN_IF_ERROR(a.Disclose(id, {"Tax Office", "DE", "audit", "legal_obligation", "none", "ref-1"},
                                      {fb::Actor::Admin}, &r));
-    return a.RecordAccess({"198.51.100.1", "b", "", "", "", "/"}, {fb::Actor::System}, &r);
+    ACC_RETURN_IF_ERROR(a.RecordAccess({"198.51.100.1", "b", "", "", "", "/"}, {fb::Actor::System}, &r));
+    return a.RecordAccess({"198.51.100.2", "c", "", "", "", "/t/1"}, {fb::Actor::System}, &r);
   }) == 0);
   Receipt pr;
   REQUIRE(a.PublishPolicy("1.02", "revised", {fb::Actor::Admin}, &pr).ok());
