@@ -6,7 +6,7 @@ DEBS := cmake g++ make pkg-config librocksdb-dev libflatbuffers-dev flatbuffers-
         libboost-dev libboost-system-dev libroaring-dev catch2 libsodium-dev libcli11-dev \
         libspdlog-dev nlohmann-json3-dev
 
-.PHONY: deps configure build run test clean bench
+.PHONY: deps configure build run demo test clean bench
 
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -23,6 +23,9 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
+	./server/run.sh $(BUILD) $(DATA)
+
+demo: build
 	./server/demo.sh $(BUILD) $(DATA)
 
 test: build

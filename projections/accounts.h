@@ -78,6 +78,7 @@ struct LoginResult {
   uint64_t account_id = 0;
   uint64_t seq = 0;
   bool implicit_acceptance = false;          // a newer policy was accepted by this login
+  bool duplicate = false;                    // request id seen before; nothing appended
 };
 
 struct ProfileChange {

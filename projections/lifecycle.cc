@@ -127,7 +127,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   std::vector<Ledger::Appended> res;
   ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
   if (!ok) return fail;
-  *out = {id, res[0].seq, implicit && !res[0].duplicate};
+  *out = {id, res[0].seq, implicit && !res[0].duplicate, res[0].duplicate};
   return Status::OK();
 }
 

@@ -25,11 +25,11 @@ int RunRegister(const Globals& g, const RegisterFlags& f) {
     return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
   Status s = ReadPassword(&r.password);
   if (!s.ok()) return Fail(g, s);
-  std::unique_ptr<Accounts> accounts;
-  s = OpenAccounts(g, &accounts);
+  std::unique_ptr<Backend> b;
+  s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
   RegisterResult out;
-  s = accounts->Register(r, &out);
+  s = b->Register(r, &out);
   std::fill(r.password.begin(), r.password.end(), '\0');
   if (!s.ok()) return Fail(g, s);
   if (g.json)
@@ -40,13 +40,13 @@ int RunRegister(const Globals& g, const RegisterFlags& f) {
 }
 
 int RunShow(const Globals& g, uint64_t id) {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g, &accounts);
+  std::unique_ptr<Backend> b;
+  Status s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
-  AccountView v;
-  s = accounts->Show(id, &v);
+  Json account;
+  s = b->Show(id, &account);
   if (!s.ok()) return Fail(g, s);
-  Print(g, DescribeAccount(v));
+  Print(g, account);
   return 0;
 }
 
@@ -57,12 +57,11 @@ struct LogFlags {
 };
 
 int RunLog(const Globals& g, const LogFlags& f) {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g, &accounts);
+  std::unique_ptr<Backend> b;
+  Status s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
   std::vector<Ledger::Stored> events;
-  s = f.account ? accounts->ledger().ReadStream(*f.account, f.from, f.limit, &events)
-                : accounts->ledger().ReadRange(f.from, f.limit, &events);
+  s = b->Log(f.from, f.limit, f.account, &events);
   if (!s.ok()) return Fail(g, s);
   for (auto& st : events) {
     events::EventView v;

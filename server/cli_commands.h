@@ -20,10 +20,13 @@
 
 #include "events/status.h"
 #include "projections/accounts.h"
+#include "server/cli_backend.h"
 
 namespace accountable::cli {
 
 struct Globals {
+  std::string server;                        // HOST:PORT: remote mode
+  std::string token_file;                    // remote mode: first word is the token
   std::string data_dir = "data";
   std::string key_dir;
   bool json = false;

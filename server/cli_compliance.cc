@@ -29,11 +29,11 @@ Status ReadFile(const std::string& path, size_t max_bytes, std::string* out) {
   return Status::OK();
 }
 
-int WithAccounts(const Globals& g, const std::function<int(Accounts&)>& fn) {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g, &accounts);
+int WithBackend(const Globals& g, const std::function<int(Backend&)>& fn) {
+  std::unique_ptr<Backend> b;
+  Status s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
-  return fn(*accounts);
+  return fn(*b);
 }
 
 struct SweepFlags {
@@ -50,7 +50,7 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
   }
   if (!f.as_of.empty() && !f.dry_run)
     return Fail(g, Status::InvalidArgument("--as-of needs --dry-run: a real sweep runs on the real clock"));
-  return WithAccounts(g, [&](Accounts& a) {
+  return WithBackend(g, [&](Backend& a) {
     SweepReport r;
     Status s = a.Sweep(o, &r);
     const char* verb = f.dry_run ? "would_erase" : "erased";
@@ -79,16 +79,11 @@ int RunInactive(const Globals& g, const InactiveFlags& f) {
     Status s = ParseTimeFlag("--as-of", f.as_of, &as_of);
     if (!s.ok()) return Fail(g, s);
   }
-  return WithAccounts(g, [&](Accounts& a) {
-    std::vector<uint64_t> ids;
-    Status s = a.Inactive(as_of ? as_of : a.NowMs(), f.months.value_or(g.retention_months), &ids);
+  return WithBackend(g, [&](Backend& a) {
+    std::vector<Json> rows;
+    Status s = a.Inactive(as_of, f.months.value_or(g.retention_months), &rows);
     if (!s.ok()) return Fail(g, s);
-    for (uint64_t id : ids) {
-      AccountState st;
-      s = ReadAccount(a.ledger(), id, &st);
-      if (!s.ok()) return Fail(g, s);
-      Print(g, Json{{"account_id", id}, {"status", StatusName(st.status)}, {"last_active_at", FormatTime(st.last_active_at_ms)}});
-    }
+    for (const auto& row : rows) Print(g, row);
     return 0;
   });
 }
@@ -118,9 +113,9 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
       std::string bytes;
       Status s = ReadFile(*file, kImportFileBytesMax, &bytes);
       if (!s.ok()) return Fail(g, s);
-      return WithAccounts(g, [&](Accounts& a) {
+      return WithBackend(g, [&](Backend& a) {
         ImportReport r;
-        Status is = ImportJsonLines(a, bytes, &r);
+        Status is = a.Import(bytes, &r);
         if (!is.ok()) return Fail(g, is);
         Print(g, Json{{"ok", true}, {"lines", r.lines}, {"appended", r.appended}, {"already_imported", r.already_imported}});
         return 0;
@@ -159,7 +154,7 @@ Context Ctx(const ReceiptFlags& f) {
 }
 
 int RunExport(const Globals& g, const ReceiptFlags& f) {
-  return WithAccounts(g, [&](Accounts& a) {
+  return WithBackend(g, [&](Backend& a) {
     std::string json;
     Status s = a.Export(f.account, Ctx(f), &json);
     if (!s.ok()) return Fail(g, s);
@@ -175,7 +170,7 @@ int RunRecordAccess(const Globals& g, const ReceiptFlags& f) {
     Status s = ParseTimeFlag("--at", f.at, &c.occurred_at_ms);
     if (!s.ok()) return Fail(g, s);
   }
-  return WithAccounts(g, [&](Accounts& a) {
+  return WithBackend(g, [&](Backend& a) {
     Receipt r;
     return PrintReceipt(g, 0, "access_logged", a.RecordAccess(f.access, c, &r), r);
   });
@@ -187,7 +182,7 @@ int RunPublish(const Globals& g, const ReceiptFlags& f) {
   if (!s.ok()) return Fail(g, s);
   Context c = Ctx(f);
   c.actor = fb::Actor::Admin;
-  return WithAccounts(g, [&](Accounts& a) {
+  return WithBackend(g, [&](Backend& a) {
     Receipt r;
     return PrintReceipt(g, 0, "policy_published", a.PublishPolicy(f.version, text, c, &r), r);
   });
@@ -213,7 +208,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   dis->add_option("--request-id", df->request_id);
   dis->callback([&g, selected, df] {
     *selected = [&g, df] {
-      return WithAccounts(g, [&](Accounts& a) {
+      return WithBackend(g, [&](Backend& a) {
         Receipt r;
         Context c = Ctx(*df);
         c.actor = fb::Actor::Admin;

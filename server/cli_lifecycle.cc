@@ -33,12 +33,12 @@ Context ContextOf(const Common& f) {
 
 // Opens the data directory, runs fn, prints the receipt.
 int RunReceipt(const Globals& g, uint64_t id, std::string_view what,
-               const std::function<Status(Accounts&, Receipt*)>& fn) {
-  std::unique_ptr<Accounts> accounts;
-  Status s = OpenAccounts(g, &accounts);
+               const std::function<Status(Backend&, Receipt*)>& fn) {
+  std::unique_ptr<Backend> b;
+  Status s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
   Receipt r;
-  s = fn(*accounts, &r);
+  s = fn(*b, &r);
   if (!s.ok()) return Fail(g, s);
   Print(g, Json{{"ok", true}, {"account_id", id}, {"event", what}, {"seq", r.seq}, {"duplicate", r.duplicate}});
   return 0;
@@ -57,11 +57,11 @@ int RunLogin(const Globals& g, const LoginFlags& f) {
     return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
   Status s = ReadPassword(&r.password);
   if (!s.ok()) return Fail(g, s);
-  std::unique_ptr<Accounts> accounts;
-  s = OpenAccounts(g, &accounts);
+  std::unique_ptr<Backend> b;
+  s = OpenBackend(g, &b);
   if (!s.ok()) return Fail(g, s);
   LoginResult out;
-  s = accounts->Login(r, &out);
+  s = b->Login(r, &out);
   std::fill(r.password.begin(), r.password.end(), '\0');
   if (!s.ok()) return Fail(g, s);
   Print(g, Json{{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq},
@@ -84,9 +84,8 @@ int RunConsent(const Globals& g, const ConsentFlags& f) {
                        "purpose: one of privacy_policy, cookies_preferences, cookies_analytics_marketing, "
                        "surveys, notifications, third_party_forwarding"));
   const bool give = !f.give.empty();
-  return RunReceipt(g, f.account, give ? "consent_given" : "consent_withdrawn", [&](Accounts& a, Receipt* r) {
-    return give ? a.GiveConsent(f.account, *purpose, ContextOf(f.common), r)
-                : a.WithdrawConsent(f.account, *purpose, ContextOf(f.common), r);
+  return RunReceipt(g, f.account, give ? "consent_given" : "consent_withdrawn", [&](Backend& b, Receipt* r) {
+    return b.Consent(f.account, *purpose, give, ContextOf(f.common), r);
   });
 }
 
@@ -129,8 +128,8 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
   update->callback([&g, selected, uf] {
     *selected = [&g, uf] {
       ProfileChange c{uf->nickname, uf->email, uf->company, uf->gender, uf->birthdate};
-      return RunReceipt(g, uf->account, "profile_updated", [&](Accounts& a, Receipt* r) {
-        return a.Update(uf->account, c, ContextOf(uf->common), r);
+      return RunReceipt(g, uf->account, "profile_updated", [&](Backend& b, Receipt* r) {
+        return b.Update(uf->account, c, ContextOf(uf->common), r);
       });
     };
   });
@@ -145,10 +144,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
     c->callback([&g, selected, id, common, request] {
       *selected = [&g, id, common, request] {
         return RunReceipt(g, *id, request ? "deletion_requested" : "deletion_cancelled",
-                          [&](Accounts& a, Receipt* r) {
-                            return request ? a.RequestDeletion(*id, ContextOf(*common), r)
-                                           : a.CancelDeletion(*id, ContextOf(*common), r);
-                          });
+                          [&](Backend& b, Receipt* r) { return b.Deletion(*id, request, ContextOf(*common), r); });
       };
     });
   }

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all");
   app.require_subcommand(1);
   Globals g;
-  app.add_option("--data", g.data_dir, "data directory")->capture_default_str();
+  app.add_option("--data", g.data_dir, "data directory (embedded mode)")->capture_default_str();
+  app.add_option("--server", g.server, "HOST:PORT of accountabled (remote mode)");
+  app.add_option("--token-file", g.token_file, "remote mode: file whose first word is the token");
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
   app.add_flag("--json", g.json, "one JSON object per line");
   app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(CLI::Range(1, 10));

@@ -29,8 +29,16 @@ std::string Receipt1(uint64_t corr, const Status& s, uint64_t account, const Rec
 }
 
 std::string Events(uint64_t corr, const Status& s, std::vector<Ledger::Stored>& events) {
+  // Stop before the frame could pass the default frame limit; the client
+  // continues from the last seq it got.
+  constexpr size_t kEventBytesBudget = wire::kFrameBytesMaxDefault - 64 * 1024;
   wire::ResponseFields f;
-  for (auto& e : events) f.events.emplace_back(e.seq, std::move(e.envelope));
+  size_t bytes = 0;
+  for (auto& e : events) {
+    bytes += e.envelope.size() + 32;
+    if (bytes > kEventBytesBudget && !f.events.empty()) break;
+    f.events.emplace_back(e.seq, std::move(e.envelope));
+  }
   return wire::ResponseFrame(corr, s, f);
 }
 
@@ -57,7 +65,7 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
       LoginRequest l{S(b->email()), b->account_id(), S(b->password()), S(b->ip()), S(b->user_agent()), false, Ctx(r)};
       LoginResult out;
       Status s = a.Login(l, &out);
-      return Receipt1(corr, s, out.account_id, {out.seq, false});
+      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
     }
     case Body::Consent: {
       auto* b = r->body_as_Consent();
@@ -143,6 +151,8 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       Status s = a.Show(r->body_as_GetAccount()->account_id(), &v);
       Json j = s.ok() ? DescribeAccount(v) : Json();
       if (s.ok() && role != wire::Role::Admin) j.erase("pii");  // PII is for admins only
+      // The forum (writer) shows nicknames; an auditor sees no personal data at all.
+      if (s.ok() && role == wire::Role::Auditor && v.state.status != AccountStatus::kErased) j.erase("display_name");
       return Doc(corr, s, s.ok() ? j.dump() : "");
     }
     case Body::Export: {

@@ -23,6 +23,9 @@ Session::Session(ServerImpl* server, asio::ip::tcp::socket socket)
 
 void Session::Start() {
   auto self = shared_from_this();
+  boost::system::error_code ec;
+  // Pipelined responses must not wait for the client's delayed ACK (~40 ms).
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   Touch(server_->options().idle_timeout_ms);
   asio::co_spawn(socket_.get_executor(), [self] { return self->ReadLoop(); }, asio::detached);
   asio::co_spawn(socket_.get_executor(), [self] { return self->Watchdog(); }, asio::detached);

@@ -40,13 +40,13 @@ PGBIN=/usr/lib/postgresql/15/bin
 die() { echo "side_by_side: $*" >&2; exit 1; }
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN missing: cmake --build $BUILD --target accountabled accountable-bench"
 [ -x "$BENCH_BIN" ] || die "$BENCH_BIN missing: cmake --build $BUILD --target accountabled accountable-bench"
+[ "$(id -u)" = 0 ] || die "run as root: PostgreSQL is started as the postgres user with runuser"
 
 # ---- packages (only if missing) ----
 missing=()
 [ -x "$PGBIN/pgbench" ] && [ -x "$PGBIN/initdb" ] || missing+=(postgresql)
 command -v db_bench >/dev/null || missing+=(rocksdb-tools)
 if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
   echo "installing ${missing[*]} ..." >&2
   apt-get -qq update
   DEBIAN_FRONTEND=noninteractive apt-get -qq install -y "${missing[@]}" >/dev/null
@@ -57,7 +57,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
 chmod 755 "$WORK"
 SERVER_PID=
 cleanup() {
+  local rc=$?
   set +e
+  if [ "$rc" != 0 ]; then
+    echo "side_by_side: failed (exit $rc); last lines of the logs:" >&2
+    tail -5 "$WORK/bench.err" "$WORK/accountabled.log" "$WORK/pglog/postgresql.log" 2>/dev/null >&2
+  fi
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   [ -f "$WORK/pg/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1
   rm -rf "$WORK"

@@ -1,0 +1,48 @@
+// Backend: the ledger as the CLI sees it, either in this process (embedded
+// mode, the Accounts service on --data) or behind a server (remote mode,
+// --server with --token-file, through the Client library). Every command is
+// written once against this interface, so both modes print the same thing.
+//
+// Thread safety: single-threaded (one CLI command per process).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/ledger.h"
+#include "projections/accounts.h"
+#include "projections/import.h"
+
+namespace accountable::cli {
+
+struct Globals;
+
+class Backend {
+ public:
+  using Json = nlohmann::ordered_json;
+  virtual ~Backend() = default;
+  virtual Status Register(const Registration& r, RegisterResult* out) = 0;
+  virtual Status Show(uint64_t id, Json* account) = 0;  // DescribeAccount's shape
+  virtual Status Log(uint64_t from, size_t limit, std::optional<uint64_t> account, std::vector<Ledger::Stored>* out) = 0;
+  virtual Status Login(const LoginRequest& r, LoginResult* out) = 0;
+  virtual Status Consent(uint64_t id, fb::Purpose p, bool give, const Context& ctx, Receipt* out) = 0;
+  virtual Status Update(uint64_t id, const ProfileChange& c, const Context& ctx, Receipt* out) = 0;
+  virtual Status Deletion(uint64_t id, bool request, const Context& ctx, Receipt* out) = 0;
+  virtual Status Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) = 0;
+  virtual Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) = 0;
+  virtual Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) = 0;
+  virtual Status Export(uint64_t id, const Context& ctx, std::string* json) = 0;
+  virtual Status Sweep(const SweepOptions& o, SweepReport* out) = 0;
+  // Accounts past the retention line: account_id, status, last_active_at.
+  virtual Status Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) = 0;
+  virtual Status Import(std::string_view bytes, ImportReport* out) = 0;
+};
+
+// Embedded unless g.server is set.
+Status OpenBackend(const Globals& g, std::unique_ptr<Backend>* out);
+
+}  // namespace accountable::cli
