@@ -10,6 +10,8 @@
 // Thread safety: single-threaded, one command per process.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,8 +43,11 @@ struct Globals {
 // 0x1, 010 (octal) and -1 (wrapping to 2^64-1) and pick the wrong account.
 inline const CLI::Validator kDecimal(
     [](std::string& s) -> std::string {
-      if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
-        return "must be a decimal number";
+      uint64_t v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() ||
+          end != s.data() + s.size())
+        return "must be a decimal number below 2^64";
       return "";
     },
     "DECIMAL");

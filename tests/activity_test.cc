@@ -191,6 +191,23 @@ TEST_CASE("activity: merging in steps equals merging at once", "[activity][merge
   CHECK(Ids(Decoded(stepwise)) == Ids(want));
 }
 
+TEST_CASE("activity: a partial merge folds a run of additions only", "[activity][merge]") {
+  std::string out;
+  const std::vector<std::string> adds = {AddOperand(1), AddOperand(1ULL << 34), AddOperand(7)};
+  REQUIRE(PartialMergeActivity(std::vector<std::string_view>(adds.begin(), adds.end()), &out));
+  CHECK(out[0] == '+');
+  CHECK(Ids(Decoded(out)) == std::vector<uint64_t>{1, 7, 1ULL << 34});
+  const std::string existing = EncodeBitmap(Set({2, 7}));
+  CHECK(Ids(Decoded(Merge(&existing, {out, RemoveOperand(2)}))) ==
+        Ids(Decoded(Merge(&existing, {adds[0], adds[1], adds[2], RemoveOperand(2)}))));
+  // A removal inside the run: order matters, so no partial merge.
+  const std::vector<std::string> mixed = {AddOperand(1), RemoveOperand(1), AddOperand(2)};
+  CHECK_FALSE(PartialMergeActivity(std::vector<std::string_view>(mixed.begin(), mixed.end()), &out));
+  const std::vector<std::string> junk = {AddOperand(1), "+garbage"};
+  QuietStderr quiet;
+  CHECK_FALSE(PartialMergeActivity(std::vector<std::string_view>(junk.begin(), junk.end()), &out));
+}
+
 TEST_CASE("activity: the merge refuses rows and operands it did not write", "[activity][merge]") {
   QuietStderr quiet;
   const std::string empty;
@@ -375,6 +392,7 @@ TEST_CASE("activity: InactiveCandidates matches a brute-force computation", "[ac
   ActivityHook hook;
   LedgerOptions o = test::LedgerAt(dir.Sub("events"), &hook);
   o.activity_merge = MergeActivity;
+  o.activity_partial_merge = PartialMergeActivity;  // month rows get hundreds of operands
   std::unique_ptr<Ledger> ledger;
   REQUIRE(Ledger::Open(o, &ledger).ok());
   std::mt19937_64 rng(99);

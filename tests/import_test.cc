@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "projections/accounts.h"
+#include "projections/activity.h"
 #include "projections/describe.h"
 #include "projections/import.h"
 #include "tests/test_util.h"
@@ -204,6 +206,31 @@ TEST_CASE("import: time may not go back behind an account's history in the ledge
   CHECK(Contains(s.message(), "back in time"));
   CHECK(f.LastSeq() == before);
   REQUIRE(f.Import(Line("login", 50, "2021-05-01T00:00:00Z", {{"ip", "192.0.2.1"}})).ok());  // equal is fine
+}
+
+TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys", "[import][retention]") {
+  Fixture f;
+  const int64_t now = f.a().NowMs();
+  auto ago = [&](int months) { return FormatTime(MonthsBefore(now, months)); };
+  const std::string old_day = FormatTime(now - 40LL * 24 * 3600 * 1000);
+  const std::string file = RegisterLine(60, ago(37), "old@example.org") + RegisterLine(61, ago(35), "recent@example.org") +
+                           RegisterLine(62, ago(35), "leaving@example.org") + Line("request-deletion", 62, ago(12)) +
+                           Line("record-access", 0, old_day, {{"ip", "198.51.100.1"}});
+  REQUIRE(f.Import(file).ok());
+  SweepReport dry;
+  REQUIRE(f.a().Sweep({0, true}, &dry).ok());
+  std::map<uint64_t, std::string> want = {{60, "retention_inactive"}, {62, "user_request"}}, got;
+  for (const auto& e : dry.erased) got[e.account_id] = e.reason;
+  CHECK(got == want);
+  CHECK(dry.days_shredded == std::vector<uint32_t>{DayOf(*ParseTime(old_day))});
+  SweepReport rep;
+  REQUIRE(f.a().Sweep({}, &rep).ok());
+  CHECK(rep.erased.size() == 2);
+  CHECK(f.State(60).status == AccountStatus::kErased);
+  CHECK(f.State(61).status == AccountStatus::kActive);
+  CHECK(f.State(62).erasure_reason == "user_request");
+  crypto::Key32 key;
+  CHECK(f.a().vault().GetDayKey(DayOf(*ParseTime(old_day)), &key).code() == Code::kNotFound);
 }
 
 TEST_CASE("import: line numbers count blank lines", "[import]") {

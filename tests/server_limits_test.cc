@@ -478,28 +478,29 @@ TEST_CASE("server: reads and pushes of large events fit the client's frame limit
   const uint64_t last = f.accounts().ledger().LastSeq();
   REQUIRE(last == 401);
 
-  // ReadLog answers up to its limit whatever the bytes: a default client keeps
-  // the limit small, a client expecting big pages raises its frame limit.
+  // ReadLog stops early rather than pass the default frame limit; the
+  // reader pages on from the last seq it got.
   auto read_all = [&](Client& c, uint32_t limit) {
     uint64_t next = 1;
-    for (int pages = 0; next <= last; ++pages) {
-      REQUIRE(pages < 100);
+    size_t pages = 0;
+    while (next <= last) {
+      REQUIRE(++pages < 100);
       Client::Reply r;
       Status s = c.Call(Body::ReadLog, test::ReadLogBody(next, limit), &r);
       INFO(s.ToString());
       REQUIRE(s.ok());
       REQUIRE(r.status.ok());
-      REQUIRE(r.events.size() == std::min<uint64_t>(limit, last - next + 1));
+      REQUIRE_FALSE(r.events.empty());
+      REQUIRE(r.events.size() <= limit);
       for (auto& e : r.events) REQUIRE(e.first == next++);
     }
+    return pages;
   };
   auto au = f.Connect(test::kAuditorToken);
-  read_all(*au, 64);
-  std::unique_ptr<Client> big;
-  REQUIRE(Client::Connect(f.address(), test::kAuditorToken, &big, 64 << 20).ok());
-  read_all(*big, 1024);
+  CHECK(read_all(*au, 64) == (last + 63) / 64);  // small pages: exactly as asked
+  CHECK(read_all(*au, 1024) > 1);                // 2 MB of events: split
 
-  // A subscriber cannot choose its page size: pushes stay under the default limit.
+  // Subscription pushes stay under the default limit too.
   Client::Reply r;
   uint64_t corr = 0;
   REQUIRE(au->Send(Body::Subscribe, test::SubscribeBody(1), &corr).ok());
