@@ -55,6 +55,7 @@ void Apply(AccountState& s, const events::EventView& e) {
       s.status = AccountStatus::kActive;
       s.account_id = env->account_id();
       s.registered_at_ms = at;
+      s.credential_seq = env->seq();
       s.accepted_policy_version = p->policy_version() ? p->policy_version()->str() : "";
       if (p->consents())
         for (auto c : *p->consents())
@@ -73,6 +74,9 @@ void Apply(AccountState& s, const events::EventView& e) {
       SetConsent(s, p->purpose(), false, false, p->policy_version(), at);
       break;
     }
+    case fb::Payload::CredentialsChanged:
+      s.credential_seq = env->seq();
+      break;
     case fb::Payload::DeletionRequested:
       s.status = AccountStatus::kPendingDeletion;
       s.deletion_deadline_ms = env->payload_as_DeletionRequested()->grace_deadline_ms();
@@ -112,6 +116,7 @@ std::string EncodeState(const AccountState& s) {
                       {"eseq", s.erased_seq},
                       {"ev", s.erasure_verified},
                       {"seq", s.last_seq},
+                      {"cred", s.credential_seq},
                       {"c", consents}};
   auto bytes = nlohmann::json::to_cbor(j);
   return std::string(bytes.begin(), bytes.end());
@@ -134,6 +139,7 @@ Status DecodeState(std::string_view bytes, AccountState* out) {
     s.erased_seq = j.at("eseq").get<uint64_t>();
     s.erasure_verified = j.at("ev").get<bool>();
     s.last_seq = j.at("seq").get<uint64_t>();
+    s.credential_seq = j.at("cred").get<uint64_t>();
     const auto& cs = j.at("c");
     for (size_t i = 0; i < kPurposeCount && i < cs.size(); ++i)
       s.consents[i] = {cs[i][0].get<bool>(), cs[i][1].get<bool>(), cs[i][2].get<std::string>(),

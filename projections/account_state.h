@@ -46,6 +46,7 @@ struct AccountState {
   uint64_t erased_seq = 0;
   bool erasure_verified = false;
   uint64_t last_seq = 0;
+  uint64_t credential_seq = 0;       // event holding the current credential (login reads only it)
   std::array<ConsentState, kPurposeCount> consents;
 
   bool operator==(const AccountState&) const = default;

@@ -199,6 +199,7 @@ class Accounts {
                                                               const std::string& rid)>& build,
                 Receipt* out);
   Status ActiveState(uint64_t account_id, AccountState* out);
+  Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
   Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);
   Status DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out);

@@ -36,6 +36,32 @@ const std::string& Accounts::DummyCredential() {
   return dummy_credential_;
 }
 
+// One event read instead of the account's whole history.
+Status Accounts::ReadCredential(uint64_t id, uint64_t seq, std::string* credential) {
+  std::vector<Ledger::Stored> ev;
+  ACC_RETURN_IF_ERROR(ledger_->ReadRange(seq, 1, &ev));
+  events::EventView v;
+  if (ev.empty() || ev[0].seq != seq) return Status::Corruption("credential event " + std::to_string(seq) + " is missing");
+  ACC_RETURN_IF_ERROR(events::EventView::Parse(ev[0].envelope, &v));
+  const fb::Sealed* sealed = v.sealed();
+  if (!sealed || !sealed->box() || v.envelope()->account_id() != id)
+    return Status::Corruption("event " + std::to_string(seq) + " holds no credential of this account");
+  std::string_view box(reinterpret_cast<const char*>(sealed->box()->data()), sealed->box()->size());
+  std::string plain;
+  ACC_RETURN_IF_ERROR(OpenForAccount(*vault_, id, v.type(), v.envelope()->request_id()->str(), box, &plain));
+  if (v.type() == fb::Payload::Registered) {
+    const fb::RegistrationPii* p;
+    ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
+    *credential = p->credential() ? p->credential()->str() : "";
+  } else {
+    const fb::CredentialPii* p;
+    ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
+    *credential = p->credential() ? p->credential()->str() : "";
+  }
+  std::fill(plain.begin(), plain.end(), '\0');
+  return Status::OK();
+}
+
 Status Accounts::ActiveState(uint64_t id, AccountState* out) {
   ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, out));
   if (out->status == AccountStatus::kErased)
@@ -92,9 +118,8 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
   bool ok = true;
   if (!r.recorded_fact) {
-    Pii pii;
     std::string credential;
-    ACC_RETURN_IF_ERROR(ReadPii(id, &pii, &credential));
+    ACC_RETURN_IF_ERROR(ReadCredential(id, st.credential_seq, &credential));
     ok = crypto::VerifyPassword(credential, r.password);
   }
   crypto::Key32 dek;

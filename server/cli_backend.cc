@@ -85,9 +85,10 @@ class Remote final : public Backend {
       Client::Reply rep;
       ACC_RETURN_IF_ERROR(account ? Call(wire::Body::ReadStream, [&](auto& f) { return wire::CreateReadStream(f, *account, from, want).Union(); }, &rep)
                                   : Call(wire::Body::ReadLog, [&](auto& f) { return wire::CreateReadLog(f, from, want).Union(); }, &rep));
-      for (auto& [seq, env] : rep.events) out->push_back({seq, std::move(env)});
-      if (rep.events.size() < want) break;
+      // A response may hold fewer than asked (frame budget): only an empty one ends the log.
+      if (rep.events.empty()) break;
       from += rep.events.size();  // a stream pages by version, the log by seq: both advance by count
+      for (auto& [seq, env] : rep.events) out->push_back({seq, std::move(env)});
     }
     return Status::OK();
   }

@@ -26,7 +26,10 @@ constexpr const char* kPassword = "correct horse battery";
 struct Outcome {
   int code = -1;
   std::string out;
-  Json json() const { return Json::parse(out, nullptr, false); }
+  Json json() const {  // an empty object if stdout is not one JSON object
+    Json j = Json::parse(out, nullptr, false);
+    return j.is_object() ? j : Json::object();
+  }
   bool Says(const std::string& fragment) const { return json().value("message", "").find(fragment) != std::string::npos; }
 };
 
