@@ -1,6 +1,7 @@
 #include "projections/activity.h"
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <stdexcept>
 
@@ -47,10 +48,38 @@ std::string EncodeBitmap(const Roaring64Map& b) {
   return out;
 }
 
+// Walks the portable layout (u64 count, then per entry a u32 key and one
+// 32-bit bitmap) and checks that every inner bitmap's recomputed size equals
+// the bytes it occupies. CRoaring 0.2.66's readSafe advances by the recomputed
+// size, not by what it read, so only bytes that pass this walk are safe for it.
+bool WalkPortable(std::string_view bytes) {
+  if (bytes.size() < sizeof(uint64_t)) return false;
+  uint64_t count;
+  std::memcpy(&count, bytes.data(), sizeof count);
+  const char* p = bytes.data() + sizeof count;
+  size_t remaining = bytes.size() - sizeof count;
+  if (count > remaining / sizeof(uint32_t)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (remaining < sizeof(uint32_t)) return false;
+    p += sizeof(uint32_t);
+    remaining -= sizeof(uint32_t);
+    const size_t used = roaring_bitmap_portable_deserialize_size(p, remaining);
+    if (used == 0 || used > remaining) return false;
+    roaring_bitmap_t* r = roaring_bitmap_portable_deserialize_safe(p, used);
+    if (r == nullptr) return false;
+    const size_t recomputed = roaring_bitmap_portable_size_in_bytes(r);
+    roaring_bitmap_free(r);
+    if (recomputed != used) return false;
+    p += used;
+    remaining -= used;
+  }
+  return remaining == 0;
+}
+
 bool DecodeBitmap(std::string_view bytes, Roaring64Map* out) {
   // readSafe reads an 8-byte count before it checks any length, and does not
   // count those 8 bytes against maxbytes: check and subtract them here.
-  if (bytes.size() < 1 + sizeof(uint64_t)) return false;
+  if (bytes.size() < 1 + sizeof(uint64_t) || !WalkPortable(bytes.substr(1))) return false;
   try {
     *out = Roaring64Map::readSafe(bytes.data() + 1, bytes.size() - 1 - sizeof(uint64_t));
   } catch (const std::exception&) {

@@ -105,6 +105,8 @@ class Simulation {
   std::map<uint64_t, AccountState> states_;
   std::map<uint64_t, int64_t> last_at_;
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
+  std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
+  std::set<std::string> freed_;              // emails that an update in this file gave up
 };
 
 Status Simulation::State(uint64_t id, AccountState** out) {
@@ -124,12 +126,23 @@ Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
   auto it = emails_.find(e);
   if (it != emails_.end() && it->second != id) return Status::Refused("email is already registered");
   uint64_t holder = 0;
-  if (it == emails_.end() && a_.vault().LookupEmail(e, &holder).ok() && holder != id) {
+  if (it == emails_.end() && !freed_.count(e) && a_.vault().LookupEmail(e, &holder).ok() && holder != id) {
     AccountState st;
     if (ReadAccount(a_.ledger(), holder, &st).ok() && st.status != AccountStatus::kErased)
       return Status::Refused("email is already registered");
   }
+  // The account's previous email is free from here on, as it is live.
+  auto prev = email_of_.find(id);
+  std::string old = prev != email_of_.end() ? prev->second : std::string();
+  AccountView v;
+  if (prev == email_of_.end() && a_.Show(id, &v).ok() && v.pii) old = NormalizeEmail(v.pii->email);
+  if (!old.empty() && old != e) {
+    emails_.erase(old);
+    freed_.insert(old);
+  }
+  freed_.erase(e);
   emails_[e] = id;
+  email_of_[id] = e;
   return Status::OK();
 }
 

@@ -94,18 +94,20 @@ Status Accounts::EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* o
     }
     std::vector<Ledger::Appended> res;
     Status s = ledger_->Append(batch, &res);
-    if (s.Is(Status::Code::kRefused) || s.Is(Status::Code::kNotFound)) {
-      // One account changed under us (cancelled, already erased): the rest still go.
-      for (auto& c : batch) {
-        std::vector<Ledger::Command> one{c};
-        Status os = ledger_->Append(std::move(one), &res);
-        if (!os.ok() && !os.Is(Status::Code::kRefused) && !os.Is(Status::Code::kNotFound)) return os;
-      }
-    } else if (!s.ok()) {
-      return s;
+    if (s.ok()) {
+      out->erased.insert(out->erased.end(), todo.begin() + i, todo.begin() + end);
+      continue;
+    }
+    if (!s.Is(Status::Code::kRefused) && !s.Is(Status::Code::kNotFound)) return s;
+    // One account changed under us (cancelled, already erased): the rest still go,
+    // and only those that were appended are reported.
+    for (size_t k = i; k < end; ++k) {
+      std::vector<Ledger::Command> one{batch[k - i]};
+      Status os = ledger_->Append(std::move(one), &res);
+      if (os.ok()) out->erased.push_back(todo[k]);
+      else if (!os.Is(Status::Code::kRefused) && !os.Is(Status::Code::kNotFound)) return os;
     }
   }
-  out->erased.insert(out->erased.end(), todo.begin(), todo.end());
   CrashPoint("erase:after_account_erased");
   return Status::OK();
 }
@@ -154,6 +156,10 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
 }
 
 Status Accounts::Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out) {
+  for (const auto& e : accounts) {
+    AccountState st;
+    ACC_RETURN_IF_ERROR(ActiveState(e.account_id, &st));  // unknown: NotFound; erased: Refused
+  }
   std::lock_guard<std::mutex> l(sweep_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();

@@ -343,3 +343,39 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
   }
   CHECK(run({"import", dir.Sub("missing.jsonl")}).code == 4);
 }
+
+TEST_CASE("import: an email given up by an update can be registered again", "[import]") {
+  Fixture f;
+  // In the file: account 30 moves from x@ to y@, then account 31 takes x@.
+  const std::string in_file = RegisterLine(30, "2021-01-05T10:00:00Z", "x30@example.org") +
+                              Line("update", 30, "2021-01-06T10:00:00Z", {{"email", "y30@example.org"}}) +
+                              RegisterLine(31, "2021-01-07T10:00:00Z", "x30@example.org");
+  ImportReport r;
+  REQUIRE(f.Import(in_file, &r).ok());
+  CHECK(r.appended == 3);
+  // Across files: 30 (in the ledger now with y@) moves to z@, then 32 takes y@.
+  const std::string next = Line("update", 30, "2021-02-01T10:00:00Z", {{"email", "z30@example.org"}}) +
+                           RegisterLine(32, "2021-02-02T10:00:00Z", "y30@example.org");
+  REQUIRE(f.Import(next, &r).ok());
+  CHECK(r.appended == 2);
+  // Still refused: taking an email that a live account holds.
+  const uint64_t before = f.LastSeq();
+  Status s = f.Import(RegisterLine(33, "2021-03-01T10:00:00Z", "z30@example.org"));
+  CHECK(s.Is(Code::kRefused));
+  CHECK(f.LastSeq() == before);
+}
+
+TEST_CASE("import: Erase of an unknown or erased account appends nothing", "[import][erasure]") {
+  Fixture f;
+  REQUIRE(f.Import(RegisterLine(40, "2021-01-05T10:00:00Z", "e40@example.org")).ok());
+  SweepReport rep;
+  const uint64_t before = f.LastSeq();
+  CHECK(f.a().Erase({{999, "admin", 0}}, &rep).Is(Code::kNotFound));
+  CHECK(f.LastSeq() == before);
+  REQUIRE(f.a().Erase({{40, "admin", 0}}, &rep).ok());
+  REQUIRE(rep.erased.size() == 1);
+  CHECK(rep.verified);
+  const uint64_t after = f.LastSeq();
+  CHECK(f.a().Erase({{40, "admin", 0}}, &rep).Is(Code::kRefused));
+  CHECK(f.LastSeq() == after);
+}
