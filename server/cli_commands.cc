@@ -21,9 +21,7 @@ struct RegisterFlags {
 int RunRegister(const Globals& g, const RegisterFlags& f) {
   Registration r{f.nickname, f.email, "", f.gender, f.birthdate, f.ip,
                  f.user_agent, f.company, f.accept_policy, f.request_id};
-  if (!f.password_stdin)
-    return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
-  Status s = ReadPassword(&r.password);
+  Status s = ReadPassword(f.password_stdin, &r.password);
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
@@ -130,7 +128,9 @@ Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* 
   return Status::OK();
 }
 
-Status ReadPassword(std::string* out) {
+Status ReadPassword(bool password_stdin, std::string* out) {
+  // Never from argv: every user sees argv in ps, and shells keep it in history.
+  if (!password_stdin) return Status::InvalidArgument("password: required, pass it with --password-stdin");
   if (!std::getline(std::cin, *out)) return Status::InvalidArgument("password: stdin was empty");
   if (!out->empty() && out->back() == '\r') out->pop_back();
   return Status::OK();

@@ -63,8 +63,8 @@ void Print(const Globals& g, const nlohmann::ordered_json& j);
 Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out);
 // Parses an RFC 3339 UTC time for flags such as --as-of.
 Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms);
-// Reads the password from the first line of stdin.
-Status ReadPassword(std::string* out);
+// Reads the password from the first line of stdin (only with --password-stdin).
+Status ReadPassword(bool password_stdin, std::string* out);
 
 void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
 void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion

@@ -53,9 +53,7 @@ struct LoginFlags {
 
 int RunLogin(const Globals& g, const LoginFlags& f) {
   LoginRequest r{f.email, f.account, "", f.ip, f.user_agent, false, ContextOf(f.common)};
-  if (!f.password_stdin)
-    return Fail(g, Status::InvalidArgument("password: required, pass it with --password-stdin"));
-  Status s = ReadPassword(&r.password);
+  Status s = ReadPassword(f.password_stdin, &r.password);
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
