@@ -195,9 +195,11 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   ACC_RETURN_IF_ERROR(CheckChange(c, ctx, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()));
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  // Only an email change needs the current email (the account's history is
+  // read to find it); other updates stay one state read and one append.
   Pii old;
-  ACC_RETURN_IF_ERROR(ReadPii(id, &old));
-  const std::string old_email = NormalizeEmail(old.email);
+  if (c.email) ACC_RETURN_IF_ERROR(ReadPii(id, &old));
+  const std::string old_email = c.email ? NormalizeEmail(old.email) : std::string();
   const std::string new_email = c.email ? NormalizeEmail(*c.email) : old_email;
   const bool moves = new_email != old_email;
   crypto::Key32 dek;
