@@ -19,6 +19,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/merkle.h"
 #include "core/rocks_util.h"
 
 namespace accountable {
@@ -154,6 +155,7 @@ class LedgerImpl final : public Ledger {
   Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,
                       std::unordered_map<uint64_t, uint64_t>* versions, Appended* r);
   uint64_t StreamVersionFromDb(uint64_t account_id);
+  void AddLeaf(WriterTx& tx, uint64_t index, std::string hash);
   int64_t NowMs() const;
 
   LedgerOptions opt_;
@@ -444,6 +446,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
     // does not change the buffer's structure.
     ACC_RETURN_IF_ERROR(opt_.hook->Apply(events::EventView::FromVerified(c.envelope), tx));
   }
+  AddLeaf(tx, seq - 1, merkle::LeafHash(c.envelope));
   const std::string seq_key = EncodeBE64(seq);
   tx.PutRaw(kEvents, seq_key, c.envelope);
   tx.PutRaw(kIdempotency, rid, seq_key);
@@ -455,6 +458,27 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   r->version = version;
   r->duplicate = false;
   return Status::OK();
+}
+
+// Stores the leaf and every perfect subtree it completes, in the event's own
+// WriteBatch: one hash per level where the leaf's index has a trailing 1 bit,
+// one on average. Left siblings come from this group or the DB.
+void LedgerImpl::AddLeaf(WriterTx& tx, uint64_t index, std::string hash) {
+  uint8_t level = 0;
+  tx.PutRaw(kMerkle, merkle::NodeKey(level, index), hash);
+  while (index & 1) {
+    std::string left;
+    bool found = false;
+    const std::string key = merkle::NodeKey(level, index - 1);
+    if (!tx.Lookup(kMerkle, key, &left, &found)) found = GetRaw(kMerkle, key, &left).ok();
+    // A missing sibling means a log written before the tree existed; no
+    // parent can be computed, and RootAt will report the gap as NotFound.
+    if (!found) return;
+    hash = merkle::NodeHash(left, hash);
+    ++level;
+    index >>= 1;
+    tx.PutRaw(kMerkle, merkle::NodeKey(level, index), hash);
+  }
 }
 
 uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {
