@@ -1,0 +1,120 @@
+// Tamper tests: the auditor's Merkle checks catch a rewritten envelope and a
+// rewritten history against a saved tree head, on a copy of a data directory.
+#include <rocksdb/db.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "core/merkle.h"
+#include "projections/accounts.h"
+#include "projections/activity.h"
+#include "replay/proofs.h"
+#include "test_util.h"
+
+using namespace accountable;
+
+namespace {
+
+void MakeLedger(const std::string& data, int accounts) {
+  AccountsOptions o;
+  o.data_dir = data;
+  o.password_cost = {1, 8u << 20};
+  std::unique_ptr<Accounts> a;
+  REQUIRE(Accounts::Open(o, &a).ok());
+  for (int i = 0; i < accounts; ++i) {
+    Registration r{test::Name("nick", uint64_t(i)), test::Name("a", uint64_t(i)) + "@example.org", "password-123", "female",
+                   "1990-01-01", "192.0.2.1", "", "", "1.01"};
+    RegisterResult out;
+    REQUIRE(a->Register(r, &out).ok());
+  }
+  REQUIRE(a->Close().ok());
+}
+
+// Opens a copy's event DB raw (as an attacker with file access would) and edits one events row.
+void EditEvent(const std::string& events_dir, const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), events_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  rocksdb::DB* db = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), events_dir, cfs, &hs, &db).ok());
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == "events") edit(db, hs[i]);
+  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+std::unique_ptr<Ledger> OpenReadOnly(const std::string& data) {
+  LedgerOptions o;
+  o.dir = data + "/events";
+  o.read_only = true;
+  o.activity_merge = MergeActivity;
+  std::unique_ptr<Ledger> l;
+  REQUIRE(Ledger::Open(o, &l).ok());
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("audit: a flipped byte in one stored envelope is named by verify", "[audit][tamper]") {
+  test::TempDir dir("acc-audit");
+  MakeLedger(dir.Sub("data"), 5);
+  {
+    auto l = OpenReadOnly(dir.Sub("data"));
+    audit::Json j;
+    REQUIRE(audit::VerifyTree(*l, &j).ok());
+    CHECK(j["events"] == 6);
+  }
+  std::filesystem::copy(dir.Sub("data"), dir.Sub("copy"), std::filesystem::copy_options::recursive);
+  EditEvent(dir.Sub("copy") + "/events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    std::string v;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), h, EncodeBE64(4), &v).ok());
+    v[v.size() / 2] ^= 0x01;  // one bit, in the middle of the sealed box
+    REQUIRE(db->Put(rocksdb::WriteOptions(), h, EncodeBE64(4), v).ok());
+  });
+  auto l = OpenReadOnly(dir.Sub("copy"));
+  audit::Json j;
+  Status s = audit::VerifyTree(*l, &j);
+  REQUIRE(s.Is(Status::Code::kCorruption));
+  CHECK(s.message().find("seq 4") != std::string::npos);
+}
+
+TEST_CASE("audit: a rewritten history fails consistency with a saved tree head", "[audit][tamper]") {
+  test::TempDir dir("acc-audit");
+  MakeLedger(dir.Sub("data"), 4);
+  audit::Json saved;
+  {
+    auto l = OpenReadOnly(dir.Sub("data"));
+    REQUIRE(audit::TreeHead(*l, 0, &saved).ok());
+  }
+  // The honest log grows; consistency from the saved head holds.
+  MakeLedger(dir.Sub("data"), 0);
+  std::filesystem::copy(dir.Sub("data"), dir.Sub("copy"), std::filesystem::copy_options::recursive);
+  {
+    auto l = OpenReadOnly(dir.Sub("data"));
+    audit::Json proof;
+    REQUIRE(audit::ProveConsistency(*l, saved["treeSize"].get<uint64_t>(), l->LastSeq(), &proof).ok());
+    CHECK(proof["root1"] == saved["root"]);
+    CHECK(audit::VerifyConsistency(proof).ok());
+  }
+  // Drop the last event of the copy and append a different one in its place.
+  const uint64_t last = saved["treeSize"].get<uint64_t>();
+  EditEvent(dir.Sub("copy") + "/events", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    REQUIRE(db->Delete(rocksdb::WriteOptions(), h, EncodeBE64(last)).ok());
+  });
+  {
+    LedgerOptions o = test::LedgerAt(dir.Sub("copy") + "/events");
+    o.activity_merge = MergeActivity;
+    std::unique_ptr<Ledger> l;
+    REQUIRE(Ledger::Open(o, &l).ok());
+    std::vector<Ledger::Appended> out;
+    REQUIRE(l->Append({test::Consent(1, "forged")}, &out).ok());
+    REQUIRE(out[0].seq == last);
+  }
+  auto l = OpenReadOnly(dir.Sub("copy"));
+  audit::Json proof;
+  REQUIRE(audit::ProveConsistency(*l, last, l->LastSeq(), &proof).ok());
+  proof["root1"] = saved["root"];  // what the auditor holds, not what the forger says
+  CHECK(audit::VerifyConsistency(proof).Is(Status::Code::kCorruption));
+}
