@@ -134,6 +134,10 @@ class LedgerImpl final : public Ledger {
   }
   Status Scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status PutMeta(std::string_view key, std::string_view value) override {
+    if (opt_.read_only) return Status::Refused("the ledger is open read-only");
+    return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)), "event DB write");
+  }
   Status LookupRequest(std::string_view request_id, uint64_t* seq) override {
     std::string v;
     ACC_RETURN_IF_ERROR(GetRaw(kIdempotency, request_id, &v));

@@ -115,6 +115,9 @@ class Ledger {
   // Calls fn(key, value) for every row of cf whose key starts with prefix.
   virtual Status Scan(Cf cf, std::string_view prefix,
                       const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // Writes a derived row of Cf::kMeta outside the log (the latest signed tree
+  // head): not synced, since it can always be made again from the log.
+  virtual Status PutMeta(std::string_view key, std::string_view value) = 0;
   // The seq a request id was first appended at; NotFound if never seen.
   virtual Status LookupRequest(std::string_view request_id, uint64_t* seq) = 0;
   virtual uint64_t LastSeq() const = 0;

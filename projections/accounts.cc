@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/merkle.h"
 #include "projections/activity.h"
 #include "projections/validate.h"
 
@@ -40,13 +41,22 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.clock_ms = o.clock_ms;
   lo.activity_merge = MergeActivity;
   lo.activity_partial_merge = PartialMergeActivity;
-  lo.on_commit = o.on_commit;
+  ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));
+  Accounts* self = a.get();
+  // A fresh signed head per group commit: ~one Ed25519 signature per fsync.
+  lo.on_commit = [self, user = o.on_commit](uint64_t last) {
+    SignedTreeHead h;
+    self->SignTreeHead(&h);
+    if (user) user(last);
+  };
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
   std::string max_id;
   Status s = a->ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
   if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
   else if (!s.Is(Status::Code::kNotFound)) return s;
   if (a->ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
+  SignedTreeHead head;
+  ACC_RETURN_IF_ERROR(a->SignTreeHead(&head));
   // An erasure a crash interrupted is finished before anything else runs.
   SweepReport report;
   ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
@@ -55,6 +65,17 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
 }
 
 Accounts::~Accounts() { Close(); }
+
+Status Accounts::SignTreeHead(SignedTreeHead* out) {
+  std::lock_guard<std::mutex> l(sth_mu_);
+  const uint64_t size = ledger_->LastSeq();
+  std::string root;
+  ACC_RETURN_IF_ERROR(merkle::RootAt([this](uint8_t level, uint64_t index, std::string* h) {
+    return ledger_->Get(Cf::kMerkle, merkle::NodeKey(level, index), h);
+  }, size, &root));
+  *out = Sign(signing_key_, size, root, NowMs());
+  return ledger_->PutMeta(kMetaLatestHead, EncodeHead(*out));
+}
 
 Status Accounts::Close() {
   Status s;

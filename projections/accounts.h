@@ -29,6 +29,7 @@
 
 #include "core/crypto.h"
 #include "core/ledger.h"
+#include "core/tree_head.h"
 #include "core/vault.h"
 #include "projections/account_state.h"
 #include "projections/projector.h"
@@ -181,6 +182,11 @@ class Accounts {
   // activity time would keep an account from retention forever.
   static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
 
+  // Signs the head of the whole log and keeps it as the latest (meta
+  // "sth/latest"); also runs after every group commit.
+  Status SignTreeHead(SignedTreeHead* out);
+  const std::string& public_key() const { return signing_key_.public_key; }
+
   Ledger& ledger() { return *ledger_; }
   int64_t grace_period_ms() const { return opt_.grace_period_ms; }
   Vault& vault() { return *vault_; }
@@ -213,10 +219,14 @@ class Accounts {
   std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic
   std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
   std::mutex sweep_mu_;  // one erasure pass at a time
+  SigningKey signing_key_;
+  std::mutex sth_mu_;    // heads are made in seq order
   std::once_flag dummy_once_;
   std::string dummy_credential_;  // verified against when no account matches
   const std::string& DummyCredential();
 };
+
+inline constexpr std::string_view kMetaLatestHead = "sth/latest";
 
 // "yyyymmdd" of the UTC day containing ms, as a number.
 uint32_t DayOf(int64_t ms);

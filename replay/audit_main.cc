@@ -8,6 +8,8 @@
 // Exit codes: 0 the check passed · 2 usage · 6 storage error or a failed check.
 #include <CLI/CLI.hpp>
 
+#include <sodium.h>
+
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -54,6 +56,18 @@ Status VerifyLog(accountable::Ledger& ledger, Json* out) {
   return Status::OK();
 }
 
+Status VerifyWithKey(accountable::Ledger& ledger, const std::string& file, Json* j) {
+  std::ifstream f(file);
+  std::string hex;
+  if (!f || !(f >> hex)) return Status::InvalidArgument("cannot read a public key from " + file);
+  std::string pk(32, '\0');
+  size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(pk.data()), pk.size(), hex.c_str(), hex.size(), nullptr, &len,
+                     nullptr) != 0 || len != 32)
+    return Status::InvalidArgument(file + ": not a 32-byte hex public key");
+  return accountable::audit::VerifySignedHead(ledger, pk, j);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,6 +80,8 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify-log", "every envelope verifies and seqs are contiguous");
   auto* rebuild = app.add_subcommand("rebuild-check", "replay every event and compare the projections");
   auto* tree = app.add_subcommand("verify", "recompute the Merkle tree from every envelope; first bad seq");
+  std::string pubkey_file;
+  tree->add_option("--pubkey", pubkey_file, "file with the hex Ed25519 public key (DATA/keys/signing.pub)");
   uint64_t size = 0, seq = 0, old_size = 0, new_size = 0;
   std::string file;
   auto* head = app.add_subcommand("tree-head", "root of the tree at a size (default: the whole log)");
@@ -108,6 +124,7 @@ int main(int argc, char** argv) {
     s = VerifyLog(*ledger, &j);
   } else if (tree->parsed()) {
     s = accountable::audit::VerifyTree(*ledger, &j);
+    if (s.ok() && !pubkey_file.empty()) s = VerifyWithKey(*ledger, pubkey_file, &j);
   } else if (head->parsed()) {
     s = accountable::audit::TreeHead(*ledger, size, &j);
   } else if (pin->parsed()) {

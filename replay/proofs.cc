@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "core/merkle.h"
+#include "core/tree_head.h"
 
 namespace accountable::audit {
 namespace {
@@ -156,6 +157,23 @@ Status VerifyTree(Ledger& ledger, Json* out) {
   if ((*out)["root"] != B64(rebuilt.Root()))
     return Status::Corruption("the stored tree's root differs from the root recomputed from every envelope");
   (*out)["events"] = expect - 1;
+  return Status::OK();
+}
+
+Status VerifySignedHead(Ledger& ledger, const std::string& public_key, Json* out) {
+  std::string stored;
+  Status s = ledger.Get(Cf::kMeta, "sth/latest", &stored);
+  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("the log has no signed tree head");
+  ACC_RETURN_IF_ERROR(s);
+  SignedTreeHead h;
+  ACC_RETURN_IF_ERROR(DecodeHead(stored, &h));
+  ACC_RETURN_IF_ERROR(VerifyHead(public_key, h));
+  Json recomputed;
+  ACC_RETURN_IF_ERROR(TreeHead(ledger, h.size, &recomputed));
+  if (recomputed["root"] != B64(h.root))
+    return Status::Corruption("the signed head's root differs from the log's root at size " + std::to_string(h.size));
+  (*out)["signed_head"] = {{"treeSize", h.size}, {"root", B64(h.root)}, {"timestamp_ms", h.timestamp_ms},
+                           {"signature", B64(h.signature)}};
   return Status::OK();
 }
 

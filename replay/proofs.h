@@ -24,5 +24,8 @@ Status VerifyConsistency(const nlohmann::json& j);
 // Recomputes every leaf from its envelope and checks it against the stored
 // tree, then the root of the whole log; Corruption names the first bad seq.
 Status VerifyTree(Ledger& ledger, Json* out);
+// Checks the latest signed tree head (meta "sth/latest") against the public
+// key (32 bytes) and against the root recomputed at its size.
+Status VerifySignedHead(Ledger& ledger, const std::string& public_key, Json* out);
 
 }  // namespace accountable::audit

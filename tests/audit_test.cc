@@ -118,3 +118,32 @@ TEST_CASE("audit: a rewritten history fails consistency with a saved tree head",
   proof["root1"] = saved["root"];  // what the auditor holds, not what the forger says
   CHECK(audit::VerifyConsistency(proof).Is(Status::Code::kCorruption));
 }
+
+TEST_CASE("audit: the signed tree head verifies, a forged one does not", "[audit][tamper]") {
+  test::TempDir dir("acc-audit");
+  MakeLedger(dir.Sub("data"), 3);
+  std::string pk;
+  {
+    AccountsOptions o;
+    o.data_dir = dir.Sub("data");
+    o.password_cost = {1, 8u << 20};
+    std::unique_ptr<Accounts> a;
+    REQUIRE(Accounts::Open(o, &a).ok());
+    pk = a->public_key();
+    SignedTreeHead h;
+    REQUIRE(a->SignTreeHead(&h).ok());
+    CHECK(h.size == a->ledger().LastSeq());
+    CHECK(VerifyHead(pk, h).ok());
+    SignedTreeHead forged = h;
+    forged.size -= 1;  // claim a shorter log under the same signature
+    CHECK(VerifyHead(pk, forged).Is(Status::Code::kCorruption));
+    // A head signed by someone else's key, stored where auditors look.
+    SigningKey other;
+    REQUIRE(LoadOrCreateSigningKey(dir.Sub("other-key"), &other).ok());
+    REQUIRE(a->ledger().PutMeta(kMetaLatestHead, EncodeHead(Sign(other, h.size, h.root, h.timestamp_ms))).ok());
+    REQUIRE(a->ledger().Close().ok());
+  }
+  auto l = OpenReadOnly(dir.Sub("data"));
+  audit::Json j;
+  CHECK(audit::VerifySignedHead(*l, pk, &j).Is(Status::Code::kCorruption));
+}

@@ -1,0 +1,92 @@
+#include "core/tree_head.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/coding.h"
+#include "core/crypto.h"
+
+namespace accountable {
+namespace {
+
+constexpr std::string_view kDomain = "accountable-sth-v1";
+constexpr size_t kEncodedBytes = 8 + 32 + 8 + crypto_sign_BYTES;
+
+std::string Message(uint64_t size, const std::string& root, int64_t ts) {
+  std::string m(kDomain);
+  m += EncodeBE64(size);
+  m += root;
+  m += EncodeBE64(static_cast<uint64_t>(ts));
+  return m;
+}
+
+Status WriteFile(const std::string& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot create " + path);
+  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? Status::OK() : Status::IOError("cannot write " + path);
+}
+
+}  // namespace
+
+Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out) {
+  ACC_RETURN_IF_ERROR(crypto::InitCrypto());
+  std::ifstream f(path, std::ios::binary);
+  if (f) {
+    std::string sk((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (sk.size() != crypto_sign_SECRETKEYBYTES) return Status::Corruption("signing key " + path + " has the wrong size");
+    out->secret = sk;
+    out->public_key.assign(sk.data() + 32, 32);  // libsodium keeps the public key in the second half
+    return Status::OK();
+  }
+  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0'), sk(crypto_sign_SECRETKEYBYTES, '\0');
+  crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(sk.data()));
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  ACC_RETURN_IF_ERROR(WriteFile(path, sk));
+  Status ps = WriteFile(path + ".pub", crypto::ToHex(pk) + "\n");
+  if (!ps.ok() && !ps.Is(Status::Code::kIOError)) return ps;
+  out->secret = std::move(sk);
+  out->public_key = std::move(pk);
+  return Status::OK();
+}
+
+SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t ts) {
+  SignedTreeHead h{size, root, ts, std::string(crypto_sign_BYTES, '\0')};
+  const std::string m = Message(size, root, ts);
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(h.signature.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(m.data()), m.size(),
+                       reinterpret_cast<const unsigned char*>(key.secret.data()));
+  return h;
+}
+
+Status VerifyHead(const std::string& pk, const SignedTreeHead& h) {
+  if (pk.size() != crypto_sign_PUBLICKEYBYTES || h.signature.size() != crypto_sign_BYTES || h.root.size() != 32)
+    return Status::Corruption("tree head or public key has the wrong size");
+  const std::string m = Message(h.size, h.root, h.timestamp_ms);
+  if (crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(h.signature.data()),
+                                  reinterpret_cast<const unsigned char*>(m.data()), m.size(),
+                                  reinterpret_cast<const unsigned char*>(pk.data())) != 0)
+    return Status::Corruption("tree head signature does not verify");
+  return Status::OK();
+}
+
+std::string EncodeHead(const SignedTreeHead& h) {
+  return EncodeBE64(h.size) + h.root + EncodeBE64(static_cast<uint64_t>(h.timestamp_ms)) + h.signature;
+}
+
+Status DecodeHead(std::string_view b, SignedTreeHead* out) {
+  if (b.size() != kEncodedBytes) return Status::Corruption("stored tree head has the wrong size");
+  out->size = DecodeBE64(b.substr(0, 8));
+  out->root = std::string(b.substr(8, 32));
+  out->timestamp_ms = static_cast<int64_t>(DecodeBE64(b.substr(40, 8)));
+  out->signature = std::string(b.substr(48));
+  return Status::OK();
+}
+
+}  // namespace accountable

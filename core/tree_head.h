@@ -1,0 +1,45 @@
+// TreeHead: signed statements "the log had `size` events with this root".
+//
+// Ed25519 (libsodium) over "accountable-sth-v1" || BE64 size || root (32
+// bytes) || BE64 timestamp_ms. The signing key lives in the key directory
+// (never in a DB); auditors get only the 32-byte public key. A head an
+// auditor saved today lets them check tomorrow, with a consistency proof,
+// that the log only grew.
+//
+//   SigningKey key;
+//   Status s = LoadOrCreateSigningKey("data/keys/signing", &key);  // 0600, plus signing.pub
+//   SignedTreeHead h = Sign(key, size, root, now_ms);
+//   bool ok = VerifyHead(public_key, h).ok();
+//
+// Thread safety: pure functions; SigningKey is immutable after loading.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "events/status.h"
+
+namespace accountable {
+
+struct SigningKey {
+  std::string secret;  // 64 bytes (libsodium Ed25519 secret key)
+  std::string public_key;  // 32 bytes
+};
+
+struct SignedTreeHead {
+  uint64_t size = 0;
+  std::string root;       // 32 bytes
+  int64_t timestamp_ms = 0;
+  std::string signature;  // 64 bytes
+};
+
+// Creates the key (mode 0600) and `path`.pub (the public key, hex) on first use.
+Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out);
+SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t timestamp_ms);
+Status VerifyHead(const std::string& public_key, const SignedTreeHead& head);
+
+// Fixed-width encoding for storage: BE64 size || root || BE64 time || signature.
+std::string EncodeHead(const SignedTreeHead& h);
+Status DecodeHead(std::string_view bytes, SignedTreeHead* out);
+
+}  // namespace accountable
