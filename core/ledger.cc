@@ -8,6 +8,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
 
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <chrono>
@@ -88,6 +89,9 @@ class WriterTx final : public GroupTx {
   void Delete(Cf cf, std::string_view key) override;
 
   void PutRaw(size_t handle, std::string_view key, std::string_view value);
+  // Into the WriteBatch only: for rows no command of the group reads back
+  // (envelopes, tree nodes, streams), so the overlay does not copy them.
+  void PutBlind(size_t handle, std::string_view key, std::string_view value);
   // True if the group wrote the key: *found says whether it still exists.
   bool Lookup(size_t handle, const std::string& key, std::string* value, bool* found) const;
   // Save points are per caller batch; an undo log keeps them O(writes), not O(group).
@@ -160,6 +164,8 @@ class LedgerImpl final : public Ledger {
                       std::unordered_map<uint64_t, uint64_t>* versions, Appended* r);
   uint64_t StreamVersionFromDb(uint64_t account_id);
   void AddLeaf(WriterTx& tx, uint64_t index, std::string hash);
+  bool LeftSibling(uint8_t level, uint64_t index, std::string* hash);
+  void SetFrontier(uint8_t level, uint64_t index, const std::string& hash);
   int64_t NowMs() const;
 
   LedgerOptions opt_;
@@ -177,6 +183,11 @@ class LedgerImpl final : public Ledger {
   std::thread writer_;
   // Writer-thread only: committed stream versions.
   std::unordered_map<uint64_t, uint64_t> version_cache_;
+  // Writer-thread only: the last completed tree node per level (index, hash).
+  // A new leaf's left siblings are always these, so appends read no tree rows.
+  using Node = std::optional<std::pair<uint64_t, std::string>>;
+  std::array<Node, 64> frontier_;
+  std::vector<std::pair<uint8_t, Node>> frontier_undo_;  // since the batch's save point
 };
 
 Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
@@ -201,6 +212,10 @@ void WriterTx::Merge(Cf cf, std::string_view key, std::string_view value) {
   // Merge operands are not folded into the overlay: no hook reads them back
   // within a group (bitmaps are only read by queries).
   wb_->Merge(ledger_->handle(static_cast<size_t>(cf)), ToSlice(key), ToSlice(value));
+}
+
+void WriterTx::PutBlind(size_t h, std::string_view key, std::string_view value) {
+  wb_->Put(ledger_->handle(h), ToSlice(key), ToSlice(value));
 }
 
 void WriterTx::PutRaw(size_t h, std::string_view key, std::string_view value) {
@@ -376,6 +391,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     for (Pending* p : group)
       if (p->status.ok()) p->status = err;
     version_cache_.clear();  // may hold versions that never became durable
+    frontier_.fill(std::nullopt);  // may hold nodes that never became durable
     return;
   }
   last_seq_.store(next_seq - 1, std::memory_order_release);
@@ -395,11 +411,13 @@ Status LedgerImpl::ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int6
                                                        : std::optional<uint64_t>(it->second));
   }
   tx.SetSavePoint();
+  frontier_undo_.clear();
   p->results.resize(p->batch.size());
   for (size_t i = 0; i < p->batch.size(); ++i) {
     Status s = ApplyCommand(p->batch[i], tx, *next_seq, now_ms, versions, &p->results[i]);
     if (!s.ok()) {
       tx.RollbackToSavePoint();
+      for (auto it = frontier_undo_.rbegin(); it != frontier_undo_.rend(); ++it) frontier_[it->first] = it->second;
       *next_seq = saved_seq;
       for (auto it = version_undo.rbegin(); it != version_undo.rend(); ++it) {
         if (it->second) (*versions)[it->first] = *it->second;
@@ -452,10 +470,10 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   }
   AddLeaf(tx, seq - 1, merkle::LeafHash(c.envelope));
   const std::string seq_key = EncodeBE64(seq);
-  tx.PutRaw(kEvents, seq_key, c.envelope);
+  tx.PutBlind(kEvents, seq_key, c.envelope);
   tx.PutRaw(kIdempotency, rid, seq_key);
   if (account != 0) {
-    tx.PutRaw(kStreams, StreamKey(account, version), seq_key);
+    tx.PutBlind(kStreams, StreamKey(account, version), seq_key);
     (*versions)[account] = version;
   }
   r->seq = seq;
@@ -466,23 +484,33 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
 
 // Stores the leaf and every perfect subtree it completes, in the event's own
 // WriteBatch: one hash per level where the leaf's index has a trailing 1 bit,
-// one on average. Left siblings come from this group or the DB.
+// one on average. Left siblings come from the frontier (or, after a restart,
+// once from the DB).
 void LedgerImpl::AddLeaf(WriterTx& tx, uint64_t index, std::string hash) {
-  uint8_t level = 0;
-  tx.PutRaw(kMerkle, merkle::NodeKey(level, index), hash);
-  while (index & 1) {
+  for (uint8_t level = 0;; ++level, index >>= 1) {
+    tx.PutBlind(kMerkle, merkle::NodeKey(level, index), hash);
     std::string left;
-    bool found = false;
-    const std::string key = merkle::NodeKey(level, index - 1);
-    if (!tx.Lookup(kMerkle, key, &left, &found)) found = GetRaw(kMerkle, key, &left).ok();
     // A missing sibling means a log written before the tree existed; no
-    // parent can be computed, and RootAt will report the gap as NotFound.
-    if (!found) return;
+    // parent can be computed, and RootAt will report the gap.
+    const bool parent = (index & 1) && LeftSibling(level, index - 1, &left);
+    SetFrontier(level, index, hash);
+    if (!parent) return;
     hash = merkle::NodeHash(left, hash);
-    ++level;
-    index >>= 1;
-    tx.PutRaw(kMerkle, merkle::NodeKey(level, index), hash);
   }
+}
+
+bool LedgerImpl::LeftSibling(uint8_t level, uint64_t index, std::string* hash) {
+  const Node& f = frontier_[level];
+  if (f && f->first == index) {
+    *hash = f->second;
+    return true;
+  }
+  return GetRaw(kMerkle, merkle::NodeKey(level, index), hash).ok();
+}
+
+void LedgerImpl::SetFrontier(uint8_t level, uint64_t index, const std::string& hash) {
+  frontier_undo_.emplace_back(level, frontier_[level]);
+  frontier_[level] = std::make_pair(index, hash);
 }
 
 uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {

@@ -1,5 +1,7 @@
 #include "core/merkle.h"
 
+#include <sodium.h>
+
 #include <bit>
 
 #include "core/coding.h"
@@ -64,18 +66,21 @@ bool Sized(std::string_view h) { return h.size() == kHashBytes; }
 
 }  // namespace
 
-std::string LeafHash(std::string_view leaf) {
-  std::string in(1, '\x00');
-  in.append(leaf);
-  return crypto::Sha256(in);
+// Streamed, so a leaf (an envelope on the writer thread) is never copied.
+std::string Hash(unsigned char prefix, std::string_view a, std::string_view b) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  crypto_hash_sha256_update(&st, &prefix, 1);
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(a.data()), a.size());
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(b.data()), b.size());
+  std::string out(kHashBytes, '\0');
+  crypto_hash_sha256_final(&st, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
 }
 
-std::string NodeHash(std::string_view left, std::string_view right) {
-  std::string in(1, '\x01');
-  in.append(left);
-  in.append(right);
-  return crypto::Sha256(in);
-}
+std::string LeafHash(std::string_view leaf) { return Hash(0x00, leaf, {}); }
+
+std::string NodeHash(std::string_view left, std::string_view right) { return Hash(0x01, left, right); }
 
 std::string EmptyRoot() { return crypto::Sha256(""); }
 
