@@ -92,6 +92,10 @@ class ClientImpl final : public Client {
       for (auto* e : *r->events())
         out->events.emplace_back(e->seq(), e->envelope() ? std::string(reinterpret_cast<const char*>(e->envelope()->data()),
                                                                        e->envelope()->size()) : std::string());
+    if (r->results())
+      for (auto* res : *r->results())
+        if (res->response())
+          out->results.emplace_back(reinterpret_cast<const char*>(res->response()->data()), res->response()->size());
     return Status::OK();
   }
 

@@ -36,6 +36,7 @@ class Client {
     wire::Role role = wire::Role::None;
     std::string json;
     std::vector<std::pair<uint64_t, std::string>> events;
+    std::vector<std::string> results;  // Batch: Response buffers; read each with wire::ParseResponse
   };
   using BodyFn = std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>;
 

@@ -38,6 +38,10 @@ std::string ResponseFrame(uint64_t corr, uint8_t code, std::string_view message,
   for (const auto& [seq, env] : f.events)
     evs.push_back(CreateEvent(fbb, seq, fbb.CreateVector(reinterpret_cast<const uint8_t*>(env.data()), env.size())));
   auto events = f.events.empty() ? 0 : fbb.CreateVector(evs);
+  std::vector<flatbuffers::Offset<Result>> rs;
+  for (const auto& r : f.results)
+    rs.push_back(CreateResult(fbb, fbb.CreateVector(reinterpret_cast<const uint8_t*>(r.data()), r.size())));
+  auto results = f.results.empty() ? 0 : fbb.CreateVector(rs);
   auto msg = message.empty() ? 0 : fbb.CreateString(message);
   auto json = f.json.empty() ? 0 : fbb.CreateString(f.json);
   ResponseBuilder b(fbb);
@@ -50,6 +54,7 @@ std::string ResponseFrame(uint64_t corr, uint8_t code, std::string_view message,
   b.add_role(f.role);
   b.add_json(json);
   b.add_events(events);
+  b.add_results(results);
   fbb.Finish(b.Finish(), RequestIdentifier());
   return Frame(fbb.GetBufferPointer(), fbb.GetSize());
 }

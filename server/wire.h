@@ -51,7 +51,11 @@ struct ResponseFields {
   Role role = Role::None;
   std::string json;
   std::vector<std::pair<uint64_t, std::string>> events;  // seq, envelope bytes
+  std::vector<std::string> results;  // Batch: Response buffers, without length prefix
 };
+
+// Requests in one Batch, at most.
+inline constexpr size_t kBatchRequestsMax = 256;
 
 std::string ResponseFrame(uint64_t correlation_id, uint8_t code, std::string_view message,
                           const ResponseFields& f = {});
