@@ -29,6 +29,7 @@
 #include "events/event.h"
 #include "projections/activity.h"
 #include "projections/projector.h"
+#include "bench_util.h"
 
 namespace acc = accountable;
 namespace fb = accountable::fb;
@@ -59,20 +60,10 @@ struct Result {
   std::exit(2);
 }
 
-std::vector<size_t> ParseList(const std::string& s) {
-  std::vector<size_t> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    char* end = nullptr;
-    std::string item = s.substr(pos, comma - pos);
-    unsigned long v = std::strtoul(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v == 0) Usage("expected a comma-separated list of positive numbers");
-    out.push_back(v);
-    pos = comma + 1;
-  }
-  return out;
+std::vector<size_t> ParseList(const std::string& s, bool allow_zero = false) {
+  auto list = accountable::bench::ParseList(s, allow_zero);
+  if (!list) Usage("expected a comma-separated list of positive numbers");
+  return *list;
 }
 
 Config ParseArgs(int argc, char** argv) {

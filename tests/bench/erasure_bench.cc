@@ -27,6 +27,7 @@
 #include "core/byte_scan.h"
 #include "core/crypto.h"
 #include "projections/accounts.h"
+#include "bench_util.h"
 
 namespace acc = accountable;
 namespace fs = std::filesystem;
@@ -50,20 +51,9 @@ struct Config {
 }
 
 std::vector<size_t> ParseList(const std::string& s, bool allow_zero = false) {
-  std::vector<size_t> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    char* end = nullptr;
-    std::string item = s.substr(pos, comma - pos);
-    unsigned long v = std::strtoul(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || (v == 0 && !allow_zero))
-      Usage("expected a comma-separated list of positive numbers");
-    out.push_back(v);
-    pos = comma + 1;
-  }
-  return out;
+  auto list = accountable::bench::ParseList(s, allow_zero);
+  if (!list) Usage("expected a comma-separated list of positive numbers");
+  return *list;
 }
 
 Config ParseArgs(int argc, char** argv) {
