@@ -6,6 +6,7 @@
 
 #include "core/coding.h"
 #include "core/crypto.h"
+#include "core/ledger.h"
 
 namespace accountable::merkle {
 namespace {
@@ -88,6 +89,15 @@ std::string NodeKey(uint8_t level, uint64_t index) {
   std::string k(1, static_cast<char>(level));
   k += EncodeBE64(index);
   return k;
+}
+
+NodeReader LedgerNodes(Ledger& ledger) {
+  return [&ledger](uint8_t level, uint64_t index, std::string* h) {
+    Status s = ledger.Get(Cf::kMerkle, NodeKey(level, index), h);
+    if (s.Is(Status::Code::kNotFound))
+      return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) + " is missing");
+    return s;
+  };
 }
 
 Status RootAt(const NodeReader& read, uint64_t size, std::string* root) {

@@ -24,6 +24,10 @@
 
 #include "events/status.h"
 
+namespace accountable {
+class Ledger;
+}
+
 namespace accountable::merkle {
 
 inline constexpr size_t kHashBytes = 32;
@@ -37,6 +41,10 @@ std::string NodeKey(uint8_t level, uint64_t index);
 
 // Reads a stored perfect-subtree hash by (level, index).
 using NodeReader = std::function<Status(uint8_t level, uint64_t index, std::string* hash)>;
+
+// Reads the tree the ledger stores (Cf::kMerkle). A missing node is a gap in
+// the tree, reported as Corruption.
+NodeReader LedgerNodes(Ledger& ledger);
 
 Status RootAt(const NodeReader& read, uint64_t size, std::string* root);
 // Audit path for leaf `index` in the tree of `size` leaves (RFC 6962 PATH).

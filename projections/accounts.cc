@@ -70,9 +70,7 @@ Status Accounts::SignTreeHead(SignedTreeHead* out) {
   std::lock_guard<std::mutex> l(sth_mu_);
   const uint64_t size = ledger_->LastSeq();
   std::string root;
-  ACC_RETURN_IF_ERROR(merkle::RootAt([this](uint8_t level, uint64_t index, std::string* h) {
-    return ledger_->Get(Cf::kMerkle, merkle::NodeKey(level, index), h);
-  }, size, &root));
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*ledger_), size, &root));
   *out = Sign(signing_key_, size, root, NowMs());
   return ledger_->PutMeta(kMetaLatestHead, EncodeHead(*out));
 }
@@ -246,7 +244,7 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
   return Status::OK();
 }
 
-Status Accounts::ReadPii(uint64_t id, Pii* out, std::string* credential) {
+Status Accounts::ReadPii(uint64_t id, Pii* out) {
   std::vector<Ledger::Stored> page;
   uint64_t from = 1;
   for (;;) {
@@ -256,8 +254,7 @@ Status Accounts::ReadPii(uint64_t id, Pii* out, std::string* credential) {
       ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
       const fb::Sealed* sealed = v.sealed();
       if (!sealed || !sealed->box() ||
-          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated &&
-           v.type() != fb::Payload::CredentialsChanged))
+          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
         continue;
       std::string_view box(reinterpret_cast<const char*>(sealed->box()->data()), sealed->box()->size());
       std::string plain;
@@ -268,11 +265,6 @@ Status Accounts::ReadPii(uint64_t id, Pii* out, std::string* credential) {
         ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
         *out = {str(p->nickname()), str(p->email()), str(p->gender()), str(p->birthdate()),
                 str(p->company()), str(p->ip()), str(p->user_agent())};
-        if (credential) *credential = str(p->credential());
-      } else if (v.type() == fb::Payload::CredentialsChanged) {
-        const fb::CredentialPii* p;
-        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-        if (credential) *credential = str(p->credential());
       } else {
         const fb::ProfilePii* p;
         ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));

@@ -199,7 +199,7 @@ class Accounts {
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
-  Status ReadPii(uint64_t account_id, Pii* out, std::string* credential = nullptr);
+  Status ReadPii(uint64_t account_id, Pii* out);  // the current profile (Registered + ProfileUpdated)
   Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
                 const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
                                                               const std::string& rid)>& build,

@@ -42,15 +42,6 @@ std::vector<std::string> ProofOf(const nlohmann::json& j) {
   return out;
 }
 
-merkle::NodeReader Reader(Ledger& ledger) {
-  return [&ledger](uint8_t level, uint64_t index, std::string* h) {
-    Status s = ledger.Get(Cf::kMerkle, merkle::NodeKey(level, index), h);
-    if (s.Is(Status::Code::kNotFound))
-      return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) + " is missing");
-    return s;
-  };
-}
-
 Status CheckSize(Ledger& ledger, uint64_t size) {
   if (size > ledger.LastSeq())
     return Status::InvalidArgument("tree size " + std::to_string(size) + " is beyond the log (" +
@@ -64,7 +55,7 @@ Status TreeHead(Ledger& ledger, uint64_t size, Json* out) {
   if (size == 0) size = ledger.LastSeq();
   ACC_RETURN_IF_ERROR(CheckSize(ledger, size));
   std::string root;
-  ACC_RETURN_IF_ERROR(merkle::RootAt(Reader(ledger), size, &root));
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(ledger), size, &root));
   *out = {{"treeSize", size}, {"root", B64(root)}};
   return Status::OK();
 }
@@ -75,9 +66,9 @@ Status ProveInclusion(Ledger& ledger, uint64_t seq, uint64_t size, Json* out) {
   if (seq == 0 || seq > size) return Status::InvalidArgument("seq must be 1..tree size");
   std::string root, leaf;
   std::vector<std::string> proof;
-  ACC_RETURN_IF_ERROR(merkle::RootAt(Reader(ledger), size, &root));
-  ACC_RETURN_IF_ERROR(Reader(ledger)(0, seq - 1, &leaf));
-  ACC_RETURN_IF_ERROR(merkle::InclusionProof(Reader(ledger), seq - 1, size, &proof));
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(ledger), size, &root));
+  ACC_RETURN_IF_ERROR(merkle::LedgerNodes(ledger)(0, seq - 1, &leaf));
+  ACC_RETURN_IF_ERROR(merkle::InclusionProof(merkle::LedgerNodes(ledger), seq - 1, size, &proof));
   Json p = Json::array();
   for (auto& h : proof) p.push_back(B64(h));
   *out = {{"leafIdx", seq - 1}, {"treeSize", size}, {"root", B64(root)}, {"leafHash", B64(leaf)}, {"proof", p}};
@@ -88,9 +79,9 @@ Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Js
   ACC_RETURN_IF_ERROR(CheckSize(ledger, new_size));
   std::string r1, r2;
   std::vector<std::string> proof;
-  ACC_RETURN_IF_ERROR(merkle::ConsistencyProof(Reader(ledger), old_size, new_size, &proof));
-  ACC_RETURN_IF_ERROR(merkle::RootAt(Reader(ledger), old_size, &r1));
-  ACC_RETURN_IF_ERROR(merkle::RootAt(Reader(ledger), new_size, &r2));
+  ACC_RETURN_IF_ERROR(merkle::ConsistencyProof(merkle::LedgerNodes(ledger), old_size, new_size, &proof));
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(ledger), old_size, &r1));
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(ledger), new_size, &r2));
   Json p = Json::array();
   for (auto& h : proof) p.push_back(B64(h));
   *out = {{"size1", old_size}, {"size2", new_size}, {"root1", B64(r1)}, {"root2", B64(r2)}, {"proof", p}};
@@ -145,7 +136,7 @@ Status VerifyTree(Ledger& ledger, Json* out) {
       if (!s.ok()) return Status::Corruption(at + ": " + s.message());
       if (v.envelope()->seq() != st.seq) return Status::Corruption(at + " holds the envelope of another seq");
       std::string stored;
-      ACC_RETURN_IF_ERROR(Reader(ledger)(0, st.seq - 1, &stored));
+      ACC_RETURN_IF_ERROR(merkle::LedgerNodes(ledger)(0, st.seq - 1, &stored));
       std::string leaf = merkle::LeafHash(st.envelope);
       if (stored != leaf) return Status::Corruption(at + ": envelope does not match its Merkle leaf (rewritten?)");
       rebuilt.Push(std::move(leaf));

@@ -190,8 +190,7 @@ std::string HandleBatch(Accounts& a, wire::Role role, const wire::Request* r) {
   for (const wire::Request* sub : *reqs) {
     const Body t = sub->body_type();
     std::string frame;
-    if (t == Body::NONE || t > Body::MAX || sub->body() == nullptr || t == Body::Hello || t == Body::Subscribe ||
-        t == Body::Batch)
+    if (!wire::BodyUsable(sub) || t == Body::Hello || t == Body::Subscribe || t == Body::Batch)
       frame = wire::ResponseFrame(sub->correlation_id(), static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
                                   "not allowed inside a batch");
     else

@@ -153,7 +153,7 @@ Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
     o.frame = wire::ResponseFrame(corr, Status::OK());
     return o;
   }
-  if (req->body_type() == wire::Body::NONE || req->body_type() > wire::Body::MAX) {
+  if (!wire::BodyUsable(req)) {
     o.frame = wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
     return o;
   }

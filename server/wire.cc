@@ -18,10 +18,13 @@ Status ParseRequest(std::string_view body, const Request** out) {
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   if (!VerifyRequestBuffer(v)) return Status::Corruption("request frame failed verification");
   const Request* r = GetRequest(body.data());
-  // The verifier accepts a union type without its table; every handler reads the table.
   if (r->body_type() != Body::NONE && r->body() == nullptr) return Status::Corruption("request body missing");
   *out = r;
   return Status::OK();
+}
+
+bool BodyUsable(const Request* r) {
+  return r->body_type() != Body::NONE && r->body_type() <= Body::MAX && r->body() != nullptr;
 }
 
 Status ParseResponse(std::string_view body, const Response** out) {

@@ -147,9 +147,7 @@ TEST_CASE("merkle: the ledger's stored tree matches a naive recomputation for si
   REQUIRE(events.size() == kLeaves);
   std::vector<std::string> leaves;
   for (auto& e : events) leaves.push_back(mk::LeafHash(e.envelope));
-  mk::NodeReader read = [&](uint8_t level, uint64_t index, std::string* h) {
-    return ledger->Get(Cf::kMerkle, mk::NodeKey(level, index), h);
-  };
+  mk::NodeReader read = mk::LedgerNodes(*ledger);
   std::mt19937_64 rng(6962);
   for (size_t n = 1; n <= kLeaves; ++n) {
     std::string root;
