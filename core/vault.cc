@@ -95,6 +95,10 @@ class VaultImpl final : public Vault {
   crypto::Key32 index_key_;  // keys the row hashes; derived, because rows need no shredding
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool read_only_ = false;
+  Status Writable() const {
+    return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
+  }
   std::mutex create_mu_;     // makes "create if absent" atomic
   std::set<std::string> creating_;  // DEK rows being written, under create_mu_
   // Shred needs no iterator or snapshot open on the vault while it flushes,
@@ -114,6 +118,7 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   const bool fresh = !std::filesystem::exists(std::filesystem::path(o.dir) / "CURRENT");
   const bool have_key = std::filesystem::exists(o.kek_path);
   Status ks = have_key ? ReadKeyFile(o.kek_path, &kek_) : Status::OK();
+  if (o.read_only && fresh) return Status::NotFound("no vault in " + o.dir);
   if (!have_key && !fresh)
     return Status::IOError("vault " + o.dir + " exists but its key file " + o.kek_path +
                            " is missing; refusing to create a new KEK");
@@ -144,7 +149,9 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   for (const char* n : kCfNames) cfs.emplace_back(n, co);
   std::vector<rocksdb::ColumnFamilyHandle*> hs;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, o.dir, cfs, &hs, &raw);
+  read_only_ = o.read_only;
+  rocksdb::Status s = o.read_only ? rocksdb::DB::OpenForReadOnly(dbo, o.dir, cfs, &hs, &raw)
+                                  : rocksdb::DB::Open(dbo, o.dir, cfs, &hs, &raw);
   if (!s.ok()) return FromRocks(s, "vault " + o.dir);
   db_.reset(raw);
   db_->DestroyColumnFamilyHandle(hs[0]);
@@ -152,7 +159,7 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
 
   std::string check;
   Status cs = Get(kMeta, kCheckKey, &check);
-  if (cs.Is(Status::Code::kNotFound)) {
+  if (cs.Is(Status::Code::kNotFound) && !o.read_only) {
     std::string box = crypto::Seal(kek_, kCheckPlain, kCheckKey);
     s = db_->Put(SyncWrite(), handles_[kMeta], ToSlice(kCheckKey), box);
     return FromRocks(s, "vault check value");
@@ -183,6 +190,7 @@ Status VaultImpl::Get(size_t h, std::string_view key, std::string* value) {
 }
 
 Status VaultImpl::CreateAccountKey(uint64_t account_id, crypto::Key32* dek) {
+  ACC_RETURN_IF_ERROR(Writable());
   const std::string row = DekRow(account_id);
   {
     // Check-then-create is atomic per row; the synced write happens outside
@@ -222,6 +230,7 @@ Status VaultImpl::GetOrCreateDayKey(uint32_t day, crypto::Key32* key) {
   const std::string row = DayRow(day);
   Status s = Unwrap(kEpochKeys, row, key);
   if (!s.Is(Status::Code::kNotFound)) return s;
+  ACC_RETURN_IF_ERROR(Writable());
   std::lock_guard<std::mutex> l(create_mu_);
   s = Unwrap(kEpochKeys, row, key);  // another thread may have won the race
   if (!s.Is(Status::Code::kNotFound)) return s;
@@ -256,6 +265,7 @@ Status VaultImpl::LookupEmail(std::string_view email, uint64_t* account_id) {
 }
 
 Status VaultImpl::PutEmail(std::string_view email, uint64_t account_id) {
+  ACC_RETURN_IF_ERROR(Writable());
   // Callers serialize writes per email (Accounts' reservation), so no lock here.
   const std::string row = BlindRow(email);
   std::string existing;
@@ -270,6 +280,7 @@ Status VaultImpl::PutEmail(std::string_view email, uint64_t account_id) {
 }
 
 Status VaultImpl::DeleteEmail(std::string_view email) {
+  ACC_RETURN_IF_ERROR(Writable());
   return FromRocks(db_->SingleDelete(SyncWrite(), handles_[kBlind], BlindRow(email)),
                    "vault write");
 }
@@ -279,6 +290,7 @@ Status VaultImpl::DeleteEmail(std::string_view email) {
 constexpr uint32_t kCompactionPassesMax = 3;
 
 Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
+  ACC_RETURN_IF_ERROR(Writable());
   std::lock_guard<std::mutex> l(shred_mu_);
   *report = ShredReport();
   std::vector<Row> rows;

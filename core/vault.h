@@ -32,6 +32,10 @@ namespace accountable {
 struct VaultOptions {
   std::string dir;        // e.g. DATA/vault
   std::string kek_path;   // e.g. DATA/keys/kek; created 0600 with a new vault only
+  // Auditors and compliance staff read a live vault beside the server (no
+  // lock taken): nothing is created or written, every write is Refused, and
+  // a missing vault or KEK is NotFound / IOError instead of made.
+  bool read_only = false;
 };
 
 class Vault {

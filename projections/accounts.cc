@@ -8,12 +8,11 @@
 
 #include "core/merkle.h"
 #include "projections/activity.h"
+#include "projections/history.h"
 #include "projections/validate.h"
 
 namespace accountable {
 namespace {
-
-constexpr size_t kStreamPageEvents = 1024;
 
 std::string FromHex(std::string_view hex) {
   std::string out;
@@ -43,10 +42,14 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.activity_partial_merge = PartialMergeActivity;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));
   Accounts* self = a.get();
-  // A fresh signed head per group commit: ~one Ed25519 signature per fsync.
+  // A fresh signed head per group commit (~one Ed25519 signature per fsync),
+  // or per interval when sign_interval_ms says so.
   lo.on_commit = [self, user = o.on_commit](uint64_t last) {
-    SignedTreeHead h;
-    self->SignTreeHead(&h);
+    const int64_t interval = self->opt_.sign_interval_ms;
+    if (interval <= 0 || self->NowMs() - self->signed_at_ms_.load() >= interval) {
+      SignedTreeHead h;
+      self->SignTreeHead(&h);
+    }
     if (user) user(last);
   };
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
@@ -72,7 +75,22 @@ Status Accounts::SignTreeHead(SignedTreeHead* out) {
   std::string root;
   ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*ledger_), size, &root));
   *out = Sign(signing_key_, size, root, NowMs());
-  return ledger_->PutMeta(kMetaLatestHead, EncodeHead(*out));
+  ACC_RETURN_IF_ERROR(ledger_->PutMeta(kMetaLatestHead, EncodeHead(*out)));
+  signed_size_ = size;
+  signed_at_ms_ = out->timestamp_ms;
+  return Status::OK();
+}
+
+Status Accounts::SignTreeHeadIfBehind(bool* signed_now) {
+  *signed_now = false;
+  {
+    std::lock_guard<std::mutex> l(sth_mu_);
+    if (signed_size_ >= ledger_->LastSeq()) return Status::OK();
+  }
+  SignedTreeHead h;
+  ACC_RETURN_IF_ERROR(SignTreeHead(&h));
+  *signed_now = true;
+  return Status::OK();
 }
 
 Status Accounts::Close() {
@@ -245,40 +263,7 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
 }
 
 Status Accounts::ReadPii(uint64_t id, Pii* out) {
-  std::vector<Ledger::Stored> page;
-  uint64_t from = 1;
-  for (;;) {
-    ACC_RETURN_IF_ERROR(ledger_->ReadStream(id, from, kStreamPageEvents, &page));
-    for (auto& st : page) {
-      events::EventView v;
-      ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
-      const fb::Sealed* sealed = v.sealed();
-      if (!sealed || !sealed->box() ||
-          (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
-        continue;
-      std::string_view box(reinterpret_cast<const char*>(sealed->box()->data()), sealed->box()->size());
-      std::string plain;
-      ACC_RETURN_IF_ERROR(OpenForAccount(*vault_, id, v.type(), v.envelope()->request_id()->str(), box, &plain));
-      auto str = [](const flatbuffers::String* s) { return s ? s->str() : std::string(); };
-      if (v.type() == fb::Payload::Registered) {
-        const fb::RegistrationPii* p;
-        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-        *out = {str(p->nickname()), str(p->email()), str(p->gender()), str(p->birthdate()),
-                str(p->company()), str(p->ip()), str(p->user_agent())};
-      } else {
-        const fb::ProfilePii* p;
-        ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-        if (p->nickname()) out->nickname = p->nickname()->str();
-        if (p->email()) out->email = p->email()->str();
-        if (p->company()) out->company = p->company()->str();
-        if (p->gender()) out->gender = p->gender()->str();
-        if (p->birthdate()) out->birthdate = p->birthdate()->str();
-      }
-      std::fill(plain.begin(), plain.end(), '\0');
-    }
-    if (page.size() < kStreamPageEvents) return Status::OK();
-    from += page.size();
-  }
+  return ReadPiiAsOf(*ledger_, *vault_, id, kWholeLog, out);
 }
 
 Status Accounts::Show(uint64_t id, AccountView* out) {

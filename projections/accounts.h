@@ -51,6 +51,12 @@ struct AccountsOptions {
   int retention_months = 36;                 // inactivity -> erasure
   int access_log_days = 30;                  // access-log day keys kept this long
   std::function<void(uint64_t last_seq)> on_commit;  // see LedgerOptions::on_commit
+  // 0: sign a tree head after every group commit (an auditor's head is never
+  // behind the log). > 0: at most one head per interval from the commit path,
+  // which saves one Ed25519 signature and one meta write per group under
+  // load; whoever owns the process calls SignTreeHeadIfBehind() on a timer of
+  // the same interval so a quiet log's tail still gets signed.
+  int64_t sign_interval_ms = 0;
 };
 
 // Who caused a command, when, and its idempotency key.
@@ -185,6 +191,8 @@ class Accounts {
   // Signs the head of the whole log and keeps it as the latest (meta
   // "sth/latest"); also runs after every group commit.
   Status SignTreeHead(SignedTreeHead* out);
+  // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
+  Status SignTreeHeadIfBehind(bool* signed_now);
   const std::string& public_key() const { return signing_key_.public_key; }
 
   Ledger& ledger() { return *ledger_; }
@@ -221,6 +229,8 @@ class Accounts {
   std::mutex sweep_mu_;  // one erasure pass at a time
   SigningKey signing_key_;
   std::mutex sth_mu_;    // heads are made in seq order
+  uint64_t signed_size_ = 0;     // under sth_mu_
+  std::atomic<int64_t> signed_at_ms_{0};
   std::once_flag dummy_once_;
   std::string dummy_credential_;  // verified against when no account matches
   const std::string& DummyCredential();

@@ -1,38 +1,68 @@
 // accountable-audit: the auditor's tool. Works on a data directory (or a
-// copy of one) without the vault or the KEK: everything it checks is
-// plaintext metadata and ciphertext.
+// copy of one) opened read-only, or online through accountabled with an
+// auditor token. Only `replay`/`export` (to show PII) and `prove-erasure`
+// use the vault and the key directory; everything else checks plaintext
+// metadata and ciphertext. Walkthrough and formats: docs/audit.md.
 //
-//   accountable-audit --data DIR verify-log      every envelope verifies, seqs contiguous
-//   accountable-audit --data DIR rebuild-check   replayed projections == stored ones
-//
+// Output: proofs, heads, certificates and documents print as one JSON
+// document (so they feed the verify-* commands as they are); listings print
+// one JSON line per item; checks print "ok: {...}" or "FAILED: why".
 // Exit codes: 0 the check passed · 2 usage · 6 storage error or a failed check.
 #include <CLI/CLI.hpp>
 
 #include <sodium.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
+#include "projections/accounts.h"
 #include "projections/activity.h"
+#include "projections/describe.h"
+#include "projections/history.h"
 #include "projections/rebuild.h"
+#include "replay/certificate.h"
+#include "replay/online.h"
 #include "replay/proofs.h"
+#include "replay/reports.h"
 
 namespace {
 
+namespace audit = accountable::audit;
 using accountable::Status;
 using Json = nlohmann::ordered_json;
 
 constexpr size_t kPageEvents = 4096;
 
-int Report(bool json, const Status& s, Json j) {
-  j["ok"] = s.ok();
-  if (!s.ok()) j["error"] = s.ToString();
+struct Args {
+  std::string data = "data", key_dir, server, token_file, pubkey_file, file, until;
+  bool json = false;
+  uint64_t size = 0, seq = 0, old_size = 0, new_size = 0, account = 0;
+};
+
+// What one command did: a document to print as is, or a check/listing summary.
+struct Outcome {
+  Status status;
+  Json json;
+  bool document = false;
+};
+
+int Report(bool json, const Outcome& o) {
+  if (o.status.ok() && o.document) {
+    std::cout << o.json.dump() << "\n";
+    return 0;
+  }
+  Json j = o.json;
+  j["ok"] = o.status.ok();
+  if (!o.status.ok()) j["error"] = o.status.ToString();
   if (json) std::cout << j.dump() << "\n";
-  else if (s.ok()) std::cout << "ok: " << j.dump() << "\n";
-  else std::cerr << "FAILED: " << s.ToString() << "\n";
-  return s.ok() ? 0 : 6;
+  else if (o.status.ok()) std::cout << "ok: " << j.dump() << "\n";
+  else std::cerr << "FAILED: " << o.status.ToString() << "\n";
+  return o.status.ok() ? 0 : 6;
 }
 
 Status VerifyLog(accountable::Ledger& ledger, Json* out) {
@@ -56,46 +86,263 @@ Status VerifyLog(accountable::Ledger& ledger, Json* out) {
   return Status::OK();
 }
 
-Status VerifyWithKey(accountable::Ledger& ledger, const std::string& file, Json* j) {
+Status ReadPublicKey(const std::string& file, std::string* pk) {
   std::ifstream f(file);
   std::string hex;
+  if (file.empty()) return Status::InvalidArgument("--pubkey FILE is required (DATA/keys/signing.pub)");
   if (!f || !(f >> hex)) return Status::InvalidArgument("cannot read a public key from " + file);
-  std::string pk(32, '\0');
+  pk->assign(32, '\0');
   size_t len = 0;
-  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(pk.data()), pk.size(), hex.c_str(), hex.size(), nullptr, &len,
-                     nullptr) != 0 || len != 32)
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(pk->data()), pk->size(), hex.c_str(), hex.size(), nullptr,
+                     &len, nullptr) != 0 || len != 32)
     return Status::InvalidArgument(file + ": not a 32-byte hex public key");
-  return accountable::audit::VerifySignedHead(ledger, pk, j);
+  return Status::OK();
+}
+
+Status ReadJsonFile(const std::string& file, nlohmann::json* out) {
+  std::ifstream f(file);
+  *out = nlohmann::json::parse(f, nullptr, false);
+  if (!f.good() && !f.eof()) return Status::InvalidArgument("cannot read " + file);
+  if (out->is_discarded()) return Status::InvalidArgument("cannot read JSON from " + file);
+  return Status::OK();
+}
+
+std::string KeyDir(const Args& a) { return a.key_dir.empty() ? a.data + "/keys" : a.key_dir; }
+
+// The vault, read-only, when it and its KEK are there; PII stays sealed otherwise.
+Status OpenVault(const Args& a, bool required, std::unique_ptr<accountable::Vault>* out) {
+  const std::string kek = KeyDir(a) + "/kek";
+  if (!required && (!std::filesystem::exists(a.data + "/vault") || !std::filesystem::exists(kek))) return Status::OK();
+  return accountable::Vault::Open({.dir = a.data + "/vault", .kek_path = kek, .read_only = true}, out);
+}
+
+Status ResolveUntil(accountable::Ledger& ledger, const std::string& until, uint64_t* seq) {
+  *seq = ledger.LastSeq();
+  if (until.empty()) return Status::OK();
+  if (until.find_first_not_of("0123456789") == std::string::npos) {
+    *seq = std::stoull(until);
+    if (*seq == 0 || *seq > ledger.LastSeq())
+      return Status::InvalidArgument("--until " + until + " is not a seq of this log (1.." +
+                                     std::to_string(ledger.LastSeq()) + ")");
+    return Status::OK();
+  }
+  auto ms = accountable::ParseTime(until);
+  if (!ms) return Status::InvalidArgument("--until takes a seq or a time (YYYY-MM-DD[THH:MM:SS[.sss]Z])");
+  return audit::SeqAtTime(ledger, *ms, seq);
+}
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void PrintLine(const Json& j) { std::cout << j.dump() << "\n"; }
+
+Outcome Replay(const Args& a, accountable::Ledger& ledger) {
+  Outcome o;
+  std::unique_ptr<accountable::Vault> vault;
+  uint64_t until = 0;
+  o.status = ResolveUntil(ledger, a.until, &until);
+  if (o.status.ok()) o.status = OpenVault(a, false, &vault);
+  if (!o.status.ok()) return o;
+  if (a.account != 0) {
+    o.document = true;
+    o.status = audit::AccountAsOf(ledger, vault.get(), a.account, until, &o.json);
+    return o;
+  }
+  o.status = audit::AllAccountsAsOf(ledger, vault.get(), until, PrintLine, &o.json);
+  return o;
+}
+
+Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
+  Outcome o{.document = true};
+  std::unique_ptr<accountable::Vault> vault;
+  accountable::SigningKey key;
+  const std::string key_path = KeyDir(a) + "/signing";
+  if (!std::filesystem::exists(key_path)) {
+    o.status = Status::NotFound("no signing key at " + key_path + " (prove-erasure signs; give --keys)");
+    return o;
+  }
+  o.status = OpenVault(a, true, &vault);
+  if (o.status.ok()) o.status = accountable::LoadOrCreateSigningKey(key_path, &key);
+  nlohmann::json cert;
+  if (o.status.ok()) o.status = audit::ProveErasure(ledger, *vault, key, a.account, NowMs(), &cert);
+  if (o.status.ok()) o.json = Json::parse(cert.dump());
+  return o;
+}
+
+
+using Command = std::function<Outcome(const Args&)>;
+using LedgerCommand = std::function<Outcome(const Args&, accountable::Ledger&)>;
+
+Outcome Doc(Status s, Json j) { return {std::move(s), std::move(j), true}; }
+
+// Commands that need a data directory, opened read-only: an audit never
+// writes to what it audits.
+std::map<std::string, LedgerCommand> OfflineCommands() {
+  std::map<std::string, LedgerCommand> m;
+  m["verify-log"] = [](const Args&, accountable::Ledger& l) { Outcome o; o.status = VerifyLog(l, &o.json); return o; };
+  m["rebuild-check"] = [](const Args&, accountable::Ledger& l) {
+    accountable::RebuildReport r;
+    Status s = accountable::RebuildCheck(l, &r);
+    return Outcome{s, {{"events", r.events}, {"accounts", r.accounts}, {"activity_rows", r.activity_rows},
+                       {"meta_rows", r.meta_rows}}};
+  };
+  m["verify"] = [](const Args& a, accountable::Ledger& l) {
+    Outcome o;
+    o.status = audit::VerifyTree(l, &o.json);
+    std::string pk;
+    if (o.status.ok() && !a.pubkey_file.empty()) o.status = ReadPublicKey(a.pubkey_file, &pk);
+    if (o.status.ok() && !pk.empty()) o.status = audit::VerifySignedHead(l, pk, &o.json);
+    return o;
+  };
+  m["tree-head"] = [](const Args& a, accountable::Ledger& l) {
+    Json j;
+    Status s = audit::TreeHead(l, a.size, &j);
+    return Doc(s, j);
+  };
+  m["prove-inclusion"] = [](const Args& a, accountable::Ledger& l) {
+    Json j;
+    Status s = audit::ProveInclusion(l, a.seq, a.size, &j);
+    return Doc(s, j);
+  };
+  m["prove-consistency"] = [](const Args& a, accountable::Ledger& l) {
+    Json j;
+    Status s = audit::ProveConsistency(l, a.old_size, a.new_size, &j);
+    return Doc(s, j);
+  };
+  m["replay"] = Replay;
+  m["export"] = [](const Args& a, accountable::Ledger& l) {
+    std::unique_ptr<accountable::Vault> vault;
+    Outcome o{.document = true};
+    o.status = OpenVault(a, false, &vault);
+    if (o.status.ok()) o.status = accountable::ExportDocument(l, vault.get(), a.account, NowMs(), &o.json);
+    return o;
+  };
+  m["disclosures"] = [](const Args& a, accountable::Ledger& l) {
+    Outcome o;
+    o.status = audit::Disclosures(l, a.account, PrintLine, &o.json);
+    return o;
+  };
+  m["prove-erasure"] = ProveErasure;
+  return m;
+}
+
+// The same questions asked of a live server; the answers are checked, not trusted.
+std::map<std::string, Command> OnlineCommands() {
+  std::map<std::string, Command> m;
+  auto connect = [](const Args& a, std::unique_ptr<accountable::Client>* c) {
+    std::ifstream f(a.token_file);
+    std::string token;
+    if (a.token_file.empty()) return Status::InvalidArgument("--server needs --token-file (an auditor token)");
+    if (!f || !(f >> token)) return Status::NotFound("cannot read a token from " + a.token_file);
+    return accountable::Client::Connect(a.server, token, c);
+  };
+  auto online = [connect](std::function<Outcome(const Args&, accountable::Client&)> fn) {
+    return [connect, fn](const Args& a) {
+      std::unique_ptr<accountable::Client> c;
+      Status s = connect(a, &c);
+      return s.ok() ? fn(a, *c) : Outcome{s, Json::object()};
+    };
+  };
+  m["verify"] = online([](const Args& a, accountable::Client& c) {
+    Outcome o;
+    std::string pk;
+    o.status = ReadPublicKey(a.pubkey_file, &pk);
+    if (o.status.ok()) o.status = audit::OnlineVerify(c, pk, &o.json);
+    return o;
+  });
+  m["tree-head"] = online([](const Args&, accountable::Client& c) {
+    Json j;
+    Status s = audit::OnlineTreeHead(c, &j);
+    return Doc(s, j);
+  });
+  m["prove-inclusion"] = online([](const Args& a, accountable::Client& c) {
+    Json j;
+    Status s = audit::OnlineProveInclusion(c, a.seq, a.size, &j);
+    return Doc(s, j);
+  });
+  m["prove-consistency"] = online([](const Args& a, accountable::Client& c) {
+    Json j;
+    Status s = audit::OnlineProveConsistency(c, a.old_size, a.new_size, &j);
+    return Doc(s, j);
+  });
+  return m;
+}
+
+// Commands that need nothing but their input file (and a public key).
+std::map<std::string, Command> FileCommands() {
+  std::map<std::string, Command> m;
+  auto check = [](std::function<Status(const Args&, const nlohmann::json&, Json*)> fn) {
+    return [fn](const Args& a) {
+      nlohmann::json in;
+      Outcome o{.json = {{"file", a.file}}};
+      o.status = ReadJsonFile(a.file, &in);
+      if (o.status.ok()) o.status = fn(a, in, &o.json);
+      return o;
+    };
+  };
+  m["verify-inclusion"] = check([](const Args&, const nlohmann::json& j, Json*) { return audit::VerifyInclusion(j); });
+  m["verify-consistency"] =
+      check([](const Args&, const nlohmann::json& j, Json*) { return audit::VerifyConsistency(j); });
+  m["verify-certificate"] = check([](const Args& a, const nlohmann::json& j, Json* out) {
+    std::string pk;
+    ACC_RETURN_IF_ERROR(ReadPublicKey(a.pubkey_file, &pk));
+    Json summary;
+    ACC_RETURN_IF_ERROR(audit::VerifyCertificate(j, pk, &summary));
+    out->update(summary);
+    return Status::OK();
+  });
+  return m;
+}
+
+}  // namespace
+
+namespace {
+
+// Declares every subcommand and its options; returns them by name.
+std::map<std::string, CLI::App*> DeclareCommands(CLI::App& app, Args& a) {
+  std::map<std::string, CLI::App*> c;
+  auto add = [&](const char* name, const char* what) { return c[name] = app.add_subcommand(name, what); };
+  add("verify-log", "every envelope verifies and seqs are contiguous");
+  add("rebuild-check", "replay every event and compare the projections");
+  add("verify", "recompute the Merkle tree from every envelope; first bad seq")
+      ->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key (DATA/keys/signing.pub)");
+  add("tree-head", "root of the tree at a size (default: the whole log)")->add_option("--size", a.size);
+  auto* pin = add("prove-inclusion", "inclusion proof of one event (JSON, vector shape)");
+  pin->add_option("SEQ", a.seq)->required();
+  pin->add_option("--size", a.size, "tree size (default: the whole log, or online the latest signed head)");
+  auto* pcon = add("prove-consistency", "consistency proof between two tree sizes");
+  pcon->add_option("OLD", a.old_size)->required();
+  pcon->add_option("NEW", a.new_size)->required();
+  add("verify-inclusion", "check an inclusion proof file offline")->add_option("FILE", a.file)->required();
+  add("verify-consistency", "check a consistency proof file offline")->add_option("FILE", a.file)->required();
+  auto* replay = add("replay", "state of the accounts as of a seq or a time (default: now)");
+  replay->add_option("--until", a.until, "SEQ, or a time YYYY-MM-DD[THH:MM:SS[.sss]Z] (recorded_at)");
+  replay->add_option("--account", a.account, "one account (default: every account, one line each)");
+  add("export", "everything held about one account (DSAR), appending nothing")
+      ->add_option("ACCOUNT", a.account)->required();
+  add("disclosures", "third-party disclosures, of one account or all")->add_option("--account", a.account);
+  add("prove-erasure", "erasure certificate (JSON) of an erased account; needs the vault and keys")
+      ->add_option("ACCOUNT", a.account)->required();
+  auto* vcert = add("verify-certificate", "check an erasure certificate offline");
+  vcert->add_option("FILE", a.file)->required();
+  vcert->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key")->required();
+  return c;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"accountable-audit: check a ledger's history and projections"};
+  CLI::App app{"accountable-audit: check a ledger's history, prove what it holds and what it erased"};
   app.require_subcommand(1);
-  std::string data = "data";
-  bool json = false;
-  app.add_option("--data", data, "data directory (or a copy)")->capture_default_str();
-  app.add_flag("--json", json, "one JSON object per line");
-  auto* verify = app.add_subcommand("verify-log", "every envelope verifies and seqs are contiguous");
-  auto* rebuild = app.add_subcommand("rebuild-check", "replay every event and compare the projections");
-  auto* tree = app.add_subcommand("verify", "recompute the Merkle tree from every envelope; first bad seq");
-  std::string pubkey_file;
-  tree->add_option("--pubkey", pubkey_file, "file with the hex Ed25519 public key (DATA/keys/signing.pub)");
-  uint64_t size = 0, seq = 0, old_size = 0, new_size = 0;
-  std::string file;
-  auto* head = app.add_subcommand("tree-head", "root of the tree at a size (default: the whole log)");
-  head->add_option("--size", size);
-  auto* pin = app.add_subcommand("prove-inclusion", "inclusion proof of one event (JSON, vector shape)");
-  pin->add_option("SEQ", seq)->required();
-  pin->add_option("--size", size, "tree size (default: the whole log)");
-  auto* pcon = app.add_subcommand("prove-consistency", "consistency proof between two tree sizes");
-  pcon->add_option("OLD", old_size)->required();
-  pcon->add_option("NEW", new_size)->required();
-  auto* vin = app.add_subcommand("verify-inclusion", "check an inclusion proof file offline");
-  vin->add_option("FILE", file)->required();
-  auto* vcon = app.add_subcommand("verify-consistency", "check a consistency proof file offline");
-  vcon->add_option("FILE", file)->required();
+  Args a;
+  app.add_option("--data", a.data, "data directory (or a copy), opened read-only")->capture_default_str();
+  app.add_option("--keys", a.key_dir, "key directory (default DATA/keys): KEK for PII, signing key for certificates");
+  app.add_option("--server", a.server, "audit a running accountabled (HOST:PORT) instead of a directory");
+  app.add_option("--token-file", a.token_file, "file with an auditor token (with --server)");
+  app.add_flag("--json", a.json, "checks print one JSON object");
+  auto commands = DeclareCommands(app, a);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,43 +350,25 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;
   }
-  if (vin->parsed() || vcon->parsed()) {  // offline: no data directory at all
-    std::ifstream f(file);
-    auto j = nlohmann::json::parse(f, nullptr, false);
-    Status s = !f || j.is_discarded() ? Status::InvalidArgument("cannot read JSON from " + file)
-               : vin->parsed()        ? accountable::audit::VerifyInclusion(j)
-                                      : accountable::audit::VerifyConsistency(j);
-    return Report(json, s, Json{{"file", file}});
+  std::string name;
+  for (auto& [n, sub] : commands)
+    if (sub->parsed()) name = n;
+  if (auto files = FileCommands(); files.count(name)) return Report(a.json, files[name](a));
+  if (!a.server.empty()) {
+    auto online = OnlineCommands();
+    if (!online.count(name)) {
+      std::cerr << "error: " << name << " works on a data directory only (--data), not online\n";
+      return 2;
+    }
+    return Report(a.json, online[name](a));
   }
   accountable::LedgerOptions o;
-  o.dir = data + "/events";
+  o.dir = a.data + "/events";
   o.activity_merge = accountable::MergeActivity;
   o.activity_partial_merge = accountable::PartialMergeActivity;
-  o.read_only = true;  // an audit never writes to what it audits
+  o.read_only = true;
   std::unique_ptr<accountable::Ledger> ledger;
   Status s = accountable::Ledger::Open(o, &ledger);
-  if (!s.ok()) return Report(json, s, Json::object());
-  Json j;
-  if (verify->parsed()) {
-    s = VerifyLog(*ledger, &j);
-  } else if (tree->parsed()) {
-    s = accountable::audit::VerifyTree(*ledger, &j);
-    if (s.ok() && !pubkey_file.empty()) s = VerifyWithKey(*ledger, pubkey_file, &j);
-  } else if (head->parsed()) {
-    s = accountable::audit::TreeHead(*ledger, size, &j);
-  } else if (pin->parsed()) {
-    s = accountable::audit::ProveInclusion(*ledger, seq, size, &j);
-  } else if (pcon->parsed()) {
-    s = accountable::audit::ProveConsistency(*ledger, old_size, new_size, &j);
-  } else if (rebuild->parsed()) {
-    accountable::RebuildReport r;
-    s = accountable::RebuildCheck(*ledger, &r);
-    j = {{"events", r.events}, {"accounts", r.accounts}, {"activity_rows", r.activity_rows}, {"meta_rows", r.meta_rows}};
-  }
-  // Proofs and heads print exactly the vector shape, so they feed verify-* as they are.
-  if (s.ok() && (head->parsed() || pin->parsed() || pcon->parsed())) {
-    std::cout << j.dump() << "\n";
-    return 0;
-  }
-  return Report(json, s, j);
+  if (!s.ok()) return Report(a.json, Outcome{s, Json::object()});
+  return Report(a.json, OfflineCommands()[name](a, *ledger));
 }

@@ -6,9 +6,6 @@
 #include "core/tree_head.h"
 
 namespace accountable::audit {
-namespace {
-
-constexpr size_t kPageEvents = 4096;
 
 std::string B64(std::string_view bin) {
   std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
@@ -30,6 +27,10 @@ std::string Unb64(const nlohmann::json& v) {
   out.resize(len);
   return out;
 }
+
+namespace {
+
+constexpr size_t kPageEvents = 4096;
 
 uint64_t U(const nlohmann::json& j, const char* k) {
   return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<uint64_t>() : 0;

@@ -16,6 +16,11 @@ namespace accountable::audit {
 
 using Json = nlohmann::ordered_json;
 
+// Base64, standard alphabet, padded: the vectors' encoding of hashes.
+std::string B64(std::string_view bin);
+// Malformed base64 (or a non-string) decodes to "", which never verifies.
+std::string Unb64(const nlohmann::json& v);
+
 Status TreeHead(Ledger& ledger, uint64_t size, Json* out);            // size 0: the whole log
 Status ProveInclusion(Ledger& ledger, uint64_t seq, uint64_t size, Json* out);
 Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Json* out);

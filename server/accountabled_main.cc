@@ -22,6 +22,7 @@ struct Flags {
   double grace_days = 3;
   int retention_months = 36, access_log_days = 30;
   int64_t sweep_interval_s = 3600;
+  int64_t sign_interval_ms = 0;
 };
 
 accountable::Status ParseListen(const std::string& listen, accountable::ServerOptions* o) {
@@ -49,6 +50,9 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
   app.add_option("--retention-months", f.retention_months)->check(CLI::Range(1, 1200))->capture_default_str();
   app.add_option("--access-log-days", f.access_log_days)->check(CLI::Range(1, 3650))->capture_default_str();
   app.add_option("--sweep-interval-s", f.sweep_interval_s, "0 disables")->check(CLI::Range(0, 86400 * 30))->capture_default_str();
+  app.add_option("--sign-interval-ms", f.sign_interval_ms,
+                 "0: a signed tree head per group commit; > 0: at most one per interval")
+      ->check(CLI::Range(0, 3'600'000))->capture_default_str();
   app.add_option("--io-threads", o.io_threads)->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--worker-threads", o.worker_threads)->check(CLI::Range(1, 4096))->capture_default_str();
   app.add_option("--connections-max", o.connections_max)->check(CLI::Range(1, 100000))->capture_default_str();
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   Status s = ParseListen(f.listen, &so);
   so.sweep_interval_ms = f.sweep_interval_s * 1000;
+  so.sign_interval_ms = f.sign_interval_ms;
   const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
   if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.tokens);
   if (!s.ok()) {
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
   ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
   ao.retention_months = f.retention_months;
   ao.access_log_days = f.access_log_days;
+  ao.sign_interval_ms = f.sign_interval_ms;
   ao.on_commit = [&server](uint64_t last) {
     if (server) server->OnCommit(last);
   };

@@ -3,6 +3,7 @@
 #include "core/crypto.h"
 #include "core/tree_head.h"
 #include "projections/describe.h"
+#include "replay/proofs.h"
 
 namespace accountable {
 namespace {
@@ -133,18 +134,27 @@ std::string HandleSweep(Accounts& a, const wire::Request* r) {
   return Doc(corr, s, j.dump());
 }
 
+// The latest signed tree head; Accounts signs one after every group commit.
+Status LatestHead(Accounts& a, SignedTreeHead* h) {
+  std::string stored;
+  Status s = a.ledger().Get(Cf::kMeta, kMetaLatestHead, &stored);
+  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("the log has no signed tree head yet");
+  ACC_RETURN_IF_ERROR(s);
+  return DecodeHead(stored, h);
+}
+
 std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   std::vector<Ledger::Stored> events;
   switch (r->body_type()) {
     case Body::ReadLog: {
       auto* b = r->body_as_ReadLog();
-      uint32_t limit = std::min(b->limit() ? b->limit() : kReadEventsMax, kReadEventsMax);
+      uint32_t limit = std::min(b->limit() ? b->limit() : wire::kReadEventsMax, wire::kReadEventsMax);
       return Events(corr, a.ledger().ReadRange(std::max<uint64_t>(b->from_seq(), 1), limit, &events), events);
     }
     case Body::ReadStream: {
       auto* b = r->body_as_ReadStream();
-      uint32_t limit = std::min(b->limit() ? b->limit() : kReadEventsMax, kReadEventsMax);
+      uint32_t limit = std::min(b->limit() ? b->limit() : wire::kReadEventsMax, wire::kReadEventsMax);
       Status s = a.ledger().ReadStream(b->account_id(), std::max<uint64_t>(b->from_version(), 1), limit, &events);
       return Events(corr, s, events);
     }
@@ -163,10 +173,8 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       return Doc(corr, s, std::move(json));
     }
     case Body::TreeHead: {
-      std::string stored;
       SignedTreeHead h;
-      Status s = a.ledger().Get(Cf::kMeta, kMetaLatestHead, &stored);
-      if (s.ok()) s = DecodeHead(stored, &h);
+      Status s = LatestHead(a, &h);
       if (!s.ok()) return wire::ResponseFrame(corr, s);
       Json j{{"tree_size", h.size}, {"root", crypto::ToHex(h.root)}, {"timestamp_ms", h.timestamp_ms},
              {"signature", crypto::ToHex(h.signature)}, {"public_key", crypto::ToHex(a.public_key())}};
@@ -177,6 +185,37 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       return Doc(corr, Status::OK(), j.dump());
     }
   }
+}
+
+// The size a proof defaults to: the latest signed head's, so the root in the
+// proof is one the server signed (the whole log may be a group commit ahead).
+Status SignedSize(Accounts& a, uint64_t* size) {
+  SignedTreeHead h;
+  ACC_RETURN_IF_ERROR(LatestHead(a, &h));
+  *size = h.size;
+  return Status::OK();
+}
+
+// Inclusion and consistency proofs, shaped by replay/proofs.h exactly as the
+// offline tool prints them, so one verify-* command checks both.
+std::string HandleProof(Accounts& a, const wire::Request* r) {
+  audit::Json j;
+  Status s;
+  if (r->body_type() == Body::InclusionProof) {
+    auto* b = r->body_as_InclusionProof();
+    uint64_t size = b->tree_size();
+    if (b->seq() == 0) s = Status::InvalidArgument("seq: must be 1 or more");
+    else if (size == 0) s = SignedSize(a, &size);
+    if (s.ok()) s = audit::ProveInclusion(a.ledger(), b->seq(), size, &j);
+  } else {
+    auto* b = r->body_as_ConsistencyProof();
+    uint64_t new_size = b->new_size();
+    if (b->old_size() == 0) s = Status::InvalidArgument("old_size: must be 1 or more");
+    else if (new_size == 0) s = SignedSize(a, &new_size);
+    if (s.ok() && b->old_size() > new_size) s = Status::InvalidArgument("old_size: must not exceed new_size");
+    if (s.ok()) s = audit::ProveConsistency(a.ledger(), b->old_size(), new_size, &j);
+  }
+  return Doc(r->correlation_id(), s, s.ok() ? j.dump() : "");
 }
 
 // Executes the requests of a Batch in order, each as if sent alone; one
@@ -211,6 +250,8 @@ bool Allowed(wire::Role role, Body op) {
     case Body::Batch:  // each request inside is checked on its own
       return role != wire::Role::None;
     case Body::TreeHead:
+    case Body::InclusionProof:
+    case Body::ConsistencyProof:
       return role == wire::Role::Auditor;
     case Body::ReadLog:
     case Body::ReadStream:
@@ -247,6 +288,9 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::Stats:
     case Body::TreeHead:
       return HandleRead(a, role, r);
+    case Body::InclusionProof:
+    case Body::ConsistencyProof:
+      return HandleProof(a, r);
     case Body::Batch:
       return HandleBatch(a, role, r);
     default:

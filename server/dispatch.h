@@ -7,7 +7,8 @@
 //
 // Who may do what (docs/protocol.md, "Roles"):
 //   writer  - lifecycle commands, GetAccount without PII, Stats
-//   auditor - ReadLog, ReadStream, Subscribe, GetAccount without PII, Stats
+//   auditor - ReadLog, ReadStream, Subscribe, TreeHead, InclusionProof,
+//             ConsistencyProof, GetAccount without PII, Stats
 //   admin   - everything, incl. PublishPolicy, Export, Sweep, Inactive and PII
 //
 // Thread safety: thread-safe (Accounts is).
@@ -22,8 +23,5 @@ namespace accountable {
 
 bool Allowed(wire::Role role, wire::Body op);
 std::string Dispatch(Accounts& accounts, wire::Role role, const wire::Request* req);
-
-// Limit on events in one ReadLog / ReadStream response (frames stay < 1 MiB).
-inline constexpr uint32_t kReadEventsMax = 1024;
 
 }  // namespace accountable

@@ -41,7 +41,7 @@ Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* ou
 }
 
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
-    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_) {
+    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_) {
   for (const auto& [token, role] : o.tokens) token_hashes_.emplace_back(crypto::Sha256(token), role);
 }
 
@@ -57,7 +57,10 @@ Status ServerImpl::Listen() {
   if (ec) return Status::IOError("listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  if (opt_.sweep_interval_ms > 0) asio::co_spawn(io_, SweepLoop(), asio::detached);
+  if (opt_.sweep_interval_ms > 0)
+    asio::co_spawn(io_, Every(sweep_timer_, opt_.sweep_interval_ms, [this] { Sweep(); }), asio::detached);
+  if (opt_.sign_interval_ms > 0)
+    asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }), asio::detached);
   for (size_t i = 0; i < opt_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
   return Status::OK();
 }
@@ -96,21 +99,30 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
   }
 }
 
-asio::awaitable<void> ServerImpl::SweepLoop() {
+asio::awaitable<void> ServerImpl::Every(asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job) {
   for (;;) {
-    sweep_timer_.expires_after(std::chrono::milliseconds(opt_.sweep_interval_ms));
+    timer.expires_after(std::chrono::milliseconds(interval_ms));
     boost::system::error_code ec;
-    co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    asio::post(workers_, [this] {
-      SweepReport r;
-      Status s = accounts_->Sweep({}, &r);
-      if (s.ok())
-        spdlog::info("sweep: erased {} accounts, shredded {} day keys, {} ms", r.erased.size(), r.days_shredded.size(), r.elapsed_ms);
-      else
-        spdlog::error("sweep failed: {}", s.ToString());
-    });
+    asio::post(workers_, job);
   }
+}
+
+void ServerImpl::Sweep() {
+  SweepReport r;
+  Status s = accounts_->Sweep({}, &r);
+  if (s.ok())
+    spdlog::info("sweep: erased {} accounts, shredded {} day keys, {} ms", r.erased.size(), r.days_shredded.size(),
+                 r.elapsed_ms);
+  else
+    spdlog::error("sweep failed: {}", s.ToString());
+}
+
+void ServerImpl::SignIfBehind() {
+  bool signed_now = false;
+  Status s = accounts_->SignTreeHeadIfBehind(&signed_now);
+  if (!s.ok()) spdlog::error("signing the tree head failed: {}", s.ToString());
 }
 
 wire::Role ServerImpl::Authenticate(std::string_view token) const {
@@ -195,6 +207,7 @@ void ServerImpl::Stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     sweep_timer_.cancel();
+    sign_timer_.cancel();
   });
   for (auto& s : live) s->Shutdown();
   live.clear();

@@ -39,6 +39,9 @@ struct ServerOptions {
   uint64_t subscriber_lag_events_max = 100'000;
   size_t out_queue_bytes_max = 8 << 20;      // per connection; beyond it a subscriber is cut off
   int64_t sweep_interval_ms = 3'600'000;     // 0: no periodic sweep
+  // Set to AccountsOptions::sign_interval_ms: when > 0, a timer signs the
+  // log's tail that the commit path left unsigned. 0: no timer.
+  int64_t sign_interval_ms = 0;
   std::map<std::string, wire::Role> tokens;  // token -> role (see LoadTokens)
 };
 

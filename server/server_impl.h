@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -37,7 +38,10 @@ class ServerImpl final : public Server {
 
  private:
   boost::asio::awaitable<void> AcceptLoop();
-  boost::asio::awaitable<void> SweepLoop();
+  // Runs job on a worker every interval_ms until the timer is cancelled.
+  boost::asio::awaitable<void> Every(boost::asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job);
+  void Sweep();
+  void SignIfBehind();
   wire::Role Authenticate(std::string_view token) const;
 
   ServerOptions opt_;
@@ -46,6 +50,7 @@ class ServerImpl final : public Server {
   boost::asio::thread_pool workers_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer sign_timer_;
   std::vector<std::thread> io_threads_;
   uint16_t port_ = 0;
   // SHA-256 of each token -> role: compared in constant time, never stored raw.

@@ -59,6 +59,9 @@ struct ResponseFields {
 
 // Requests in one Batch, at most.
 inline constexpr size_t kBatchRequestsMax = 256;
+// Events in one ReadLog / ReadStream response, at most; a larger limit is
+// clamped, so clients that page through the log ask for this many.
+inline constexpr uint32_t kReadEventsMax = 1024;
 
 std::string ResponseFrame(uint64_t correlation_id, uint8_t code, std::string_view message,
                           const ResponseFields& f = {});

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <filesystem>
 
 #include "core/merkle.h"
@@ -146,4 +147,49 @@ TEST_CASE("audit: the signed tree head verifies, a forged one does not", "[audit
   auto l = OpenReadOnly(dir.Sub("data"));
   audit::Json j;
   CHECK(audit::VerifySignedHead(*l, pk, &j).Is(Status::Code::kCorruption));
+}
+
+TEST_CASE("audit: heads are signed per group commit, or per interval with a catch-up", "[audit][sth]") {
+  test::TempDir dir("acc-audit");
+  auto now = std::make_shared<std::atomic<int64_t>>(test::kTestTimeMs);
+  AccountsOptions o;
+  o.data_dir = dir.Sub("data");
+  o.password_cost = {1, 8u << 20};
+  o.clock_ms = [now] { return now->load(); };
+  o.sign_interval_ms = 60'000;
+  std::unique_ptr<Accounts> a;
+  REQUIRE(Accounts::Open(o, &a).ok());
+  auto latest = [&] {
+    std::string bytes;
+    REQUIRE(a->ledger().Get(Cf::kMeta, kMetaLatestHead, &bytes).ok());
+    SignedTreeHead h;
+    REQUIRE(DecodeHead(bytes, &h).ok());
+    CHECK(VerifyHead(a->public_key(), h).ok());
+    return h;
+  };
+  const uint64_t opened = latest().size;
+  CHECK(opened == a->ledger().LastSeq());  // Open signs the log as it found it
+  Receipt r;
+  RegisterResult reg;
+  REQUIRE(a->Register({"nick", "interval@example.org", "password-123", "female", "1990-01-01", "192.0.2.1", "", "",
+                       "1.01"}, &reg).ok());
+  bool give = true;
+  auto consent = [&] {  // alternates, so every call is a change that appends
+    Status s = give ? a->GiveConsent(reg.account_id, fb::Purpose::Surveys, {}, &r)
+                    : a->WithdrawConsent(reg.account_id, fb::Purpose::Surveys, {}, &r);
+    give = !give;
+    REQUIRE(s.ok());
+  };
+  consent();
+  CHECK(latest().size == opened);  // within the interval: no new head from the commit path
+  bool signed_now = false;
+  REQUIRE(a->SignTreeHeadIfBehind(&signed_now).ok());
+  CHECK(signed_now);
+  CHECK(latest().size == a->ledger().LastSeq());
+  REQUIRE(a->SignTreeHeadIfBehind(&signed_now).ok());
+  CHECK_FALSE(signed_now);  // nothing new, nothing signed
+  now->fetch_add(60'000);
+  consent();
+  CHECK(latest().size == a->ledger().LastSeq());  // the interval passed: the commit signs
+  CHECK(latest().timestamp_ms == now->load());
 }

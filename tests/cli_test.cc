@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "projections/accounts.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -51,45 +52,8 @@ class ScratchDir {
   std::string path_;
 };
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Runs argv[0] with stdin from `input`, capturing stdout and stderr through
-// files in `scratch` (no pipes, so no deadlock and no SIGPIPE). No Catch2
-// assertions: it runs on worker threads too.
-Outcome Exec(const std::vector<std::string>& argv, const std::string& input, const std::string& scratch) {
-  const std::string in = scratch + "/stdin", out = scratch + "/stdout", err = scratch + "/stderr";
-  std::ofstream(in, std::ios::binary | std::ios::trunc) << input;
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  Outcome o;
-  pid_t pid = ::fork();
-  if (pid < 0) return o;
-  if (pid == 0) {  // only async-signal-safe calls from here on
-    int fi = ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
-    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fi < 0 || fo < 0 || fe < 0 || ::dup2(fi, 0) < 0 || ::dup2(fo, 1) < 0 || ::dup2(fe, 2) < 0) ::_exit(126);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = Slurp(out);
-  o.err = Slurp(err);
-  return o;
-}
+using accountable::test::Exec;
+using Outcome = accountable::test::ExecResult;
 
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> out;

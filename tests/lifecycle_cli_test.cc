@@ -33,13 +33,6 @@ struct Outcome {
   bool Says(const std::string& fragment) const { return json().value("message", "").find(fragment) != std::string::npos; }
 };
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // One data directory driven through the binary, --json, cheap Argon2id.
 class Cli {
  public:
@@ -49,26 +42,8 @@ class Cli {
   Outcome Run(std::vector<std::string> args, const std::string& input = "") const {
     std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--data", data_, "--argon2-mem-mib", "8", "--argon2-ops", "1", "--json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    const std::string in = Path("stdin"), out = Path("stdout");
-    std::ofstream(in, std::ios::binary | std::ios::trunc) << input;
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int fi = ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
-      int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      int fn = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-      if (fi < 0 || fo < 0 || fn < 0 || ::dup2(fi, 0) < 0 || ::dup2(fo, 1) < 0 || ::dup2(fn, 2) < 0) ::_exit(126);
-      ::execv(cargv[0], cargv.data());
-      ::_exit(127);
-    }
-    Outcome o;
-    int status = 0;
-    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return o;
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.out = Slurp(out);
-    return o;
+    accountable::test::ExecResult r = accountable::test::Exec(argv, input, dir_.path().string());
+    return Outcome{r.code, r.out};
   }
   uint64_t Register(const std::string& email, const std::string& policy = "1.01") const {
     Outcome o = Run(RegisterArgs(email, policy), std::string(kPassword) + "\n");

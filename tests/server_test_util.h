@@ -293,6 +293,7 @@ class ServerFixture {
     AccountsOptions ao;
     ao.data_dir = dir_.Sub("data");
     ao.password_cost = {1, 8u << 20};
+    ao.sign_interval_ms = options_.sign_interval_ms;  // as accountabled wires it
     if (with_hook)
       ao.on_commit = [h = hook_](uint64_t last) {
         std::lock_guard<std::mutex> l(h->mu);

@@ -1,0 +1,232 @@
+// Certificate: see certificate.h. Format: docs/audit.md ("Erasure certificates").
+#include "replay/certificate.h"
+
+#include <sodium.h>
+
+#include "core/crypto.h"
+#include "core/merkle.h"
+#include "projections/accounts.h"
+#include "projections/history.h"
+#include "replay/proofs.h"
+
+namespace accountable::audit {
+namespace {
+
+using nlohmann::json;
+
+// Domain separation: a certificate signature can never pass as a tree-head
+// signature (which starts "accountable-sth-v1"), nor the other way round.
+constexpr std::string_view kCertificateDomain = "accountable-erasure-certificate-v1";
+
+std::string SignedBytes(const json& body) {
+  std::string msg(kCertificateDomain);
+  msg.push_back('\0');
+  msg += body.dump();  // nlohmann::json keeps keys sorted: one canonical form
+  return msg;
+}
+
+// What the account's stream says about its erasure.
+struct ErasureEvents {
+  std::string erased, verified;  // envelope bytes
+  uint64_t erased_seq = 0, verified_seq = 0;
+  json sealed = json::array();   // one {seq, type, result} per sealed payload
+  bool any_opened = false;
+};
+
+Status CollectEvents(Ledger& ledger, Vault& vault, uint64_t id, ErasureEvents* out) {
+  Status inner;
+  ACC_RETURN_IF_ERROR(ForEachStreamEvent(ledger, id, kWholeLog, [&](const events::EventView& v) {
+    const uint64_t seq = v.envelope()->seq();
+    if (v.type() == fb::Payload::AccountErased) {
+      out->erased_seq = seq, out->erased = std::string(v.bytes());
+    } else if (v.type() == fb::Payload::ErasureVerified &&
+               v.envelope()->payload_as_ErasureVerified()->erased_seq() == out->erased_seq) {
+      out->verified_seq = seq, out->verified = std::string(v.bytes());
+    }
+    std::string_view box = SealedBox(v);
+    if (box.empty()) return true;
+    std::string plain;
+    Status s = OpenForAccount(vault, id, v.type(), v.envelope()->request_id()->str(), box, &plain);
+    std::fill(plain.begin(), plain.end(), '\0');
+    if (s.ok()) out->any_opened = true;
+    else if (!s.Is(Status::Code::kShredded) && !s.Is(Status::Code::kCorruption)) inner = s;
+    out->sealed.push_back({{"seq", seq}, {"type", events::PayloadName(v.type())},
+                           {"result", s.ok() ? "opened" : Status::CodeName(s.code())}});
+    return inner.ok();
+  }));
+  return inner;
+}
+
+// The latest signed head if it covers `seq`; otherwise a new one over the log.
+Status HeadCovering(Ledger& ledger, const SigningKey& key, uint64_t seq, int64_t now_ms, SignedTreeHead* out) {
+  std::string stored;
+  Status s = ledger.Get(Cf::kMeta, kMetaLatestHead, &stored);
+  if (s.ok()) {
+    ACC_RETURN_IF_ERROR(DecodeHead(stored, out));
+    ACC_RETURN_IF_ERROR(VerifyHead(key.public_key, *out));
+    if (out->size >= seq) return Status::OK();
+  } else if (!s.Is(Status::Code::kNotFound)) {
+    return s;
+  }
+  std::string root;
+  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(ledger), ledger.LastSeq(), &root));
+  *out = Sign(key, ledger.LastSeq(), root, now_ms);
+  return Status::OK();
+}
+
+Status Included(Ledger& ledger, const SignedTreeHead& head, uint64_t seq, const std::string& envelope, json* out) {
+  Json proof;
+  ACC_RETURN_IF_ERROR(ProveInclusion(ledger, seq, head.size, &proof));
+  if (proof["root"] != B64(head.root))
+    return Status::Corruption("the log's root at size " + std::to_string(head.size) + " differs from its signed head");
+  *out = {{"seq", seq}, {"envelope", B64(envelope)}, {"inclusion", json::parse(proof.dump())}};
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_t id, int64_t now_ms,
+                    json* certificate) {
+  const std::string who = "account " + std::to_string(id);
+  ErasureEvents ev;
+  ACC_RETURN_IF_ERROR(CollectEvents(ledger, vault, id, &ev));
+  if (ev.erased_seq == 0) return Status::Refused(who + " is not erased");
+  if (ev.verified_seq == 0)
+    return Status::Refused(who + ": the erasure is not verified yet (the service finishes it when it next opens)");
+  crypto::Key32 dek;
+  Status ks = vault.GetAccountKey(id, &dek);
+  if (ks.ok()) return Status::Refused("the vault still holds the key of " + who);
+  if (!ks.Is(Status::Code::kNotFound)) return ks;
+  if (ev.any_opened) return Status::Refused("a sealed payload of " + who + " still opens");
+  SignedTreeHead head;
+  ACC_RETURN_IF_ERROR(HeadCovering(ledger, key, ev.verified_seq, now_ms, &head));
+  json body = {{"format", kCertificateFormat},
+               {"account_id", id},
+               {"generated_at_ms", now_ms},
+               {"public_key", crypto::ToHex(key.public_key)},
+               {"signed_head", {{"treeSize", head.size}, {"root", B64(head.root)}, {"timestamp_ms", head.timestamp_ms},
+                                {"signature", B64(head.signature)}}},
+               {"vault", {{"account_key", "absent"}}},
+               {"sealed_payloads", ev.sealed}};
+  ACC_RETURN_IF_ERROR(Included(ledger, head, ev.erased_seq, ev.erased, &body["account_erased"]));
+  ACC_RETURN_IF_ERROR(Included(ledger, head, ev.verified_seq, ev.verified, &body["erasure_verified"]));
+  const std::string msg = SignedBytes(body);
+  std::string sig(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+                       reinterpret_cast<const unsigned char*>(key.secret.data()));
+  *certificate = {{"certificate", std::move(body)}, {"signature", B64(sig)}};
+  return Status::OK();
+}
+
+namespace {
+
+Status Fail(const std::string& what) { return Status::Corruption("certificate: " + what); }
+
+// A member or null: a const json's operator[] on a missing key is undefined
+// behaviour, and certificates come from outside.
+const json& At(const json& j, const char* k) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(k);
+  return it == j.end() ? kNull : *it;
+}
+
+bool Has(const json& j, const char* k, json::value_t t) {
+  return j.is_object() && j.contains(k) && (j[k].type() == t || (t == json::value_t::number_unsigned &&
+                                                                 j[k].type() == json::value_t::number_integer &&
+                                                                 j[k].get<int64_t>() >= 0));
+}
+
+// One event of the certificate: its envelope is the leaf the proof includes
+// under the signed root, and it says what the certificate claims it says.
+Status CheckEvent(const json& e, const char* name, uint64_t id, fb::Payload type, const SignedTreeHead& head,
+                  events::EventView* view, std::string* bytes) {
+  const std::string at = std::string(name) + ": ";
+  if (!Has(e, "seq", json::value_t::number_unsigned) || !Has(e, "envelope", json::value_t::string) ||
+      !Has(e, "inclusion", json::value_t::object))
+    return Fail(at + "needs seq, envelope and inclusion");
+  const uint64_t seq = e["seq"].get<uint64_t>();
+  *bytes = Unb64(e["envelope"]);
+  if (!events::EventView::Parse(*bytes, view).ok()) return Fail(at + "the envelope is not a valid event");
+  const fb::Envelope* env = view->envelope();
+  if (view->type() != type || env->seq() != seq || env->account_id() != id)
+    return Fail(at + "the envelope is not the " + std::string(events::PayloadName(type)) + " event of account " +
+                std::to_string(id) + " at seq " + std::to_string(seq));
+  const json& in = e["inclusion"];
+  if (in.value("leafIdx", json()) != seq - 1 || in.value("treeSize", json()) != head.size ||
+      in.value("root", json()) != B64(head.root))
+    return Fail(at + "the inclusion proof is not for this seq under the signed head");
+  if (in.value("leafHash", json()) != B64(merkle::LeafHash(*bytes)))
+    return Fail(at + "the envelope does not hash to the proof's leaf");
+  Status s = VerifyInclusion(in);
+  if (!s.ok()) return Fail(at + s.message());
+  return Status::OK();
+}
+
+Status CheckHead(const json& c, const std::string& public_key, SignedTreeHead* head) {
+  const json& h = At(c, "signed_head");
+  if (!Has(h, "treeSize", json::value_t::number_unsigned) || !Has(h, "timestamp_ms", json::value_t::number_unsigned))
+    return Fail("signed_head needs treeSize, root, timestamp_ms and signature");
+  head->size = h["treeSize"].get<uint64_t>();
+  head->root = Unb64(h.value("root", json()));
+  head->timestamp_ms = h["timestamp_ms"].get<int64_t>();
+  head->signature = Unb64(h.value("signature", json()));
+  Status s = VerifyHead(public_key, *head);
+  return s.ok() ? s : Fail("signed_head: " + s.message());
+}
+
+Status CheckClaims(const json& c) {
+  if (At(c, "vault") != json{{"account_key", "absent"}}) return Fail("the vault does not report the key absent");
+  const json& sealed = At(c, "sealed_payloads");
+  if (!sealed.is_array()) return Fail("sealed_payloads must be a list");
+  for (const json& p : sealed)
+    if (!p.is_object() || p.value("result", json()) != "shredded")
+      return Fail("a sealed payload did not fail as shredded");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status VerifyCertificate(const json& file, const std::string& public_key, nlohmann::ordered_json* summary) {
+  if (!file.is_object() || !Has(file, "certificate", json::value_t::object) ||
+      !Has(file, "signature", json::value_t::string) || file["certificate"].value("format", json()) != kCertificateFormat)
+    return Status::InvalidArgument(std::string("not an erasure certificate (") + std::string(kCertificateFormat) + ")");
+  const json& c = file["certificate"];
+  if (c.value("public_key", json()) != crypto::ToHex(public_key))
+    return Fail("signed by another key than the one given");
+  const std::string msg = SignedBytes(c), sig = Unb64(file["signature"]);
+  if (sig.size() != crypto_sign_BYTES ||
+      crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig.data()),
+                                  reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+                                  reinterpret_cast<const unsigned char*>(public_key.data())) != 0)
+    return Fail("the signature over the certificate does not verify");
+  if (!Has(c, "account_id", json::value_t::number_unsigned) || !Has(c, "generated_at_ms", json::value_t::number_unsigned))
+    return Fail("account_id or generated_at_ms missing");
+  const uint64_t id = c["account_id"].get<uint64_t>();
+  SignedTreeHead head;
+  ACC_RETURN_IF_ERROR(CheckHead(c, public_key, &head));
+  events::EventView erased, verified;
+  std::string erased_bytes, verified_bytes;
+  ACC_RETURN_IF_ERROR(CheckEvent(At(c, "account_erased"), "account_erased", id, fb::Payload::AccountErased, head,
+                                 &erased, &erased_bytes));
+  ACC_RETURN_IF_ERROR(CheckEvent(At(c, "erasure_verified"), "erasure_verified", id, fb::Payload::ErasureVerified, head,
+                                 &verified, &verified_bytes));
+  const fb::ErasureVerified* ev = verified.envelope()->payload_as_ErasureVerified();
+  if (ev->erased_seq() != erased.envelope()->seq()) return Fail("ErasureVerified proves another erasure");
+  if (ev->hits() != 0) return Fail("the vault scan found key bytes");
+  ACC_RETURN_IF_ERROR(CheckClaims(c));
+  *summary = {{"account_id", id},
+              {"erased_seq", erased.envelope()->seq()},
+              {"erasure_reason", events::ErasureReasonName(erased.envelope()->payload_as_AccountErased()->reason())},
+              {"verified_seq", verified.envelope()->seq()},
+              {"files_scanned", ev->files_scanned()},
+              {"bytes_scanned", ev->bytes_scanned()},
+              {"sealed_payloads_shredded", At(c, "sealed_payloads").size()},
+              {"tree_size", head.size},
+              {"generated_at_ms", c["generated_at_ms"]},
+              {"head_timestamp_ms", head.timestamp_ms}};
+  return Status::OK();
+}
+
+}  // namespace accountable::audit

@@ -1,0 +1,121 @@
+// Reports: see reports.h.
+#include "replay/reports.h"
+
+#include <map>
+
+#include "projections/account_state.h"
+#include "projections/describe.h"
+#include "projections/history.h"
+
+namespace accountable::audit {
+namespace {
+
+constexpr size_t kPageEvents = 4096;
+
+Status RecordedAt(Ledger& ledger, uint64_t seq, int64_t* ms) {
+  std::vector<Ledger::Stored> one;
+  ACC_RETURN_IF_ERROR(ledger.ReadRange(seq, 1, &one));
+  if (one.empty()) return Status::Corruption("seq " + std::to_string(seq) + " is missing");
+  events::EventView v;
+  ACC_RETURN_IF_ERROR(events::EventView::Parse(one[0].envelope, &v));
+  *ms = v.envelope()->recorded_at_ms();
+  return Status::OK();
+}
+
+// Fills the PII side of a view: opened where the key still exists.
+Status AttachPii(Ledger& ledger, Vault* vault, uint64_t until_seq, AccountView* view, Json* j) {
+  if (view->state.status == AccountStatus::kErased) {
+    view->display_name = "Anonymous";
+    *j = DescribeAccount(*view);
+    return Status::OK();
+  }
+  const char* why = "sealed (no vault given)";
+  if (vault) {
+    Pii p;
+    Status s = ReadPiiAsOf(ledger, *vault, view->state.account_id, until_seq, &p);
+    if (s.ok()) view->display_name = p.nickname, view->pii = std::move(p);
+    else if (s.Is(Status::Code::kShredded)) why = "erased (the account's key was destroyed since)";
+    else return s;
+  }
+  if (!view->pii) view->display_name = "Anonymous";
+  *j = DescribeAccount(*view);
+  if (!view->pii) (*j)["pii"] = why;
+  return Status::OK();
+}
+
+}  // namespace
+
+Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq) {
+  uint64_t lo = 0, hi = ledger.LastSeq();  // invariant: recorded_at(lo) <= time < recorded_at(hi + 1)
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    int64_t at = 0;
+    ACC_RETURN_IF_ERROR(RecordedAt(ledger, mid, &at));
+    if (at <= time_ms) lo = mid;
+    else hi = mid - 1;
+  }
+  *seq = lo;
+  return Status::OK();
+}
+
+Status AccountAsOf(Ledger& ledger, Vault* vault, uint64_t id, uint64_t until_seq, Json* out) {
+  AccountView view;
+  ACC_RETURN_IF_ERROR(ForEachStreamEvent(ledger, id, until_seq, [&](const events::EventView& v) {
+    Apply(view.state, v);
+    ++view.stream_version;
+    return true;
+  }));
+  if (view.stream_version == 0)
+    return Status::NotFound("account " + std::to_string(id) + " did not exist at seq " + std::to_string(until_seq));
+  return AttachPii(ledger, vault, until_seq, &view, out);
+}
+
+Status AllAccountsAsOf(Ledger& ledger, Vault* vault, uint64_t until_seq, const LineFn& line, Json* summary) {
+  std::map<std::string, uint64_t> counts;  // by status name
+  Status inner;
+  ACC_RETURN_IF_ERROR(ledger.Scan(Cf::kAccounts, "", [&](std::string_view key, std::string_view) {
+    if (key.size() != 8) return true;  // not an account row
+    Json j;
+    inner = AccountAsOf(ledger, vault, DecodeBE64(key), until_seq, &j);
+    if (inner.Is(Status::Code::kNotFound)) {  // registered after until_seq
+      inner = Status::OK();
+      return true;
+    }
+    if (!inner.ok()) return false;
+    ++counts[j["status"].get<std::string>()];
+    line(j);
+    return true;
+  }));
+  ACC_RETURN_IF_ERROR(inner);
+  *summary = {{"until_seq", until_seq}, {"accounts", counts}};
+  return Status::OK();
+}
+
+Status Disclosures(Ledger& ledger, uint64_t account_id, const LineFn& line, Json* summary) {
+  uint64_t found = 0;
+  auto take = [&](const events::EventView& v) {
+    if (v.type() != fb::Payload::DisclosureRecorded) return true;
+    line(DescribeEvent(v));
+    ++found;
+    return true;
+  };
+  if (account_id != 0) {
+    ACC_RETURN_IF_ERROR(ForEachStreamEvent(ledger, account_id, kWholeLog, take));
+  } else {
+    const uint64_t last = ledger.LastSeq();  // fixed at the start: a live writer may go on
+    std::vector<Ledger::Stored> page;
+    for (uint64_t from = 1; from <= last; from += kPageEvents) {
+      ACC_RETURN_IF_ERROR(ledger.ReadRange(from, std::min<uint64_t>(kPageEvents, last - from + 1), &page));
+      for (auto& st : page) {
+        events::EventView v;
+        ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
+        take(v);
+      }
+    }
+  }
+  *summary = {{"disclosures", found}};
+  if (account_id != 0) (*summary)["account_id"] = account_id;
+  return Status::OK();
+}
+
+}  // namespace accountable::audit
