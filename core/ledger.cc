@@ -22,13 +22,18 @@
 
 #include "core/merkle.h"
 #include "core/rocks_util.h"
+#include "core/tree_frontier.h"
 
 namespace accountable {
 
 namespace {
 
 constexpr const char* kFormatKey = "format_version";
-constexpr const char* kFormatVersion = "1";
+// 2: Merkle leaves in one run per group, nodes only at levels >= 6 (core/merkle.h).
+constexpr const char* kFormatVersion = "2";
+// A scan over the whole log reads ahead this much, not one block at a time.
+constexpr size_t kScanReadaheadBytes = 4u << 20;
+constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree
 // Bounded so a ledger with many millions of accounts does not grow without limit.
 constexpr size_t kVersionCacheEntriesMax = 1 << 20;
 
@@ -138,6 +143,9 @@ class LedgerImpl final : public Ledger {
   }
   Status Scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status ScanFrom(Cf cf, std::string_view start,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status ScanEvents(uint64_t from_seq, const std::function<bool(uint64_t, std::string_view)>& fn) override;
   Status PutMeta(std::string_view key, std::string_view value) override {
     if (opt_.read_only) return Status::Refused("the ledger is open read-only");
     return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)), "event DB write");
@@ -163,9 +171,7 @@ class LedgerImpl final : public Ledger {
   Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,
                       std::unordered_map<uint64_t, uint64_t>* versions, Appended* r);
   uint64_t StreamVersionFromDb(uint64_t account_id);
-  void AddLeaf(WriterTx& tx, uint64_t index, std::string hash);
-  bool LeftSibling(uint8_t level, uint64_t index, std::string* hash);
-  void SetFrontier(uint8_t level, uint64_t index, const std::string& hash);
+  Status CheckTreeMode();
   int64_t NowMs() const;
 
   LedgerOptions opt_;
@@ -183,11 +189,10 @@ class LedgerImpl final : public Ledger {
   std::thread writer_;
   // Writer-thread only: committed stream versions.
   std::unordered_map<uint64_t, uint64_t> version_cache_;
-  // Writer-thread only: the last completed tree node per level (index, hash).
-  // A new leaf's left siblings are always these, so appends read no tree rows.
-  using Node = std::optional<std::pair<uint64_t, std::string>>;
-  std::array<Node, 64> frontier_;
-  std::vector<std::pair<uint8_t, Node>> frontier_undo_;  // since the batch's save point
+  // Writer-thread only: the tree's running edge (core/tree_frontier.h), and
+  // the leaf hashes of the group being written, stored as one row at its end.
+  TreeFrontier tree_{this};
+  std::vector<Digest> group_leaves_;
 };
 
 Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
@@ -283,18 +288,38 @@ Status LedgerImpl::OpenDb() {
   if (fs.Is(Status::Code::kNotFound) && opt_.read_only) {
     return Status::Corruption("event DB " + opt_.dir + " has no format version");
   } else if (fs.Is(Status::Code::kNotFound)) {
-    s = db_->Put(SyncWrite(), handles_[kMeta], kFormatKey, kFormatVersion);
+    rocksdb::WriteBatch wb;
+    wb.Put(handles_[kMeta], kFormatKey, kFormatVersion);
+    if (!opt_.merkle_tree) wb.Put(handles_[kMeta], kTreeOffKey, "off");
+    s = db_->Write(SyncWrite(), &wb);
     if (!s.ok()) return FromRocks(s, "event DB format");
   } else if (!fs.ok()) {
     return fs;
   } else if (fmt != kFormatVersion) {
-    return Status::Corruption("event DB has unknown format version " + fmt);
+    return Status::Corruption("event DB " + opt_.dir + " has format version " + fmt + "; this build reads only " +
+                              kFormatVersion + " (no migration: recreate the ledger)");
+  } else if (!opt_.read_only) {
+    ACC_RETURN_IF_ERROR(CheckTreeMode());
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kEvents]));
   it->SeekToLast();
   if (it->Valid()) last_seq_ = DecodeBE64(FromSlice(it->key()));
   if (!it->status().ok()) return FromRocks(it->status(), "event DB scan");
   if (!opt_.read_only) writer_ = std::thread([this] { WriterLoop(); });
+  return Status::OK();
+}
+
+// Appending with a different tree mode than the ledger was created with
+// would leave a gap in the tree (or add a partial one): refuse both ways.
+Status LedgerImpl::CheckTreeMode() {
+  std::string mode;
+  Status s = GetRaw(kMeta, kTreeOffKey, &mode);
+  if (!s.ok() && !s.Is(Status::Code::kNotFound)) return s;
+  const bool written_without = s.ok();
+  if (written_without && opt_.merkle_tree)
+    return Status::InvalidArgument("event DB " + opt_.dir + " was written without its Merkle tree (a benchmark ledger)");
+  if (!written_without && !opt_.merkle_tree)
+    return Status::InvalidArgument("event DB " + opt_.dir + " has a Merkle tree; it cannot be appended to without one");
   return Status::OK();
 }
 
@@ -383,7 +408,13 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   uint64_t next_seq = first_seq;
   const int64_t now_ms = NowMs();
   std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
+  group_leaves_.clear();
   for (Pending* p : group) p->status = ApplyBatch(p, tx, &next_seq, now_ms, &versions);
+  // The tree rows go last, once the group's refusals are known: leaves of
+  // seqs first_seq.. in one row, so a group of k events adds 1 + k/32 rows.
+  tree_.AddLeaves(first_seq - 1, group_leaves_, [&](std::string_view key, std::string_view value) {
+    wb.Put(handles_[kMerkle], ToSlice(key), ToSlice(value));
+  });
   if (next_seq == first_seq && wb.Count() == 0) return;  // only refusals and duplicates
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);
   if (!s.ok()) {
@@ -391,7 +422,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     for (Pending* p : group)
       if (p->status.ok()) p->status = err;
     version_cache_.clear();  // may hold versions that never became durable
-    frontier_.fill(std::nullopt);  // may hold nodes that never became durable
+    tree_.Reset();  // may hold nodes that never became durable
     return;
   }
   last_seq_.store(next_seq - 1, std::memory_order_release);
@@ -411,13 +442,13 @@ Status LedgerImpl::ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int6
                                                        : std::optional<uint64_t>(it->second));
   }
   tx.SetSavePoint();
-  frontier_undo_.clear();
+  const size_t saved_leaves = group_leaves_.size();
   p->results.resize(p->batch.size());
   for (size_t i = 0; i < p->batch.size(); ++i) {
     Status s = ApplyCommand(p->batch[i], tx, *next_seq, now_ms, versions, &p->results[i]);
     if (!s.ok()) {
       tx.RollbackToSavePoint();
-      for (auto it = frontier_undo_.rbegin(); it != frontier_undo_.rend(); ++it) frontier_[it->first] = it->second;
+      group_leaves_.resize(saved_leaves);
       *next_seq = saved_seq;
       for (auto it = version_undo.rbegin(); it != version_undo.rend(); ++it) {
         if (it->second) (*versions)[it->first] = *it->second;
@@ -468,7 +499,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
     // does not change the buffer's structure.
     ACC_RETURN_IF_ERROR(opt_.hook->Apply(events::EventView::FromVerified(c.envelope), tx));
   }
-  AddLeaf(tx, seq - 1, merkle::LeafHash(c.envelope));
+  if (opt_.merkle_tree) group_leaves_.push_back(merkle::LeafDigest(c.envelope));
   const std::string seq_key = EncodeBE64(seq);
   tx.PutBlind(kEvents, seq_key, c.envelope);
   tx.PutRaw(kIdempotency, rid, seq_key);
@@ -480,37 +511,6 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   r->version = version;
   r->duplicate = false;
   return Status::OK();
-}
-
-// Stores the leaf and every perfect subtree it completes, in the event's own
-// WriteBatch: one hash per level where the leaf's index has a trailing 1 bit,
-// one on average. Left siblings come from the frontier (or, after a restart,
-// once from the DB).
-void LedgerImpl::AddLeaf(WriterTx& tx, uint64_t index, std::string hash) {
-  for (uint8_t level = 0;; ++level, index >>= 1) {
-    tx.PutBlind(kMerkle, merkle::NodeKey(level, index), hash);
-    std::string left;
-    // A missing sibling means a log written before the tree existed; no
-    // parent can be computed, and RootAt will report the gap.
-    const bool parent = (index & 1) && LeftSibling(level, index - 1, &left);
-    SetFrontier(level, index, hash);
-    if (!parent) return;
-    hash = merkle::NodeHash(left, hash);
-  }
-}
-
-bool LedgerImpl::LeftSibling(uint8_t level, uint64_t index, std::string* hash) {
-  const Node& f = frontier_[level];
-  if (f && f->first == index) {
-    *hash = f->second;
-    return true;
-  }
-  return GetRaw(kMerkle, merkle::NodeKey(level, index), hash).ok();
-}
-
-void LedgerImpl::SetFrontier(uint8_t level, uint64_t index, const std::string& hash) {
-  frontier_undo_.emplace_back(level, frontier_[level]);
-  frontier_[level] = std::make_pair(index, hash);
 }
 
 uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {
@@ -574,6 +574,25 @@ Status LedgerImpl::Scan(Cf cf, std::string_view prefix,
       db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
   for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next())
     if (!fn(FromSlice(it->key()), FromSlice(it->value()))) break;
+  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+}
+
+Status LedgerImpl::ScanFrom(Cf cf, std::string_view start,
+                            const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
+  for (it->Seek(ToSlice(start)); it->Valid(); it->Next())
+    if (!fn(FromSlice(it->key()), FromSlice(it->value()))) break;
+  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+}
+
+Status LedgerImpl::ScanEvents(uint64_t from_seq, const std::function<bool(uint64_t, std::string_view)>& fn) {
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = kScanReadaheadBytes;
+  ro.fill_cache = false;  // one pass over the whole log would only evict hot blocks
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[kEvents]));
+  for (it->Seek(EncodeBE64(from_seq)); it->Valid(); it->Next())
+    if (!fn(DecodeBE64(FromSlice(it->key())), FromSlice(it->value()))) break;
   return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
 }
 

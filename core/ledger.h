@@ -77,6 +77,11 @@ struct LedgerOptions {
   // so long operand stacks fold during flush and compaction, not on every read.
   std::function<bool(const std::vector<std::string_view>& operands, std::string* out)> activity_partial_merge;
   AppendHook* hook = nullptr;                // not owned; must outlive the Ledger
+  // Benchmarks only: false writes no Merkle rows, so a ledger written without
+  // its tree fails `accountable-audit verify` and every proof. The mode is
+  // fixed when the ledger is created (meta `merkle_tree` = `off`); Open
+  // refuses to switch an existing ledger either way.
+  bool merkle_tree = true;
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
   // Called on the writer thread after each durable group with the new last
   // seq (subscriptions wake on it). Must not block.
@@ -115,6 +120,15 @@ class Ledger {
   // Calls fn(key, value) for every row of cf whose key starts with prefix.
   virtual Status Scan(Cf cf, std::string_view prefix,
                       const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // Calls fn(key, value) for the rows of cf from the first key >= start, in
+  // key order, until fn returns false or the column family ends.
+  virtual Status ScanFrom(Cf cf, std::string_view start,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // Calls fn(seq, envelope) for events from from_seq on, in order, until fn
+  // returns false. The view is valid only during the call: nothing is copied,
+  // and the scan reads ahead, so this is the fast way to replay the log.
+  virtual Status ScanEvents(uint64_t from_seq,
+                            const std::function<bool(uint64_t seq, std::string_view envelope)>& fn) = 0;
   // Writes a derived row of Cf::kMeta outside the log (the latest signed tree
   // head): not synced, since it can always be made again from the log.
   virtual Status PutMeta(std::string_view key, std::string_view value) = 0;

@@ -1,8 +1,8 @@
 #include "core/merkle.h"
 
-#include <sodium.h>
-
+#include <array>
 #include <bit>
+#include <cstring>
 
 #include "core/coding.h"
 #include "core/crypto.h"
@@ -67,35 +67,83 @@ bool Sized(std::string_view h) { return h.size() == kHashBytes; }
 
 }  // namespace
 
-// Streamed, so a leaf (an envelope on the writer thread) is never copied.
-std::string Hash(unsigned char prefix, std::string_view a, std::string_view b) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  crypto_hash_sha256_update(&st, &prefix, 1);
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(a.data()), a.size());
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(b.data()), b.size());
-  std::string out(kHashBytes, '\0');
-  crypto_hash_sha256_final(&st, reinterpret_cast<unsigned char*>(out.data()));
-  return out;
+std::string LeafHash(std::string_view leaf) { return std::string(View(LeafDigest(leaf))); }
+
+// Streamed, so neither side is copied.
+std::string NodeHash(std::string_view left, std::string_view right) {
+  return std::string(View(Sha256Of(0x01, left, right)));
 }
-
-std::string LeafHash(std::string_view leaf) { return Hash(0x00, leaf, {}); }
-
-std::string NodeHash(std::string_view left, std::string_view right) { return Hash(0x01, left, right); }
 
 std::string EmptyRoot() { return crypto::Sha256(""); }
 
-std::string NodeKey(uint8_t level, uint64_t index) {
-  std::string k(1, static_cast<char>(level));
-  k += EncodeBE64(index);
+std::string LeafRunKey(uint64_t last_index) {
+  std::string k(1, kLeafRunTag);
+  k += EncodeBE64(last_index);
   return k;
 }
 
+std::string NodeKey(uint8_t level, uint64_t index) {
+  // Keyed by the last leaf so the nodes an append completes sort after all
+  // earlier ones; levels past 63 cannot occur (2^64 leaves).
+  std::string k(1, kNodeTag);
+  k += EncodeBE64(((index + 1) << level) - 1);
+  k.push_back(static_cast<char>(level));
+  return k;
+}
+
+Status ScanLeaves(Ledger& ledger, uint64_t from_index,
+                  const std::function<bool(uint64_t index, std::string_view hash)>& fn) {
+  uint64_t next = from_index;
+  return ledger.ScanFrom(Cf::kMerkle, LeafRunKey(from_index), [&](std::string_view k, std::string_view v) {
+    if (k.size() != 9 || k[0] != kLeafRunTag || v.empty() || v.size() % kHashBytes != 0) return false;
+    const uint64_t last = DecodeBE64(k.substr(1)), count = v.size() / kHashBytes;
+    if (last + 1 < count) return false;
+    const uint64_t first = last + 1 - count;
+    if (first > next) return false;  // a gap: leaf `next` is missing
+    for (uint64_t i = next; i <= last; ++i, ++next)
+      if (!fn(i, v.substr((i - first) * kHashBytes, kHashBytes))) return false;
+    return true;
+  });
+}
+
+namespace {
+
+Status Missing(uint8_t level, uint64_t index) {
+  return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) + " is missing");
+}
+
+// A leaf or a node of an unstored level: fold its 2^level leaves (one
+// bounded scan) pairwise, as a binary counter does.
+Status FoldFromLeaves(Ledger& ledger, uint8_t level, uint64_t index, std::string* out) {
+  const uint64_t first = index << level, count = uint64_t{1} << level;
+  std::array<Digest, 64> stack;
+  std::array<uint8_t, 64> height;
+  size_t depth = 0;
+  uint64_t next = first;
+  Status s = ScanLeaves(ledger, first, [&](uint64_t i, std::string_view h) {
+    if (i != next) return false;
+    std::memcpy(stack[depth].data(), h.data(), kHashBytes);
+    height[depth++] = 0;
+    while (depth >= 2 && height[depth - 1] == height[depth - 2]) {
+      stack[depth - 2] = NodeDigest(stack[depth - 2], stack[depth - 1]);
+      ++height[depth - 2];
+      --depth;
+    }
+    return ++next < first + count;
+  });
+  ACC_RETURN_IF_ERROR(s);
+  if (next != first + count) return Missing(0, next);
+  *out = std::string(View(stack[0]));
+  return Status::OK();
+}
+
+}  // namespace
+
 NodeReader LedgerNodes(Ledger& ledger) {
   return [&ledger](uint8_t level, uint64_t index, std::string* h) {
+    if (!IsStoredLevel(level)) return FoldFromLeaves(ledger, level, index, h);
     Status s = ledger.Get(Cf::kMerkle, NodeKey(level, index), h);
-    if (s.Is(Status::Code::kNotFound))
-      return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) + " is missing");
+    if (s.Is(Status::Code::kNotFound)) return Missing(level, index);
     return s;
   };
 }

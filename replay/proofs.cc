@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <future>
+
 #include "core/merkle.h"
 #include "core/tree_head.h"
 
@@ -31,6 +33,8 @@ std::string Unb64(const nlohmann::json& v) {
 namespace {
 
 constexpr size_t kPageEvents = 4096;
+// One page of envelopes for VerifyTree: ~18 MB at the usual ~270 bytes.
+constexpr size_t kVerifyPageEvents = 65536;
 
 uint64_t U(const nlohmann::json& j, const char* k) {
   return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<uint64_t>() : 0;
@@ -103,47 +107,172 @@ Status VerifyConsistency(const nlohmann::json& j) {
 // that merge when equal in size (the binary counter of the leaf count).
 class RootBuilder {
  public:
-  void Push(std::string leaf) {
+  // on_node(level, index, hash) sees every perfect subtree the leaf completes.
+  template <typename OnNode>
+  Status Push(Digest leaf, OnNode&& on_node) {
     uint64_t size = 1;
+    uint8_t level = 0;
+    ++leaves_;
     while (!stack_.empty() && stack_.back().first == size) {
-      leaf = merkle::NodeHash(stack_.back().second, leaf);
+      leaf = merkle::NodeDigest(stack_.back().second, leaf);
       size *= 2;
+      ++level;
       stack_.pop_back();
+      ACC_RETURN_IF_ERROR(on_node(level, leaves_ / size - 1, leaf));
     }
-    stack_.emplace_back(size, std::move(leaf));
+    stack_.emplace_back(size, leaf);
+    return Status::OK();
   }
   std::string Root() const {
     if (stack_.empty()) return merkle::EmptyRoot();
-    std::string r = stack_.back().second;
-    for (auto it = stack_.rbegin() + 1; it != stack_.rend(); ++it) r = merkle::NodeHash(it->second, r);
-    return r;
+    Digest r = stack_.back().second;
+    for (auto it = stack_.rbegin() + 1; it != stack_.rend(); ++it) r = merkle::NodeDigest(it->second, r);
+    return std::string(View(r));
   }
 
  private:
-  std::vector<std::pair<uint64_t, std::string>> stack_;
+  uint64_t leaves_ = 0;
+  std::vector<std::pair<uint64_t, Digest>> stack_;
 };
 
+namespace {
+
+Status NodeMissing(uint8_t level, uint64_t index) {
+  return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) + " is missing");
+}
+
+// Every stored row of the tree, read in key order with range scans of
+// kPageEvents leaves or nodes (no point lookups). Node keys sort in
+// completion order (merkle::NodeKey), so stored nodes come out in the order
+// RootBuilder recomputes them and each is compared as it is made.
+class StoredTree {
+ public:
+  // The stored leaf of seq (1-based); a gap is Corruption naming the seq.
+  Status Leaf(Ledger& ledger, uint64_t seq, const Digest** leaf) {
+    if (seq < first_seq_ || seq >= first_seq_ + leaves_.size()) ACC_RETURN_IF_ERROR(FillLeaves(ledger, seq));
+    if (seq >= first_seq_ + leaves_.size())
+      return Status::Corruption("seq " + std::to_string(seq) + ": its Merkle leaf is missing");
+    *leaf = &leaves_[seq - first_seq_];
+    return Status::OK();
+  }
+  // Checks a recomputed node against the next stored one, if its level is stored.
+  Status Node(Ledger& ledger, uint8_t level, uint64_t index, const Digest& hash) {
+    if (!merkle::IsStoredLevel(level)) return Status::OK();
+    if (next_node_ == nodes_.size()) ACC_RETURN_IF_ERROR(FillNodes(ledger, merkle::NodeKey(level, index)));
+    if (next_node_ == nodes_.size() || nodes_[next_node_].level != level || nodes_[next_node_].index != index)
+      return NodeMissing(level, index);
+    if (nodes_[next_node_++].hash != hash)
+      return Status::Corruption("tree node " + std::to_string(level) + "/" + std::to_string(index) +
+                                " differs from the hash recomputed from its leaves");
+    return Status::OK();
+  }
+
+ private:
+  struct Stored {
+    uint8_t level;
+    uint64_t index;
+    Digest hash;
+  };
+  Status FillLeaves(Ledger& ledger, uint64_t seq) {
+    first_seq_ = seq;
+    leaves_.clear();
+    return merkle::ScanLeaves(ledger, seq - 1, [&](uint64_t, std::string_view h) {
+      leaves_.emplace_back();
+      std::copy(h.begin(), h.end(), leaves_.back().begin());
+      return leaves_.size() < kPageEvents;
+    });
+  }
+  Status FillNodes(Ledger& ledger, const std::string& from_key) {
+    nodes_.clear();
+    next_node_ = 0;
+    return ledger.ScanFrom(Cf::kMerkle, from_key, [&](std::string_view k, std::string_view v) {
+      if (k.size() != 10 || k[0] != merkle::kNodeTag || v.size() != merkle::kHashBytes) return false;
+      const uint64_t last_leaf = DecodeBE64(k.substr(1, 8));
+      const auto level = static_cast<uint8_t>(k[9]);
+      nodes_.push_back({level, ((last_leaf + 1) >> level) - 1, {}});
+      std::copy(v.begin(), v.end(), nodes_.back().hash.begin());
+      return nodes_.size() < kPageEvents;
+    });
+  }
+
+  uint64_t first_seq_ = 0;
+  std::vector<Digest> leaves_;
+  std::vector<Stored> nodes_;
+  size_t next_node_ = 0;
+};
+
+// Messages are built only on failure: this runs once per event of the log.
+Status CheckEvent(uint64_t seq, std::string_view envelope, const Digest& stored, const Digest& leaf) {
+  auto at = [seq] { return "seq " + std::to_string(seq); };
+  events::EventView v;
+  Status s = events::EventView::Parse(envelope, &v);
+  if (!s.ok()) return Status::Corruption(at() + ": " + s.message());
+  if (v.envelope()->seq() != seq) return Status::Corruption(at() + " holds the envelope of another seq");
+  if (leaf != stored) return Status::Corruption(at() + ": envelope does not match its Merkle leaf (rewritten?)");
+  return Status::OK();
+}
+
+// Up to kVerifyPageEvents envelopes copied out of one read-ahead scan, and
+// their leaf hashes once a Hash() has run.
+struct EventPage {
+  std::vector<uint64_t> seqs;
+  std::vector<size_t> ends;  // envelope i is bytes[ends[i-1], ends[i])
+  std::string bytes;
+  std::vector<Digest> leaves;
+
+  Status Read(Ledger& ledger, uint64_t from_seq) {
+    seqs.clear();
+    ends.clear();
+    bytes.clear();
+    return ledger.ScanEvents(from_seq, [&](uint64_t seq, std::string_view envelope) {
+      seqs.push_back(seq);
+      bytes.append(envelope);
+      ends.push_back(bytes.size());
+      return seqs.size() < kVerifyPageEvents;
+    });
+  }
+  std::string_view Envelope(size_t i) const {
+    const size_t begin = i ? ends[i - 1] : 0;
+    return std::string_view(bytes).substr(begin, ends[i] - begin);
+  }
+  void Hash() {
+    leaves.resize(seqs.size());
+    for (size_t i = 0; i < seqs.size(); ++i) leaves[i] = merkle::LeafDigest(Envelope(i));
+  }
+};
+
+}  // namespace
+
+// Both cores: while a helper thread hashes page k+1, this thread checks
+// page k (parse, seq, stored leaf, every stored node, root) and then reads
+// page k+2. Pages are checked in seq order, so the first bad seq is the one
+// reported.
 Status VerifyTree(Ledger& ledger, Json* out) {
-  std::vector<Ledger::Stored> page;
   RootBuilder rebuilt;
+  StoredTree stored;
+  EventPage pages[2];
   uint64_t expect = 1;
-  for (;;) {
-    ACC_RETURN_IF_ERROR(ledger.ReadRange(expect, kPageEvents, &page));
-    for (auto& st : page) {
-      const std::string at = "seq " + std::to_string(st.seq);
-      if (st.seq != expect) return Status::Corruption("seq " + std::to_string(expect) + " is missing");
-      events::EventView v;
-      Status s = events::EventView::Parse(st.envelope, &v);
-      if (!s.ok()) return Status::Corruption(at + ": " + s.message());
-      if (v.envelope()->seq() != st.seq) return Status::Corruption(at + " holds the envelope of another seq");
-      std::string stored;
-      ACC_RETURN_IF_ERROR(merkle::LedgerNodes(ledger)(0, st.seq - 1, &stored));
-      std::string leaf = merkle::LeafHash(st.envelope);
-      if (stored != leaf) return Status::Corruption(at + ": envelope does not match its Merkle leaf (rewritten?)");
-      rebuilt.Push(std::move(leaf));
-      ++expect;
+  ACC_RETURN_IF_ERROR(pages[0].Read(ledger, 1));
+  std::future<void> hashing = std::async(std::launch::async, [&] { pages[0].Hash(); });
+  for (size_t k = 0;; ++k) {
+    EventPage& cur = pages[k % 2];
+    EventPage& next = pages[(k + 1) % 2];
+    const bool last = cur.seqs.size() < kVerifyPageEvents;
+    Status read = last ? Status::OK() : next.Read(ledger, cur.seqs.back() + 1);
+    hashing.get();
+    if (!last && read.ok()) hashing = std::async(std::launch::async, [&next] { next.Hash(); });
+    for (size_t i = 0; i < cur.seqs.size(); ++i, ++expect) {
+      const uint64_t seq = cur.seqs[i];
+      if (seq != expect) return Status::Corruption("seq " + std::to_string(expect) + " is missing");
+      const Digest* leaf = nullptr;
+      ACC_RETURN_IF_ERROR(stored.Leaf(ledger, seq, &leaf));
+      ACC_RETURN_IF_ERROR(CheckEvent(seq, cur.Envelope(i), *leaf, cur.leaves[i]));
+      ACC_RETURN_IF_ERROR(rebuilt.Push(cur.leaves[i], [&](uint8_t level, uint64_t index, const Digest& h) {
+        return stored.Node(ledger, level, index, h);
+      }));
     }
-    if (page.size() < kPageEvents) break;
+    ACC_RETURN_IF_ERROR(read);
+    if (last) break;
   }
   ACC_RETURN_IF_ERROR(TreeHead(ledger, 0, out));
   if ((*out)["root"] != B64(rebuilt.Root()))

@@ -1,5 +1,6 @@
 // RFC 6962 tree: known answers, the published proof vectors, and randomized
 // cross-checks of the ledger's stored tree against a naive recomputation.
+#include <rocksdb/db.h>
 #include <sodium.h>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,8 @@
 
 #include "core/crypto.h"
 #include "core/merkle.h"
+#include "core/sha256.h"
+#include "replay/proofs.h"
 #include "test_util.h"
 
 using namespace accountable;
@@ -169,5 +172,224 @@ TEST_CASE("merkle: the ledger's stored tree matches a naive recomputation for si
     CHECK(cp == cwant);
     CHECK(mk::VerifyConsistency(old, n, old_root, root, cp).ok());
     if (old < n) CHECK_FALSE(mk::VerifyConsistency(old, n, root, root, cp).ok());
+  }
+}
+
+TEST_CASE("merkle: SHA-256 (SHA-NI when present) equals libsodium on random inputs", "[merkle][sha256]") {
+  REQUIRE(crypto::InitCrypto().ok());
+  INFO("SHA-NI in use: " << Sha256HasShaNi());
+  std::mt19937_64 rng(256);
+  std::string data(1001, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  for (size_t len = 0; len <= 1000; ++len) {
+    const std::string_view m(data.data(), len);
+    const std::string want = crypto::Sha256(m);
+    Sha256 one;
+    one.Update(m.data(), m.size());
+    REQUIRE(std::string(View(one.Final())) == want);
+    // The same bytes in three pieces split at random points.
+    const size_t a = len ? rng() % (len + 1) : 0, b = a + (len - a ? rng() % (len - a + 1) : 0);
+    Sha256 split;
+    split.Update(m.data(), a);
+    split.Update(m.data() + a, b - a);
+    split.Update(m.data() + b, len - b);
+    REQUIRE(std::string(View(split.Final())) == want);
+    std::string prefixed(1, '\0');
+    prefixed.append(m);
+    REQUIRE(std::string(View(Sha256Of(0x00, m, {}))) == crypto::Sha256(prefixed));
+  }
+  // FIPS 180-4 examples.
+  CHECK(crypto::ToHex(std::string(View(Sha256Of('a', "bc", "")))) ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(crypto::ToHex(std::string(View(Sha256Of('a', "bcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "")))) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+namespace {
+
+void AppendConsents(Ledger& ledger, size_t first, size_t count) {
+  std::vector<Ledger::Command> batch;
+  for (size_t k = first; k < first + count; ++k) batch.push_back(test::Consent(k % 5 + 1, test::Name("r", k)));
+  std::vector<Ledger::Appended> out;
+  REQUIRE(ledger.Append(std::move(batch), &out).ok());
+}
+
+}  // namespace
+
+TEST_CASE("merkle: the frontier is recovered after every restart, at every unstored level", "[merkle]") {
+  test::TempDir dir("acc-merkle");
+  // Sessions ending inside and at the edges of unstored subtrees (levels 1..3).
+  const std::vector<size_t> ends = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 127, 128, 129, 300};
+  size_t size = 0;
+  for (size_t end : ends) {
+    std::unique_ptr<Ledger> ledger;
+    REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+    REQUIRE(ledger->LastSeq() == size);
+    AppendConsents(*ledger, size, end - size);
+    size = end;
+    REQUIRE(ledger->Close().ok());
+  }
+  std::unique_ptr<Ledger> ledger;
+  REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+  std::vector<Ledger::Stored> events;
+  REQUIRE(ledger->ReadRange(1, size, &events).ok());
+  std::vector<std::string> leaves;
+  for (auto& e : events) leaves.push_back(mk::LeafHash(e.envelope));
+  mk::NodeReader read = mk::LedgerNodes(*ledger);
+  for (size_t n = 1; n <= size; ++n) {
+    std::string root;
+    REQUIRE(mk::RootAt(read, n, &root).ok());
+    REQUIRE(root == NaiveRoot(leaves, 0, n));
+  }
+  size_t scanned = 0;
+  REQUIRE(mk::ScanLeaves(*ledger, 0, [&](uint64_t i, std::string_view h) {
+            CHECK(i == scanned);
+            CHECK(h == leaves[i]);
+            return ++scanned < size;
+          }).ok());
+  CHECK(scanned == size);
+}
+
+TEST_CASE("merkle: one leaf run per group and nodes only at stored levels", "[merkle]") {
+  test::TempDir dir("acc-merkle");
+  std::unique_ptr<Ledger> ledger;
+  REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+  AppendConsents(*ledger, 0, 100);  // one Append call: one group
+  AppendConsents(*ledger, 100, 28);
+  std::vector<std::pair<std::string, size_t>> rows;
+  REQUIRE(ledger->Scan(Cf::kMerkle, "", [&](std::string_view k, std::string_view v) {
+            rows.emplace_back(std::string(k), v.size());
+            return true;
+          }).ok());
+  // Runs of leaves 0..99 and 100..127, then nodes 6/0, 6/1 and 7/0 in completion order.
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0] == std::make_pair(mk::LeafRunKey(99), size_t{100 * 32}));
+  CHECK(rows[1] == std::make_pair(mk::LeafRunKey(127), size_t{28 * 32}));
+  CHECK(rows[2] == std::make_pair(mk::NodeKey(6, 0), size_t{32}));
+  CHECK(rows[3] == std::make_pair(mk::NodeKey(6, 1), size_t{32}));
+  CHECK(rows[4] == std::make_pair(mk::NodeKey(7, 0), size_t{32}));
+}
+
+TEST_CASE("merkle: a ledger keeps the tree mode it was created with", "[merkle][ledger]") {
+  test::TempDir dir("acc-merkle");
+  LedgerOptions off = test::LedgerAt(dir.Sub("off"));
+  off.merkle_tree = false;
+  {
+    std::unique_ptr<Ledger> ledger;
+    REQUIRE(Ledger::Open(off, &ledger).ok());
+    AppendConsents(*ledger, 0, 3);
+    std::string root;
+    CHECK(mk::RootAt(mk::LedgerNodes(*ledger), 3, &root).Is(Status::Code::kCorruption));
+  }
+  std::unique_ptr<Ledger> ledger;
+  CHECK(Ledger::Open(test::LedgerAt(dir.Sub("off")), &ledger).Is(Status::Code::kInvalidArgument));
+  REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("on")), &ledger).ok());
+  AppendConsents(*ledger, 0, 3);
+  REQUIRE(ledger->Close().ok());
+  ledger.reset();
+  off.dir = dir.Sub("on");
+  CHECK(Ledger::Open(off, &ledger).Is(Status::Code::kInvalidArgument));
+}
+
+TEST_CASE("merkle: a ledger of another format version is refused", "[merkle][ledger]") {
+  test::TempDir dir("acc-merkle");
+  {
+    std::unique_ptr<Ledger> ledger;
+    REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+    REQUIRE(ledger->PutMeta("format_version", "1").ok());  // as the layout before kStoredLevelMin
+  }
+  std::unique_ptr<Ledger> ledger;
+  Status s = Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger);
+  CHECK(s.Is(Status::Code::kCorruption));
+  CHECK(s.message().find("format version 1") != std::string::npos);
+}
+
+namespace {
+
+// Edits the merkle or events CF of a closed ledger raw, as someone with file access could.
+void EditRaw(const std::string& dir, const std::string& cf_name,
+             const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  rocksdb::DB* db = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), dir, cfs, &hs, &db).ok());
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == cf_name) edit(db, hs[i]);
+  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+Status Verify(const std::string& dir, audit::Json* j) {
+  LedgerOptions o = test::LedgerAt(dir);
+  o.read_only = true;
+  std::unique_ptr<Ledger> ledger;
+  REQUIRE(Ledger::Open(o, &ledger).ok());
+  return audit::VerifyTree(*ledger, j);
+}
+
+}  // namespace
+
+TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][audit]") {
+  test::TempDir dir("acc-merkle");
+  constexpr size_t kEvents = 40000;  // more than two of VerifyTree's pages
+  {
+    std::unique_ptr<Ledger> ledger;
+    REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+    for (size_t i = 0; i < kEvents; i += 4000) AppendConsents(*ledger, i, 4000);
+  }
+  audit::Json j;
+  REQUIRE(Verify(dir.Sub("events"), &j).ok());
+  CHECK(j["events"] == kEvents);
+  SECTION("a flipped envelope byte") {
+    EditRaw(dir.Sub("events"), "events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      std::string v;
+      REQUIRE(db->Get(rocksdb::ReadOptions(), h, EncodeBE64(33333), &v).ok());
+      v[v.size() / 2] ^= 0x01;
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, EncodeBE64(33333), v).ok());
+    });
+    Status s = Verify(dir.Sub("events"), &j);
+    CHECK(s.Is(Status::Code::kCorruption));
+    CHECK(s.message().find("seq 33333:") != std::string::npos);
+  }
+  SECTION("a rewritten leaf hash") {
+    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+      it->Seek(mk::LeafRunKey(20000));  // the run holding leaf 20000 (seq 20001)
+      REQUIRE(it->Valid());
+      const uint64_t last = DecodeBE64(it->key().ToString().substr(1));
+      std::string run = it->value().ToString();
+      run[run.size() - (last - 20000 + 1) * 32] ^= 0x01;
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, it->key(), run).ok());
+    });
+    Status s = Verify(dir.Sub("events"), &j);
+    CHECK(s.Is(Status::Code::kCorruption));
+    CHECK(s.message().find("seq 20001:") != std::string::npos);
+  }
+  SECTION("a deleted leaf run") {
+    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), h, mk::LeafRunKey(23999)).ok());  // leaves 20000..23999
+    });
+    Status s = Verify(dir.Sub("events"), &j);
+    CHECK(s.Is(Status::Code::kCorruption));
+    CHECK(s.message().find("seq 20001: its Merkle leaf is missing") != std::string::npos);
+  }
+  SECTION("a rewritten stored node") {
+    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), h, mk::NodeKey(6, 3), std::string(32, 'x')).ok());
+    });
+    Status s = Verify(dir.Sub("events"), &j);
+    CHECK(s.Is(Status::Code::kCorruption));
+    CHECK(s.message().find("tree node 6/3 differs") != std::string::npos);
+  }
+  SECTION("a deleted stored node") {
+    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), h, mk::NodeKey(7, 100)).ok());
+    });
+    Status s = Verify(dir.Sub("events"), &j);
+    CHECK(s.Is(Status::Code::kCorruption));
+    CHECK(s.message().find("tree node 7/100 is missing") != std::string::npos);
   }
 }

@@ -4,7 +4,10 @@
 // docs/performance.md.
 //
 //   accountable-append-bench --threads 1,4,16,64 --batch 1,16 --seconds 3
+//   accountable-append-bench --threads 1,16 --batch 1,16 --tree both   # Merkle cost
 //
+// --tree off sets LedgerOptions::merkle_tree = false (benchmarks only): the
+// same appends without the RFC 6962 tree's hashes and rows, to measure its cost.
 // Each event is a LoginSucceeded envelope for the thread's own account,
 // carrying a sealed box (XChaCha20-Poly1305 under a random DEK) of
 // --payload-bytes bytes, the size of a real IP + user agent box. Sealing and
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -43,19 +47,24 @@ struct Config {
   double seconds = 3;
   size_t payload_bytes = 120;
   std::string hooks = "both";  // none | projector | both
+  std::string trees = "on";    // on | off | both
   std::string tmp = "/tmp";
 };
 
 struct Result {
   uint64_t events = 0, appends = 0, groups = 0;
   double seconds = 0;
+  // CPU time of the writer thread and of the whole process over the run:
+  // fsync latency swings 0.2-8 ms on a shared disk, CPU per event does not.
+  double writer_cpu_s = 0, process_cpu_s = 0;
   std::vector<uint64_t> latencies_ns;
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: accountable-append-bench [--threads 1,4,16] [--batch 1,16]\n"
-               "  [--seconds S] [--payload-bytes N] [--hook none|projector|both] [--tmp DIR]\n",
+               "  [--seconds S] [--payload-bytes N] [--hook none|projector|both] [--tree on|off|both]\n"
+               "  [--tmp DIR]\n",
                why);
   std::exit(2);
 }
@@ -77,18 +86,32 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--seconds") c.seconds = std::atof(v.c_str());
     else if (a == "--payload-bytes") c.payload_bytes = ParseList(v).at(0);
     else if (a == "--hook") c.hooks = v;
+    else if (a == "--tree") c.trees = v;
     else if (a == "--tmp") c.tmp = v;
     else Usage("unknown flag");
   }
   if (c.seconds <= 0) Usage("--seconds must be positive");
   if (c.payload_bytes < acc::crypto::kSealOverheadBytes) Usage("--payload-bytes must be at least 40");
   if (c.hooks != "none" && c.hooks != "projector" && c.hooks != "both") Usage("bad --hook");
+  if (c.trees != "on" && c.trees != "off" && c.trees != "both") Usage("bad --tree");
   return c;
 }
 
 int64_t WallMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 void Check(const acc::Status& s, const char* what) {
@@ -175,15 +198,20 @@ void ProducerLoop(acc::Ledger& ledger, Producer& p, size_t batch_size, Clock::ti
   }
 }
 
-Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_size) {
+Result RunOnce(const Config& c, bool with_hook, bool with_tree, size_t threads, size_t batch_size) {
   std::string dir = c.tmp + "/acc-bench-" + std::to_string(::getpid()) + "-" + std::to_string(WallMs());
   acc::Projector projector;
   std::atomic<uint64_t> commits{0};
+  std::atomic<double> writer_cpu_s{0};  // as of the last commit; on_commit runs on the writer
   acc::LedgerOptions lo;
   lo.dir = dir + "/events";
   lo.hook = with_hook ? &projector : nullptr;
+  lo.merkle_tree = with_tree;
   lo.activity_merge = acc::MergeActivity;
-  lo.on_commit = [&commits](uint64_t) { commits.fetch_add(1, std::memory_order_relaxed); };
+  lo.on_commit = [&commits, &writer_cpu_s](uint64_t) {
+    writer_cpu_s.store(ThreadCpuSeconds(), std::memory_order_relaxed);
+    commits.fetch_add(1, std::memory_order_relaxed);
+  };
   std::filesystem::create_directories(dir);
   std::unique_ptr<acc::Ledger> ledger;
   Check(acc::Ledger::Open(lo, &ledger), "open ledger");
@@ -198,6 +226,7 @@ Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_siz
 
   std::vector<ThreadStats> stats(threads);
   const uint64_t commits_before = commits.load();
+  const double writer_before = writer_cpu_s.load(), process_before = ProcessCpuSeconds();
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
   std::vector<std::thread> workers;
@@ -207,6 +236,8 @@ Result RunOnce(const Config& c, bool with_hook, size_t threads, size_t batch_siz
   Result r;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.groups = commits.load() - commits_before;
+  r.writer_cpu_s = writer_cpu_s.load() - writer_before;
+  r.process_cpu_s = ProcessCpuSeconds() - process_before;
   for (auto& s : stats) {
     r.appends += s.appends;
     r.events += s.events;
@@ -226,13 +257,15 @@ double PercentileUs(std::vector<uint64_t>& v, double q) {
   return static_cast<double>(v[k]) / 1000.0;
 }
 
-void PrintRow(const char* hook, size_t threads, size_t batch, Result& r) {
+void PrintRow(const char* hook, bool tree, size_t threads, size_t batch, Result& r) {
   double p50 = PercentileUs(r.latencies_ns, 0.50);
   double p99 = PercentileUs(r.latencies_ns, 0.99);
   double group = r.groups ? static_cast<double>(r.events) / static_cast<double>(r.groups) : 0;
-  std::printf("| %-9s | %7zu | %5zu | %10.0f | %10.0f | %8.1f | %9.0f | %9.0f |\n", hook, threads, batch,
+  const double events = static_cast<double>(std::max<uint64_t>(r.events, 1));
+  std::printf("| %-9s | %-4s | %7zu | %5zu | %10.0f | %10.0f | %8.1f | %9.0f | %9.0f | %9.2f | %9.2f |\n", hook,
+              tree ? "on" : "off", threads, batch,
               static_cast<double>(r.events) / r.seconds, static_cast<double>(r.appends) / r.seconds, group,
-              p50, p99);
+              p50, p99, r.writer_cpu_s * 1e6 / events, r.process_cpu_s * 1e6 / events);
   std::fflush(stdout);
 }
 
@@ -243,16 +276,25 @@ int main(int argc, char** argv) {
   Check(acc::crypto::InitCrypto(), "init crypto");
   std::printf("# %.1f s per run, sealed box %zu bytes, LoginSucceeded envelopes, sync group commit\n",
               c.seconds, c.payload_bytes);
-  std::printf("| hook      | threads | batch |   events/s |  appends/s | ev/group |  p50 (us) |  p99 (us) |\n");
-  std::printf("|-----------|---------|-------|------------|------------|----------|-----------|-----------|\n");
+  std::printf("| hook      | tree | threads | batch |   events/s |  appends/s | ev/group |  p50 (us) |  p99 (us) "
+              "| writer us/ev | cpu us/ev |\n");
+  std::printf("|-----------|------|---------|-------|------------|------------|----------|-----------|-----------"
+              "|-----------|-----------|\n");
   std::vector<bool> hooks;
   if (c.hooks != "projector") hooks.push_back(false);
   if (c.hooks != "none") hooks.push_back(true);
+  std::vector<bool> trees;
+  if (c.trees != "off") trees.push_back(true);
+  if (c.trees != "on") trees.push_back(false);
+  // Tree on and off back to back for each point, so both see the same load.
   for (size_t batch : c.batches)
     for (size_t threads : c.threads)
-      for (bool h : hooks) {
-        Result r = RunOnce(c, h, threads, batch);
-        PrintRow(h ? "projector" : "none", threads, batch, r);
-      }
+      for (bool h : hooks)
+        for (bool t : trees) {
+          Result r = RunOnce(c, h, t, threads, batch);
+          PrintRow(h ? "projector" : "none", t, threads, batch, r);
+        }
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3) std::printf("# load average %.2f %.2f %.2f\n", load[0], load[1], load[2]);
   return 0;
 }
