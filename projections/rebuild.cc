@@ -1,9 +1,13 @@
 #include "projections/rebuild.h"
 
-#include <map>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "core/crypto.h"
+#include "core/scratch_store.h"
 #include "projections/activity.h"
 #include "projections/projector.h"
 
@@ -13,35 +17,6 @@ namespace {
 constexpr size_t kReplayPageEvents = 4096;
 constexpr std::string_view kMetaFormatKey = "format_version";  // written by core, not the projector
 constexpr std::string_view kMetaHeadKey = "sth/latest";        // a signature over the log, not a projection
-
-// A GroupTx over plain maps; merges are folded at once with the same function the DB uses.
-class MemoryTx final : public GroupTx {
- public:
-  Status Get(Cf cf, std::string_view key, std::string* value) override {
-    auto& m = rows_[static_cast<size_t>(cf)];
-    auto it = m.find(std::string(key));
-    if (it == m.end()) return Status::NotFound("no such row");
-    *value = it->second;
-    return Status::OK();
-  }
-  void Put(Cf cf, std::string_view key, std::string_view value) override {
-    rows_[static_cast<size_t>(cf)][std::string(key)] = std::string(value);
-  }
-  void Delete(Cf cf, std::string_view key) override { rows_[static_cast<size_t>(cf)].erase(std::string(key)); }
-  void Merge(Cf cf, std::string_view key, std::string_view operand) override {
-    auto& m = rows_[static_cast<size_t>(cf)];
-    auto it = m.find(std::string(key));
-    std::string out;
-    if (!MergeActivity(it == m.end() ? nullptr : &it->second, {operand}, &out)) merge_failed_ = true;
-    m[std::string(key)] = std::move(out);
-  }
-  const std::map<std::string, std::string>& rows(Cf cf) const { return rows_[static_cast<size_t>(cf)]; }
-  bool merge_failed() const { return merge_failed_; }
-
- private:
-  std::map<std::string, std::string> rows_[4];
-  bool merge_failed_ = false;
-};
 
 bool SameRow(Cf cf, const std::string& a, std::string_view b) {
   if (cf != Cf::kActivity) return a == b;
@@ -57,53 +32,76 @@ bool SameRow(Cf cf, const std::string& a, std::string_view b) {
   return xs == ys;
 }
 
-Status Compare(Ledger& ledger, const MemoryTx& tx, Cf cf, const char* name, uint64_t* rows, std::string* diff) {
-  const auto& want = tx.rows(cf);
-  auto it = want.begin();
-  Status s = ledger.Scan(cf, "", [&](std::string_view k, std::string_view v) {
-    if (cf == Cf::kMeta && (k == kMetaFormatKey || k == kMetaHeadKey)) return true;
-    ++*rows;
-    if (it == want.end() || it->first != k) {
-      *diff = std::string(name) + ": live has a row the replay does not (key " + crypto::ToHex(k) + ")";
-      return false;
-    }
-    if (!SameRow(cf, it->second, v)) {
+bool Excluded(Cf cf, std::string_view key) {
+  return cf == Cf::kMeta && (key == kMetaFormatKey || key == kMetaHeadKey);
+}
+
+// Every rebuilt row is live and equal, then every live row was rebuilt:
+// two key-ordered scans with point lookups, so memory stays O(one row).
+Status Compare(Ledger& ledger, ScratchStore& rebuilt, Cf cf, const char* name, uint64_t* rows, std::string* diff) {
+  Status inner;
+  ACC_RETURN_IF_ERROR(rebuilt.Scan(cf, [&](std::string_view k, std::string_view v) {
+    std::string live;
+    inner = ledger.Get(cf, k, &live);
+    if (inner.Is(Status::Code::kNotFound)) {
+      inner = Status::OK();
+      *diff = std::string(name) + ": replay has a row live does not (key " + crypto::ToHex(k) + ")";
+    } else if (inner.ok() && !SameRow(cf, live, v)) {
       *diff = std::string(name) + ": row " + crypto::ToHex(k) + " differs";
-      return false;
     }
-    ++it;
-    return true;
-  });
-  ACC_RETURN_IF_ERROR(s);
-  if (diff->empty() && it != want.end())
-    *diff = std::string(name) + ": replay has a row live does not (key " + crypto::ToHex(it->first) + ")";
-  return Status::OK();
+    return inner.ok() && diff->empty();
+  }));
+  ACC_RETURN_IF_ERROR(inner);
+  if (!diff->empty()) return Status::OK();
+  ACC_RETURN_IF_ERROR(ledger.Scan(cf, "", [&](std::string_view k, std::string_view) {
+    if (Excluded(cf, k)) return true;
+    ++*rows;
+    std::string ignored;
+    inner = rebuilt.Get(cf, k, &ignored);
+    if (inner.Is(Status::Code::kNotFound)) {
+      inner = Status::OK();
+      *diff = std::string(name) + ": live has a row the replay does not (key " + crypto::ToHex(k) + ")";
+    }
+    return inner.ok() && diff->empty();
+  }));
+  return inner;
+}
+
+std::string ScratchDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "accountable-rebuild-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return "";
+  std::filesystem::remove(tmpl);  // ScratchStore creates it itself
+  return tmpl;
 }
 
 }  // namespace
 
-Status RebuildCheck(Ledger& ledger, RebuildReport* out) {
+Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir) {
   *out = RebuildReport();
+  const std::string dir = scratch_dir.empty() ? ScratchDir() : scratch_dir;
+  if (dir.empty()) return Status::IOError("cannot make a scratch directory for the rebuild");
+  std::unique_ptr<ScratchStore> rebuilt;
+  ACC_RETURN_IF_ERROR(ScratchStore::Open({.dir = dir, .activity_merge = MergeActivity}, &rebuilt));
   Projector projector;
-  MemoryTx tx;
+  const uint64_t last = ledger.LastSeq();  // fixed at the start: a live writer may go on
   std::vector<Ledger::Stored> page;
-  for (uint64_t from = 1;; from += page.size()) {
-    ACC_RETURN_IF_ERROR(ledger.ReadRange(from, kReplayPageEvents, &page));
+  for (uint64_t from = 1; from <= last; from += page.size()) {
+    ACC_RETURN_IF_ERROR(ledger.ReadRange(from, std::min<uint64_t>(kReplayPageEvents, last - from + 1), &page));
+    if (page.empty()) return Status::Corruption("seq " + std::to_string(from) + " is missing");
     for (auto& st : page) {
       events::EventView v;
       ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
-      Status s = projector.Apply(v, tx);
+      Status s = projector.Apply(v, *rebuilt);
       if (!s.ok()) return Status::Corruption("replay refused event " + std::to_string(st.seq) + ": " + s.message());
       ++out->events;
     }
-    if (page.size() < kReplayPageEvents) break;
+    Status fs = rebuilt->Flush();
+    if (!fs.ok()) return Status::Corruption("replay: " + fs.message());
   }
-  if (tx.merge_failed()) return Status::Corruption("replay produced an unreadable activity operand");
-  ACC_RETURN_IF_ERROR(Compare(ledger, tx, Cf::kAccounts, "accounts", &out->accounts, &out->first_difference));
-  if (out->first_difference.empty())
-    ACC_RETURN_IF_ERROR(Compare(ledger, tx, Cf::kActivity, "activity", &out->activity_rows, &out->first_difference));
-  if (out->first_difference.empty())
-    ACC_RETURN_IF_ERROR(Compare(ledger, tx, Cf::kMeta, "meta", &out->meta_rows, &out->first_difference));
+  const std::pair<Cf, const char*> cfs[] = {{Cf::kAccounts, "accounts"}, {Cf::kActivity, "activity"}, {Cf::kMeta, "meta"}};
+  uint64_t* counts[] = {&out->accounts, &out->activity_rows, &out->meta_rows};
+  for (size_t i = 0; i < 3 && out->first_difference.empty(); ++i)
+    ACC_RETURN_IF_ERROR(Compare(ledger, *rebuilt, cfs[i].first, cfs[i].second, counts[i], &out->first_difference));
   if (!out->first_difference.empty()) return Status::Corruption("projections differ: " + out->first_difference);
   return Status::OK();
 }

@@ -1,12 +1,14 @@
-// Rebuild: replay the whole log through the Projector into memory and
-// compare the result with the projections the ledger stored incrementally.
+// Rebuild: replay the whole log through the Projector into a scratch
+// RocksDB in a temporary directory (core/scratch_store.h) and compare every
+// row with the projections the ledger stored incrementally.
 //
 //   RebuildReport r;
 //   Status s = RebuildCheck(ledger, &r);     // Corruption names the first difference
 //
-// The replay runs the very same Projector code against an in-memory GroupTx,
-// so the check is that the fold is deterministic and that nothing wrote the
-// projection column families except the projector.
+// The replay runs the very same Projector code, so the check is that the fold
+// is deterministic and that nothing wrote the projection column families
+// except the projector. Memory stays O(one page of events), whatever the log's
+// size; the scratch directory is removed afterwards.
 //
 // Thread safety: reads only; may run beside a live writer, but then rows
 // written after the replay's last seq will show up as differences.
@@ -27,6 +29,7 @@ struct RebuildReport {
   std::string first_difference;  // empty when identical
 };
 
-Status RebuildCheck(Ledger& ledger, RebuildReport* out);
+// scratch_dir: must not exist; default a new directory under the system temp dir.
+Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir = "");
 
 }  // namespace accountable

@@ -160,7 +160,7 @@ Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
   accountable::SigningKey key;
   const std::string key_path = KeyDir(a) + "/signing";
   if (!std::filesystem::exists(key_path)) {
-    o.status = Status::NotFound("no signing key at " + key_path + " (prove-erasure signs; give --keys)");
+    o.status = Status::NotFound("no signing key at " + key_path + " (prove-erasure signs; give --key-dir)");
     return o;
   }
   o.status = OpenVault(a, true, &vault);
@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Args a;
   app.add_option("--data", a.data, "data directory (or a copy), opened read-only")->capture_default_str();
-  app.add_option("--keys", a.key_dir, "key directory (default DATA/keys): KEK for PII, signing key for certificates");
+  app.add_option("--key-dir", a.key_dir, "key directory (default DATA/keys): KEK for PII, signing key for certificates");
   app.add_option("--server", a.server, "audit a running accountabled (HOST:PORT) instead of a directory");
   app.add_option("--token-file", a.token_file, "file with an auditor token (with --server)");
   app.add_flag("--json", a.json, "checks print one JSON object");

@@ -11,6 +11,7 @@
 #include "projections/activity.h"
 #include "replay/proofs.h"
 #include "test_util.h"
+#include "tests/raw_events.h"
 
 using namespace accountable;
 
@@ -29,21 +30,6 @@ void MakeLedger(const std::string& data, int accounts) {
     REQUIRE(a->Register(r, &out).ok());
   }
   REQUIRE(a->Close().ok());
-}
-
-// Opens a copy's event DB raw (as an attacker with file access would) and edits one events row.
-void EditEvent(const std::string& events_dir, const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), events_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> hs;
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), events_dir, cfs, &hs, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == "events") edit(db, hs[i]);
-  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
-  delete db;
 }
 
 std::unique_ptr<Ledger> OpenReadOnly(const std::string& data) {
@@ -68,12 +54,7 @@ TEST_CASE("audit: a flipped byte in one stored envelope is named by verify", "[a
     CHECK(j["events"] == 6);
   }
   std::filesystem::copy(dir.Sub("data"), dir.Sub("copy"), std::filesystem::copy_options::recursive);
-  EditEvent(dir.Sub("copy") + "/events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
-    std::string v;
-    REQUIRE(db->Get(rocksdb::ReadOptions(), h, EncodeBE64(4), &v).ok());
-    v[v.size() / 2] ^= 0x01;  // one bit, in the middle of the sealed box
-    REQUIRE(db->Put(rocksdb::WriteOptions(), h, EncodeBE64(4), v).ok());
-  });
+  test::FlipEnvelopeBit(dir.Sub("copy") + "/events", 4);
   auto l = OpenReadOnly(dir.Sub("copy"));
   audit::Json j;
   Status s = audit::VerifyTree(*l, &j);
@@ -101,7 +82,7 @@ TEST_CASE("audit: a rewritten history fails consistency with a saved tree head",
   }
   // Drop the last event of the copy and append a different one in its place.
   const uint64_t last = saved["treeSize"].get<uint64_t>();
-  EditEvent(dir.Sub("copy") + "/events", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+  test::EditEvents(dir.Sub("copy") + "/events", [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
     REQUIRE(db->Delete(rocksdb::WriteOptions(), h, EncodeBE64(last)).ok());
   });
   {

@@ -17,6 +17,7 @@
 #include "replay/online.h"
 #include "replay/proofs.h"
 #include "server_test_util.h"
+#include "tests/raw_events.h"
 
 using namespace accountable;
 
@@ -250,27 +251,6 @@ TEST_CASE("server audit: online verify refuses a head signed by another key", "[
 
 namespace {
 
-// Flips one bit in the middle of the stored envelope of `seq` (its sealed
-// box, so the envelope still parses), as an attacker with file access would.
-void FlipEnvelopeBit(const std::string& events_dir, uint64_t seq) {
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), events_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> hs;
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), events_dir, cfs, &hs, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "events") continue;
-    std::string v;
-    REQUIRE(db->Get(rocksdb::ReadOptions(), hs[i], EncodeBE64(seq), &v).ok());
-    v[v.size() / 2] ^= 0x01;
-    REQUIRE(db->Put(rocksdb::WriteOptions(), hs[i], EncodeBE64(seq), v).ok());
-  }
-  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
-  delete db;
-}
-
 // Accounts plus a server over a data dir the test names, so the test can
 // stop it, edit the files and serve them again.
 struct Served {
@@ -314,8 +294,8 @@ TEST_CASE("server audit: online verify names the first rewritten envelope", "[se
     REQUIRE(audit::OnlineVerify(*live.Connect(test::kAuditorToken), public_key, &j).ok());
     CHECK(j["events"] == 7);
   }
-  FlipEnvelopeBit(data + "/events", 5);
-  FlipEnvelopeBit(data + "/events", 6);  // only the first is named
+  test::FlipEnvelopeBit(data + "/events", 5);
+  test::FlipEnvelopeBit(data + "/events", 6);  // only the first is named
   Served live(data);
   audit::Json j;
   Status s = audit::OnlineVerify(*live.Connect(test::kAuditorToken), public_key, &j);
