@@ -59,10 +59,8 @@ Status CollectEvents(Ledger& ledger, Vault& vault, uint64_t id, ErasureEvents* o
 
 // The latest signed head if it covers `seq`; otherwise a new one over the log.
 Status HeadCovering(Ledger& ledger, const SigningKey& key, uint64_t seq, int64_t now_ms, SignedTreeHead* out) {
-  std::string stored;
-  Status s = ledger.Get(Cf::kMeta, kMetaLatestHead, &stored);
+  Status s = ReadLatestHead(ledger, out);
   if (s.ok()) {
-    ACC_RETURN_IF_ERROR(DecodeHead(stored, out));
     ACC_RETURN_IF_ERROR(VerifyHead(key.public_key, *out));
     if (out->size >= seq) return Status::OK();
   } else if (!s.Is(Status::Code::kNotFound)) {
@@ -104,8 +102,7 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
                {"account_id", id},
                {"generated_at_ms", now_ms},
                {"public_key", crypto::ToHex(key.public_key)},
-               {"signed_head", {{"treeSize", head.size}, {"root", B64(head.root)}, {"timestamp_ms", head.timestamp_ms},
-                                {"signature", B64(head.signature)}}},
+               {"signed_head", json::parse(HeadJson(head).dump())},
                {"vault", {{"account_key", "absent"}}},
                {"sealed_payloads", ev.sealed}};
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.erased_seq, ev.erased, &body["account_erased"]));

@@ -54,11 +54,6 @@ Status FetchHead(Client& client, SignedTreeHead* h) {
   return Status::OK();
 }
 
-Json HeadJson(const SignedTreeHead& h) {
-  return {{"treeSize", h.size}, {"root", B64(h.root)}, {"timestamp_ms", h.timestamp_ms},
-          {"signature", B64(h.signature)}};
-}
-
 // The perfect subtrees over the leaves pushed so far, largest first: exactly
 // the nodes merkle::RootAt reads for that size, so the root of a log of any
 // length costs O(log n) memory and reuses the one RFC 6962 fold.

@@ -1,9 +1,10 @@
-// Proofs: the auditor's Merkle operations on a (read-only) ledger, in the
-// JSON shape of the published RFC 6962 vectors (docs/audit.md):
-//   inclusion:   {leafIdx, treeSize, root, leafHash, proof[]}
-//   consistency: {size1, size2, root1, root2, proof[]}
-// Hashes are base64 (standard alphabet, padded). What prove-* prints, the
-// verify-* commands accept, so one tool's output feeds the other.
+// Proofs: the auditor's whole-log checks on a (read-only) ledger. The
+// head and proof documents they share with the server are in
+// projections/proof_json.h, included here.
+//
+//   audit::Json j;
+//   Status s = audit::VerifyTree(ledger, &j);                 // Corruption names the first bad seq
+//   s = audit::VerifySignedHead(ledger, public_key, &j);      // j["signed_head"]
 //
 // Thread safety: stateless; the ledger is thread-safe.
 #pragma once
@@ -11,23 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
+#include "projections/proof_json.h"
 
 namespace accountable::audit {
 
-using Json = nlohmann::ordered_json;
-
-// Base64, standard alphabet, padded: the vectors' encoding of hashes.
-std::string B64(std::string_view bin);
-// Malformed base64 (or a non-string) decodes to "", which never verifies.
-std::string Unb64(const nlohmann::json& v);
-
-Status TreeHead(Ledger& ledger, uint64_t size, Json* out);            // size 0: the whole log
-Status ProveInclusion(Ledger& ledger, uint64_t seq, uint64_t size, Json* out);
-Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Json* out);
-Status VerifyInclusion(const nlohmann::json& j);
-Status VerifyConsistency(const nlohmann::json& j);
-// Recomputes every leaf from its envelope and checks it against the stored
-// tree, then the root of the whole log; Corruption names the first bad seq.
+// Recomputes every leaf from its envelope and checks it and every stored
+// node against the stored tree, then the root of the whole log; Corruption
+// names the first bad seq (or node).
 Status VerifyTree(Ledger& ledger, Json* out);
 // Checks the latest signed tree head (meta "sth/latest") against the public
 // key (32 bytes) and against the root recomputed at its size.

@@ -3,7 +3,7 @@
 #include "core/crypto.h"
 #include "core/tree_head.h"
 #include "projections/describe.h"
-#include "replay/proofs.h"
+#include "projections/proof_json.h"
 
 namespace accountable {
 namespace {
@@ -134,15 +134,6 @@ std::string HandleSweep(Accounts& a, const wire::Request* r) {
   return Doc(corr, s, j.dump());
 }
 
-// The latest signed tree head; Accounts signs one after every group commit.
-Status LatestHead(Accounts& a, SignedTreeHead* h) {
-  std::string stored;
-  Status s = a.ledger().Get(Cf::kMeta, kMetaLatestHead, &stored);
-  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("the log has no signed tree head yet");
-  ACC_RETURN_IF_ERROR(s);
-  return DecodeHead(stored, h);
-}
-
 std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   std::vector<Ledger::Stored> events;
@@ -174,7 +165,7 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
     }
     case Body::TreeHead: {
       SignedTreeHead h;
-      Status s = LatestHead(a, &h);
+      Status s = audit::ReadLatestHead(a.ledger(), &h);
       if (!s.ok()) return wire::ResponseFrame(corr, s);
       Json j{{"tree_size", h.size}, {"root", crypto::ToHex(h.root)}, {"timestamp_ms", h.timestamp_ms},
              {"signature", crypto::ToHex(h.signature)}, {"public_key", crypto::ToHex(a.public_key())}};
@@ -191,12 +182,12 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
 // proof is one the server signed (the whole log may be a group commit ahead).
 Status SignedSize(Accounts& a, uint64_t* size) {
   SignedTreeHead h;
-  ACC_RETURN_IF_ERROR(LatestHead(a, &h));
+  ACC_RETURN_IF_ERROR(audit::ReadLatestHead(a.ledger(), &h));
   *size = h.size;
   return Status::OK();
 }
 
-// Inclusion and consistency proofs, shaped by replay/proofs.h exactly as the
+// Inclusion and consistency proofs, shaped by projections/proof_json.h exactly as the
 // offline tool prints them, so one verify-* command checks both.
 std::string HandleProof(Accounts& a, const wire::Request* r) {
   audit::Json j;
