@@ -178,6 +178,9 @@ class LedgerImpl final : public Ledger {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> last_seq_{0};
+  // recorded_at never decreases along the log, even if the wall clock steps
+  // back, so "as of time T" is a prefix an auditor can binary-search.
+  int64_t last_recorded_ms_ = 0;  // writer thread only, after Open
 
   std::mutex mu_;
   std::condition_variable queue_cv_;   // writer waits for work
@@ -303,7 +306,11 @@ Status LedgerImpl::OpenDb() {
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kEvents]));
   it->SeekToLast();
-  if (it->Valid()) last_seq_ = DecodeBE64(FromSlice(it->key()));
+  if (it->Valid()) {
+    last_seq_ = DecodeBE64(FromSlice(it->key()));
+    events::EventView v;
+    if (events::EventView::Parse(FromSlice(it->value()), &v).ok()) last_recorded_ms_ = v.envelope()->recorded_at_ms();
+  }
   if (!it->status().ok()) return FromRocks(it->status(), "event DB scan");
   if (!opt_.read_only) writer_ = std::thread([this] { WriterLoop(); });
   return Status::OK();
@@ -406,7 +413,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   WriterTx tx(this, &wb);
   const uint64_t first_seq = last_seq_.load() + 1;
   uint64_t next_seq = first_seq;
-  const int64_t now_ms = NowMs();
+  const int64_t now_ms = std::max(NowMs(), last_recorded_ms_);
   std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
   group_leaves_.clear();
   for (Pending* p : group) p->status = ApplyBatch(p, tx, &next_seq, now_ms, &versions);
@@ -426,6 +433,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     return;
   }
   last_seq_.store(next_seq - 1, std::memory_order_release);
+  last_recorded_ms_ = now_ms;
   if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
   for (auto& [account, version] : versions) version_cache_[account] = version;

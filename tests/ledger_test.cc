@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -306,6 +307,35 @@ TEST_CASE("ledger: state survives close and reopen", "[ledger]") {
   auto next = AppendOne(*l, test::Consent(1, "next", 4));
   CHECK(next.seq == 11);
   CHECK(next.version == 5);
+}
+
+TEST_CASE("ledger: recorded_at never goes back, even when the clock does, across a reopen", "[ledger][time]") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("events");
+  auto clock = std::make_shared<std::atomic<int64_t>>(test::kTestTimeMs);
+  auto at = [&](Ledger& l, uint64_t seq) {
+    std::vector<Ledger::Stored> one;
+    REQUIRE(l.ReadRange(seq, 1, &one).ok());
+    events::EventView v;
+    REQUIRE(events::EventView::Parse(one.at(0).envelope, &v).ok());
+    return v.envelope()->recorded_at_ms();
+  };
+  LedgerOptions o = test::LedgerAt(path);
+  o.clock_ms = [clock] { return clock->load(); };
+  {
+    auto l = Open(o);
+    AppendOne(*l, test::Consent(1, "t1"));
+    clock->fetch_sub(60'000);  // NTP steps the clock back a minute
+    AppendOne(*l, test::Consent(1, "t2"));
+    CHECK(at(*l, 2) == test::kTestTimeMs);
+    REQUIRE(l->Close().ok());
+  }
+  auto l = Open(o);
+  AppendOne(*l, test::Consent(1, "t3"));
+  CHECK(at(*l, 3) == test::kTestTimeMs);
+  clock->store(test::kTestTimeMs + 5);
+  AppendOne(*l, test::Consent(1, "t4"));
+  CHECK(at(*l, 4) == test::kTestTimeMs + 5);  // and follows the clock again once it is ahead
 }
 
 TEST_CASE("ledger: expected versions are enforced", "[ledger][version]") {
