@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "core/coding.h"
@@ -320,4 +321,30 @@ TEST_CASE("server audit: with a signing interval the timer signs the log's tail"
   // The commit path signs at most once per 50 ms; no commit follows the last
   // one, so the tail is covered only because the commit or the timer signed it.
   CHECK(signed_size == last);
+}
+
+TEST_CASE("accountable-audit --server: the auditor's commands over the wire", "[server][audit][online][cli]") {
+  test::ServerFixture fx;
+  RegisterSome(*fx.Connect(test::kWriterToken), 3);
+  test::TempDir dir("acc-audit-cli");
+  std::ofstream(dir.Sub("auditor.token")) << test::kAuditorToken << "\n";
+  std::ofstream(dir.Sub("writer.token")) << test::kWriterToken << "\n";
+  std::ofstream(dir.Sub("signing.pub")) << crypto::ToHex(fx.accounts().public_key()) << "\n";
+  auto run = [&](const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {ACCOUNTABLE_AUDIT, "--server", fx.address(), "--token-file", dir.Sub(token)});
+    return test::Exec(args, "", dir.path().string());
+  };
+  test::ExecResult verify = run("auditor.token", {"verify", "--pubkey", dir.Sub("signing.pub")});
+  INFO(verify.out << verify.err);
+  CHECK(verify.code == 0);
+  CHECK(verify.out.find("\"events\":4") != std::string::npos);  // the policy and three registrations
+  test::ExecResult proof = run("auditor.token", {"prove-inclusion", "2"});
+  REQUIRE(proof.code == 0);
+  std::ofstream(dir.Sub("i.json")) << proof.out;
+  CHECK(test::Exec({ACCOUNTABLE_AUDIT, "verify-inclusion", dir.Sub("i.json")}, "", dir.path().string()).code == 0);
+  CHECK(run("auditor.token", {"prove-consistency", "2", "4"}).code == 0);
+  CHECK(run("auditor.token", {"tree-head"}).out.find("\"signature\"") != std::string::npos);
+  CHECK(run("writer.token", {"tree-head"}).code == 6);   // a writer may not audit
+  CHECK(run("auditor.token", {"replay"}).code == 2);     // data-directory commands are not online
+  CHECK(run("missing.token", {"tree-head"}).code == 6);
 }
