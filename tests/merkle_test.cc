@@ -14,6 +14,7 @@
 #include "core/sha256.h"
 #include "replay/proofs.h"
 #include "test_util.h"
+#include "tests/raw_events.h"
 
 using namespace accountable;
 namespace mk = accountable::merkle;
@@ -306,22 +307,6 @@ TEST_CASE("merkle: a ledger of another format version is refused", "[merkle][led
 
 namespace {
 
-// Edits the merkle or events CF of a closed ledger raw, as someone with file access could.
-void EditRaw(const std::string& dir, const std::string& cf_name,
-             const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> hs;
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), dir, cfs, &hs, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == cf_name) edit(db, hs[i]);
-  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
-  delete db;
-}
-
 Status Verify(const std::string& dir, audit::Json* j) {
   LedgerOptions o = test::LedgerAt(dir);
   o.read_only = true;
@@ -344,7 +329,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
   REQUIRE(Verify(dir.Sub("events"), &j).ok());
   CHECK(j["events"] == kEvents);
   SECTION("a flipped envelope byte") {
-    EditRaw(dir.Sub("events"), "events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    test::EditCf(dir.Sub("events"), "events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       std::string v;
       REQUIRE(db->Get(rocksdb::ReadOptions(), h, EncodeBE64(33333), &v).ok());
       v[v.size() / 2] ^= 0x01;
@@ -355,7 +340,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("seq 33333:") != std::string::npos);
   }
   SECTION("a rewritten leaf hash") {
-    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    test::EditCf(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
       it->Seek(mk::LeafRunKey(20000));  // the run holding leaf 20000 (seq 20001)
       REQUIRE(it->Valid());
@@ -369,7 +354,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("seq 20001:") != std::string::npos);
   }
   SECTION("a deleted leaf run") {
-    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    test::EditCf(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Delete(rocksdb::WriteOptions(), h, mk::LeafRunKey(23999)).ok());  // leaves 20000..23999
     });
     Status s = Verify(dir.Sub("events"), &j);
@@ -377,7 +362,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("seq 20001: its Merkle leaf is missing") != std::string::npos);
   }
   SECTION("a rewritten stored node") {
-    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    test::EditCf(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Put(rocksdb::WriteOptions(), h, mk::NodeKey(6, 3), std::string(32, 'x')).ok());
     });
     Status s = Verify(dir.Sub("events"), &j);
@@ -385,7 +370,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("tree node 6/3 differs") != std::string::npos);
   }
   SECTION("a deleted stored node") {
-    EditRaw(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+    test::EditCf(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       REQUIRE(db->Delete(rocksdb::WriteOptions(), h, mk::NodeKey(7, 100)).ok());
     });
     Status s = Verify(dir.Sub("events"), &j);

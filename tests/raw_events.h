@@ -1,7 +1,8 @@
-// Tamper helper: opens a (copied) event DB raw, as an attacker with file
-// access would, and edits its "events" column family directly.
+// Tamper helpers: open a (copied) event DB raw, as an attacker with file
+// access would, and edit one column family directly.
 //
 //   test::EditEvents(dir + "/events", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) { ... });
+//   test::EditCf(dir + "/events", "merkle", ...);
 //
 // Uses Catch2 (REQUIRE), so only the test binary includes it.
 #pragma once
@@ -18,19 +19,25 @@
 
 namespace accountable::test {
 
-inline void EditEvents(const std::string& events_dir,
-                       const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+// Opens the closed DB in `dir` raw and calls edit with the handle of column family cf_name.
+inline void EditCf(const std::string& dir, const std::string& cf_name,
+                   const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
   std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), events_dir, &names).ok());
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> hs;
   rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), events_dir, cfs, &hs, &db).ok());
+  REQUIRE(rocksdb::DB::Open(rocksdb::Options(), dir, cfs, &hs, &db).ok());
   for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == "events") edit(db, hs[i]);
+    if (names[i] == cf_name) edit(db, hs[i]);
   for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
   delete db;
+}
+
+inline void EditEvents(const std::string& events_dir,
+                       const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  EditCf(events_dir, "events", edit);
 }
 
 // Flips one bit in the middle of the stored envelope of `seq` (inside its
