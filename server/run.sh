@@ -26,6 +26,7 @@ accountabled on $listen, data in $data. From another terminal, for example:
       --email ann@example.org --password-stdin --gender female --birthdate 1990-01-01 --ip 192.0.2.1 --accept-policy 1.01 <<< 'a long password'
   $build/server/accountable --server $listen --token-file $keys/admin.token show 1
   $build/server/accountable --server $listen --token-file $keys/auditor.token log
+  $build/replay/accountable-audit --server $listen --token-file $keys/auditor.token verify --pubkey $keys/signing.pub
 Stop with Ctrl-C (in-flight commands finish, then a clean close).
 MSG
 exec "$build/server/accountabled" --data "$data" --listen "$listen"
