@@ -9,6 +9,7 @@
 #include "core/merkle.h"
 #include "projections/activity.h"
 #include "projections/history.h"
+#include "projections/proof_json.h"
 #include "projections/validate.h"
 
 namespace accountable {
@@ -58,8 +59,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
   else if (!s.Is(Status::Code::kNotFound)) return s;
   if (a->ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
-  SignedTreeHead head;
-  ACC_RETURN_IF_ERROR(a->SignTreeHead(&head));
+  ACC_RETURN_IF_ERROR(a->AdoptOrSignHead());
   // An erasure a crash interrupted is finished before anything else runs.
   SweepReport report;
   ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
@@ -79,6 +79,24 @@ Status Accounts::SignTreeHead(SignedTreeHead* out) {
   signed_size_ = size;
   signed_at_ms_ = out->timestamp_ms;
   return Status::OK();
+}
+
+// A stored head that is ours and covers the whole log is kept as it is, so
+// read-only commands (show, log) write nothing; otherwise the log is signed.
+Status Accounts::AdoptOrSignHead() {
+  SignedTreeHead h;
+  Status s = audit::ReadLatestHead(*ledger_, &h);
+  if (s.ok() && h.size == ledger_->LastSeq() && VerifyHead(signing_key_.public_key, h).ok()) {
+    std::string root;
+    ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*ledger_), h.size, &root));
+    if (root == h.root) {
+      std::lock_guard<std::mutex> l(sth_mu_);
+      signed_size_ = h.size;
+      signed_at_ms_ = h.timestamp_ms;
+      return Status::OK();
+    }
+  }
+  return SignTreeHead(&h);
 }
 
 Status Accounts::SignTreeHeadIfBehind(bool* signed_now) {

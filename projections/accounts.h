@@ -189,7 +189,8 @@ class Accounts {
   static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
 
   // Signs the head of the whole log and keeps it as the latest (meta
-  // "sth/latest"); also runs after every group commit.
+  // "sth/latest"); also runs after every group commit (or interval). Open
+  // signs only if the stored head does not already cover the log.
   Status SignTreeHead(SignedTreeHead* out);
   // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
   Status SignTreeHeadIfBehind(bool* signed_now);
@@ -204,6 +205,7 @@ class Accounts {
  private:
   Accounts() = default;
   Status PublishInitialPolicy();
+  Status AdoptOrSignHead();
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);

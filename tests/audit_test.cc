@@ -174,3 +174,41 @@ TEST_CASE("audit: heads are signed per group commit, or per interval with a catc
   CHECK(latest().size == a->ledger().LastSeq());  // the interval passed: the commit signs
   CHECK(latest().timestamp_ms == now->load());
 }
+
+TEST_CASE("audit: reopening a signed log writes no new head; a stale or foreign head is replaced", "[audit][sth]") {
+  test::TempDir dir("acc-audit");
+  MakeLedger(dir.Sub("data"), 2);
+  auto now = std::make_shared<std::atomic<int64_t>>(test::kTestTimeMs);
+  AccountsOptions o;
+  o.data_dir = dir.Sub("data");
+  o.password_cost = {1, 8u << 20};
+  o.clock_ms = [now] { return now->load(); };
+  auto stored = [&](Accounts& a) {
+    std::string bytes;
+    REQUIRE(a.ledger().Get(Cf::kMeta, kMetaLatestHead, &bytes).ok());
+    return bytes;
+  };
+  std::string first;
+  {
+    std::unique_ptr<Accounts> a;
+    REQUIRE(Accounts::Open(o, &a).ok());  // MakeLedger's head was signed at wall-clock time: kept
+    first = stored(*a);
+  }
+  now->fetch_add(3'600'000);
+  {
+    std::unique_ptr<Accounts> a;
+    REQUIRE(Accounts::Open(o, &a).ok());
+    CHECK(stored(*a) == first);  // show/log-style opens write nothing
+    SigningKey other;
+    REQUIRE(LoadOrCreateSigningKey(dir.Sub("other-key"), &other).ok());
+    SignedTreeHead h;
+    REQUIRE(DecodeHead(first, &h).ok());
+    REQUIRE(a->ledger().PutMeta(kMetaLatestHead, EncodeHead(Sign(other, h.size, h.root, h.timestamp_ms))).ok());
+  }
+  std::unique_ptr<Accounts> a;
+  REQUIRE(Accounts::Open(o, &a).ok());
+  SignedTreeHead h;
+  REQUIRE(DecodeHead(stored(*a), &h).ok());
+  CHECK(VerifyHead(a->public_key(), h).ok());  // a head by another key is not adopted
+  CHECK(h.timestamp_ms == now->load());
+}
