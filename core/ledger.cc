@@ -30,7 +30,7 @@ namespace {
 
 constexpr const char* kFormatKey = "format_version";
 // 2: Merkle leaves in one run per group, nodes only at levels >= 6 (core/merkle.h).
-constexpr const char* kFormatVersion = "2";
+constexpr const char* kFormatVersion = "3";
 // A scan over the whole log reads ahead this much, not one block at a time.
 constexpr size_t kScanReadaheadBytes = 4u << 20;
 constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree

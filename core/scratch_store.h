@@ -10,15 +10,17 @@
 //
 // Writes collect in memory until Flush, which writes them unsynced and
 // without a WAL: a crash loses only a rebuild that is started again. Merge
-// operands are folded at once (activity_merge), so the scratch DB stores
-// plain values. The directory must not exist; it is removed on destruction.
+// operands collect per key and are folded once per Flush (activity_merge
+// with all of them), or at a Get of that key, so the scratch DB stores plain
+// values and a Get sees every earlier write. Rows stay cached after a Flush
+// up to a fixed bound. The directory must not exist; it is removed on
+// destruction.
 //
 // Thread safety: one thread at a time.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +33,8 @@ namespace accountable {
 
 struct ScratchOptions {
   std::string dir;
-  // As LedgerOptions::activity_merge; applied to one operand at a time.
+  // As LedgerOptions::activity_merge; gets every operand of a key since the
+  // last fold at once.
   std::function<bool(const std::string* existing, const std::vector<std::string_view>& operands, std::string* out)>
       activity_merge;
 };

@@ -32,6 +32,8 @@ struct ConsentState {
   bool implicit = false;
   std::string policy_version;   // version it was given or withdrawn under
   int64_t changed_at_ms = 0;
+
+  bool operator==(const ConsentState&) const = default;
 };
 
 struct AccountState {
@@ -58,7 +60,14 @@ bool IsHolderActivity(const events::EventView& e);
 // Folds one event of this account into the state.
 void Apply(AccountState& state, const events::EventView& e);
 
+// The kAccounts row: compact binary, first byte = version 2 (layout in
+// account_state.cc and docs/architecture.md). The overload with `out`
+// reuses its capacity (the writer encodes one row per event).
 std::string EncodeState(const AccountState& s);
+void EncodeState(const AccountState& s, std::string* out);
+// Corruption for any other version, a truncated, malformed or oversized row,
+// or trailing bytes; never reads past `bytes`. *out is unspecified on error
+// (decoding reuses its strings' capacity).
 Status DecodeState(std::string_view bytes, AccountState* out);
 
 }  // namespace accountable

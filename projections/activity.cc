@@ -1,5 +1,6 @@
 #include "projections/activity.h"
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -15,18 +16,113 @@ std::chrono::year_month_day Ymd(int64_t ms) {
 }
 
 std::string MonthKeyFromIndex(int index) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "m/%04d%02d", index / 12, index % 12 + 1);
-  return buf;
+  // Called once per holder event on the writer thread: four-digit years
+  // (every real one) without snprintf; anything else as before.
+  if (index < 0 || index / 12 > 9999) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "m/%04d%02d", index / 12, index % 12 + 1);
+    return buf;
+  }
+  const int y = index / 12, m = index % 12 + 1;
+  const char key[8] = {'m', '/', static_cast<char>('0' + y / 1000), static_cast<char>('0' + y / 100 % 10),
+                       static_cast<char>('0' + y / 10 % 10), static_cast<char>('0' + y % 10),
+                       static_cast<char>('0' + m / 10), static_cast<char>('0' + m % 10)};
+  return std::string(key, sizeof key);
 }
 
-std::string Operand(char kind, uint64_t account_id) {
+std::string SlowOperand(char kind, uint64_t account_id) {
   Roaring64Map b;
   b.add(account_id);
   std::string out(1, kind);
   out.resize(1 + b.getSizeInBytes(true));
   b.write(out.data() + 1, true);
   return out;
+}
+
+// A one-account operand is by far the most common value the merge sees (one
+// per holder event), and building or decoding it through Roaring64Map costs
+// a std::map node and a bitmap per call. Its portable bytes have a fixed
+// layout: u64 entry count (1) | u32 high half | cookie | u32 container
+// count (1) | u16 container key | u16 cardinality-1 | u32 offset | u16 low
+// bits. The template is taken from CRoaring itself and checked against it at
+// start-up for ids that exercise every field; if that check ever fails (a
+// different CRoaring), both fast paths stay off and nothing changes.
+constexpr size_t kSingleBytes = 30;
+constexpr size_t kHighAt = 8, kKeyAt = 20, kLowAt = 28;
+
+struct SingleLayout {
+  std::array<char, kSingleBytes> tmpl{};
+  bool usable = false;
+
+  void Fill(uint64_t id, char* out) const {
+    std::memcpy(out, tmpl.data(), kSingleBytes);
+    const uint32_t high = static_cast<uint32_t>(id >> 32);
+    const uint16_t key = static_cast<uint16_t>(id >> 16), low = static_cast<uint16_t>(id);
+    std::memcpy(out + kHighAt, &high, sizeof high);  // native order, as Roaring64Map::write
+    std::memcpy(out + kKeyAt, &key, sizeof key);
+    std::memcpy(out + kLowAt, &low, sizeof low);
+  }
+
+  SingleLayout() {
+    const std::string zero = SlowOperand('+', 0);
+    if (zero.size() != 1 + kSingleBytes) return;
+    std::memcpy(tmpl.data(), zero.data() + 1, kSingleBytes);
+    for (uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{0xffff}, uint64_t{0x10000}, uint64_t{0x12345678},
+                        uint64_t{1} << 32, uint64_t{0x0123456789abcdef}, ~uint64_t{0}}) {
+      char bytes[kSingleBytes];
+      Fill(id, bytes);
+      if (SlowOperand('+', id).substr(1) != std::string_view(bytes, kSingleBytes)) return;
+    }
+    usable = true;
+  }
+};
+
+const SingleLayout& Single() {
+  static const SingleLayout layout;
+  return layout;
+}
+
+// True if `portable` is exactly the bytes of a one-account bitmap; then *id
+// is that account. Bytes it accepts decode to {id} by construction.
+bool ParseSingle(std::string_view portable, uint64_t* id) {
+  const SingleLayout& l = Single();
+  if (!l.usable || portable.size() != kSingleBytes) return false;
+  uint32_t high;
+  uint16_t key, low;
+  std::memcpy(&high, portable.data() + kHighAt, sizeof high);
+  std::memcpy(&key, portable.data() + kKeyAt, sizeof key);
+  std::memcpy(&low, portable.data() + kLowAt, sizeof low);
+  const uint64_t candidate = (uint64_t{high} << 32) | (uint64_t{key} << 16) | low;
+  char expect[kSingleBytes];
+  l.Fill(candidate, expect);
+  if (std::memcmp(expect, portable.data(), kSingleBytes) != 0) return false;
+  *id = candidate;
+  return true;
+}
+
+std::string Operand(char kind, uint64_t account_id) {
+  const SingleLayout& l = Single();
+  if (!l.usable) return SlowOperand(kind, account_id);
+  std::string out(1 + kSingleBytes, kind);
+  l.Fill(account_id, out.data() + 1);
+  return out;
+}
+
+// Folds one operand into acc; false if it is not a ledger operand of `kinds`.
+bool FoldOperand(std::string_view op, std::string_view kinds, Roaring64Map* acc) {
+  if (op.empty() || kinds.find(op[0]) == std::string_view::npos) return false;
+  uint64_t id;
+  if (ParseSingle(op.substr(1), &id)) {
+    // add/remove of one value leave the same contents as |= / -= of {id}.
+    if (op[0] == '+') acc->add(id);
+    else acc->remove(id);
+    return true;
+  }
+  Roaring64Map b;
+  if (!DecodeBitmap(op, &b)) return false;
+  if (op[0] == '+') *acc |= b;
+  else *acc -= b;
+  return true;
 }
 
 }  // namespace
@@ -37,6 +133,16 @@ int MonthIndex(int64_t ms) {
 }
 
 std::string MonthKey(int64_t ms) { return MonthKeyFromIndex(MonthIndex(ms)); }
+
+std::string MonthKey(int64_t ms, int64_t* first_ms, int64_t* end_ms) {
+  using namespace std::chrono;
+  const auto ymd = Ymd(ms);
+  const year_month ym{ymd.year(), ymd.month()};
+  const auto first = sys_days(ym / 1), end = sys_days((ym + months{1}) / 1);
+  *first_ms = duration_cast<milliseconds>(first.time_since_epoch()).count();
+  *end_ms = duration_cast<milliseconds>(end.time_since_epoch()).count();
+  return MonthKeyFromIndex(int(ymd.year()) * 12 + int(unsigned(ymd.month())) - 1);
+}
 
 std::string AddOperand(uint64_t id) { return Operand('+', id); }
 std::string RemoveOperand(uint64_t id) { return Operand('-', id); }
@@ -93,12 +199,8 @@ bool MergeActivity(const std::string* existing, const std::vector<std::string_vi
   Roaring64Map acc;
   if (existing && (existing->empty() || (*existing)[0] != 'B' || !DecodeBitmap(*existing, &acc)))
     return false;
-  for (std::string_view op : operands) {
-    Roaring64Map b;
-    if (op.empty() || (op[0] != '+' && op[0] != '-') || !DecodeBitmap(op, &b)) return false;
-    if (op[0] == '+') acc |= b;
-    else acc -= b;
-  }
+  for (std::string_view op : operands)
+    if (!FoldOperand(op, "+-", &acc)) return false;
   acc.runOptimize();
   *out = EncodeBitmap(acc);
   return true;
@@ -106,11 +208,8 @@ bool MergeActivity(const std::string* existing, const std::vector<std::string_vi
 
 bool PartialMergeActivity(const std::vector<std::string_view>& operands, std::string* out) {
   Roaring64Map acc;
-  for (std::string_view op : operands) {
-    Roaring64Map b;
-    if (op.empty() || op[0] != '+' || !DecodeBitmap(op, &b)) return false;
-    acc |= b;
-  }
+  for (std::string_view op : operands)
+    if (!FoldOperand(op, "+", &acc)) return false;
   acc.runOptimize();
   *out = EncodeBitmap(acc);
   (*out)[0] = '+';

@@ -29,6 +29,9 @@ inline constexpr std::string_view kActivityLiveKey = "live";
 
 // "m/yyyymm" of the UTC month containing ms.
 std::string MonthKey(int64_t ms);
+// The same, plus that month's instants [*first_ms, *end_ms), so that a
+// caller on a hot path can reuse the key for every ms in between.
+std::string MonthKey(int64_t ms, int64_t* first_ms, int64_t* end_ms);
 int MonthIndex(int64_t ms);  // yyyy*12 + (mm-1), for month arithmetic
 
 std::string AddOperand(uint64_t account_id);

@@ -131,15 +131,23 @@ Status Projector::ApplyPolicy(const events::EventView& e, GroupTx& tx) {
 
 namespace {
 
-// Sweep indexes and bitmaps that follow from the transition old -> new.
-void WriteIndexes(const AccountState& old, const AccountState& now, const events::EventView& e,
-                  GroupTx& tx) {
+// Only registrations and consent changes are checked against the policy in
+// force: the other events need not read it.
+bool NeedsCurrentPolicy(fb::Payload t) {
+  return t == fb::Payload::Registered || t == fb::Payload::ConsentGiven || t == fb::Payload::ConsentWithdrawn;
+}
+
+// Sweep indexes and bitmaps that follow from the transition old -> new
+// (only the old status and deadline matter, so no copy of the whole state).
+// `month`: the activity row of the event's month if the holder caused it, else empty.
+void WriteIndexes(AccountStatus old_status, int64_t old_deadline_ms, const AccountState& now,
+                  std::string_view month, const events::EventView& e, GroupTx& tx) {
   const uint64_t id = now.account_id;
-  if (IsHolderActivity(e)) tx.Merge(Cf::kActivity, MonthKey(e.envelope()->occurred_at_ms()), AddOperand(id));
+  if (!month.empty()) tx.Merge(Cf::kActivity, month, AddOperand(id));
   if (e.type() == fb::Payload::Registered) tx.Merge(Cf::kActivity, kActivityLiveKey, AddOperand(id));
-  if (old.status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old.deletion_deadline_ms)
-    tx.Delete(Cf::kMeta, DeletionKey(old.deletion_deadline_ms, id));
-  if (now.status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old.deletion_deadline_ms)
+  if (old_status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old_deadline_ms)
+    tx.Delete(Cf::kMeta, DeletionKey(old_deadline_ms, id));
+  if (now.status == AccountStatus::kPendingDeletion && now.deletion_deadline_ms != old_deadline_ms)
     tx.Put(Cf::kMeta, DeletionKey(now.deletion_deadline_ms, id), "");
   if (e.type() == fb::Payload::AccountErased) {
     tx.Merge(Cf::kActivity, kActivityLiveKey, RemoveOperand(id));
@@ -153,35 +161,51 @@ void WriteIndexes(const AccountState& old, const AccountState& now, const events
 
 Status Projector::ApplyAccountEvent(const events::EventView& e, GroupTx& tx) {
   const uint64_t id = e.envelope()->account_id();
+  const fb::Payload type = e.type();
   const std::string key = AccountKey(id);
-  AccountState state;
-  std::string row;
-  Status s = tx.Get(Cf::kAccounts, key, &row);
+  // row_, state_, current_ keep their capacity from event to event: this
+  // runs once per event on the writer thread.
+  AccountState& state = state_;
+  Status s = tx.Get(Cf::kAccounts, key, &row_);
   if (s.ok()) {
-    ACC_RETURN_IF_ERROR(DecodeState(row, &state));
-  } else if (!s.Is(Status::Code::kNotFound)) {
+    ACC_RETURN_IF_ERROR(DecodeState(row_, &state));
+  } else if (s.Is(Status::Code::kNotFound)) {
+    state = AccountState();
+  } else {
     return s;
   }
-  std::string current, digest;
-  Status ps = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current);
-  if (!ps.ok() && !ps.Is(Status::Code::kNotFound)) return ps;
+  current_.clear();
+  if (NeedsCurrentPolicy(type)) {
+    Status ps = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current_);
+    if (!ps.ok() && !ps.Is(Status::Code::kNotFound)) return ps;
+  }
   bool published = false;
-  if (e.type() == fb::Payload::Registered) {
+  if (type == fb::Payload::Registered) {
     auto* v = e.envelope()->payload_as_Registered()->policy_version();
+    std::string digest;
     published = v && tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + v->str(), &digest).ok();
   }
-  ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current, published));
-  if (e.type() == fb::Payload::Registered) {
+  ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current_, published));
+  if (type == fb::Payload::Registered) {
     std::string max_id;
     Status ms = tx.Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
     if (!ms.ok() && !ms.Is(Status::Code::kNotFound)) return ms;
     if (!ms.ok() || DecodeBE64(max_id) < id) tx.Put(Cf::kMeta, kMetaMaxAccountId, EncodeBE64(id));
   }
-  const AccountState old = state;
+  const AccountStatus old_status = state.status;
+  const int64_t old_deadline_ms = state.deletion_deadline_ms;
   accountable::Apply(state, e);
-  WriteIndexes(old, state, e, tx);
-  tx.Put(Cf::kAccounts, key, EncodeState(state));
+  const std::string_view month = IsHolderActivity(e) ? MonthKeyOf(e.envelope()->occurred_at_ms()) : "";
+  WriteIndexes(old_status, old_deadline_ms, state, month, e, tx);
+  EncodeState(state, &row_);
+  tx.Put(Cf::kAccounts, key, row_);
   return Status::OK();
+}
+
+std::string_view Projector::MonthKeyOf(int64_t ms) {
+  // Events come in time order, nearly always: one calendar computation per month.
+  if (ms < month_first_ms_ || ms >= month_end_ms_) month_key_ = MonthKey(ms, &month_first_ms_, &month_end_ms_);
+  return month_key_;
 }
 
 Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out) {

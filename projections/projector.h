@@ -10,7 +10,9 @@
 //   Projector projector;
 //   LedgerOptions lo{.dir = ..., .hook = &projector};
 //
-// Thread safety: used by the single writer thread only; stateless itself.
+// Thread safety: used by the single writer thread only. It holds no state
+// between events, only buffers reused from one event to the next, so one
+// Projector serves one writer (one Ledger, or one replay) at a time.
 #pragma once
 
 #include <string>
@@ -46,6 +48,16 @@ class Projector final : public AppendHook {
  private:
   Status ApplyAccountEvent(const events::EventView& event, GroupTx& tx);
   Status ApplyPolicy(const events::EventView& event, GroupTx& tx);
+  std::string_view MonthKeyOf(int64_t ms);  // MonthKey(ms), cached for its month
+
+  // Per-event scratch, kept for its capacity (no meaning between events).
+  std::string row_;
+  std::string current_;
+  AccountState state_;
+  // The activity row key of the last month seen, valid for [first, end).
+  std::string month_key_;
+  int64_t month_first_ms_ = 0;
+  int64_t month_end_ms_ = 0;  // empty range: nothing cached yet
 };
 
 // Reads an account row; NotFound if the account never existed.

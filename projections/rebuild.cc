@@ -14,7 +14,9 @@
 namespace accountable {
 namespace {
 
-constexpr size_t kReplayPageEvents = 4096;
+// Events between two writes of the scratch store: each write costs one
+// memtable insert per row the page changed, whatever the number of events.
+constexpr size_t kReplayPageEvents = 65536;
 constexpr std::string_view kMetaFormatKey = "format_version";  // written by core, not the projector
 constexpr std::string_view kMetaHeadKey = "sth/latest";        // a signature over the log, not a projection
 
@@ -74,30 +76,51 @@ std::string ScratchDir() {
   return tmpl;
 }
 
+// Events 1..last through one Projector into `rebuilt`, flushed every page.
+// One read-ahead scan, no copy of any envelope: the Projector, not reading,
+// should bound the replay.
+Status Replay(Ledger& ledger, uint64_t last, uint64_t page_events, ScratchStore& rebuilt, uint64_t* events) {
+  Projector projector;
+  uint64_t next = 1;
+  Status inner;
+  auto flush = [&] {
+    Status fs = rebuilt.Flush();
+    return fs.ok() ? fs : Status::Corruption("replay: " + fs.message());
+  };
+  ACC_RETURN_IF_ERROR(ledger.ScanEvents(1, [&](uint64_t seq, std::string_view envelope) {
+    if (seq > last) return false;
+    if (seq != next) {
+      inner = Status::Corruption("seq " + std::to_string(next) + " is missing");
+      return false;
+    }
+    events::EventView v;
+    inner = events::EventView::Parse(envelope, &v);
+    if (!inner.ok()) return false;
+    Status s = projector.Apply(v, rebuilt);
+    if (!s.ok()) {
+      inner = Status::Corruption("replay refused event " + std::to_string(seq) + ": " + s.message());
+      return false;
+    }
+    ++next;
+    if (seq % page_events == 0) inner = flush();
+    return inner.ok();
+  }));
+  ACC_RETURN_IF_ERROR(inner);
+  if (next <= last) return Status::Corruption("seq " + std::to_string(next) + " is missing");
+  *events = last;
+  return flush();
+}
+
 }  // namespace
 
-Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir) {
+Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir, uint64_t page_events) {
   *out = RebuildReport();
   const std::string dir = scratch_dir.empty() ? ScratchDir() : scratch_dir;
   if (dir.empty()) return Status::IOError("cannot make a scratch directory for the rebuild");
   std::unique_ptr<ScratchStore> rebuilt;
   ACC_RETURN_IF_ERROR(ScratchStore::Open({.dir = dir, .activity_merge = MergeActivity}, &rebuilt));
-  Projector projector;
   const uint64_t last = ledger.LastSeq();  // fixed at the start: a live writer may go on
-  std::vector<Ledger::Stored> page;
-  for (uint64_t from = 1; from <= last; from += page.size()) {
-    ACC_RETURN_IF_ERROR(ledger.ReadRange(from, std::min<uint64_t>(kReplayPageEvents, last - from + 1), &page));
-    if (page.empty()) return Status::Corruption("seq " + std::to_string(from) + " is missing");
-    for (auto& st : page) {
-      events::EventView v;
-      ACC_RETURN_IF_ERROR(events::EventView::Parse(st.envelope, &v));
-      Status s = projector.Apply(v, *rebuilt);
-      if (!s.ok()) return Status::Corruption("replay refused event " + std::to_string(st.seq) + ": " + s.message());
-      ++out->events;
-    }
-    Status fs = rebuilt->Flush();
-    if (!fs.ok()) return Status::Corruption("replay: " + fs.message());
-  }
+  ACC_RETURN_IF_ERROR(Replay(ledger, last, page_events == 0 ? kReplayPageEvents : page_events, *rebuilt, &out->events));
   const std::pair<Cf, const char*> cfs[] = {{Cf::kAccounts, "accounts"}, {Cf::kActivity, "activity"}, {Cf::kMeta, "meta"}};
   uint64_t* counts[] = {&out->accounts, &out->activity_rows, &out->meta_rows};
   for (size_t i = 0; i < 3 && out->first_difference.empty(); ++i)

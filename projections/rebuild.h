@@ -30,6 +30,9 @@ struct RebuildReport {
 };
 
 // scratch_dir: must not exist; default a new directory under the system temp dir.
-Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir = "");
+// page_events: events replayed between two writes to the scratch store;
+// 0 = the default (65,536). Tests pass small pages to cross many of them.
+Status RebuildCheck(Ledger& ledger, RebuildReport* out, const std::string& scratch_dir = "",
+                    uint64_t page_events = 0);
 
 }  // namespace accountable

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -153,6 +154,49 @@ TEST_CASE("activity: bitmaps round trip through Encode and Decode", "[activity][
   CHECK(Ids(Decoded(RemoveOperand(42))) == Ids(Set({42})));
   CHECK(AddOperand(42)[0] == '+');
   CHECK(RemoveOperand(42)[0] == '-');
+}
+
+TEST_CASE("activity: one-account operands are the bytes CRoaring writes", "[activity][bitmap]") {
+  // AddOperand and the merge skip Roaring64Map for one-account operands;
+  // the bytes must stay exactly what Roaring64Map::write gives.
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    const uint64_t id = i < 64 ? uint64_t{1} << i : (i % 2 ? rng() : rng() % 100000);
+    Roaring64Map b = Set({id});
+    std::string slow(1, '+');
+    slow.resize(1 + b.getSizeInBytes(true));
+    b.write(slow.data() + 1, true);
+    REQUIRE(AddOperand(id) == slow);
+    slow[0] = '-';
+    REQUIRE(RemoveOperand(id) == slow);
+  }
+  // Operands of other shapes still take the general path, in order.
+  std::string two = EncodeBitmap(Set({4, 1ULL << 33}));
+  two[0] = '+';
+  Roaring64Map run = Set({6});
+  run.runOptimize();
+  std::string one_run = EncodeBitmap(run);
+  one_run[0] = '-';
+  CHECK(Ids(Decoded(Merge(nullptr, {AddOperand(6), two, one_run, AddOperand(7)}))) ==
+        Ids(Set({4, 7, 1ULL << 33})));
+}
+
+TEST_CASE("activity: MonthKey with bounds names the same month and its instants", "[activity][month]") {
+  std::mt19937_64 rng(8);
+  for (int i = 0; i < 5000; ++i) {
+    const int64_t ms = i < 4 ? std::array<int64_t, 4>{0, -1, At(2024, 2, 29, 12), At(1999, 12, 31, 23, 59, 59, 999)}[i]
+                             : static_cast<int64_t>(rng() % 8'000'000'000'000) - 1'000'000'000'000;
+    int64_t first = 0, end = 0;
+    const std::string key = MonthKey(ms, &first, &end);
+    INFO("ms " << ms);
+    REQUIRE(key == MonthKey(ms));
+    CHECK(first <= ms);
+    CHECK(ms < end);
+    CHECK(MonthKey(first) == key);
+    CHECK(MonthKey(end - 1) == key);
+    CHECK(MonthKey(first - 1) != key);
+    CHECK(MonthKey(end) != key);
+  }
 }
 
 TEST_CASE("activity: the merge adds and removes ids in operand order", "[activity][merge]") {

@@ -120,26 +120,6 @@ void Check(const acc::Status& s, const char* what) {
   std::exit(1);
 }
 
-std::string PolicyEnvelope() {
-  acc::events::EnvelopeBuilder b;
-  auto& fbb = b.fbb();
-  std::string digest(32, '\x11');
-  auto p = fb::CreatePolicyPublished(fbb, fbb.CreateString("1.01"), WallMs(),
-                                     fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), 32));
-  acc::events::Header h{0, WallMs(), fb::Actor::System, "bench/policy", "1.01"};
-  return b.Finish(h, fb::Payload::PolicyPublished, p.Union());
-}
-
-std::string RegisteredEnvelope(uint64_t account, const std::string& box) {
-  acc::events::EnvelopeBuilder b;
-  auto& fbb = b.fbb();
-  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
-  auto cv = fbb.CreateVector(consents);
-  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
-  auto p = fb::CreateRegistered(fbb, fbb.CreateString("1.01"), cv, sealed);
-  acc::events::Header h{account, WallMs(), fb::Actor::Holder, "bench/reg/" + std::to_string(account), "1.01"};
-  return b.Finish(h, fb::Payload::Registered, p.Union());
-}
 
 // One thread's event source: its own account and data key.
 class Producer {
@@ -154,12 +134,7 @@ class Producer {
 
   acc::Ledger::Command Next() {
     std::string rid = prefix_ + std::to_string(counter_++);
-    std::string box = acc::SealForAccount(dek_, account_, fb::Payload::LoginSucceeded, rid, plain_);
-    acc::events::EnvelopeBuilder b;
-    auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
-    auto p = fb::CreateLoginSucceeded(b.fbb(), fb::LoginMethod::Email, sealed);
-    acc::events::Header h{account_, WallMs(), fb::Actor::Holder, rid, "1.01"};
-    return {b.Finish(h, fb::Payload::LoginSucceeded, p.Union()), std::nullopt};
+    return {acc::bench::LoginEnvelope(account_, WallMs(), rid, dek_, plain_), std::nullopt};
   }
 
  private:
@@ -218,10 +193,12 @@ Result RunOnce(const Config& c, bool with_hook, bool with_tree, size_t threads, 
 
   std::vector<Producer> producers;
   producers.reserve(threads);
-  AppendOne(*ledger, PolicyEnvelope());
+  AppendOne(*ledger, acc::bench::PolicyEnvelope(WallMs(), "bench/policy"));
   for (size_t t = 0; t < threads; ++t) {
     producers.emplace_back(t, c.payload_bytes);
-    AppendOne(*ledger, RegisteredEnvelope(producers.back().account(), producers.back().RegistrationBox()));
+    AppendOne(*ledger, acc::bench::RegisteredEnvelope(producers.back().account(), WallMs(),
+                                                      "bench/reg/" + std::to_string(producers.back().account()),
+                                                      producers.back().RegistrationBox()));
   }
 
   std::vector<ThreadStats> stats(threads);

@@ -58,12 +58,13 @@ struct Config {
   bool keep = false;
   std::string reuse;  // an event DB kept by an earlier --keep 1 run: skip the build
   bool replay = true;  // --replay 0: VerifyTree only (for profiling it)
+  bool verify = true;  // --verify 0: RebuildCheck only (for profiling it)
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: accountable-audit-bench [--events N] [--accounts N] [--payload-bytes N]\n"
-               "  [--proofs N] [--tmp DIR] [--keep 1] [--reuse EVENT_DB_DIR] [--replay 0|1]\n",
+               "  [--proofs N] [--tmp DIR] [--keep 1] [--reuse EVENT_DB_DIR] [--replay 0|1] [--verify 0|1]\n",
                why);
   std::exit(2);
 }
@@ -88,6 +89,7 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--keep") c.keep = v == "1";
     else if (a == "--reuse") c.reuse = v;
     else if (a == "--replay") c.replay = v == "1";
+    else if (a == "--verify") c.verify = v == "1";
     else Usage("unknown flag");
   }
   if (c.payload_bytes < acc::crypto::kSealOverheadBytes) Usage("--payload-bytes must be at least 40");
@@ -105,35 +107,8 @@ double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 constexpr int64_t kStartMs = 1767225600000;  // 2026-01-01: fixed, so runs are comparable
 
-std::string PolicyEnvelope() {
-  acc::events::EnvelopeBuilder b;
-  auto& fbb = b.fbb();
-  std::string digest(32, '\x11');
-  auto p = fb::CreatePolicyPublished(fbb, fbb.CreateString("1.01"), kStartMs,
-                                     fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), 32));
-  acc::events::Header h{0, kStartMs, fb::Actor::System, "audit-bench/policy", "1.01"};
-  return b.Finish(h, fb::Payload::PolicyPublished, p.Union());
-}
-
-std::string RegisteredEnvelope(uint64_t account, const std::string& box) {
-  acc::events::EnvelopeBuilder b;
-  auto& fbb = b.fbb();
-  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
-  auto cv = fbb.CreateVector(consents);
-  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
-  auto p = fb::CreateRegistered(fbb, fbb.CreateString("1.01"), cv, sealed);
-  acc::events::Header h{account, kStartMs, fb::Actor::Holder, "audit-bench/reg/" + std::to_string(account), "1.01"};
-  return b.Finish(h, fb::Payload::Registered, p.Union());
-}
-
 std::string LoginEnvelope(uint64_t account, uint64_t n, const acc::crypto::Key32& dek, const std::string& plain) {
-  const std::string rid = "audit-bench/" + std::to_string(n);
-  std::string box = acc::SealForAccount(dek, account, fb::Payload::LoginSucceeded, rid, plain);
-  acc::events::EnvelopeBuilder b;
-  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
-  auto p = fb::CreateLoginSucceeded(b.fbb(), fb::LoginMethod::Email, sealed);
-  acc::events::Header h{account, kStartMs, fb::Actor::Holder, rid, "1.01"};
-  return b.Finish(h, fb::Payload::LoginSucceeded, p.Union());
+  return acc::bench::LoginEnvelope(account, kStartMs, "audit-bench/" + std::to_string(n), dek, plain);
 }
 
 // Appends the whole log; returns the mean envelope size in bytes.
@@ -160,8 +135,10 @@ double Build(const Config& c, const std::string& dir) {
     batch.push_back({std::move(envelope), std::nullopt});
     if (batch.size() == kAppendBatchEvents) flush();
   };
-  add(PolicyEnvelope());
-  for (uint64_t a = 1; a <= c.accounts; ++a) add(RegisteredEnvelope(a, acc::crypto::Seal(dek, plain, "reg")));
+  add(acc::bench::PolicyEnvelope(kStartMs, "audit-bench/policy"));
+  for (uint64_t a = 1; a <= c.accounts; ++a)
+    add(acc::bench::RegisteredEnvelope(a, kStartMs, "audit-bench/reg/" + std::to_string(a),
+                                       acc::crypto::Seal(dek, plain, "reg")));
   for (n = c.accounts + 1; n < c.events; ++n) {
     add(LoginEnvelope(n % c.accounts + 1, n, dek, plain));
     if (n % 1000000 == 0) std::fprintf(stderr, "  built %llu events\n", static_cast<unsigned long long>(n));
@@ -185,18 +162,20 @@ std::unique_ptr<acc::Ledger> OpenReadOnly(const std::string& dir) {
   return ledger;
 }
 
-void TimeVerifyAndReplay(acc::Ledger& ledger, bool replay) {
+void TimeVerifyAndReplay(acc::Ledger& ledger, const Config& c) {
   const double n = static_cast<double>(ledger.LastSeq());
-  acc::audit::Json j;
-  auto t0 = Clock::now();
-  Check(acc::audit::VerifyTree(ledger, &j), "verify");
-  double s = Since(t0);
-  std::printf("| VerifyTree | %.2f s | %.0f events/s |\n", s, n / s);
-  if (!replay) return;
+  if (c.verify) {
+    acc::audit::Json j;
+    const auto t0 = Clock::now();
+    Check(acc::audit::VerifyTree(ledger, &j), "verify");
+    const double s = Since(t0);
+    std::printf("| VerifyTree | %.2f s | %.0f events/s |\n", s, n / s);
+  }
+  if (!c.replay) return;
   acc::RebuildReport r;
-  t0 = Clock::now();
+  const auto t0 = Clock::now();
   Check(acc::RebuildCheck(ledger, &r), "rebuild-check");
-  s = Since(t0);
+  const double s = Since(t0);
   std::printf("| RebuildCheck (full replay) | %.2f s | %.0f events/s |\n", s, n / s);
   std::fflush(stdout);
 }
@@ -260,7 +239,7 @@ int main(int argc, char** argv) {
     auto ledger = OpenReadOnly(c.reuse);
     std::printf("reusing %s: %llu events\n\n| what | time | rate |\n|---|---|---|\n", c.reuse.c_str(),
                 static_cast<unsigned long long>(ledger->LastSeq()));
-    TimeVerifyAndReplay(*ledger, c.replay);
+    TimeVerifyAndReplay(*ledger, c);
     TimeProofs(*ledger, c.proofs);
     return 0;
   }
@@ -277,7 +256,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(c.events), mean_bytes, c.tmp.c_str());
   {
     auto ledger = OpenReadOnly(dir + "/events");
-    TimeVerifyAndReplay(*ledger, c.replay);
+    TimeVerifyAndReplay(*ledger, c);
     TimeProofs(*ledger, c.proofs);
   }
   double load[3] = {0, 0, 0};

@@ -1,10 +1,15 @@
-// Shared by the benchmark programs: argument lists. Not a test, not a library.
+// Shared by the benchmark programs: argument lists and the envelopes they
+// append. Not a test, not a library.
 #pragma once
 
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/crypto.h"
+#include "core/vault.h"
+#include "events/event.h"
 
 namespace accountable::bench {
 
@@ -24,6 +29,41 @@ inline std::optional<std::vector<size_t>> ParseList(const std::string& s, bool a
     pos = comma + 1;
   }
   return out;
+}
+
+// The policy every ledger starts with (a fixed, fake digest).
+inline std::string PolicyEnvelope(int64_t at_ms, const std::string& request_id) {
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::string digest(32, '\x11');
+  auto p = fb::CreatePolicyPublished(fbb, fbb.CreateString("1.01"), at_ms,
+                                     fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), 32));
+  events::Header h{0, at_ms, fb::Actor::System, request_id, "1.01"};
+  return b.Finish(h, fb::Payload::PolicyPublished, p.Union());
+}
+
+// A registration carrying `box` as its sealed PII.
+inline std::string RegisteredEnvelope(uint64_t account, int64_t at_ms, const std::string& request_id,
+                                      const std::string& box) {
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
+  auto cv = fbb.CreateVector(consents);
+  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+  auto p = fb::CreateRegistered(fbb, fbb.CreateString("1.01"), cv, sealed);
+  events::Header h{account, at_ms, fb::Actor::Holder, request_id, "1.01"};
+  return b.Finish(h, fb::Payload::Registered, p.Union());
+}
+
+// A successful login whose IP and user agent (`plain`) are sealed under the account's DEK.
+inline std::string LoginEnvelope(uint64_t account, int64_t at_ms, const std::string& request_id,
+                                 const crypto::Key32& dek, const std::string& plain) {
+  std::string box = SealForAccount(dek, account, fb::Payload::LoginSucceeded, request_id, plain);
+  events::EnvelopeBuilder b;
+  auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+  auto p = fb::CreateLoginSucceeded(b.fbb(), fb::LoginMethod::Email, sealed);
+  events::Header h{account, at_ms, fb::Actor::Holder, request_id, "1.01"};
+  return b.Finish(h, fb::Payload::LoginSucceeded, p.Union());
 }
 
 }  // namespace accountable::bench
