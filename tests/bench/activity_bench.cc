@@ -36,6 +36,7 @@
 #include "core/ledger.h"
 #include "events/event.h"
 #include "projections/activity.h"
+#include "bench_util.h"
 
 namespace acc = accountable;
 namespace fb = accountable::fb;
@@ -73,10 +74,7 @@ uint64_t Number(const std::string& v) {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) Usage("every flag takes a value");
-    std::string v = argv[++i];
+  accountable::bench::ForEachFlag(argc, argv, [&](const std::string& a, const std::string& v) {
     if (a == "--accounts") c.accounts = Number(v);
     else if (a == "--months") c.months = static_cast<int>(Number(v));
     else if (a == "--retention") c.retention = static_cast<int>(Number(v));
@@ -85,8 +83,9 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--seed") c.seed = Number(v);
     else if (a == "--tmp") c.tmp = v;
     else if (a == "--keep") c.keep = v == "1";
-    else Usage("unknown flag");
-  }
+    else return false;
+    return true;
+  }, Usage);
   if (c.accounts >= (1ULL << 32)) Usage("--accounts must be below 2^32");
   if (c.retention >= c.months) Usage("--retention must be below --months");
   return c;

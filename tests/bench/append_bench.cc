@@ -77,10 +77,7 @@ std::vector<size_t> ParseList(const std::string& s, bool allow_zero = false) {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) Usage("every flag takes a value");
-    std::string v = argv[++i];
+  accountable::bench::ForEachFlag(argc, argv, [&](const std::string& a, const std::string& v) {
     if (a == "--threads") c.threads = ParseList(v);
     else if (a == "--batch") c.batches = ParseList(v);
     else if (a == "--seconds") c.seconds = std::atof(v.c_str());
@@ -88,8 +85,9 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--hook") c.hooks = v;
     else if (a == "--tree") c.trees = v;
     else if (a == "--tmp") c.tmp = v;
-    else Usage("unknown flag");
-  }
+    else return false;
+    return true;
+  }, Usage);
   if (c.seconds <= 0) Usage("--seconds must be positive");
   if (c.payload_bytes < acc::crypto::kSealOverheadBytes) Usage("--payload-bytes must be at least 40");
   if (c.hooks != "none" && c.hooks != "projector" && c.hooks != "both") Usage("bad --hook");

@@ -77,10 +77,7 @@ size_t One(const std::string& v) {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) Usage("every flag takes a value");
-    std::string v = argv[++i];
+  accountable::bench::ForEachFlag(argc, argv, [&](const std::string& a, const std::string& v) {
     if (a == "--events") c.events = One(v);
     else if (a == "--accounts") c.accounts = One(v);
     else if (a == "--payload-bytes") c.payload_bytes = One(v);
@@ -90,8 +87,9 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--reuse") c.reuse = v;
     else if (a == "--replay") c.replay = v == "1";
     else if (a == "--verify") c.verify = v == "1";
-    else Usage("unknown flag");
-  }
+    else return false;
+    return true;
+  }, Usage);
   if (c.payload_bytes < acc::crypto::kSealOverheadBytes) Usage("--payload-bytes must be at least 40");
   if (c.accounts + 1 > c.events) Usage("--events must exceed --accounts");
   return c;

@@ -31,6 +31,16 @@ inline std::optional<std::vector<size_t>> ParseList(const std::string& s, bool a
   return out;
 }
 
+// Calls take(flag, value) for every "--flag value" pair of argv; take returns
+// false for a flag it does not know. usage(why) must not return.
+template <typename Take, typename Usage>
+void ForEachFlag(int argc, char** argv, Take&& take, Usage&& usage) {
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) usage("every flag takes a value");
+    if (!take(std::string(argv[i]), std::string(argv[i + 1]))) usage("unknown flag");
+  }
+}
+
 // The policy every ledger starts with (a fixed, fake digest).
 inline std::string PolicyEnvelope(int64_t at_ms, const std::string& request_id) {
   events::EnvelopeBuilder b;

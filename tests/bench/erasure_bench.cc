@@ -58,16 +58,14 @@ std::vector<size_t> ParseList(const std::string& s, bool allow_zero = false) {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) Usage("every flag takes a value");
-    std::string v = argv[++i];
+  accountable::bench::ForEachFlag(argc, argv, [&](const std::string& a, const std::string& v) {
     if (a == "--accounts") c.accounts = ParseList(v);
     else if (a == "--keep") c.keep = ParseList(v, true).at(0);
     else if (a == "--threads") c.threads = ParseList(v).at(0);
     else if (a == "--tmp") c.tmp = v;
-    else Usage("unknown flag");
-  }
+    else return false;
+    return true;
+  }, Usage);
   return c;
 }
 
