@@ -99,7 +99,14 @@ Status ReadPublicKey(const std::string& file, std::string* pk) {
   return Status::OK();
 }
 
+// A proof is ~1 KB and a certificate a few KB; anything near this is not one.
+constexpr uintmax_t kJsonFileBytesMax = 16 << 20;
+
 Status ReadJsonFile(const std::string& file, nlohmann::json* out) {
+  std::error_code ec;
+  const uintmax_t bytes = std::filesystem::file_size(file, ec);
+  if (ec) return Status::InvalidArgument("cannot read " + file);
+  if (bytes > kJsonFileBytesMax) return Status::InvalidArgument(file + " is larger than any proof or certificate");
   std::ifstream f(file);
   *out = nlohmann::json::parse(f, nullptr, false);
   if (!f.good() && !f.eof()) return Status::InvalidArgument("cannot read " + file);

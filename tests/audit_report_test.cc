@@ -277,6 +277,15 @@ TEST_CASE("accountable-audit: prove-erasure, verify-certificate, replay and disc
   CHECK(refused.code == 6);
   CHECK(refused.err.find("certificate") != std::string::npos);
   CHECK(run({"prove-erasure", std::to_string(h.kept)}).code == 6);
+  std::ofstream(h.path("truncated.json")) << cert.out.substr(0, cert.out.size() / 2);
+  test::ExecResult truncated = run({"verify-certificate", h.path("truncated.json"), "--pubkey", pub});
+  CHECK(truncated.code == 6);
+  CHECK(truncated.err.find("cannot read JSON") != std::string::npos);
+  std::ofstream(h.path("huge.json")) << std::string(17 << 20, ' ');
+  test::ExecResult huge = run({"verify-certificate", h.path("huge.json"), "--pubkey", pub});
+  CHECK(huge.code == 6);
+  CHECK(huge.err.find("larger than") != std::string::npos);
+  CHECK(run({"verify-certificate", h.path("cert.json"), "--pubkey", h.path("cert.json")}).code == 6);  // not a key
 
   test::ExecResult replay = run({"replay", "--until", std::to_string(h.before_update), "--account",
                                  std::to_string(h.kept)});
