@@ -104,4 +104,13 @@ std::string ToHex(std::string_view bytes) {
   return out;
 }
 
+bool FromHex(std::string_view hex, size_t bytes, std::string* out) {
+  if (hex.size() != 2 * bytes) return false;
+  out->assign(bytes, '\0');
+  size_t len = 0;
+  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out->data()), bytes, hex.data(), hex.size(), nullptr, &len,
+                        nullptr) == 0 &&
+         len == bytes;
+}
+
 }  // namespace accountable::crypto

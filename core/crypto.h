@@ -66,5 +66,8 @@ Status HashPassword(std::string_view password, const PasswordCost& cost, std::st
 bool VerifyPassword(std::string_view encoded, std::string_view password);
 
 std::string ToHex(std::string_view bytes);
+// Exactly `bytes` bytes from 2 * bytes hex digits, or false: a short key or
+// root must never pass as a valid one.
+bool FromHex(std::string_view hex, size_t bytes, std::string* out);
 
 }  // namespace accountable::crypto

@@ -13,16 +13,6 @@
 #include "projections/validate.h"
 
 namespace accountable {
-namespace {
-
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  return out;
-}
-
-}  // namespace
 
 std::string NewRequestId() { return crypto::ToHex(crypto::RandomBytes(16)); }
 
@@ -134,11 +124,11 @@ std::string Accounts::CurrentPolicyVersion() {
 
 Status Accounts::PublishInitialPolicy() {
   ACC_RETURN_IF_ERROR(validate::PolicyVersion(opt_.initial_policy_version));
-  if (opt_.initial_policy_sha256_hex.size() != 64)
+  std::string digest;
+  if (!crypto::FromHex(opt_.initial_policy_sha256_hex, 32, &digest))
     return Status::InvalidArgument("initial policy digest must be 64 hex characters");
   events::EnvelopeBuilder b;
   auto& fbb = b.fbb();
-  std::string digest = FromHex(opt_.initial_policy_sha256_hex);
   auto payload = fb::CreatePolicyPublished(
       fbb, fbb.CreateString(opt_.initial_policy_version), NowMs(),
       fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()));

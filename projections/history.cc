@@ -59,16 +59,21 @@ Status ForEachStreamEvent(Ledger& ledger, uint64_t account_id, uint64_t until_se
   }
 }
 
+Status FoldProfilePii(Vault& vault, const events::EventView& v, Pii* out) {
+  std::string_view box = SealedBox(v);
+  if (box.empty() || (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
+    return Status::OK();
+  std::string plain;
+  Status s = OpenForAccount(vault, v.envelope()->account_id(), v.type(), Str(v.envelope()->request_id()), box, &plain);
+  if (s.ok()) s = FoldProfile(v, plain, out);
+  std::fill(plain.begin(), plain.end(), '\0');
+  return s;
+}
+
 Status ReadPiiAsOf(Ledger& ledger, Vault& vault, uint64_t id, uint64_t until_seq, Pii* out) {
   Status inner;
   ACC_RETURN_IF_ERROR(ForEachStreamEvent(ledger, id, until_seq, [&](const events::EventView& v) {
-    std::string_view box = SealedBox(v);
-    if (box.empty() || (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
-      return true;
-    std::string plain;
-    inner = OpenForAccount(vault, id, v.type(), Str(v.envelope()->request_id()), box, &plain);
-    if (inner.ok()) inner = FoldProfile(v, plain, out);
-    std::fill(plain.begin(), plain.end(), '\0');
+    inner = FoldProfilePii(vault, v, out);
     return inner.ok();
   }));
   return inner;

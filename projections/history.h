@@ -27,6 +27,11 @@ inline constexpr uint64_t kWholeLog = std::numeric_limits<uint64_t>::max();
 // (Registered, then every ProfileUpdated). Shredded once the key is gone.
 Status ReadPiiAsOf(Ledger& ledger, Vault& vault, uint64_t account_id, uint64_t until_seq, Pii* out);
 
+// Folds the sealed profile of a Registered or ProfileUpdated event onto out
+// (other events leave it as it is), so a caller walking a stream for other
+// reasons gets the profile in the same pass. Shredded once the key is gone.
+Status FoldProfilePii(Vault& vault, const events::EventView& v, Pii* out);
+
 // The decrypted PII of one event as JSON; null when the event seals none,
 // {"error": "shredded"} (or another code name) when it cannot be opened.
 nlohmann::ordered_json DescribeEventPii(Vault& vault, const events::EventView& v);

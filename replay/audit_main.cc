@@ -10,8 +10,6 @@
 // Exit codes: 0 the check passed · 2 usage · 6 storage error or a failed check.
 #include <CLI/CLI.hpp>
 
-#include <sodium.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
+#include "core/crypto.h"
 #include "projections/accounts.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
@@ -91,10 +90,7 @@ Status ReadPublicKey(const std::string& file, std::string* pk) {
   std::string hex;
   if (file.empty()) return Status::InvalidArgument("--pubkey FILE is required (DATA/keys/signing.pub)");
   if (!f || !(f >> hex)) return Status::InvalidArgument("cannot read a public key from " + file);
-  pk->assign(32, '\0');
-  size_t len = 0;
-  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(pk->data()), pk->size(), hex.c_str(), hex.size(), nullptr,
-                     &len, nullptr) != 0 || len != 32)
+  if (!accountable::crypto::FromHex(hex, 32, pk))
     return Status::InvalidArgument(file + ": not a 32-byte hex public key");
   return Status::OK();
 }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/crypto.h"
 #include "core/merkle.h"
 #include "core/tree_head.h"
 #include "events/event.h"
@@ -13,15 +14,8 @@
 namespace accountable::audit {
 namespace {
 
-// Exactly `bytes` bytes of hex, or false: a short root must not verify by accident.
 bool Unhex(const Json& j, const char* key, size_t bytes, std::string* out) {
-  if (!j.contains(key) || !j[key].is_string()) return false;
-  const std::string hex = j[key].get<std::string>();
-  out->assign(bytes, '\0');
-  size_t len = 0;
-  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out->data()), bytes, hex.c_str(), hex.size(), nullptr, &len,
-                        nullptr) == 0 &&
-         len == bytes && hex.size() == 2 * bytes;
+  return j.contains(key) && j[key].is_string() && crypto::FromHex(j[key].get<std::string>(), bytes, out);
 }
 
 uint64_t U(const Json& j, const char* key) {

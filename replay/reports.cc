@@ -22,25 +22,19 @@ Status RecordedAt(Ledger& ledger, uint64_t seq, int64_t* ms) {
   return Status::OK();
 }
 
-// Fills the PII side of a view: opened where the key still exists.
-Status AttachPii(Ledger& ledger, Vault* vault, uint64_t until_seq, AccountView* view, Json* j) {
-  if (view->state.status == AccountStatus::kErased) {
-    view->display_name = "Anonymous";
-    *j = DescribeAccount(*view);
-    return Status::OK();
-  }
+// The view as JSON: PII where it could be opened, otherwise why not.
+Json Describe(AccountView* view, Vault* vault, const Status& pii) {
   const char* why = "sealed (no vault given)";
-  if (vault) {
-    Pii p;
-    Status s = ReadPiiAsOf(ledger, *vault, view->state.account_id, until_seq, &p);
-    if (s.ok()) view->display_name = p.nickname, view->pii = std::move(p);
-    else if (s.Is(Status::Code::kShredded)) why = "erased (the account's key was destroyed since)";
-    else return s;
+  if (view->state.status != AccountStatus::kErased && vault && pii.ok()) {
+    view->display_name = view->pii->nickname;
+  } else {
+    view->pii.reset();
+    view->display_name = "Anonymous";
+    if (pii.Is(Status::Code::kShredded)) why = "erased (the account's key was destroyed since)";
   }
-  if (!view->pii) view->display_name = "Anonymous";
-  *j = DescribeAccount(*view);
-  if (!view->pii) (*j)["pii"] = why;
-  return Status::OK();
+  Json j = DescribeAccount(*view);
+  if (!view->pii && view->state.status != AccountStatus::kErased) j["pii"] = why;
+  return j;
 }
 
 }  // namespace
@@ -60,14 +54,19 @@ Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq) {
 
 Status AccountAsOf(Ledger& ledger, Vault* vault, uint64_t id, uint64_t until_seq, Json* out) {
   AccountView view;
+  view.pii.emplace();
+  Status pii;  // one pass: the profile folds beside the state
   ACC_RETURN_IF_ERROR(ForEachStreamEvent(ledger, id, until_seq, [&](const events::EventView& v) {
     Apply(view.state, v);
     ++view.stream_version;
+    if (vault && pii.ok()) pii = FoldProfilePii(*vault, v, &*view.pii);
     return true;
   }));
   if (view.stream_version == 0)
     return Status::NotFound("account " + std::to_string(id) + " did not exist at seq " + std::to_string(until_seq));
-  return AttachPii(ledger, vault, until_seq, &view, out);
+  if (!pii.ok() && !pii.Is(Status::Code::kShredded) && view.state.status != AccountStatus::kErased) return pii;
+  *out = Describe(&view, vault, pii);
+  return Status::OK();
 }
 
 Status AllAccountsAsOf(Ledger& ledger, Vault* vault, uint64_t until_seq, const LineFn& line, Json* summary) {

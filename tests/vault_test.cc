@@ -104,6 +104,12 @@ TEST_CASE("crypto: keyed hashes, digests and keys", "[crypto]") {
   CHECK(crypto::ToHex(crypto::Sha256("abc")) ==
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(crypto::ToHex(std::string("\x00\xff\x10", 3)) == "00ff10");
+  std::string bin;
+  CHECK(crypto::FromHex("00ff10", 3, &bin));
+  CHECK(bin == std::string("\x00\xff\x10", 3));
+  CHECK_FALSE(crypto::FromHex("00ff1", 3, &bin));     // odd length
+  CHECK_FALSE(crypto::FromHex("00ff", 3, &bin));      // too short: never padded
+  CHECK_FALSE(crypto::FromHex("00ff1g", 3, &bin));    // not hex
   crypto::Key32 copy = k1;
   CHECK(SameKey(copy, k1));
   copy = k2;
