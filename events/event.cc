@@ -106,6 +106,7 @@ std::string_view ActorName(fb::Actor a) {
     case fb::Actor::Admin: return "admin";
     case fb::Actor::System: return "system";
     case fb::Actor::Import: return "import";
+    case fb::Actor::ImportAdmin: return "import_admin";
   }
   return "unknown";
 }

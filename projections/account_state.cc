@@ -15,9 +15,14 @@ std::string_view StatusName(AccountStatus s) {
   return "unknown";
 }
 
+bool IsAdminActor(fb::Actor a) { return a == fb::Actor::Admin || a == fb::Actor::ImportAdmin; }
+
+bool IsImportedActor(fb::Actor a) { return a == fb::Actor::Import || a == fb::Actor::ImportAdmin; }
+
 bool IsHolderActivity(const events::EventView& e) {
   const fb::Actor actor = e.envelope()->actor();
-  // Imported history stands for what the holder did on the old system.
+  // Import stands for what the holder did on the old system; an admin's act,
+  // live or imported (ImportAdmin), is not the holder's use of the forum.
   if (actor != fb::Actor::Holder && actor != fb::Actor::Import) return false;
   switch (e.type()) {
     case fb::Payload::Registered:

@@ -57,6 +57,12 @@ struct AccountState {
 // True for events the account holder caused (retention activity).
 bool IsHolderActivity(const events::EventView& e);
 
+// Who acted, whether live or imported, so that one rule covers both: an
+// imported event keeps that it was imported (Import, ImportAdmin) and who
+// acted on the old system (Import: the holder, ImportAdmin: an admin).
+bool IsAdminActor(fb::Actor a);     // Admin or ImportAdmin
+bool IsImportedActor(fb::Actor a);  // Import or ImportAdmin
+
 // Folds one event of this account into the state.
 void Apply(AccountState& state, const events::EventView& e);
 

@@ -183,7 +183,7 @@ Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t
   if (c.gender) ACC_RETURN_IF_ERROR(validate::Gender(*c.gender));
   if (c.birthdate) ACC_RETURN_IF_ERROR(validate::Birthdate(*c.birthdate, now_ms));
   ACC_RETURN_IF_ERROR(validate::Text("reason", ctx.reason, validate::kReasonBytesMax, true));
-  if (ctx.actor == fb::Actor::Admin) {
+  if (IsAdminActor(ctx.actor)) {
     if (ctx.reason.empty()) return Status::Refused("an admin update needs a reason");
     // The policy lets admins change name, e-mail and company on request, nothing else.
     if (c.gender || c.birthdate) return Status::Refused("an admin may change only nickname, email and company");

@@ -60,6 +60,24 @@ Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
   return Status::OK();
 }
 
+// What an admin may do for a holder, live or imported alike: change
+// nickname, email and company, with a reason; withdraw a consent; request or
+// cancel a deletion. Never give a consent: that is the holder's own act
+// (an implicit acceptance is the holder's login, so its actor is the holder's).
+Status CheckAdminAct(const events::EventView& e) {
+  const fb::Envelope* env = e.envelope();
+  if (e.type() == fb::Payload::ConsentGiven)
+    return Status::Refused("an admin cannot give a consent for the holder");
+  if (e.type() != fb::Payload::ProfileUpdated) return Status::OK();
+  auto* p = env->payload_as_ProfileUpdated();
+  if (!p->reason() || p->reason()->size() == 0) return Status::Refused("an admin update needs a reason");
+  if (p->fields())
+    for (fb::ProfileField f : *p->fields())
+      if (f != fb::ProfileField::Nickname && f != fb::ProfileField::Email && f != fb::ProfileField::Company)
+        return Status::Refused("an admin may change only nickname, email and company");
+  return Status::OK();
+}
+
 }  // namespace
 
 Status CheckAccountRules(const AccountState& s, const events::EventView& e,
@@ -73,6 +91,7 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
     return Status::Refused(Id(id) + " was erased");
   }
   if (t == fb::Payload::ErasureVerified) return Status::Refused(Id(id) + " is not erased");
+  if (IsAdminActor(e.envelope()->actor())) ACC_RETURN_IF_ERROR(CheckAdminAct(e));
   const bool pending = s.status == AccountStatus::kPendingDeletion;
   switch (t) {
     case fb::Payload::ConsentGiven:
@@ -85,11 +104,6 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:
       if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
-      if (e.envelope()->actor() == fb::Actor::Admin) {
-        auto* p = e.envelope()->payload_as_ProfileUpdated();
-        if (t == fb::Payload::ProfileUpdated && (!p->reason() || p->reason()->size() == 0))
-          return Status::Refused("an admin update needs a reason");
-      }
       return Status::OK();
     case fb::Payload::DeletionRequested:
       if (pending) return Status::Refused(Id(id) + " already has a deletion request pending");

@@ -379,3 +379,40 @@ TEST_CASE("import: Erase of an unknown or erased account appends nothing", "[imp
   CHECK(f.a().Erase({{40, "admin", 0}}, &rep).Is(Code::kRefused));
   CHECK(f.LastSeq() == after);
 }
+
+TEST_CASE("import: the projector holds the admin rules for live and imported events alike", "[import][actor]") {
+  Fixture f;
+  REQUIRE(f.Import(RegisterLine(90, "2021-01-01T00:00:00Z", "imp90@example.org")).ok());
+  // Built by hand, past the input checks of Accounts::CheckChange: the
+  // writer's rule function alone must refuse them.
+  auto append = [&](fb::Actor actor, fb::Payload type, const std::string& reason) {
+    events::EnvelopeBuilder b;
+    auto& fbb = b.fbb();
+    flatbuffers::Offset<void> p =
+        type == fb::Payload::ConsentGiven
+            ? fb::CreateConsentGiven(fbb, fb::Purpose::Surveys, fbb.CreateString("1.01"), false).Union()
+            : fb::CreateProfileUpdated(fbb, fbb.CreateVector(std::vector<fb::ProfileField>{fb::ProfileField::Gender}),
+                                       reason.empty() ? 0 : fbb.CreateString(reason))
+                  .Union();
+    std::vector<Ledger::Command> batch(1);
+    batch[0].envelope = b.Finish({90, T("2021-02-01T00:00:00Z"), actor, NewRequestId(), "1.01"}, type, p);
+    std::vector<Ledger::Appended> res;
+    return f.a().ledger().Append(std::move(batch), &res);
+  };
+  const uint64_t before = f.LastSeq();
+  for (fb::Actor actor : {fb::Actor::Admin, fb::Actor::ImportAdmin}) {
+    INFO("actor " << events::ActorName(actor));
+    Status s = append(actor, fb::Payload::ProfileUpdated, "t4");
+    CHECK(s.Is(Code::kRefused));
+    CHECK(Contains(s.message(), "only nickname, email and company"));
+    CHECK(Contains(append(actor, fb::Payload::ProfileUpdated, "").message(), "needs a reason"));
+    CHECK(Contains(append(actor, fb::Payload::ConsentGiven, "").message(), "cannot give a consent"));
+  }
+  CHECK(f.LastSeq() == before);
+  // The holder, live or imported, may change any field and give consent.
+  for (fb::Actor actor : {fb::Actor::Holder, fb::Actor::Import}) {
+    CHECK(append(actor, fb::Payload::ProfileUpdated, "").ok());
+    CHECK(append(actor, fb::Payload::ConsentGiven, "").ok());
+  }
+  CHECK(f.LastSeq() == before + 4);
+}
