@@ -79,6 +79,7 @@ struct LoginRequest {
   std::string ip, user_agent;
   bool recorded_fact = false;                // import: a past login, no password to check
   Context ctx;
+  bool recorded_failure = false;             // with recorded_fact: the past attempt failed (LoginFailed)
 };
 
 struct LoginResult {
@@ -155,6 +156,7 @@ class Accounts {
   std::string CurrentPolicyVersion();
 
   // AuthFailed for a wrong password, an unknown or an erased account alike.
+  // A recorded fact (import) is OK once appended, recorded_failure too.
   Status Login(const LoginRequest& r, LoginResult* out);
   Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
   Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
@@ -168,6 +170,9 @@ class Accounts {
   // Records the access request (DSAR), then returns everything held about
   // the account, decrypted, as one JSON document.
   Status Export(uint64_t account_id, const Context& ctx, std::string* json);
+  // Only records the access request (AccessRequested, channel from the
+  // actor): what Export appends, for import's access_requested lines.
+  Status RecordAccessRequest(uint64_t account_id, const Context& ctx, Receipt* out);
 
   // Erases accounts past their grace period or inactive past the retention
   // window, and shreds access-log day keys past their window, in one vault

@@ -5,16 +5,20 @@
 
 namespace accountable {
 
-Status Accounts::Export(uint64_t id, const Context& ctx, std::string* json) {
+Status Accounts::RecordAccessRequest(uint64_t id, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  Receipt r;
-  ACC_RETURN_IF_ERROR(Commit(id, ctx, fb::Payload::AccessRequested, [&](events::EnvelopeBuilder& b, const std::string&) {
-    auto channel = ctx.actor == fb::Actor::Admin ? fb::AccessChannel::Admin
-                   : ctx.actor == fb::Actor::Import ? fb::AccessChannel::Import
-                                                    : fb::AccessChannel::SelfService;
+  return Commit(id, ctx, fb::Payload::AccessRequested, [&](events::EnvelopeBuilder& b, const std::string&) {
+    auto channel = IsImportedActor(ctx.actor) ? fb::AccessChannel::Import
+                   : ctx.actor == fb::Actor::Admin ? fb::AccessChannel::Admin
+                                                   : fb::AccessChannel::SelfService;
     return fb::CreateAccessRequested(b.fbb(), channel).Union();
-  }, &r));
+  }, out);
+}
+
+Status Accounts::Export(uint64_t id, const Context& ctx, std::string* json) {
+  Receipt r;
+  ACC_RETURN_IF_ERROR(RecordAccessRequest(id, ctx, &r));
   nlohmann::ordered_json doc;
   ACC_RETURN_IF_ERROR(ExportDocument(*ledger_, vault_.get(), id, NowMs(), &doc));
   doc["access_request_seq"] = r.seq;

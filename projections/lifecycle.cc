@@ -100,6 +100,8 @@ Status Accounts::CheckLogin(const LoginRequest& r) {
     return Status::InvalidArgument("login: give exactly one of email or account id");
   if (!r.email.empty()) ACC_RETURN_IF_ERROR(validate::Email(r.email));
   if (!r.recorded_fact) ACC_RETURN_IF_ERROR(validate::Text("password", r.password, validate::kPasswordBytesMax));
+  if (r.recorded_failure && !r.recorded_fact)
+    return Status::InvalidArgument("login: only a recorded fact can be recorded as failed");
   return Status::OK();
 }
 
@@ -116,7 +118,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   if (!r.email.empty() && !vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
   AccountState st;
   if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
-  bool ok = true;
+  bool ok = !r.recorded_failure;
   if (!r.recorded_fact) {
     std::string credential;
     ACC_RETURN_IF_ERROR(ReadCredential(id, st.credential_seq, &credential));
@@ -151,7 +153,8 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   }
   std::vector<Ledger::Appended> res;
   ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
-  if (!ok) return fail;
+  // A recorded failure is the fact the caller asked to record: not an error.
+  if (!ok && !r.recorded_fact) return fail;
   *out = {id, res[0].seq, implicit && !res[0].duplicate, res[0].duplicate};
   return Status::OK();
 }
