@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct Op {
   uint64_t account_id = 0;
   int64_t at_ms = 0;
   std::string request_id;
+  fb::Actor actor = fb::Actor::Import;  // ImportAdmin for "by":"admin"
   Json j;
 };
 
@@ -31,15 +33,18 @@ Status LineError(size_t line, const Status& s) {
                                          : Status::InvalidArgument(m);
 }
 
-// Keys each type accepts beyond type, account_id and occurred_at.
+// Keys each type accepts beyond type, account_id and occurred_at. "by" marks
+// the types whose line may say who acted (docs/import.md, "Who acted").
 const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
   static const std::map<std::string, std::set<std::string>, std::less<>> k = {
       {"register", {"nickname", "email", "password", "gender", "birthdate", "ip", "user_agent", "company", "accept_policy"}},
       {"login", {"ip", "user_agent"}},
-      {"consent", {"give", "withdraw"}},
-      {"update", {"nickname", "email", "company", "gender", "birthdate", "reason"}},
-      {"request-deletion", {}},
-      {"cancel-deletion", {}},
+      {"login_failed", {"ip", "user_agent"}},
+      {"consent", {"give", "withdraw", "by"}},
+      {"update", {"nickname", "email", "company", "gender", "birthdate", "reason", "by"}},
+      {"request-deletion", {"by"}},
+      {"cancel-deletion", {"by"}},
+      {"access_requested", {}},
       {"disclose", {"recipient", "country", "purpose", "legal_basis", "reference", "safeguard"}},
       {"record-access", {"ip", "browser", "isp", "referrer", "os", "path"}},
       {"publish-policy", {"version", "text"}},
@@ -58,15 +63,57 @@ std::optional<std::string> Opt(const Json& j, const char* key) {
   return it->get<std::string>();
 }
 
-Status ParseLine(std::string_view text, size_t line, const std::string& rid_prefix, int64_t now_ms, Op* op) {
+bool IsKnownKey(const std::string& key) {
+  if (key == "type" || key == "account_id" || key == "occurred_at") return true;
+  for (const auto& [type, keys] : AllowedKeys())
+    if (keys.count(key)) return true;
+  return false;
+}
+
+// Parses one line into a JSON object. nlohmann keeps the last of two equal
+// keys, so a callback sees every key: a line that says a thing twice is
+// refused rather than read one way. Only known key names are echoed, never
+// a value: both may be personal data.
+Status ParseObject(std::string_view text, Json* out) {
   if (text.size() > kImportLineBytesMax) return Status::InvalidArgument("longer than the line limit");
   if (!validate::IsValidUtf8(text)) return Status::InvalidArgument("not valid UTF-8");
-  Json j = Json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a JSON object");
+  std::vector<std::set<std::string>> open;  // keys seen per enclosing object; bounded by the line limit
+  std::optional<std::string> duplicate;
+  auto seen = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) open.emplace_back();
+    if (event == Json::parse_event_t::object_end && !open.empty()) open.pop_back();
+    if (event == Json::parse_event_t::key && !open.empty() && !duplicate &&
+        !open.back().insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  *out = Json::parse(text.begin(), text.end(), seen, false);
+  if (out->is_discarded() || !out->is_object()) return Status::InvalidArgument("not a JSON object");
+  if (duplicate)
+    return Status::InvalidArgument("duplicate key" + (IsKnownKey(*duplicate) ? " " + *duplicate : std::string()));
+  return Status::OK();
+}
+
+// "by": who acted on the old system; the holder unless it says admin.
+Status ParseActor(const Json& j, const std::string& type, fb::Actor* actor) {
+  *actor = fb::Actor::Import;
+  if (!j.contains("by")) return Status::OK();
+  if (!AllowedKeys().at(type).count("by"))
+    return Status::InvalidArgument("by: only update, consent, request-deletion and cancel-deletion lines take it");
+  const std::string by = S(j, "by");
+  if (by == "admin") *actor = fb::Actor::ImportAdmin;
+  else if (by != "holder") return Status::InvalidArgument("by: must be holder or admin");
+  return Status::OK();
+}
+
+Status ParseLine(std::string_view text, size_t line, const std::string& rid_prefix, int64_t now_ms, Op* op) {
+  Json j;
+  ACC_RETURN_IF_ERROR(ParseObject(text, &j));
   op->line = line;
   op->type = S(j, "type");
   auto allowed = AllowedKeys().find(op->type);
   if (allowed == AllowedKeys().end()) return Status::InvalidArgument("unknown type");
+  ACC_RETURN_IF_ERROR(ParseActor(j, op->type, &op->actor));
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     if (k == "type" || k == "occurred_at" || k == "account_id") continue;
@@ -146,6 +193,16 @@ Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
   return Status::OK();
 }
 
+// The fields an update line changes, as its ProfileUpdated lists them.
+std::vector<fb::ProfileField> ProfileFields(const Json& j) {
+  std::vector<fb::ProfileField> out;
+  for (auto [key, field] : {std::pair{"nickname", fb::ProfileField::Nickname}, {"email", fb::ProfileField::Email},
+                            {"company", fb::ProfileField::Company}, {"gender", fb::ProfileField::Gender},
+                            {"birthdate", fb::ProfileField::Birthdate}})
+    if (j.contains(key)) out.push_back(field);
+  return out;
+}
+
 std::string Simulation::Envelope(const Op& op, const AccountState& st) {
   events::EnvelopeBuilder b;
   auto& f = b.fbb();
@@ -158,6 +215,12 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
   } else if (op.type == "login") {
     t = fb::Payload::LoginSucceeded;
     p = fb::CreateLoginSucceeded(f).Union();
+  } else if (op.type == "login_failed") {
+    t = fb::Payload::LoginFailed;
+    p = fb::CreateLoginFailed(f).Union();
+  } else if (op.type == "access_requested") {
+    t = fb::Payload::AccessRequested;
+    p = fb::CreateAccessRequested(f, fb::AccessChannel::Import).Union();
   } else if (op.type == "consent") {
     const bool give = j.contains("give");
     auto purpose = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
@@ -166,7 +229,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
              : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(current_)).Union();
   } else if (op.type == "update") {
     t = fb::Payload::ProfileUpdated;
-    p = fb::CreateProfileUpdated(f, 0, f.CreateString(S(j, "reason"))).Union();
+    p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), f.CreateString(S(j, "reason"))).Union();
   } else if (op.type == "request-deletion") {
     t = fb::Payload::DeletionRequested;
     p = fb::CreateDeletionRequested(f, op.at_ms + grace_ms_).Union();
@@ -179,7 +242,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
     p = fb::CreateDisclosureRecordedDirect(f, nullptr, nullptr, nullptr, basis, nullptr,
                                            S(j, "reference").c_str()).Union();
   }
-  return b.Finish({op.account_id, op.at_ms, fb::Actor::Import, op.request_id, current_}, t, p);
+  return b.Finish({op.account_id, op.at_ms, op.actor, op.request_id, current_}, t, p);
 }
 
 Status Simulation::Check(const Op& op) {
@@ -224,7 +287,7 @@ Status Simulation::Check(const Op& op) {
 // checks run, otherwise the command itself.
 Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   const Json& j = op.j;
-  Context ctx{fb::Actor::Import, op.at_ms, op.request_id, S(j, "reason")};
+  Context ctx{op.actor, op.at_ms, op.request_id, S(j, "reason")};
   Receipt r;
   const uint64_t id = op.account_id;
   if (op.type == "register") {
@@ -235,9 +298,9 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
     RegisterResult out;
     return a.Register(reg, &out);
   }
-  if (op.type == "login") {
+  if (op.type == "login" || op.type == "login_failed") {
     // An imported login is a recorded fact: there is no password to check.
-    LoginRequest l{"", id, "", S(j, "ip"), S(j, "user_agent"), true, ctx};
+    LoginRequest l{"", id, "", S(j, "ip"), S(j, "user_agent"), true, ctx, op.type == "login_failed"};
     if (dry_run) return Accounts::CheckLogin(l);
     LoginResult out;
     return a.Login(l, &out);
@@ -263,6 +326,7 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   }
   if (op.type == "request-deletion") return a.RequestDeletion(id, ctx, &r);
   if (op.type == "cancel-deletion") return a.CancelDeletion(id, ctx, &r);
+  if (op.type == "access_requested") return a.RecordAccessRequest(id, ctx, &r);
   return a.PublishPolicy(S(j, "version"), S(j, "text"), ctx, &r);
 }
 

@@ -10,7 +10,11 @@
 //
 // The whole file is parsed, validated and checked against the same rules
 // the projector applies (in an in-memory simulation) before anything is
-// appended, so a bad line appends nothing of the file. Every line gets a
+// appended, so a bad line appends nothing of the file. An update, consent,
+// request-deletion or cancel-deletion line says who acted ("by": holder,
+// the default, or admin); its event gets actor Import or ImportAdmin and
+// the rules of the live actor Holder or Admin.
+// A key given twice in one line is an error. Every line gets a
 // request id derived from the file's digest and its line number, so running
 // the same file again appends nothing twice.
 //
