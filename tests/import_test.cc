@@ -401,6 +401,45 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
   CHECK(run({"import", dir.Sub("missing.jsonl")}).code == 4);
 }
 
+TEST_CASE("import: the CLI records who acted and refuses a duplicate key or an admin's gender edit", "[import][cli][actor]") {
+  test::TempDir dir("acc-import-by");
+  const std::string data = dir.Sub("data"), file = dir.Sub("history.jsonl");
+  auto run = [&](std::vector<std::string> args) { return RunCli(data, dir.path().string(), std::move(args)); };
+  auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
+
+  write(RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
+        Line("update", 10, "2021-01-06T10:00:00Z", {{"company", "New Co"}, {"reason", "t5"}, {"by", "admin"}}));
+  REQUIRE(run({"import", file}).code == 0);
+  const std::string log = run({"log"}).out;
+  const size_t events = CountLines(log);
+  Json last = Json::parse(log.substr(log.rfind('\n', log.size() - 2) + 1));
+  CHECK(last["type"] == "profile_updated");
+  CHECK(last["actor"] == "import_admin");
+
+  const std::string at = "\"occurred_at\":\"2021-02-01T00:00:00Z\"";
+  struct Case {
+    std::string bytes;
+    int code;
+    std::string fragment, secret;
+  } cases[] = {
+      {"{\"type\":\"login\",\"account_id\":10," + at + ",\"ip\":\"192.0.2.1\",\"ip\":\"192.0.2.77\"}\n", 2,
+       "line 1: duplicate key ip", "192.0.2.77"},
+      {Line("update", 10, "2021-02-01T00:00:00Z", {{"gender", "male"}, {"reason", "t6"}, {"by", "admin"}}), 3,
+       "line 1: an admin may change only nickname, email and company", "male"},
+      {Line("login", 10, "2021-02-01T00:00:00Z", {{"ip", "192.0.2.1"}, {"by", "admin"}}), 2, "line 1: by: only", ""},
+  };
+  for (const Case& c : cases) {
+    write(c.bytes);
+    Outcome o = run({"import", file});
+    INFO("file: " << c.bytes << "output: " << o.out);
+    CHECK(o.code == c.code);
+    Json e = Json::parse(o.out, nullptr, false);
+    CHECK(Contains(e.value("message", ""), c.fragment));
+    if (!c.secret.empty()) CHECK_FALSE(Contains(o.out, c.secret));
+    CHECK(CountLines(run({"log"}).out) == events);
+  }
+}
+
 TEST_CASE("import: an email given up by an update can be registered again", "[import]") {
   Fixture f;
   // In the file: account 30 moves from x@ to y@, then account 31 takes x@.
