@@ -107,6 +107,7 @@ class Simulation {
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
   std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
   std::set<std::string> freed_;              // emails that an update in this file gave up
+  Recipient recipient_;                      // of the disclose line being checked
 };
 
 Status Simulation::State(uint64_t id, AccountState** out) {
@@ -166,7 +167,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
              : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(current_)).Union();
   } else if (op.type == "update") {
     t = fb::Payload::ProfileUpdated;
-    p = fb::CreateProfileUpdated(f, 0, f.CreateString(S(j, "reason"))).Union();
+    p = fb::CreateProfileUpdated(f, 0, 0, !S(j, "reason").empty()).Union();
   } else if (op.type == "request-deletion") {
     t = fb::Payload::DeletionRequested;
     p = fb::CreateDeletionRequested(f, op.at_ms + grace_ms_).Union();
@@ -176,8 +177,13 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
   } else {  // disclose
     t = fb::Payload::DisclosureRecorded;
     auto basis = S(j, "legal_basis") == "legal_obligation" ? fb::LegalBasis::LegalObligation : fb::LegalBasis::Consent;
-    p = fb::CreateDisclosureRecordedDirect(f, nullptr, nullptr, nullptr, basis, nullptr,
-                                           S(j, "reference").c_str()).Union();
+    fb::DisclosureRecordedBuilder db(f);
+    auto country = f.CreateString(S(j, "country").empty() ? recipient_.country : S(j, "country"));
+    db.add_country(country);
+    db.add_legal_basis(basis);
+    db.add_recipient_id(recipient_.id);
+    db.add_has_reference(!S(j, "reference").empty());
+    p = db.Finish().Union();
   }
   return b.Finish({op.account_id, op.at_ms, fb::Actor::Import, op.request_id, current_}, t, p);
 }
@@ -206,6 +212,7 @@ Status Simulation::Check(const Op& op) {
   last->second = op.at_ms;
   if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
   if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
+  if (op.type == "disclose") ACC_RETURN_IF_ERROR(a_.FindRecipient(S(op.j, "recipient"), &recipient_));
   std::string env = Envelope(op, *st);
   events::EventView v;
   ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
@@ -290,7 +297,7 @@ Status ImportJsonLines(Accounts& a, std::string_view bytes, ImportReport* report
   std::vector<bool> done(ops.size(), false);
   for (size_t i = 0; i < ops.size(); ++i) {
     uint64_t seq = 0;
-    done[i] = a.ledger().LookupRequest(ops[i].request_id, &seq).ok();
+    done[i] = a.ledger().LookupRequest(a.RequestKey(ops[i].request_id), &seq).ok();
     if (done[i]) continue;  // imported by an earlier run: the ledger state has it
     Status s = RunOp(a, ops[i], true);
     if (s.ok()) s = sim.Check(ops[i]);

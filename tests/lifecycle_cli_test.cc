@@ -161,8 +161,10 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
   REQUIRE(cli.Run({"consent", s, "--give", "surveys"}).code == 0);
   REQUIRE(cli.Run({"consent", s, "--withdraw", "surveys"}).code == 0);
   REQUIRE(cli.Run({"update", s, "--nickname", "Holder Set", "--gender", "diverse"}).code == 0);
+  REQUIRE(cli.Run({"recipient", "add", "--name", "Acme", "--country", "US"}).code == 0);
+  REQUIRE(cli.Run({"recipient", "add", "--name", "Tax Office", "--country", "DE"}).code == 0);
   std::vector<std::string> disclose = {"disclose", s, "--recipient", "Acme", "--country", "US", "--purpose", "analytics",
-                                       "--legal-basis", "consent", "--safeguard", "SCC"};
+                                       "--legal-basis", "consent", "--safeguard", "standard_contractual_clauses"};
   std::vector<std::string> legal = {"disclose", s, "--recipient", "Tax Office", "--country", "DE", "--purpose", "audit",
                                     "--legal-basis", "legal_obligation", "--safeguard", "none"};
   ExpectRefused(cli, {
@@ -175,6 +177,14 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
                          {{"update", s, "--email", "TAKEN@example.org"}, 3, "already registered"},
                          {disclose, 3, "third_party_forwarding"},
                          {legal, 3, "reference"},
+                         {{"disclose", s, "--recipient", "Nobody Inc", "--purpose", "x", "--legal-basis", "consent",
+                           "--safeguard", "none"}, 4, "no registered recipient"},
+                         {{"disclose", s, "--recipient", "Acme", "--country", "XK", "--purpose", "x", "--legal-basis",
+                           "consent", "--safeguard", "none"}, 2, "country"},
+                         {{"disclose", s, "--recipient", "Acme", "--purpose", "x", "--legal-basis", "consent",
+                           "--safeguard", "SCC"}, 2, "safeguard"},
+                         {{"recipient", "add", "--name", "acme", "--country", "US"}, 3, "already registered"},
+                         {{"recipient", "add", "--name", "Elsewhere", "--country", "EU"}, 2, "country"},
                      });
   REQUIRE(cli.Run({"update", s, "--by", "admin", "--reason", "ticket 9", "--email", "moved@example.org"}).code == 0);
   CHECK(cli.Login("--email", "moved@example.org").code == 0);
