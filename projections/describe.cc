@@ -1,9 +1,9 @@
 #include "projections/describe.h"
 
-#include "events/vocabulary.h"
-
 #include <chrono>
 #include <cstdio>
+
+#include "events/vocabulary.h"
 
 namespace accountable {
 

@@ -146,6 +146,12 @@ TEST_CASE("free-text markers leave no trace after erasure", "[pii][erasure][serv
   REQUIRE(log.events.size() > 10);
   for (const auto& [seq, envelope] : log.events) CHECK(envelope.find(kMarker) == std::string::npos);
   const uint64_t before_erasure = f.accounts().ledger().LastSeq();
+  // A request id reused for another content: its own code, nothing appended.
+  auto reused = Call(*w, Body::Consent, [&](FB& fb) { return wire::CreateConsentDirect(fb, id, "surveys", true).Union(); },
+                     M("rid-consent"));
+  CHECK(reused.code == static_cast<uint8_t>(Code::kRequestReused));
+  CHECK(reused.status.code() == Code::kRequestReused);
+  CHECK(f.accounts().ledger().LastSeq() == before_erasure);
 
   SweepReport rep;
   REQUIRE(f.accounts().Erase({{id, "admin", 0}}, &rep).ok());
