@@ -1,7 +1,8 @@
 // Issue 9: no plaintext personal data can enter the event DB, whatever the
 // caller types. One account is registered and acted on over the wire with a
 // distinctive marker in every free-text field and every request id the wire
-// (and so the CLI, which sends the same fields) accepts; it is then erased,
+// accepts, then again through the CLI in remote mode (every free-text flag and
+// --request-id); it is then erased (admin erasure, as a sweep would),
 // and every file under the data directory is byte-scanned (tests/pii_scan_util.h):
 // event DB (SSTs, WAL, MANIFEST, LOG, OPTIONS), vault, keys, and the server's
 // log output, captured to a file under the data directory.
@@ -17,6 +18,8 @@
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
+
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -99,8 +102,37 @@ uint64_t ActWithMarkers(Client& w, Client& admin, uint64_t* recipient_id) {
   }, M("rid-access")));
   Ok(Call(w, Body::RequestDeletion, [&](FB& f) { return wire::CreateRequestDeletion(f, id).Union(); }, M("rid-delete")));
   Ok(Call(w, Body::CancelDeletion, [&](FB& f) { return wire::CreateCancelDeletion(f, id).Union(); }, M("rid-cancel")));
-  Ok(Call(w, Body::RequestDeletion, [&](FB& f) { return wire::CreateRequestDeletion(f, id).Union(); }, M("rid-delete2")));
   return id;
+}
+
+// The same through the CLI in remote mode: every free-text flag and
+// --request-id of the commands the account still allows, with markers.
+void CliWithMarkers(const test::ServerFixture& f, uint64_t id) {
+  test::TempDir scratch("acc-markers-cli");  // outside the data dir: stdin holds a password
+  const std::string tokens = scratch.Sub("token");
+  std::ofstream(tokens) << test::kAdminToken << "\n";
+  const std::string account = std::to_string(id);
+  auto run = [&](std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--server", f.address(), "--token-file", tokens, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    test::ExecResult r = test::Exec(argv, input, scratch.path().string());
+    INFO(args[0] << ": " << r.out << r.err);
+    CHECK(r.code == 0);
+  };
+  run({"login", "--email", "moved." + kMarker + "@example.org", "--password-stdin", "--ip", kIpLogin, "--user-agent",
+       M("cli agent"), "--request-id", M("cli-rid-login")},
+      M("password-horse") + "\n");
+  run({"consent", account, "--give", "surveys", "--request-id", M("cli-rid-consent")});
+  run({"update", account, "--by", "admin", "--reason", M("cli reason"), "--company", M("cli company"), "--nickname",
+       M("cli nick"), "--request-id", M("cli-rid-update")});
+  run({"disclose", account, "--recipient", kRecipientName, "--country", "AT", "--purpose", M("cli purpose"),
+       "--legal-basis", "legal_obligation", "--safeguard", "adequacy_decision", "--reference", M("cli reference"),
+       "--request-id", M("cli-rid-disclose")});
+  run({"record-access", "--ip", kIpAccess, "--browser", M("cli browser"), "--isp", M("cli isp"), "--referrer",
+       M("cli referrer"), "--os", M("cli os"), "--path", M("/cli-path"), "--request-id", M("cli-rid-access")});
+  run({"export", account, "--by", "admin", "--request-id", M("cli-rid-export")});
+  run({"recipient", "add", "--name", "CtlQv8 Second Org", "--country", "FR", "--request-id", M("cli-rid-recipient")});
+  run({"request-deletion", account, "--request-id", M("cli-rid-delete")});
 }
 
 // Needles that must never be found, then the controls that must be.
@@ -134,12 +166,14 @@ TEST_CASE("free-text markers leave no trace after erasure", "[pii][erasure][serv
   auto admin = f.Connect(test::kAdminToken);
   uint64_t recipient = 0;
   const uint64_t id = ActWithMarkers(*w, *admin, &recipient);
+  CliWithMarkers(f, id);
 
   // The values really went in: the admin's export opens every one of them.
   auto exp = Call(*admin, Body::Export, [&](FB& fb) { return wire::CreateExport(fb, id).Union(); }, M("rid-export"));
   REQUIRE(exp.status.ok());
   for (const std::string& v : {M("purpose ticket"), M("reference"), M("reason: holder asked by phone"), M("Nick2"),
-                               M("LoginAgent"), kIpLogin})
+                               M("LoginAgent"), kIpLogin, M("cli purpose"), M("cli reference"), M("cli reason"),
+                               M("cli nick"), M("cli agent")})
     CHECK(exp.json.find(v) != std::string::npos);
   // Before erasure too, the log as an auditor reads it holds none of them.
   auto log = Call(*admin, Body::ReadLog, [](FB& fb) { return wire::CreateReadLog(fb, 1, 0).Union(); }, "");
