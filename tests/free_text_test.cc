@@ -155,6 +155,32 @@ TEST_CASE("request ids: the same id with another content is refused, never answe
   CHECK(lr2.seq == lr.seq);
 }
 
+TEST_CASE("request ids: a login's implicit acceptance is keyed from the login's id", "[free-text][idempotency]") {
+  Fixture f;
+  f.Register(Reg("implicit@example.org"));
+  Receipt r;
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", Ctx("", fb::Actor::Admin), &r).ok());
+  LoginRequest l{"implicit@example.org", 0, kPassword, "192.0.2.1", "ua"};
+  l.ctx.request_id = "login-zorro";
+  LoginResult out;
+  REQUIRE(f.a().Login(l, &out).ok());
+  CHECK(out.implicit_acceptance);
+  const uint64_t last = f.a().ledger().LastSeq();
+  CHECK(last == out.seq + 1);
+  std::string keep;
+  auto v = f.Event(last, &keep);
+  CHECK(v.type() == fb::Payload::ConsentGiven);
+  CHECK(v.envelope()->request_id()->str() == f.a().RequestKey("login-zorro/implicit"));
+  CHECK(keep.find("zorro") == std::string::npos);
+  LoginResult again;
+  REQUIRE(f.a().Login(l, &again).ok());
+  CHECK(again.duplicate);
+  CHECK(again.seq == out.seq);
+  CHECK(f.a().ledger().LastSeq() == last);
+  l.ip = "192.0.2.2";
+  ExpectRefused(f, Code::kRequestReused, "different request", [&] { return f.a().Login(l, &again); });
+}
+
 TEST_CASE("disclosure: recipients come from the registry, countries and safeguards from closed sets",
           "[free-text][disclosure]") {
   Fixture f;
