@@ -43,6 +43,7 @@ const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
       {"disclose", {"recipient", "country", "purpose", "legal_basis", "reference", "safeguard"}},
       {"record-access", {"ip", "browser", "isp", "referrer", "os", "path"}},
       {"publish-policy", {"version", "text"}},
+      {"register-recipient", {"name", "country"}},
   };
   return k;
 }
@@ -77,7 +78,8 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
   if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
   op->at_ms = *at;
   ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
-  const bool needs_account = op->type != "record-access" && op->type != "publish-policy";
+  const bool needs_account =
+      op->type != "record-access" && op->type != "publish-policy" && op->type != "register-recipient";
   auto id = j.find("account_id");
   if (needs_account && (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0))
     return Status::InvalidArgument("account_id: required, a positive integer");
@@ -96,6 +98,8 @@ class Simulation {
  private:
   Status State(uint64_t id, AccountState** out);
   Status CheckEmail(const std::string& email, uint64_t id);
+  Status CheckRecipient(const Op& op);
+  Status FindRecipient(const std::string& id_or_name);
   std::string Envelope(const Op& op, const AccountState& st);
 
   Accounts& a_;
@@ -108,7 +112,27 @@ class Simulation {
   std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
   std::set<std::string> freed_;              // emails that an update in this file gave up
   Recipient recipient_;                      // of the disclose line being checked
+  std::map<std::string, std::string> recipients_;  // registered in this file: lower-case name -> country
 };
+
+// A recipient registered earlier in the file has no id yet (its seq); the
+// rules only need its country.
+Status Simulation::FindRecipient(const std::string& id_or_name) {
+  auto it = recipients_.find(RecipientNameKey(id_or_name));
+  if (it == recipients_.end()) return a_.FindRecipient(id_or_name, &recipient_);
+  recipient_ = {0, id_or_name, it->second};
+  return Status::OK();
+}
+
+Status Simulation::CheckRecipient(const Op& op) {
+  const std::string name = S(op.j, "name"), country = S(op.j, "country");
+  ACC_RETURN_IF_ERROR(Accounts::CheckRecipient(name, country));
+  Recipient existing;
+  if (recipients_.count(RecipientNameKey(name)) || a_.FindRecipient(name, &existing).ok())
+    return Status::Refused("a recipient of that name is already registered");
+  recipients_[RecipientNameKey(name)] = country;
+  return Status::OK();
+}
 
 Status Simulation::State(uint64_t id, AccountState** out) {
   auto it = states_.find(id);
@@ -200,6 +224,7 @@ Status Simulation::Check(const Op& op) {
     return Status::OK();
   }
   if (op.type == "record-access") return validate::Ip(S(op.j, "ip"));
+  if (op.type == "register-recipient") return CheckRecipient(op);
   if (op.type == "consent" && op.j.contains("give") == op.j.contains("withdraw"))
     return Status::InvalidArgument("consent: give exactly one of give or withdraw");
   if (op.type == "consent" && !events::ParsePurpose(S(op.j, op.j.contains("give") ? "give" : "withdraw")))
@@ -212,7 +237,7 @@ Status Simulation::Check(const Op& op) {
   last->second = op.at_ms;
   if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
   if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
-  if (op.type == "disclose") ACC_RETURN_IF_ERROR(a_.FindRecipient(S(op.j, "recipient"), &recipient_));
+  if (op.type == "disclose") ACC_RETURN_IF_ERROR(FindRecipient(S(op.j, "recipient")));
   std::string env = Envelope(op, *st);
   events::EventView v;
   ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
@@ -261,6 +286,10 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   if (op.type == "record-access") {
     AccessLog l{S(j, "ip"), S(j, "browser"), S(j, "isp"), S(j, "referrer"), S(j, "os"), S(j, "path")};
     return dry_run ? Accounts::CheckAccessLog(l) : a.RecordAccess(l, ctx, &r);
+  }
+  if (op.type == "register-recipient") {
+    const std::string name = S(j, "name"), country = S(j, "country");
+    return dry_run ? Accounts::CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
   }
   if (dry_run) return Status::OK();  // the simulation checks the rest
   if (op.type == "consent") {

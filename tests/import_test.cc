@@ -113,6 +113,12 @@ std::vector<BadFile> BadFiles() {
        head + Line("disclose", 20, at, {{"recipient", "Zorro Brokers"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
                                         {"safeguard", "none"}, {"reference", "r"}}),
        Code::kNotFound, "no registered recipient"},
+      {"recipient already registered (ASCII case-insensitive)",
+       head + Line("register-recipient", 0, at, {{"name", "ACME"}, {"country", "US"}}), Code::kRefused,
+       "already registered"},
+      {"recipient with an unassigned country code",
+       head + Line("register-recipient", 0, at, {{"name", "Elsewhere"}, {"country", "EU"}}), Code::kInvalidArgument,
+       "country"},
       {"disclosure with an unknown safeguard",
        head + Line("disclose", 20, at, {{"recipient", "Acme"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
                                         {"safeguard", "SCC"}, {"reference", "r"}}),
@@ -177,6 +183,33 @@ TEST_CASE("import: a good file imports every command", "[import]") {
   Registration reg{"N", "new@example.org", "correct horse battery", "male", "1990-01-01", "192.0.2.9", "", "", "1.02"};
   REQUIRE(f.a().Register(reg, &next).ok());
   CHECK(next.account_id == 12);  // allocation continues after the imported ids
+}
+
+TEST_CASE("import: a recipient registered in the file can be named by a later disclosure", "[import][disclosure]") {
+  Fixture f;
+  const std::string at = "2021-02-01T00:00:00Z";
+  const std::string file =
+      RegisterLine(60, "2021-01-05T10:00:00Z", "imp60@example.org") +
+      Line("register-recipient", 0, at, {{"name", "Old Forum Host"}, {"country", "NL"}}) +
+      Line("disclose", 60, "2021-02-02T00:00:00Z",
+           {{"recipient", "old forum host"}, {"purpose", "hosting"}, {"legal_basis", "legal_obligation"},
+            {"safeguard", "none"}, {"reference", "contract 7"}});
+  const uint64_t before = f.LastSeq();
+  Status s = f.Import(file);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(f.LastSeq() == before + 3);
+  Recipient host;
+  REQUIRE(f.a().FindRecipient("Old Forum Host", &host).ok());
+  CHECK(host.country == "NL");
+  std::vector<Ledger::Stored> last;
+  REQUIRE(f.a().ledger().ReadRange(f.LastSeq(), 1, &last).ok());
+  events::EventView v;
+  REQUIRE(events::EventView::Parse(last[0].envelope, &v).ok());
+  REQUIRE(v.type() == fb::Payload::DisclosureRecorded);
+  CHECK(v.envelope()->payload_as_DisclosureRecorded()->recipient_id() == host.id);
+  CHECK(v.envelope()->payload_as_DisclosureRecorded()->country()->str() == "NL");
+  CHECK(v.envelope()->actor() == fb::Actor::Import);
 }
 
 TEST_CASE("import: running the same file again appends nothing", "[import]") {
