@@ -62,6 +62,51 @@ Status Open(const Key32& key, std::string_view box, std::string_view ad, std::st
   return Status::OK();
 }
 
+size_t PaddedSize(size_t n) {
+  size_t bucket = kPadBucketMinBytes;
+  while (bucket <= n) bucket *= 2;
+  return bucket;
+}
+
+std::string SealPadded(const Key32& key, std::string_view plaintext, std::string_view ad) {
+  const size_t bucket = PaddedSize(plaintext.size());
+  std::string buf(bucket, '\0');
+  std::memcpy(buf.data(), plaintext.data(), plaintext.size());
+  size_t padded = 0;
+  // One block of the bucket's size: the result is exactly the bucket.
+  const int rc = sodium_pad(&padded, reinterpret_cast<unsigned char*>(buf.data()), plaintext.size(), bucket, bucket);
+  assert(rc == 0 && padded == bucket);
+  (void)rc;
+  std::string box = Seal(key, buf, ad);
+  sodium_memzero(buf.data(), buf.size());
+  return box;
+}
+
+Status OpenPadded(const Key32& key, std::string_view box, std::string_view ad, std::string* plaintext) {
+  std::string buf;
+  ACC_RETURN_IF_ERROR(Open(key, box, ad, &buf));
+  size_t unpadded = 0;
+  if (buf.size() < kPadBucketMinBytes ||
+      sodium_unpad(&unpadded, reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), buf.size()) != 0) {
+    sodium_memzero(buf.data(), buf.size());
+    return Status::Corruption("sealed box has malformed padding");
+  }
+  sodium_memzero(buf.data() + unpadded, buf.size() - unpadded);
+  buf.resize(unpadded);
+  *plaintext = std::move(buf);
+  return Status::OK();
+}
+
+std::string HmacSha256(const Key32& key, std::string_view message) {
+  std::string out(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, key.data(), kKeyBytes);
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const uint8_t*>(message.data()), message.size());
+  crypto_auth_hmacsha256_final(&st, reinterpret_cast<uint8_t*>(out.data()));
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
 std::string KeyedHash(const Key32& key, std::string_view domain, std::string_view message) {
   // Domain separation: the same key derives account row keys and blind
   // indexes, and the two must never collide.

@@ -52,6 +52,19 @@ std::string Seal(const Key32& key, std::string_view plaintext, std::string_view 
 // Corruption if the box is malformed or fails authentication (wrong key, tampered bytes, wrong ad).
 Status Open(const Key32& key, std::string_view box, std::string_view ad, std::string* plaintext);
 
+// Sealed payloads hide their length: the plaintext is padded (ISO/IEC
+// 7816-4: 0x80 then zeros, libsodium sodium_pad) to a power-of-two bucket of
+// at least kPadBucketMinBytes, so a box tells only its bucket.
+inline constexpr size_t kPadBucketMinBytes = 256;
+// The bucket a plaintext of n bytes is padded to (always > n: the 0x80 marker).
+size_t PaddedSize(size_t n);
+std::string SealPadded(const Key32& key, std::string_view plaintext, std::string_view ad);
+// Corruption when the box fails authentication or its padding is malformed.
+Status OpenPadded(const Key32& key, std::string_view box, std::string_view ad, std::string* plaintext);
+
+// HMAC-SHA-256: request-id and request-content digests under the server secret.
+std::string HmacSha256(const Key32& key, std::string_view message);
+
 // Keyed BLAKE2b-256, for row keys and blind indexes that must not be testable without the key.
 std::string KeyedHash(const Key32& key, std::string_view domain, std::string_view message);
 // Unkeyed SHA-256 (policy text digests, Merkle leaves).

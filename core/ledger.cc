@@ -30,7 +30,9 @@ namespace {
 
 constexpr const char* kFormatKey = "format_version";
 // 2: Merkle leaves in one run per group, nodes only at levels >= 6 (core/merkle.h).
-constexpr const char* kFormatVersion = "3";
+// 4: request ids are HMACs, idempotency rows hold seq || content digest,
+// sealed payloads are padded, disclosures and admin reasons are sealed.
+constexpr const char* kFormatVersion = "4";
 // A scan over the whole log reads ahead this much, not one block at a time.
 constexpr size_t kScanReadaheadBytes = 4u << 20;
 constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree
@@ -150,10 +152,12 @@ class LedgerImpl final : public Ledger {
     if (opt_.read_only) return Status::Refused("the ledger is open read-only");
     return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)), "event DB write");
   }
-  Status LookupRequest(std::string_view request_id, uint64_t* seq) override {
+  Status LookupRequest(std::string_view request_id, uint64_t* seq, std::string* content_digest) override {
     std::string v;
     ACC_RETURN_IF_ERROR(GetRaw(kIdempotency, request_id, &v));
+    if (v.size() < 8) return Status::Corruption("idempotency row is too short");
     *seq = DecodeBE64(v);
+    if (content_digest) content_digest->assign(v, 8);
     return Status::OK();
   }
   uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
@@ -366,6 +370,8 @@ Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out
                                      std::to_string(events::kRequestIdBytesMax) + " bytes");
     if (c.expected_version && v.envelope()->account_id() == 0)
       return Status::InvalidArgument("expected version given for an event with no account");
+    if (c.content_digest.size() > kContentDigestBytesMax)
+      return Status::InvalidArgument("content digest longer than " + std::to_string(kContentDigestBytesMax) + " bytes");
   }
   Pending p;
   p.batch = std::move(batch);
@@ -480,6 +486,9 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   Status ps = tx.Lookup(kIdempotency, rid, &prior, &found) ? Status::OK()
                                                           : GetRaw(kIdempotency, rid, &prior);
   if (ps.ok()) {
+    if (prior.size() < 8) return Status::Corruption("idempotency row is too short");
+    if (std::string_view(prior).substr(8) != c.content_digest)
+      return Status::RequestReused("request id was used before for a different request");
     r->seq = DecodeBE64(prior);
     r->duplicate = true;
     return Status::OK();
@@ -510,7 +519,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   if (opt_.merkle_tree) group_leaves_.push_back(merkle::LeafDigest(c.envelope));
   const std::string seq_key = EncodeBE64(seq);
   tx.PutBlind(kEvents, seq_key, c.envelope);
-  tx.PutRaw(kIdempotency, rid, seq_key);
+  tx.PutRaw(kIdempotency, rid, seq_key + c.content_digest);
   if (account != 0) {
     tx.PutBlind(kStreams, StreamKey(account, version), seq_key);
     (*versions)[account] = version;

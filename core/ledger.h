@@ -16,7 +16,9 @@
 // A batch is atomic: if any command is refused (expected-version conflict or
 // a hook refusal) nothing of that batch is written and the others of the same
 // group are unaffected. A command whose request id was seen before returns
-// its original seq with duplicate=true and appends nothing, across restarts.
+// its original seq with duplicate=true and appends nothing, across restarts,
+// if its content digest matches the first one's; otherwise its batch is
+// refused with RequestReused (never answered with another request's result).
 //
 // Thread safety: Append and the read functions may be called from any thread
 // concurrently. The hook runs only on the writer thread.
@@ -88,11 +90,17 @@ struct LedgerOptions {
   std::function<void(uint64_t last_seq)> on_commit;
 };
 
+inline constexpr size_t kContentDigestBytesMax = 64;
+
 class Ledger {
  public:
   struct Command {
     std::string envelope;                    // from events::EnvelopeBuilder
     std::optional<uint64_t> expected_version;  // of the envelope's account stream
+    // Keyed digest of what the caller asked (not of the envelope, whose
+    // nonces differ on every retry); stored beside the request id. At most
+    // kContentDigestBytesMax bytes; compared byte for byte.
+    std::string content_digest;
   };
   struct Appended {
     uint64_t seq = 0;
@@ -132,8 +140,10 @@ class Ledger {
   // Writes a derived row of Cf::kMeta outside the log (the latest signed tree
   // head): not synced, since it can always be made again from the log.
   virtual Status PutMeta(std::string_view key, std::string_view value) = 0;
-  // The seq a request id was first appended at; NotFound if never seen.
-  virtual Status LookupRequest(std::string_view request_id, uint64_t* seq) = 0;
+  // The seq a request id was first appended at, and its content digest if
+  // wanted; NotFound if never seen.
+  virtual Status LookupRequest(std::string_view request_id, uint64_t* seq,
+                               std::string* content_digest = nullptr) = 0;
   virtual uint64_t LastSeq() const = 0;
   virtual uint64_t StreamVersion(uint64_t account_id) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.

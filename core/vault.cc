@@ -383,7 +383,7 @@ std::string AccountAd(uint64_t account_id, fb::Payload type, std::string_view re
 
 std::string SealForAccount(const crypto::Key32& dek, uint64_t account_id, fb::Payload type,
                            std::string_view request_id, std::string_view plaintext) {
-  return crypto::Seal(dek, plaintext, AccountAd(account_id, type, request_id));
+  return crypto::SealPadded(dek, plaintext, AccountAd(account_id, type, request_id));
 }
 
 Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
@@ -393,7 +393,15 @@ Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
   if (ks.Is(Status::Code::kNotFound))
     return Status::Shredded("the key of account " + std::to_string(account_id) + " was destroyed");
   ACC_RETURN_IF_ERROR(ks);
-  return crypto::Open(dek, box, AccountAd(account_id, type, request_id), plaintext);
+  return crypto::OpenPadded(dek, box, AccountAd(account_id, type, request_id), plaintext);
+}
+
+Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key32* key) {
+  ACC_RETURN_IF_ERROR(crypto::InitCrypto());
+  if (std::filesystem::exists(path)) return ReadKeyFile(path, key);
+  if (!may_create) return Status::IOError("key file " + path + " is missing; refusing to create a new one");
+  *key = crypto::RandomKey();
+  return WriteKeyFile(path, *key);
 }
 
 std::string NormalizeEmail(std::string_view email) {

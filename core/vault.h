@@ -102,6 +102,11 @@ std::string SealForAccount(const crypto::Key32& dek, uint64_t account_id, fb::Pa
 Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
                       std::string_view request_id, std::string_view box, std::string* plaintext);
 
+// A 32-byte secret in its own file (0600, in a 0700 directory), read if it
+// exists, else created when may_create (a fresh data directory) and IOError
+// otherwise: a lost secret is never silently replaced.
+Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key32* key);
+
 // Lower-case, trimmed; the form the blind index and uniqueness use.
 std::string NormalizeEmail(std::string_view email);
 

@@ -71,16 +71,18 @@ const fb::Sealed* EventView::sealed() const {
     case fb::Payload::ProfileUpdated: return env_->payload_as_ProfileUpdated()->pii();
     case fb::Payload::CredentialsChanged: return env_->payload_as_CredentialsChanged()->pii();
     case fb::Payload::AccessLogged: return env_->payload_as_AccessLogged()->pii();
+    case fb::Payload::DisclosureRecorded: return env_->payload_as_DisclosureRecorded()->pii();
     default: return nullptr;
   }
 }
 
 std::string_view PayloadName(fb::Payload t) {
-  static constexpr std::array<std::string_view, 16> kNames = {
+  static constexpr std::array<std::string_view, 17> kNames = {
       "none",           "registered",          "login_succeeded",     "login_failed",
       "consent_given",  "consent_withdrawn",   "profile_updated",     "credentials_changed",
       "access_requested", "deletion_requested", "deletion_cancelled", "account_erased",
-      "erasure_verified", "disclosure_recorded", "policy_published",  "access_logged"};
+      "erasure_verified", "disclosure_recorded", "policy_published",  "access_logged",
+      "recipient_registered"};
   auto i = static_cast<size_t>(t);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

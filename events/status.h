@@ -31,6 +31,7 @@ class Status {
     kCorruption = 7,       // bytes failed verification or authentication
     kBusy = 8,             // resource held by someone else (data dir lock)
     kIOError = 9,          // storage failure
+    kRequestReused = 10,   // request id seen before with a different content; nothing appended
   };
 
   Status() = default;
@@ -44,6 +45,7 @@ class Status {
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status Busy(std::string m) { return Status(Code::kBusy, std::move(m)); }
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
+  static Status RequestReused(std::string m) { return Status(Code::kRequestReused, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -62,6 +64,7 @@ class Status {
       case Code::kCorruption: return "corruption";
       case Code::kBusy: return "busy";
       case Code::kIOError: return "io_error";
+      case Code::kRequestReused: return "request_reused";
     }
     return "unknown";
   }

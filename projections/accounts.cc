@@ -16,6 +16,33 @@ namespace accountable {
 
 std::string NewRequestId() { return crypto::ToHex(crypto::RandomBytes(16)); }
 
+std::string ContentFields(std::initializer_list<std::string_view> values) {
+  std::string out;
+  for (std::string_view v : values) {
+    const auto n = static_cast<uint32_t>(v.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+    out.append(v);
+  }
+  return out;
+}
+
+std::string Accounts::RequestKey(std::string_view request_id) const {
+  return crypto::ToHex(crypto::HmacSha256(request_secret_, std::string("request-id\0", 11) + std::string(request_id)));
+}
+
+std::string Accounts::ContentDigest(uint64_t account_id, const Context& ctx, fb::Payload type,
+                                    std::string_view content) const {
+  std::string m("request-content\0", 16);
+  m += EncodeBE64(account_id);
+  m.push_back(static_cast<char>(ctx.actor));
+  m.push_back(static_cast<char>(type));
+  m += EncodeBE64(static_cast<uint64_t>(ctx.occurred_at_ms));
+  m += content;
+  std::string digest = crypto::HmacSha256(request_secret_, m);
+  std::fill(m.begin(), m.end(), '\0');  // may hold a password
+  return digest;
+}
+
 Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) {
   std::unique_ptr<Accounts> a(new Accounts());
   a->opt_ = o;
@@ -25,6 +52,10 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   ::chmod(o.data_dir.c_str(), 0700);
   const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys" : o.key_dir;
   ACC_RETURN_IF_ERROR(Vault::Open({o.data_dir + "/vault", key_dir + "/kek"}, &a->vault_));
+  // Created with a fresh event DB only: a lost secret would silently break
+  // idempotency for every request id already stored.
+  const bool fresh_ledger = !std::filesystem::exists(o.data_dir + "/events/CURRENT");
+  ACC_RETURN_IF_ERROR(LoadOrCreateKeyFile(key_dir + "/request", fresh_ledger, &a->request_secret_));
   LedgerOptions lo;
   lo.dir = o.data_dir + "/events";
   lo.hook = &a->projector_;
@@ -133,10 +164,11 @@ Status Accounts::PublishInitialPolicy() {
       fbb, fbb.CreateString(opt_.initial_policy_version), NowMs(),
       fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()));
   // A fixed request id: two processes racing to initialize append it once.
-  events::Header h{0, NowMs(), fb::Actor::System, "init/policy/" + opt_.initial_policy_version,
-                   opt_.initial_policy_version};
+  Context ctx{fb::Actor::System, 0, "init/policy/" + opt_.initial_policy_version, {}};
+  events::Header h{0, NowMs(), ctx.actor, RequestKey(ctx.request_id), opt_.initial_policy_version};
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish(h, fb::Payload::PolicyPublished, payload.Union());
+  batch[0].content_digest = ContentDigest(0, ctx, fb::Payload::PolicyPublished, opt_.initial_policy_sha256_hex);
   std::vector<Ledger::Appended> res;
   return ledger_->Append(std::move(batch), &res);
 }
@@ -216,19 +248,38 @@ Status Accounts::NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key3
   return Status::IOError("too many orphaned account keys in the vault");
 }
 
+// A registration's request id seen before: the same content is answered
+// with the first result, a different content refused. *found says which.
+Status Accounts::PriorRegistration(const std::string& rid, const std::string& digest, RegisterResult* out,
+                                   bool* found) {
+  uint64_t prior_seq = 0;
+  std::string prior_digest;
+  *found = false;
+  Status ls = ledger_->LookupRequest(rid, &prior_seq, &prior_digest);
+  if (ls.Is(Status::Code::kNotFound)) return Status::OK();
+  ACC_RETURN_IF_ERROR(ls);
+  if (prior_digest != digest) return Status::RequestReused("request id was used before for a different request");
+  std::vector<Ledger::Stored> ev;
+  ACC_RETURN_IF_ERROR(ledger_->ReadRange(prior_seq, 1, &ev));
+  events::EventView v;
+  if (ev.empty() || !events::EventView::Parse(ev[0].envelope, &v).ok())
+    return Status::Corruption("event " + std::to_string(prior_seq) + " is unreadable");
+  *out = {v.envelope()->account_id(), prior_seq, true};
+  *found = true;
+  return Status::OK();
+}
+
 Status Accounts::Register(const Registration& r, RegisterResult* out) {
   ACC_RETURN_IF_ERROR(CheckRegistration(r, NowMs()));
-  const std::string rid = r.request_id.empty() ? NewRequestId() : r.request_id;
-  uint64_t prior_seq = 0;
-  if (ledger_->LookupRequest(rid, &prior_seq).ok()) {
-    std::vector<Ledger::Stored> ev;
-    ACC_RETURN_IF_ERROR(ledger_->ReadRange(prior_seq, 1, &ev));
-    events::EventView v;
-    if (ev.empty() || !events::EventView::Parse(ev[0].envelope, &v).ok())
-      return Status::Corruption("event " + std::to_string(prior_seq) + " is unreadable");
-    *out = {v.envelope()->account_id(), prior_seq, true};
-    return Status::OK();
-  }
+  const std::string rid = RequestKey(r.request_id.empty() ? NewRequestId() : r.request_id);
+  const Context ctx{r.actor, r.occurred_at_ms, {}, {}};
+  const std::string digest = ContentDigest(
+      r.account_id, ctx, fb::Payload::Registered,
+      ContentFields({r.nickname, r.email, r.password, r.gender, r.birthdate, r.ip, r.user_agent, r.company,
+                     r.accept_policy}));
+  bool seen = false;
+  ACC_RETURN_IF_ERROR(PriorRegistration(rid, digest, out, &seen));
+  if (seen) return Status::OK();
   const std::string current = CurrentPolicyVersion();
   // Imported history accepted the version in force back then; the projector
   // checks that it was published.
@@ -261,12 +312,15 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish(h, fb::Payload::Registered, payload.Union());
   batch[0].expected_version = 0;
+  batch[0].content_digest = digest;
   std::vector<Ledger::Appended> res;
   Status as = ledger_->Append(std::move(batch), &res);
-  EndReservation(email, id, as.ok());
+  EndReservation(email, id, as.ok() && !res[0].duplicate);
   if (as.Is(Status::Code::kConflict)) return Status::Refused("account id " + std::to_string(id) + " is already taken");
   ACC_RETURN_IF_ERROR(as);
-  *out = {id, res[0].seq, res[0].duplicate};
+  // A concurrent registration with the same request id landed first: answer with its account.
+  if (res[0].duplicate) return PriorRegistration(rid, digest, out, &seen);
+  *out = {id, res[0].seq, false};
   return Status::OK();
 }
 

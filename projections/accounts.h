@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,8 +94,22 @@ struct ProfileChange {
   std::optional<std::string> nickname, email, company, gender, birthdate;
 };
 
+// A disclosure as the caller gives it. Only structured values reach the log
+// in plaintext: the recipient's id, the country code, the legal basis and
+// the safeguard; purpose and reference are sealed under the account's key.
 struct Disclosure {
-  std::string recipient, country, purpose, legal_basis, safeguard, reference;
+  std::string recipient;                     // registered recipient: decimal id or exact name
+  std::string country;                       // ISO 3166-1 alpha-2; default: the recipient's
+  std::string purpose, legal_basis;          // legal_basis: consent | legal_obligation
+  std::string safeguard;                     // events::ParseSafeguard names
+  std::string reference;                     // required for legal_obligation
+};
+
+// A recipient of disclosures, published by an admin (RecipientRegistered).
+struct Recipient {
+  uint64_t id = 0;                           // seq of its RecipientRegistered event
+  std::string name;                          // an organisation, unique (ASCII case-insensitive)
+  std::string country;                       // ISO 3166-1 alpha-2
 };
 
 struct AccessLog {
@@ -167,6 +182,13 @@ class Accounts {
   Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out);
   Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
                        Receipt* out);
+  // Publishes a recipient of disclosures (admin); out->seq is its id.
+  Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
+                           Receipt* out);
+  // Every registered recipient, in id order (at most kRecipientsMax).
+  Status ListRecipients(std::vector<Recipient>* out);
+  // A recipient by decimal id or exact name; NotFound if none is registered.
+  Status FindRecipient(const std::string& id_or_name, Recipient* out);
   // Records the access request (DSAR), then returns everything held about
   // the account, decrypted, as one JSON document.
   Status Export(uint64_t account_id, const Context& ctx, std::string* json);
@@ -189,6 +211,7 @@ class Accounts {
   static Status CheckDisclosure(const Disclosure& d);
   static Status CheckAccessLog(const AccessLog& log);
   static Status CheckLogin(const LoginRequest& r);
+  static Status CheckRecipient(const std::string& name, const std::string& country);
   // Business times may not lie in the future (beyond clock skew): a future
   // activity time would keep an account from retention forever.
   static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
@@ -200,6 +223,14 @@ class Accounts {
   // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
   Status SignTreeHeadIfBehind(bool* signed_now);
   const std::string& public_key() const { return signing_key_.public_key; }
+  // The form a caller's request id is stored in (envelope, idempotency
+  // index, sealing ad): hex HMAC-SHA-256 under the server secret, so the
+  // text a caller chose never reaches the log. Deterministic: retries match.
+  std::string RequestKey(std::string_view request_id) const;
+  // Keyed digest of a request's content, compared when a request id comes
+  // back: HMAC under the same secret, so a password inside cannot be guessed offline.
+  std::string ContentDigest(uint64_t account_id, const Context& ctx, fb::Payload type,
+                            std::string_view content) const;
 
   Ledger& ledger() { return *ledger_; }
   int64_t grace_period_ms() const { return opt_.grace_period_ms; }
@@ -214,11 +245,14 @@ class Accounts {
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
+  Status PriorRegistration(const std::string& rid, const std::string& digest, RegisterResult* out, bool* found);
   Status ReadPii(uint64_t account_id, Pii* out);  // the current profile (Registered + ProfileUpdated)
+  // Appends one event. build gets the stored (hashed) request id for the
+  // sealing ad; content is the request's canonical inputs (ContentFields).
   Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
                 const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
                                                               const std::string& rid)>& build,
-                Receipt* out);
+                Receipt* out, std::string_view content = {});
   Status ActiveState(uint64_t account_id, AccountState* out);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
@@ -235,6 +269,7 @@ class Accounts {
   std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
   std::mutex sweep_mu_;  // one erasure pass at a time
   SigningKey signing_key_;
+  crypto::Key32 request_secret_;  // DATA/keys/request: request-id and content HMACs
   std::mutex sth_mu_;    // heads are made in seq order
   uint64_t signed_size_ = 0;     // under sth_mu_
   std::atomic<int64_t> signed_at_ms_{0};
@@ -249,5 +284,12 @@ inline constexpr std::string_view kMetaLatestHead = "sth/latest";
 uint32_t DayOf(int64_t ms);
 
 std::string NewRequestId();
+
+// Canonical encoding of a request's inputs for ContentDigest: each value
+// length-prefixed (BE32), so ("ab","c") and ("a","bc") differ.
+std::string ContentFields(std::initializer_list<std::string_view> values);
+
+inline constexpr size_t kRecipientNameBytesMax = 128;
+inline constexpr size_t kRecipientsMax = 4096;
 
 }  // namespace accountable

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "events/vocabulary.h"
+
 namespace accountable {
 
 std::string FormatTime(int64_t ms) {
@@ -99,7 +101,8 @@ void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
           f.push_back(i < 5 ? kFields[i] : "unknown");
         }
       j["fields"] = f;
-      if (p->reason()) j["reason"] = p->reason()->str();
+      // The reason is sealed with the profile (DescribeEventPii opens it).
+      if (p->has_reason()) j["reason"] = "sealed";
       break;
     }
     default:
@@ -132,12 +135,21 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
     }
     case fb::Payload::DisclosureRecorded: {
       auto* p = env->payload_as_DisclosureRecorded();
-      j["recipient"] = Str(p->recipient());
+      j["recipient_id"] = p->recipient_id();
       j["country"] = Str(p->country());
-      j["purpose"] = Str(p->purpose());
       j["legal_basis"] = p->legal_basis() == fb::LegalBasis::Consent ? "consent" : "legal_obligation";
-      j["safeguard"] = Str(p->safeguard());
-      j["reference"] = Str(p->reference());
+      j["safeguard"] = events::SafeguardName(p->safeguard_kind());
+      // Free text is sealed under the account's key: readable with the vault
+      // until erasure (DescribeEventPii), never from the log.
+      j["purpose"] = "sealed";
+      if (p->has_reference()) j["reference"] = "sealed";
+      break;
+    }
+    case fb::Payload::RecipientRegistered: {
+      auto* p = env->payload_as_RecipientRegistered();
+      j["recipient_id"] = env->seq();
+      j["name"] = Str(p->name());
+      j["country"] = Str(p->country());
       break;
     }
     case fb::Payload::PolicyPublished: {

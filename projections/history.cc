@@ -112,6 +112,13 @@ Json DescribeEventPii(Vault& vault, const events::EventView& v) {
       if (p->company()) j["company"] = p->company()->str();
       if (p->gender()) j["gender"] = p->gender()->str();
       if (p->birthdate()) j["birthdate"] = p->birthdate()->str();
+      if (p->reason()) j["reason"] = p->reason()->str();
+      break;
+    }
+    case fb::Payload::DisclosureRecorded: {
+      const fb::DisclosurePii* p;
+      if (!events::ReadPii(plain, &p).ok()) return Json{{"error", "corruption"}};
+      j = {{"purpose", Str(p->purpose())}, {"reference", Str(p->reference())}};
       break;
     }
     case fb::Payload::CredentialsChanged:

@@ -48,6 +48,7 @@ const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
       {"disclose", {"recipient", "country", "purpose", "legal_basis", "reference", "safeguard"}},
       {"record-access", {"ip", "browser", "isp", "referrer", "os", "path"}},
       {"publish-policy", {"version", "text"}},
+      {"register-recipient", {"name", "country"}},
   };
   return k;
 }
@@ -124,7 +125,8 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
   if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
   op->at_ms = *at;
   ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
-  const bool needs_account = op->type != "record-access" && op->type != "publish-policy";
+  const bool needs_account =
+      op->type != "record-access" && op->type != "publish-policy" && op->type != "register-recipient";
   auto id = j.find("account_id");
   if (needs_account && (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0))
     return Status::InvalidArgument("account_id: required, a positive integer");
@@ -143,6 +145,8 @@ class Simulation {
  private:
   Status State(uint64_t id, AccountState** out);
   Status CheckEmail(const std::string& email, uint64_t id);
+  Status CheckRecipient(const Op& op);
+  Status FindRecipient(const std::string& id_or_name);
   std::string Envelope(const Op& op, const AccountState& st);
 
   Accounts& a_;
@@ -154,7 +158,28 @@ class Simulation {
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
   std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
   std::set<std::string> freed_;              // emails that an update in this file gave up
+  Recipient recipient_;                      // of the disclose line being checked
+  std::map<std::string, std::string> recipients_;  // registered in this file: lower-case name -> country
 };
+
+// A recipient registered earlier in the file has no id yet (its seq); the
+// rules only need its country.
+Status Simulation::FindRecipient(const std::string& id_or_name) {
+  auto it = recipients_.find(RecipientNameKey(id_or_name));
+  if (it == recipients_.end()) return a_.FindRecipient(id_or_name, &recipient_);
+  recipient_ = {0, id_or_name, it->second};
+  return Status::OK();
+}
+
+Status Simulation::CheckRecipient(const Op& op) {
+  const std::string name = S(op.j, "name"), country = S(op.j, "country");
+  ACC_RETURN_IF_ERROR(Accounts::CheckRecipient(name, country));
+  Recipient existing;
+  if (recipients_.count(RecipientNameKey(name)) || a_.FindRecipient(name, &existing).ok())
+    return Status::Refused("a recipient of that name is already registered");
+  recipients_[RecipientNameKey(name)] = country;
+  return Status::OK();
+}
 
 Status Simulation::State(uint64_t id, AccountState** out) {
   auto it = states_.find(id);
@@ -229,7 +254,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
              : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(current_)).Union();
   } else if (op.type == "update") {
     t = fb::Payload::ProfileUpdated;
-    p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), f.CreateString(S(j, "reason"))).Union();
+    p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), 0, !S(j, "reason").empty()).Union();
   } else if (op.type == "request-deletion") {
     t = fb::Payload::DeletionRequested;
     p = fb::CreateDeletionRequested(f, op.at_ms + grace_ms_).Union();
@@ -239,8 +264,13 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
   } else {  // disclose
     t = fb::Payload::DisclosureRecorded;
     auto basis = S(j, "legal_basis") == "legal_obligation" ? fb::LegalBasis::LegalObligation : fb::LegalBasis::Consent;
-    p = fb::CreateDisclosureRecordedDirect(f, nullptr, nullptr, nullptr, basis, nullptr,
-                                           S(j, "reference").c_str()).Union();
+    fb::DisclosureRecordedBuilder db(f);
+    auto country = f.CreateString(S(j, "country").empty() ? recipient_.country : S(j, "country"));
+    db.add_country(country);
+    db.add_legal_basis(basis);
+    db.add_recipient_id(recipient_.id);
+    db.add_has_reference(!S(j, "reference").empty());
+    p = db.Finish().Union();
   }
   return b.Finish({op.account_id, op.at_ms, op.actor, op.request_id, current_}, t, p);
 }
@@ -257,6 +287,7 @@ Status Simulation::Check(const Op& op) {
     return Status::OK();
   }
   if (op.type == "record-access") return validate::Ip(S(op.j, "ip"));
+  if (op.type == "register-recipient") return CheckRecipient(op);
   if (op.type == "consent" && op.j.contains("give") == op.j.contains("withdraw"))
     return Status::InvalidArgument("consent: give exactly one of give or withdraw");
   if (op.type == "consent" && !events::ParsePurpose(S(op.j, op.j.contains("give") ? "give" : "withdraw")))
@@ -269,6 +300,7 @@ Status Simulation::Check(const Op& op) {
   last->second = op.at_ms;
   if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
   if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
+  if (op.type == "disclose") ACC_RETURN_IF_ERROR(FindRecipient(S(op.j, "recipient")));
   std::string env = Envelope(op, *st);
   events::EventView v;
   ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
@@ -318,6 +350,10 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
     AccessLog l{S(j, "ip"), S(j, "browser"), S(j, "isp"), S(j, "referrer"), S(j, "os"), S(j, "path")};
     return dry_run ? Accounts::CheckAccessLog(l) : a.RecordAccess(l, ctx, &r);
   }
+  if (op.type == "register-recipient") {
+    const std::string name = S(j, "name"), country = S(j, "country");
+    return dry_run ? Accounts::CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
+  }
   if (dry_run) return Status::OK();  // the simulation checks the rest
   if (op.type == "consent") {
     const bool give = j.contains("give");
@@ -354,7 +390,7 @@ Status ImportJsonLines(Accounts& a, std::string_view bytes, ImportReport* report
   std::vector<bool> done(ops.size(), false);
   for (size_t i = 0; i < ops.size(); ++i) {
     uint64_t seq = 0;
-    done[i] = a.ledger().LookupRequest(ops[i].request_id, &seq).ok();
+    done[i] = a.ledger().LookupRequest(a.RequestKey(ops[i].request_id), &seq).ok();
     if (done[i]) continue;  // imported by an earlier run: the ledger state has it
     Status s = RunOp(a, ops[i], true);
     if (s.ok()) s = sim.Check(ops[i]);

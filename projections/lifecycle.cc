@@ -6,6 +6,7 @@
 
 #include "projections/accounts.h"
 #include "projections/describe.h"
+#include "events/vocabulary.h"
 #include "projections/validate.h"
 
 namespace accountable {
@@ -14,6 +15,13 @@ namespace {
 constexpr size_t kDisclosureFieldBytesMax = 256;
 constexpr size_t kAccessFieldBytesMax = 1024;
 constexpr size_t kPolicyTextBytesMax = 1 << 20;
+
+// A changed field is marked present ("+" before its value) so that setting
+// a field to "" differs from leaving it alone.
+std::string ChangeContent(const ProfileChange& c, const std::string& reason) {
+  auto f = [](const std::optional<std::string>& v) { return v ? "+" + *v : std::string(); };
+  return ContentFields({f(c.nickname), f(c.email), f(c.company), f(c.gender), f(c.birthdate), reason});
+}
 
 flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilder& fbb,
                                                    const std::optional<std::string>& v) {
@@ -72,15 +80,17 @@ Status Accounts::ActiveState(uint64_t id, AccountState* out) {
 Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
                         const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
                                                                       const std::string&)>& build,
-                        Receipt* out) {
-  const std::string rid = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
-  ACC_RETURN_IF_ERROR(validate::Text("request id", rid, events::kRequestIdBytesMax));
+                        Receipt* out, std::string_view content) {
+  const std::string raw = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
+  ACC_RETURN_IF_ERROR(validate::Text("request id", raw, events::kRequestIdBytesMax));
+  const std::string rid = RequestKey(raw);
   events::EnvelopeBuilder b;
   auto payload = build(b, rid);
   events::Header h{id, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs(), ctx.actor, rid,
                    CurrentPolicyVersion()};
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish(h, type, payload);
+  batch[0].content_digest = ContentDigest(id, ctx, type, content);
   std::vector<Ledger::Appended> res;
   ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
   *out = {res[0].seq, res[0].duplicate};
@@ -128,7 +138,14 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
   const fb::Payload type = ok ? fb::Payload::LoginSucceeded : fb::Payload::LoginFailed;
   const fb::LoginMethod method = r.email.empty() ? fb::LoginMethod::AccountId : fb::LoginMethod::Email;
-  const std::string rid = r.ctx.request_id.empty() ? NewRequestId() : r.ctx.request_id;
+  const std::string raw = r.ctx.request_id.empty() ? NewRequestId() : r.ctx.request_id;
+  ACC_RETURN_IF_ERROR(validate::Text("request id", raw, events::kRequestIdBytesMax - 9));  // room for "/implicit"
+  const std::string rid = RequestKey(raw);
+  // What the caller asked, not what it led to: a retry with the right
+  // password under a failed login's request id is a different request.
+  const std::string digest = ContentDigest(
+      r.account_id, r.ctx, fb::Payload::LoginSucceeded,
+      ContentFields({r.email, r.password, r.ip, r.user_agent, r.recorded_fact ? "fact" : "live"}));
   const std::string current = CurrentPolicyVersion();
   const int64_t at = r.ctx.occurred_at_ms ? r.ctx.occurred_at_ms : NowMs();
 
@@ -141,6 +158,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
                     : fb::CreateLoginFailed(b.fbb(), method, sealed).Union();
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish({id, at, r.ctx.actor, rid, current}, type, payload);
+  batch[0].content_digest = digest;
   // "By continuing the use ... after an update ... you accept the revised policy."
   // Not for imported logins: the old system's record says nothing about a
   // policy version that may not even have existed at the time.
@@ -148,8 +166,8 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   if (implicit) {
     events::EnvelopeBuilder cb;
     auto cp = fb::CreateConsentGiven(cb.fbb(), fb::Purpose::PrivacyPolicy, cb.fbb().CreateString(current), true);
-    batch.push_back({cb.Finish({id, at, r.ctx.actor, rid + "/implicit", current},
-                               fb::Payload::ConsentGiven, cp.Union()), std::nullopt});
+    batch.push_back({cb.Finish({id, at, r.ctx.actor, RequestKey(raw + "/implicit"), current},
+                               fb::Payload::ConsentGiven, cp.Union()), std::nullopt, digest});
   }
   std::vector<Ledger::Appended> res;
   ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
@@ -165,7 +183,7 @@ Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Rec
   const std::string current = CurrentPolicyVersion();
   return Commit(id, ctx, fb::Payload::ConsentGiven, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentGiven(b.fbb(), p, b.fbb().CreateString(current), false).Union();
-  }, out);
+  }, out, events::PurposeName(p));
 }
 
 Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
@@ -174,7 +192,7 @@ Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx,
   const std::string current = CurrentPolicyVersion();
   return Commit(id, ctx, fb::Payload::ConsentWithdrawn, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentWithdrawn(b.fbb(), p, b.fbb().CreateString(current)).Union();
-  }, out);
+  }, out, events::PurposeName(p));
 }
 
 Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
@@ -216,15 +234,17 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   if (c.birthdate) fields.push_back(fb::ProfileField::Birthdate);
   Status s = Commit(id, ctx, fb::Payload::ProfileUpdated, [&](events::EnvelopeBuilder& b, const std::string& rid) {
     flatbuffers::FlatBufferBuilder pf(256);
+    const std::optional<std::string> reason = ctx.reason.empty() ? std::nullopt : std::optional(ctx.reason);
     auto pii = fb::CreateProfilePii(pf, OptString(pf, c.nickname), OptString(pf, c.email),
-                                    OptString(pf, c.company), OptString(pf, c.gender), OptString(pf, c.birthdate));
+                                    OptString(pf, c.company), OptString(pf, c.gender), OptString(pf, c.birthdate),
+                                    OptString(pf, reason));
     std::string plain = events::FinishPii(pf, pii);
     std::string box = SealForAccount(dek, id, fb::Payload::ProfileUpdated, rid, plain);
     std::fill(plain.begin(), plain.end(), '\0');
     auto fv = b.fbb().CreateVector(fields);
-    auto reason = ctx.reason.empty() ? 0 : b.fbb().CreateString(ctx.reason);
-    return fb::CreateProfileUpdated(b.fbb(), fv, reason, b.Sealed(fb::KeyKind::AccountDek, box)).Union();
-  }, out);
+    // The reason is free text, so sealed; only that there is one stays plaintext.
+    return fb::CreateProfileUpdated(b.fbb(), fv, b.Sealed(fb::KeyKind::AccountDek, box), reason.has_value()).Union();
+  }, out, ChangeContent(c, ctx.reason));
   // The blind index follows the email: the new row stays on success, the old one goes.
   if (moves) {
     EndReservation(new_email, id, s.ok());
@@ -256,29 +276,51 @@ Status Accounts::CancelDeletion(uint64_t id, const Context& ctx, Receipt* out) {
 }
 
 Status Accounts::CheckDisclosure(const Disclosure& d) {
-  ACC_RETURN_IF_ERROR(validate::Text("recipient", d.recipient, kDisclosureFieldBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Text("recipient", d.recipient, kRecipientNameBytesMax));
   ACC_RETURN_IF_ERROR(validate::Text("purpose", d.purpose, kDisclosureFieldBytesMax));
-  ACC_RETURN_IF_ERROR(validate::Text("safeguard", d.safeguard, kDisclosureFieldBytesMax));
   ACC_RETURN_IF_ERROR(validate::Text("reference", d.reference, kDisclosureFieldBytesMax, true));
-  if (d.country.size() != 2 || !std::isupper(static_cast<unsigned char>(d.country[0])) ||
-      !std::isupper(static_cast<unsigned char>(d.country[1])))
-    return Status::InvalidArgument("country: must be an ISO 3166-1 alpha-2 code such as DE");
+  if (!d.country.empty() && !events::IsCountryCode(d.country))
+    return Status::InvalidArgument("country: must be an assigned ISO 3166-1 alpha-2 code such as DE");
+  if (!events::ParseSafeguard(d.safeguard))
+    return Status::InvalidArgument("safeguard: must be one of none, adequacy_decision, standard_contractual_clauses, "
+                                   "binding_corporate_rules, explicit_consent, legal_obligation");
   if (d.legal_basis != "consent" && d.legal_basis != "legal_obligation")
     return Status::InvalidArgument("legal basis: must be consent or legal_obligation");
   return Status::OK();
 }
 
+// Recipient id, country, basis and safeguard stay plaintext for accountability
+// after erasure; purpose and reference are the caller's free text, so sealed.
 Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) {
   ACC_RETURN_IF_ERROR(CheckDisclosure(d));
   const auto basis = d.legal_basis == "consent" ? fb::LegalBasis::Consent : fb::LegalBasis::LegalObligation;
+  const fb::Safeguard safeguard = *events::ParseSafeguard(d.safeguard);
+  Recipient to;
+  ACC_RETURN_IF_ERROR(FindRecipient(d.recipient, &to));
+  const std::string country = d.country.empty() ? to.country : d.country;
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  return Commit(id, ctx, fb::Payload::DisclosureRecorded, [&](events::EnvelopeBuilder& b, const std::string&) {
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
+  const std::string content = ContentFields({std::to_string(to.id), country, d.purpose, d.legal_basis,
+                                             events::SafeguardName(safeguard), d.reference});
+  return Commit(id, ctx, fb::Payload::DisclosureRecorded, [&](events::EnvelopeBuilder& b, const std::string& rid) {
+    flatbuffers::FlatBufferBuilder pf(256);
+    std::string plain = events::FinishPii(pf, fb::CreateDisclosurePiiDirect(pf, d.purpose.c_str(), d.reference.c_str()));
+    std::string box = SealForAccount(dek, id, fb::Payload::DisclosureRecorded, rid, plain);
+    std::fill(plain.begin(), plain.end(), '\0');
     auto& f = b.fbb();
-    return fb::CreateDisclosureRecordedDirect(f, d.recipient.c_str(), d.country.c_str(), d.purpose.c_str(),
-                                              basis, d.safeguard.c_str(),
-                                              d.reference.empty() ? nullptr : d.reference.c_str()).Union();
-  }, out);
+    auto sealed = b.Sealed(fb::KeyKind::AccountDek, box);
+    auto c = f.CreateString(country);
+    fb::DisclosureRecordedBuilder db(f);
+    db.add_country(c);
+    db.add_legal_basis(basis);
+    db.add_recipient_id(to.id);
+    db.add_safeguard_kind(safeguard);
+    db.add_has_reference(!d.reference.empty());
+    db.add_pii(sealed);
+    return db.Finish().Union();
+  }, out, content);
 }
 
 Status Accounts::CheckAccessLog(const AccessLog& log) {
@@ -307,10 +349,10 @@ Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt*
     auto pii = fb::CreateAccessLogPiiDirect(pf, log.ip.c_str(), log.browser.c_str(), log.isp.c_str(),
                                             log.referrer.c_str(), log.os.c_str(), log.path.c_str(), at);
     std::string plain = events::FinishPii(pf, pii);
-    std::string box = crypto::Seal(key, plain, AccountAd(day, fb::Payload::AccessLogged, rid));
+    std::string box = crypto::SealPadded(key, plain, AccountAd(day, fb::Payload::AccessLogged, rid));
     std::fill(plain.begin(), plain.end(), '\0');
     return fb::CreateAccessLogged(b.fbb(), day, b.Sealed(fb::KeyKind::DayKey, box)).Union();
-  }, out);
+  }, out, ContentFields({log.ip, log.browser, log.isp, log.referrer, log.os, log.path}));
 }
 
 Status Accounts::PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
@@ -325,7 +367,7 @@ Status Accounts::PublishPolicy(const std::string& version, const std::string& te
     return fb::CreatePolicyPublished(f, f.CreateString(version), at,
                                      f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()))
         .Union();
-  }, out);
+  }, out, ContentFields({version, digest}));
 }
 
 }  // namespace accountable

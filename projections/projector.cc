@@ -1,10 +1,18 @@
 #include "projections/projector.h"
 
+#include "events/vocabulary.h"
+#include "projections/accounts.h"
 #include "projections/activity.h"
 
 namespace accountable {
 
 std::string AccountKey(uint64_t account_id) { return EncodeBE64(account_id); }
+
+std::string RecipientNameKey(std::string_view name) {
+  std::string k(kMetaRecipientNamePrefix);
+  for (char c : name) k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return k;
+}
 
 std::string DeletionKey(int64_t deadline_ms, uint64_t account_id) {
   return std::string(kMetaDeletionPrefix) + EncodeBE64(static_cast<uint64_t>(deadline_ms)) +
@@ -50,8 +58,10 @@ Status CheckConsent(const AccountState& s, const events::EventView& e, const std
 
 Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
   auto* p = e.envelope()->payload_as_DisclosureRecorded();
+  if (!p->country() || !events::IsCountryCode(p->country()->string_view()))
+    return Status::InvalidArgument("disclosure without an assigned ISO 3166-1 country code");
   if (p->legal_basis() == fb::LegalBasis::LegalObligation) {
-    if (!p->reference() || p->reference()->size() == 0)
+    if (!p->has_reference())
       return Status::Refused("a disclosure under legal obligation needs its reference");
     return Status::OK();
   }
@@ -70,7 +80,7 @@ Status CheckAdminAct(const events::EventView& e) {
     return Status::Refused("an admin cannot give a consent for the holder");
   if (e.type() != fb::Payload::ProfileUpdated) return Status::OK();
   auto* p = env->payload_as_ProfileUpdated();
-  if (!p->reason() || p->reason()->size() == 0) return Status::Refused("an admin update needs a reason");
+  if (!p->has_reason()) return Status::Refused("an admin update needs a reason");
   if (p->fields())
     for (fb::ProfileField f : *p->fields())
       if (f != fb::ProfileField::Nickname && f != fb::ProfileField::Email && f != fb::ProfileField::Company)
@@ -122,6 +132,7 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
 
 Status Projector::Apply(const events::EventView& e, GroupTx& tx) {
   if (e.type() == fb::Payload::PolicyPublished) return ApplyPolicy(e, tx);
+  if (e.type() == fb::Payload::RecipientRegistered) return ApplyRecipient(e, tx);
   if (e.envelope()->account_id() != 0) return ApplyAccountEvent(e, tx);
   return Status::OK();
 }
@@ -140,6 +151,30 @@ Status Projector::ApplyPolicy(const events::EventView& e, GroupTx& tx) {
       : std::string();
   tx.Put(Cf::kMeta, key, digest);
   tx.Put(Cf::kMeta, kMetaPolicyCurrent, p->version()->str());
+  return Status::OK();
+}
+
+// The registry is checked here, in seq order, so two admins racing to
+// publish the same name cannot both succeed.
+Status Projector::ApplyRecipient(const events::EventView& e, GroupTx& tx) {
+  auto* p = e.envelope()->payload_as_RecipientRegistered();
+  const std::string name = p->name() ? p->name()->str() : std::string();
+  const std::string country = p->country() ? p->country()->str() : std::string();
+  ACC_RETURN_IF_ERROR(Accounts::CheckRecipient(name, country));
+  if (e.envelope()->account_id() != 0) return Status::InvalidArgument("a recipient belongs to no account");
+  std::string v;
+  Status s = tx.Get(Cf::kMeta, RecipientNameKey(name), &v);
+  if (s.ok()) return Status::Refused("a recipient of that name is already registered");
+  if (!s.Is(Status::Code::kNotFound)) return s;
+  uint64_t count = 0;
+  s = tx.Get(Cf::kMeta, kMetaRecipientCount, &v);
+  if (s.ok()) count = DecodeBE64(v);
+  else if (!s.Is(Status::Code::kNotFound)) return s;
+  if (count >= kRecipientsMax) return Status::Refused("the recipient registry is full");
+  const std::string id = EncodeBE64(e.envelope()->seq());
+  tx.Put(Cf::kMeta, std::string(kMetaRecipientPrefix) + id, country + name);
+  tx.Put(Cf::kMeta, RecipientNameKey(name), id);
+  tx.Put(Cf::kMeta, kMetaRecipientCount, EncodeBE64(count + 1));
   return Status::OK();
 }
 
@@ -200,6 +235,13 @@ Status Projector::ApplyAccountEvent(const events::EventView& e, GroupTx& tx) {
     published = v && tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + v->str(), &digest).ok();
   }
   ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current_, published));
+  if (type == fb::Payload::DisclosureRecorded) {
+    std::string r;
+    Status rs = tx.Get(Cf::kMeta, std::string(kMetaRecipientPrefix) +
+                                      EncodeBE64(e.envelope()->payload_as_DisclosureRecorded()->recipient_id()), &r);
+    if (rs.Is(Status::Code::kNotFound)) return Status::NotFound("the disclosure names no registered recipient");
+    ACC_RETURN_IF_ERROR(rs);
+  }
   if (type == fb::Payload::Registered) {
     std::string max_id;
     Status ms = tx.Get(Cf::kMeta, kMetaMaxAccountId, &max_id);

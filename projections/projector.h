@@ -31,7 +31,14 @@ inline constexpr std::string_view kMetaDeletionPrefix = "deletion/";
 // + BE64 account: erased, but ErasureVerified not yet appended (finish at open).
 inline constexpr std::string_view kMetaErasurePendingPrefix = "erasure/pending/";
 
+// Recipient registry (RecipientRegistered): + BE64 id -> 2-byte country || name.
+inline constexpr std::string_view kMetaRecipientPrefix = "recipient/id/";
+// + name folded to ASCII lower case -> BE64 id (names are unique that way).
+inline constexpr std::string_view kMetaRecipientNamePrefix = "recipient/name/";
+inline constexpr std::string_view kMetaRecipientCount = "recipient/count";  // BE64
+
 std::string AccountKey(uint64_t account_id);
+std::string RecipientNameKey(std::string_view name);
 std::string DeletionKey(int64_t deadline_ms, uint64_t account_id);
 
 // The state-dependent rules for one account event, as a pure function so
@@ -48,6 +55,7 @@ class Projector final : public AppendHook {
  private:
   Status ApplyAccountEvent(const events::EventView& event, GroupTx& tx);
   Status ApplyPolicy(const events::EventView& event, GroupTx& tx);
+  Status ApplyRecipient(const events::EventView& event, GroupTx& tx);
   std::string_view MonthKeyOf(int64_t ms);  // MonthKey(ms), cached for its month
 
   // Per-event scratch, kept for its capacity (no meaning between events).

@@ -89,7 +89,7 @@ Status Accounts::EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* o
       events::EnvelopeBuilder b;
       auto p = fb::CreateAccountErased(b.fbb(), ReasonOf(todo[k].reason));
       events::Header h{todo[k].account_id, NowMs(), fb::Actor::System,
-                       "erase/" + std::to_string(todo[k].account_id), CurrentPolicyVersion()};
+                       RequestKey("erase/" + std::to_string(todo[k].account_id)), CurrentPolicyVersion()};
       batch.push_back({b.Finish(h, fb::Payload::AccountErased, p.Union()), std::nullopt});
     }
     std::vector<Ledger::Appended> res;
@@ -142,7 +142,7 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
     const auto& r = out->shred;
     auto p = fb::CreateErasureVerified(b.fbb(), DecodeBE64(v), r.files_scanned, r.bytes_scanned, r.hits,
                                        r.compaction_passes);
-    events::Header h{id, NowMs(), fb::Actor::System, "verify/" + std::to_string(id), CurrentPolicyVersion()};
+    events::Header h{id, NowMs(), fb::Actor::System, RequestKey("verify/" + std::to_string(id)), CurrentPolicyVersion()};
     batch.push_back({b.Finish(h, fb::Payload::ErasureVerified, p.Union()), std::nullopt});
     if (batch.size() == kEraseBatchMax || id == ids.back()) {
       std::vector<Ledger::Appended> res;

@@ -223,8 +223,10 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
     return o;
   };
   m["disclosures"] = [](const Args& a, accountable::Ledger& l) {
+    std::unique_ptr<accountable::Vault> vault;
     Outcome o;
-    o.status = audit::Disclosures(l, a.account, PrintLine, &o.json);
+    o.status = OpenVault(a, false, &vault);
+    if (o.status.ok()) o.status = audit::Disclosures(l, vault.get(), a.account, PrintLine, &o.json);
     return o;
   };
   m["prove-erasure"] = ProveErasure;

@@ -6,6 +6,7 @@
 #include "projections/account_state.h"
 #include "projections/describe.h"
 #include "projections/history.h"
+#include "projections/projector.h"
 
 namespace accountable::audit {
 namespace {
@@ -34,6 +35,26 @@ Json Describe(AccountView* view, Vault* vault, const Status& pii) {
   }
   Json j = DescribeAccount(*view);
   if (!view->pii && view->state.status != AccountStatus::kErased) j["pii"] = why;
+  return j;
+}
+
+// The recipient's registered name beside its id, and the sealed free text
+// where the vault can still open it.
+Json DescribeDisclosure(Ledger& ledger, Vault* vault, const events::EventView& v) {
+  Json j = DescribeEvent(v);
+  std::string row;
+  const uint64_t rid = v.envelope()->payload_as_DisclosureRecorded()->recipient_id();
+  if (ledger.Get(Cf::kMeta, std::string(kMetaRecipientPrefix) + EncodeBE64(rid), &row).ok() && row.size() > 2)
+    j["recipient"] = row.substr(2);
+  if (!vault) return j;
+  Json pii = DescribeEventPii(*vault, v);
+  if (pii.is_object() && pii.contains("purpose")) {
+    j["purpose"] = pii["purpose"];
+    if (j.contains("reference")) j["reference"] = pii["reference"];
+  } else if (pii.is_object() && pii.value("error", "") == "shredded") {
+    j["purpose"] = "erased";
+    if (j.contains("reference")) j["reference"] = "erased";
+  }
   return j;
 }
 
@@ -90,11 +111,11 @@ Status AllAccountsAsOf(Ledger& ledger, Vault* vault, uint64_t until_seq, const L
   return Status::OK();
 }
 
-Status Disclosures(Ledger& ledger, uint64_t account_id, const LineFn& line, Json* summary) {
+Status Disclosures(Ledger& ledger, Vault* vault, uint64_t account_id, const LineFn& line, Json* summary) {
   uint64_t found = 0;
   auto take = [&](const events::EventView& v) {
     if (v.type() != fb::Payload::DisclosureRecorded) return true;
-    line(DescribeEvent(v));
+    line(DescribeDisclosure(ledger, vault, v));
     ++found;
     return true;
   };

@@ -5,7 +5,7 @@
 //   Status s = SeqAtTime(ledger, time_ms, &until);       // last seq recorded by then
 //   Json state;
 //   s = AccountAsOf(ledger, vault, 42, until, &state);   // vault may be nullptr
-//   s = Disclosures(ledger, 0, [](const Json& d) { print(d); }, &summary);
+//   s = Disclosures(ledger, vault, 0, [](const Json& d) { print(d); }, &summary);
 //
 // PII appears only where a vault (with its KEK) is given and the account's
 // key still exists; otherwise the report says "sealed" or "erased".
@@ -41,6 +41,9 @@ Status AllAccountsAsOf(Ledger& ledger, Vault* vault, uint64_t until_seq, const L
 
 // DisclosureRecorded events (third-party transfers), of one account or of
 // all (account_id 0), in seq order.
-Status Disclosures(Ledger& ledger, uint64_t account_id, const LineFn& line, Json* summary);
+// Structured fields (recipient id and name, country, legal basis,
+// safeguard) always; purpose and reference opened only with a vault while
+// the account's key exists ("sealed" or "erased" otherwise).
+Status Disclosures(Ledger& ledger, Vault* vault, uint64_t account_id, const LineFn& line, Json* summary);
 
 }  // namespace accountable::audit

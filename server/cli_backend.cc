@@ -42,6 +42,11 @@ class Embedded final : public Backend {
     return a_->PublishPolicy(v, t, ctx, out);
   }
   Status Export(uint64_t id, const Context& ctx, std::string* json) override { return a_->Export(id, ctx, json); }
+  Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
+                           Receipt* out) override {
+    return a_->RegisterRecipient(name, country, ctx, out);
+  }
+  Status ListRecipients(std::vector<Recipient>* out) override { return a_->ListRecipients(out); }
   Status Sweep(const SweepOptions& o, SweepReport* out) override { return a_->Sweep(o, out); }
   Status Inactive(int64_t as_of, int months, std::vector<Json>* out) override {
     std::vector<uint64_t> ids;
@@ -139,6 +144,13 @@ class Remote final : public Backend {
     *json = rep.json;
     return Status::OK();
   }
+  Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
+                           Receipt* out) override {
+    return Receipted(wire::Body::RegisterRecipient, [&](auto& f) {
+      return wire::CreateRegisterRecipientDirect(f, name.c_str(), country.c_str()).Union();
+    }, ctx, out);
+  }
+  Status ListRecipients(std::vector<Recipient>* out) override;
   Status Sweep(const SweepOptions& o, SweepReport* out) override;
   Status Inactive(int64_t as_of, int months, std::vector<Json>* out) override;
   Status Import(std::string_view, ImportReport*) override {
@@ -181,6 +193,22 @@ Status Remote::Sweep(const SweepOptions& o, SweepReport* out) {
     out->elapsed_ms = j.at("elapsed_ms").get<int64_t>();
   } catch (const nlohmann::json::exception&) {
     return Status::Corruption("server sent a sweep report of an unknown shape");
+  }
+  return Status::OK();
+}
+
+Status Remote::ListRecipients(std::vector<Recipient>* out) {
+  Client::Reply rep;
+  ACC_RETURN_IF_ERROR(Call(wire::Body::ListRecipients, [&](auto& f) { return wire::CreateListRecipients(f).Union(); }, &rep));
+  Json j;
+  ACC_RETURN_IF_ERROR(ParseJson(rep.json, &j));
+  out->clear();
+  try {
+    for (auto& r : j.at("recipients"))
+      out->push_back({r.at("recipient_id").get<uint64_t>(), r.at("name").get<std::string>(),
+                      r.at("country").get<std::string>()});
+  } catch (const nlohmann::json::exception&) {
+    return Status::Corruption("server sent a recipient list of an unknown shape");
   }
   return Status::OK();
 }

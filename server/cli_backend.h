@@ -36,6 +36,9 @@ class Backend {
   virtual Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) = 0;
   virtual Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) = 0;
   virtual Status Export(uint64_t id, const Context& ctx, std::string* json) = 0;
+  virtual Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
+                                   Receipt* out) = 0;
+  virtual Status ListRecipients(std::vector<Recipient>* out) = 0;
   virtual Status Sweep(const SweepOptions& o, SweepReport* out) = 0;
   // Accounts past the retention line: account_id, status, last_active_at.
   virtual Status Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) = 0;

@@ -78,7 +78,8 @@ int ExitCode(const Status& s) {
     case C::kOk: return 0;
     case C::kInvalidArgument: return 2;
     case C::kRefused:
-    case C::kConflict: return 3;
+    case C::kConflict:
+    case C::kRequestReused: return 3;
     case C::kNotFound: return 4;
     case C::kAuthFailed: return 5;
     case C::kShredded:

@@ -3,8 +3,8 @@
 // see README.md ("CLI tour") and docs/compliance.md.
 //
 // Exit codes (stable):
-//   0 success · 2 invalid input or usage · 3 refused by a rule or a version
-//   conflict · 4 not found · 5 failed authentication · 6 storage error
+//   0 success · 2 invalid input or usage · 3 refused by a rule, a version
+//   conflict or a request id reused with a different content · 4 not found · 5 failed authentication · 6 storage error
 //   (I/O, corruption, data directory busy, shredded data)
 //
 // Thread safety: single-threaded, one command per process.

@@ -188,6 +188,45 @@ int RunPublish(const Globals& g, const ReceiptFlags& f) {
   });
 }
 
+struct RecipientFlags {
+  std::string name, country, request_id;
+};
+
+void AttachRecipientCommands(CLI::App& app, Globals& g, Selected* selected) {
+  auto* rec = app.add_subcommand("recipient", "the registry of disclosure recipients (organisations)");
+  rec->require_subcommand(1);
+  auto rf = std::make_shared<RecipientFlags>();
+  auto* add = rec->add_subcommand("add", "publish a recipient (admin); prints its id");
+  add->add_option("--name", rf->name, "the organisation's name, unique")->required();
+  add->add_option("--country", rf->country, "ISO 3166-1 alpha-2")->required();
+  add->add_option("--request-id", rf->request_id);
+  add->callback([&g, selected, rf] {
+    *selected = [&g, rf] {
+      return WithBackend(g, [&](Backend& a) {
+        Receipt r;
+        Context c{fb::Actor::Admin, 0, rf->request_id, {}};
+        Status s = a.RegisterRecipient(rf->name, rf->country, c, &r);
+        if (!s.ok()) return Fail(g, s);
+        Print(g, Json{{"ok", true}, {"event", "recipient_registered"}, {"recipient_id", r.seq}, {"seq", r.seq},
+                      {"duplicate", r.duplicate}});
+        return 0;
+      });
+    };
+  });
+  auto* list = rec->add_subcommand("list", "every registered recipient, one per line");
+  list->callback([&g, selected] {
+    *selected = [&g] {
+      return WithBackend(g, [&](Backend& a) {
+        std::vector<Recipient> all;
+        Status s = a.ListRecipients(&all);
+        if (!s.ok()) return Fail(g, s);
+        for (const auto& x : all) Print(g, Json{{"recipient_id", x.id}, {"name", x.name}, {"country", x.country}});
+        return 0;
+      });
+    };
+  });
+}
+
 void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto ef = std::make_shared<ReceiptFlags>();
   auto* exp = app.add_subcommand("export", "record an access request and print everything held, decrypted (JSON)");
@@ -199,12 +238,15 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto df = std::make_shared<ReceiptFlags>();
   auto* dis = app.add_subcommand("disclose", "record a disclosure to a third party (needs consent or a legal obligation)");
   dis->add_option("ACCOUNT_ID", df->account)->check(kDecimal)->required();
-  dis->add_option("--recipient", df->disclosure.recipient)->required();
-  dis->add_option("--country", df->disclosure.country, "ISO 3166-1 alpha-2")->required();
-  dis->add_option("--purpose", df->disclosure.purpose)->required();
+  dis->add_option("--recipient", df->disclosure.recipient, "a registered recipient: id or name (recipient list)")
+      ->required();
+  dis->add_option("--country", df->disclosure.country, "ISO 3166-1 alpha-2 (default: the recipient's)");
+  dis->add_option("--purpose", df->disclosure.purpose, "free text, sealed under the account's key")->required();
   dis->add_option("--legal-basis", df->disclosure.legal_basis, "consent | legal_obligation")->required();
-  dis->add_option("--reference", df->disclosure.reference, "required for legal_obligation");
-  dis->add_option("--safeguard", df->disclosure.safeguard, "e.g. SCC")->required();
+  dis->add_option("--reference", df->disclosure.reference, "required for legal_obligation; sealed");
+  dis->add_option("--safeguard", df->disclosure.safeguard,
+                  "none | adequacy_decision | standard_contractual_clauses | binding_corporate_rules | "
+                  "explicit_consent | legal_obligation")->required();
   dis->add_option("--request-id", df->request_id);
   dis->callback([&g, selected, df] {
     *selected = [&g, df] {
@@ -228,6 +270,8 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   acc->add_option("--at", af->at, "when it happened (default now)");
   acc->add_option("--request-id", af->request_id);
   acc->callback([&g, selected, af] { *selected = [&g, af] { return RunRecordAccess(g, *af); }; });
+
+  AttachRecipientCommands(app, g, selected);
 
   auto pf = std::make_shared<ReceiptFlags>();
   auto* pub = app.add_subcommand("publish-policy", "publish a new policy version; registrations must accept it");

@@ -108,6 +108,10 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
       auto* b = r->body_as_PublishPolicy();
       return Receipt1(corr, a.PublishPolicy(S(b->version()), S(b->text()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
     }
+    case Body::RegisterRecipient: {
+      auto* b = r->body_as_RegisterRecipient();
+      return Receipt1(corr, a.RegisterRecipient(S(b->name()), S(b->country()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+    }
     default:
       return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
   }
@@ -170,6 +174,13 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       Json j{{"tree_size", h.size}, {"root", crypto::ToHex(h.root)}, {"timestamp_ms", h.timestamp_ms},
              {"signature", crypto::ToHex(h.signature)}, {"public_key", crypto::ToHex(a.public_key())}};
       return Doc(corr, Status::OK(), j.dump());
+    }
+    case Body::ListRecipients: {
+      std::vector<Recipient> all;
+      Status s = a.ListRecipients(&all);
+      Json list = Json::array();
+      for (const auto& x : all) list.push_back({{"recipient_id", x.id}, {"name", x.name}, {"country", x.country}});
+      return Doc(corr, s, Json{{"recipients", list}}.dump());
     }
     default: {  // Stats
       Json j{{"last_seq", a.ledger().LastSeq()}, {"policy_version", a.CurrentPolicyVersion()}};
@@ -238,6 +249,7 @@ bool Allowed(wire::Role role, Body op) {
     case Body::Hello:
     case Body::Stats:
     case Body::GetAccount:
+    case Body::ListRecipients:  // organisations, not personal data
     case Body::Batch:  // each request inside is checked on its own
       return role != wire::Role::None;
     case Body::TreeHead:
@@ -258,7 +270,7 @@ bool Allowed(wire::Role role, Body op) {
     case Body::RecordAccess:
       return role == wire::Role::Writer;
     default:
-      return false;  // PublishPolicy, Export, Sweep, Inactive: admin only
+      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive: admin only
   }
 }
 
@@ -278,6 +290,7 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::Export:
     case Body::Stats:
     case Body::TreeHead:
+    case Body::ListRecipients:
       return HandleRead(a, role, r);
     case Body::InclusionProof:
     case Body::ConsistencyProof:

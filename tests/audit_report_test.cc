@@ -48,7 +48,8 @@ class History {
     Receipt r;
     REQUIRE(a_->Update(kept, {.nickname = "RenamedNick"}, {}, &r).ok());
     REQUIRE(a_->GiveConsent(kept, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
-    Disclosure d{"Acme Analytics Inc", "US", "newsletter analytics", "consent", "SCC", ""};
+    REQUIRE(a_->RegisterRecipient("Acme Analytics Inc", "US", {fb::Actor::Admin}, &r).ok());
+    Disclosure d{"Acme Analytics Inc", "US", "newsletter analytics", "consent", "standard_contractual_clauses", ""};
     REQUIRE(a_->Disclose(kept, d, {fb::Actor::Admin}, &r).ok());
     REQUIRE(a_->RequestDeletion(gone, {}, &r).ok());
     before_erasure = a_->ledger().LastSeq();
@@ -164,15 +165,21 @@ TEST_CASE("audit reports: disclosures and a read-only export", "[audit][replay]"
   auto l = h.OpenLedger();
   std::vector<Json> found;
   Json summary;
-  REQUIRE(audit::Disclosures(*l, 0, [&](const Json& j) { found.push_back(j); }, &summary).ok());
+  REQUIRE(audit::Disclosures(*l, nullptr, 0, [&](const Json& j) { found.push_back(j); }, &summary).ok());
   REQUIRE(found.size() == 1);
   CHECK(found[0]["recipient"] == "Acme Analytics Inc");
+  CHECK(found[0]["safeguard"] == "standard_contractual_clauses");
+  CHECK(found[0]["purpose"] == "sealed");  // no vault: the free text stays sealed
   CHECK(found[0]["account_id"] == h.kept);
-  REQUIRE(audit::Disclosures(*l, h.gone, [&](const Json& j) { found.push_back(j); }, &summary).ok());
+  REQUIRE(audit::Disclosures(*l, nullptr, h.gone, [&](const Json& j) { found.push_back(j); }, &summary).ok());
   CHECK(summary["disclosures"] == 0);
 
   const uint64_t last = l->LastSeq();
   auto vault = h.OpenVault();
+  found.clear();
+  REQUIRE(audit::Disclosures(*l, vault.get(), h.kept, [&](const Json& j) { found.push_back(j); }, &summary).ok());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["purpose"] == "newsletter analytics");  // opened with the vault
   Json doc;
   REQUIRE(ExportDocument(*l, vault.get(), h.kept, test::kTestTimeMs, &doc).ok());
   CHECK(doc["account"]["pii"]["email"] == "kept@example.org");

@@ -341,6 +341,8 @@ size_t ParallelFor(size_t n, const std::function<Status(size_t)>& fn) {
 void BuildMixedLog(Accounts& a, std::vector<uint64_t>* ids) {
   ids->assign(300, 0);
   const int64_t long_ago = a.NowMs() - 30 * kDayMs;
+  Receipt registered;  // the recipient the disclosures below name
+  CHECK(a.RegisterRecipient("Tax Office", "DE", {fb::Actor::Admin}, &registered).ok());
   CHECK(ParallelFor(300, [&](size_t i) {
     Registration r{test::Name("n", i), test::Name("m", i) + "@example.org", kPassword, "female", "1990-01-01",
                    "192.0.2.1", "", "", "1.01"};

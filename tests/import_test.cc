@@ -55,7 +55,7 @@ std::string GoodFile() {
          Line("consent", 10, "2021-02-02T08:00:00Z", {{"give", "third_party_forwarding"}}) +
          Line("disclose", 10, "2021-02-03T08:00:00Z",
               {{"recipient", "Acme"}, {"country", "US"}, {"purpose", "analytics"}, {"legal_basis", "consent"},
-               {"safeguard", "SCC"}}) +
+               {"safeguard", "standard_contractual_clauses"}}) +
          "\n" +  // blank lines are skipped but counted
          Line("update", 11, "2021-03-01T00:00:00Z", {{"nickname", "Imp11b"}}) +
          Line("record-access", 0, "2021-03-02T00:00:00Z", {{"ip", "198.51.100.1"}, {"path", "/"}}) +
@@ -74,6 +74,8 @@ class Fixture {
     o.data_dir = dir_.Sub("data");
     o.password_cost = {1, 8u << 20};
     REQUIRE(Accounts::Open(o, &a_).ok());
+    Receipt r;  // the recipient GoodFile's disclosure names
+    REQUIRE(a_->RegisterRecipient("Acme", "US", {fb::Actor::Admin}, &r).ok());
   }
   Accounts& a() { return *a_; }
   uint64_t LastSeq() { return a_->ledger().LastSeq(); }
@@ -108,6 +110,24 @@ std::vector<BadFile> BadFiles() {
   return {
       {"malformed JSON", head + "{\"type\":\"login\",\n", Code::kInvalidArgument, "JSON"},
       {"unknown type", head + Line("teleport", 20, at), Code::kInvalidArgument, "unknown type"},
+      {"disclosure to an unregistered recipient",
+       head + Line("disclose", 20, at, {{"recipient", "Zorro Brokers"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
+                                        {"safeguard", "none"}, {"reference", "r"}}),
+       Code::kNotFound, "no registered recipient"},
+      {"recipient already registered (ASCII case-insensitive)",
+       head + Line("register-recipient", 0, at, {{"name", "ACME"}, {"country", "US"}}), Code::kRefused,
+       "already registered"},
+      {"recipient with an unassigned country code",
+       head + Line("register-recipient", 0, at, {{"name", "Elsewhere"}, {"country", "EU"}}), Code::kInvalidArgument,
+       "country"},
+      {"disclosure with an unknown safeguard",
+       head + Line("disclose", 20, at, {{"recipient", "Acme"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
+                                        {"safeguard", "SCC"}, {"reference", "r"}}),
+       Code::kInvalidArgument, "safeguard"},
+      {"disclosure to an unassigned country code",
+       head + Line("disclose", 20, at, {{"recipient", "Acme"}, {"country", "XK"}, {"purpose", "p"},
+                                        {"legal_basis", "legal_obligation"}, {"safeguard", "none"}, {"reference", "r"}}),
+       Code::kInvalidArgument, "country"},
       {"unknown key", head + Line("login", 20, at, {{"ip", "192.0.2.1"}, {"shoe_size", "42"}}), Code::kInvalidArgument,
        "unknown key"},
       {"missing occurred_at", head + Line("login", 20, "", {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "occurred_at"},
@@ -210,6 +230,33 @@ TEST_CASE("import: a good file imports every command", "[import]") {
   Registration reg{"N", "new@example.org", "correct horse battery", "male", "1990-01-01", "192.0.2.9", "", "", "1.02"};
   REQUIRE(f.a().Register(reg, &next).ok());
   CHECK(next.account_id == 12);  // allocation continues after the imported ids
+}
+
+TEST_CASE("import: a recipient registered in the file can be named by a later disclosure", "[import][disclosure]") {
+  Fixture f;
+  const std::string at = "2021-02-01T00:00:00Z";
+  const std::string file =
+      RegisterLine(60, "2021-01-05T10:00:00Z", "imp60@example.org") +
+      Line("register-recipient", 0, at, {{"name", "Old Forum Host"}, {"country", "NL"}}) +
+      Line("disclose", 60, "2021-02-02T00:00:00Z",
+           {{"recipient", "old forum host"}, {"purpose", "hosting"}, {"legal_basis", "legal_obligation"},
+            {"safeguard", "none"}, {"reference", "contract 7"}});
+  const uint64_t before = f.LastSeq();
+  Status s = f.Import(file);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(f.LastSeq() == before + 3);
+  Recipient host;
+  REQUIRE(f.a().FindRecipient("Old Forum Host", &host).ok());
+  CHECK(host.country == "NL");
+  std::vector<Ledger::Stored> last;
+  REQUIRE(f.a().ledger().ReadRange(f.LastSeq(), 1, &last).ok());
+  events::EventView v;
+  REQUIRE(events::EventView::Parse(last[0].envelope, &v).ok());
+  REQUIRE(v.type() == fb::Payload::DisclosureRecorded);
+  CHECK(v.envelope()->payload_as_DisclosureRecorded()->recipient_id() == host.id);
+  CHECK(v.envelope()->payload_as_DisclosureRecorded()->country()->str() == "NL");
+  CHECK(v.envelope()->actor() == fb::Actor::Import);
 }
 
 TEST_CASE("import: running the same file again appends nothing", "[import]") {
@@ -366,8 +413,10 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
   auto run = [&](std::vector<std::string> args) { return RunCli(data, dir.path().string(), std::move(args)); };
   auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
 
+  REQUIRE(run({"recipient", "add", "--name", "Acme", "--country", "US"}).code == 0);
   write(GoodFile());
   Outcome ok = run({"import", file});
+  INFO(ok.out);
   REQUIRE(ok.code == 0);
   Json j = Json::parse(ok.out);
   CHECK(j["ok"] == true);
@@ -377,7 +426,7 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
   REQUIRE(again.code == 0);
   CHECK(Json::parse(again.out)["already_imported"] == 12);
   const size_t events = CountLines(run({"log"}).out);
-  CHECK(events == 13);  // the initial policy and 12 commands
+  CHECK(events == 14);  // the initial policy, the recipient and 12 commands
 
   const std::string at = "2021-08-01T00:00:00Z";
   struct Case {
@@ -588,7 +637,7 @@ TEST_CASE("import: the projector holds the admin rules for live and imported eve
         type == fb::Payload::ConsentGiven
             ? fb::CreateConsentGiven(fbb, fb::Purpose::Surveys, fbb.CreateString("1.01"), false).Union()
             : fb::CreateProfileUpdated(fbb, fbb.CreateVector(std::vector<fb::ProfileField>{fb::ProfileField::Gender}),
-                                       reason.empty() ? 0 : fbb.CreateString(reason))
+                                       0, !reason.empty())
                   .Union();
     std::vector<Ledger::Command> batch(1);
     batch[0].envelope = b.Finish({90, T("2021-02-01T00:00:00Z"), actor, NewRequestId(), "1.01"}, type, p);

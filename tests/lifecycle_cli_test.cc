@@ -158,11 +158,14 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
   const uint64_t id = cli.Register("rules@example.org");
   cli.Register("taken@example.org");
   const std::string s = Id(id);
-  REQUIRE(cli.Run({"consent", s, "--give", "surveys"}).code == 0);
+  REQUIRE(cli.Run({"consent", s, "--give", "surveys", "--request-id", "cli-rid-1"}).code == 0);
   REQUIRE(cli.Run({"consent", s, "--withdraw", "surveys"}).code == 0);
   REQUIRE(cli.Run({"update", s, "--nickname", "Holder Set", "--gender", "diverse"}).code == 0);
+  REQUIRE(cli.Run({"recipient", "add", "--name", "Acme", "--country", "US"}).code == 0);
+  REQUIRE(cli.Run({"recipient", "list"}).json()["name"] == "Acme");
+  REQUIRE(cli.Run({"recipient", "add", "--name", "Tax Office", "--country", "DE"}).code == 0);
   std::vector<std::string> disclose = {"disclose", s, "--recipient", "Acme", "--country", "US", "--purpose", "analytics",
-                                       "--legal-basis", "consent", "--safeguard", "SCC"};
+                                       "--legal-basis", "consent", "--safeguard", "standard_contractual_clauses"};
   std::vector<std::string> legal = {"disclose", s, "--recipient", "Tax Office", "--country", "DE", "--purpose", "audit",
                                     "--legal-basis", "legal_obligation", "--safeguard", "none"};
   ExpectRefused(cli, {
@@ -175,6 +178,15 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
                          {{"update", s, "--email", "TAKEN@example.org"}, 3, "already registered"},
                          {disclose, 3, "third_party_forwarding"},
                          {legal, 3, "reference"},
+                         {{"disclose", s, "--recipient", "Nobody Inc", "--purpose", "x", "--legal-basis", "consent",
+                           "--safeguard", "none"}, 4, "no registered recipient"},
+                         {{"disclose", s, "--recipient", "Acme", "--country", "XK", "--purpose", "x", "--legal-basis",
+                           "consent", "--safeguard", "none"}, 2, "country"},
+                         {{"disclose", s, "--recipient", "Acme", "--purpose", "x", "--legal-basis", "consent",
+                           "--safeguard", "SCC"}, 2, "safeguard"},
+                         {{"recipient", "add", "--name", "acme", "--country", "US"}, 3, "already registered"},
+                         {{"recipient", "add", "--name", "Elsewhere", "--country", "EU"}, 2, "country"},
+                         {{"consent", s, "--give", "notifications", "--request-id", "cli-rid-1"}, 3, "different request"},
                      });
   REQUIRE(cli.Run({"update", s, "--by", "admin", "--reason", "ticket 9", "--email", "moved@example.org"}).code == 0);
   CHECK(cli.Login("--email", "moved@example.org").code == 0);
@@ -183,6 +195,15 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
   CHECK(cli.Run(disclose).code == 0);
   legal.insert(legal.end(), {"--reference", "Order 2024/17"});
   CHECK(cli.Run(legal).code == 0);
+  // The log shows the structured part of a disclosure; its free text is sealed.
+  Outcome log = cli.Run({"log", "--account", s});
+  REQUIRE(log.code == 0);
+  CHECK(log.out.find("\"safeguard\":\"standard_contractual_clauses\"") != std::string::npos);
+  CHECK(log.out.find("\"purpose\":\"sealed\"") != std::string::npos);
+  CHECK(log.out.find("Order 2024/17") == std::string::npos);
+  CHECK(log.out.find("analytics") == std::string::npos);
+  CHECK(log.out.find("ticket 9") == std::string::npos);  // the admin's reason
+  CHECK(log.out.find("cli-rid-1") == std::string::npos);  // request ids only as HMACs
 
   const size_t before = cli.Events();
   Outcome exp = cli.Run({"export", s});

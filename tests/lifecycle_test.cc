@@ -15,6 +15,7 @@
 
 #include "projections/accounts.h"
 #include "projections/activity.h"
+#include "projections/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -313,8 +314,8 @@ TEST_CASE("lifecycle: the holder updates the profile, an admin only some fields 
   REQUIRE(f.a().Update(id, {.nickname = "AdminSet", .company = "Admin Co"}, Admin("ticket 12"), &r).ok());
   auto ev = View(EventAt(f, r.seq));
   CHECK(ev.envelope()->actor() == fb::Actor::Admin);
-  REQUIRE(ev.envelope()->payload_as_ProfileUpdated()->reason());
-  CHECK(ev.envelope()->payload_as_ProfileUpdated()->reason()->str() == "ticket 12");
+  CHECK(ev.envelope()->payload_as_ProfileUpdated()->has_reason());
+  CHECK(DescribeEventPii(f.a().vault(), ev)["reason"] == "ticket 12");
   REQUIRE(f.a().Show(id, &v).ok());
   CHECK(v.display_name == "AdminSet");
   CHECK(v.pii->gender == "diverse");
@@ -429,6 +430,7 @@ TEST_CASE("lifecycle: only events the holder caused count as activity", "[lifecy
   uint64_t id = f.RegisterAt("quiet@example.org", registered);
   Receipt r;
   REQUIRE(f.a().Update(id, {.company = "Admin Co"}, Admin("support ticket"), &r).ok());
+  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", Admin(), &r).ok());
   Disclosure d{"Tax Office", "DE", "audit", "legal_obligation", "none", "Order 2024/17"};
   REQUIRE(f.a().Disclose(id, d, Admin(), &r).ok());
   REQUIRE(f.a().RecordAccess({"198.51.100.9", "b", "isp", "ref", "os", "/"}, {fb::Actor::System}, &r).ok());
@@ -449,15 +451,18 @@ TEST_CASE("lifecycle: disclosure needs consent or a recorded legal obligation", 
   Fixture f;
   uint64_t id = f.Register("disclose@example.org");
   Receipt r;
-  Disclosure d{"Acme Analytics Inc", "US", "newsletter analytics", "consent", "SCC", ""};
+  REQUIRE(f.a().RegisterRecipient("Acme Analytics Inc", "US", Admin(), &r).ok());
+  const uint64_t acme = r.seq;
+  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", Admin(), &r).ok());
+  Disclosure d{"Acme Analytics Inc", "", "newsletter analytics", "consent", "standard_contractual_clauses", ""};
   ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, Admin(), &r); });
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
   REQUIRE(f.a().Disclose(id, d, Admin(), &r).ok());
   auto* p = View(EventAt(f, r.seq)).envelope()->payload_as_DisclosureRecorded();
   REQUIRE(p);
-  CHECK(p->recipient()->str() == "Acme Analytics Inc");
-  CHECK(p->country()->str() == "US");
-  CHECK(p->safeguard()->str() == "SCC");
+  CHECK(p->recipient_id() == acme);
+  CHECK(p->country()->str() == "US");  // the recipient's, as none was given
+  CHECK(p->safeguard_kind() == fb::Safeguard::StandardContractualClauses);
   CHECK(p->legal_basis() == fb::LegalBasis::Consent);
 
   REQUIRE(f.a().WithdrawConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());

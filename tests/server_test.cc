@@ -168,8 +168,16 @@ TEST_CASE("server: every lifecycle operation works over the wire and is durable"
       }), fb::Payload::DeletionCancelled);
 
   // Disclosure on consent: refused without it, recorded with it.
+  auto recipient = Call(*admin, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+    return wire::CreateRegisterRecipientDirect(fb, "Acme Analytics Inc", "US").Union();
+  });
+  ack(recipient, fb::Payload::RecipientRegistered);
+  CHECK(Call(*w, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+          return wire::CreateRegisterRecipientDirect(fb, "Writer Corp", "US").Union();
+        }).status.code() == Code::kRefused);  // admin only
   auto disclose = [&](flatbuffers::FlatBufferBuilder& fb) {
-    return wire::CreateDiscloseDirect(fb, id, "Acme Analytics Inc", "US", "newsletter analytics", "consent", "SCC")
+    return wire::CreateDiscloseDirect(fb, id, std::to_string(recipient.seq).c_str(), "US", "newsletter analytics",
+                                      "consent", "standard_contractual_clauses")
         .Union();
   };
   CHECK(Call(*w, Body::Disclose, disclose).status.code() == Code::kRefused);

@@ -231,6 +231,7 @@ class ServerFixture {
 
   uint16_t port() const { return port_ ? port_ : server_->port(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
+  std::string data_dir() const { return dir_.Sub("data"); }
   Accounts& accounts() { return *accounts_; }
   Server& server() { return *server_; }
   const ServerOptions& options() const { return options_; }

@@ -1,0 +1,51 @@
+#include "events/vocabulary.h"
+
+#include <algorithm>
+#include <array>
+
+namespace accountable::events {
+namespace {
+
+// ISO 3166-1 alpha-2, officially assigned codes as of the 2024 list (same as
+// Debian iso-codes and tzdata iso3166.tab), sorted for binary search.
+constexpr std::array<std::string_view, kCountryCodeCount> kCountries = {
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+};
+
+constexpr std::array<std::string_view, 6> kSafeguards = {
+    "none", "adequacy_decision", "standard_contractual_clauses", "binding_corporate_rules",
+    "explicit_consent", "legal_obligation"};
+
+}  // namespace
+
+bool IsCountryCode(std::string_view code) {
+  return code.size() == 2 && std::binary_search(kCountries.begin(), kCountries.end(), code);
+}
+
+std::string_view SafeguardName(fb::Safeguard s) {
+  auto i = static_cast<size_t>(s);
+  return i < kSafeguards.size() ? kSafeguards[i] : "unknown";
+}
+
+std::optional<fb::Safeguard> ParseSafeguard(std::string_view name) {
+  for (size_t i = 0; i < kSafeguards.size(); ++i)
+    if (kSafeguards[i] == name) return static_cast<fb::Safeguard>(i);
+  return std::nullopt;
+}
+
+}  // namespace accountable::events

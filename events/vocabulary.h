@@ -1,0 +1,27 @@
+// Vocabulary: the closed sets of values that events may hold in plaintext
+// beside the schema's enums: ISO 3166-1 alpha-2 country codes and the names
+// of transfer safeguards. A value outside these sets is refused at input, so
+// nothing a caller types can reach the log through these fields.
+//
+//   if (!events::IsCountryCode("DE")) return Status::InvalidArgument(...);
+//   auto s = events::ParseSafeguard("standard_contractual_clauses");  // Safeguard::StandardContractualClauses
+//
+// Thread safety: pure functions over constant tables.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "accountable_generated.h"
+
+namespace accountable::events {
+
+// Exactly the 249 officially assigned ISO 3166-1 alpha-2 codes (upper case).
+// Reserved, user-assigned and withdrawn codes (EU, UK, XK, ZZ, AN...) are not.
+bool IsCountryCode(std::string_view code);
+inline constexpr size_t kCountryCodeCount = 249;
+
+std::string_view SafeguardName(fb::Safeguard s);
+std::optional<fb::Safeguard> ParseSafeguard(std::string_view name);
+
+}  // namespace accountable::events

@@ -1,0 +1,271 @@
+// Issue 9, the mechanics behind "no plaintext personal data in the log":
+// request ids stored as HMACs and checked against the request's content,
+// disclosures built from a recipient registry and closed vocabularies, and
+// sealed payloads padded to buckets. Every refusal appends nothing.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/crypto.h"
+#include "events/vocabulary.h"
+#include "projections/accounts.h"
+#include "projections/history.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using namespace accountable;
+using Code = Status::Code;
+
+constexpr const char* kPassword = "correct horse battery";
+
+Registration Reg(const std::string& email, const std::string& nick = "Nick") {
+  return Registration{nick, email, kPassword, "female", "1990-04-01", "192.0.2.10", "ua/1.0", "Example Ltd", "1.01"};
+}
+
+Context Ctx(const std::string& rid, fb::Actor actor = fb::Actor::Holder) { return Context{actor, 0, rid, {}}; }
+
+class Fixture {
+ public:
+  Fixture() { Open(); }
+  void Open() {
+    AccountsOptions o;
+    o.data_dir = dir_.Sub("data");
+    o.password_cost = {1, 8u << 20};
+    Status s = Accounts::Open(o, &a_);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  Accounts& a() { return *a_; }
+  std::string data() const { return dir_.Sub("data"); }
+  void Close() { a_.reset(); }
+  uint64_t Register(const Registration& r) {
+    RegisterResult out;
+    Status s = a_->Register(r, &out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    return out.account_id;
+  }
+  events::EventView Event(uint64_t seq, std::string* keep) {
+    std::vector<Ledger::Stored> one;
+    REQUIRE(a_->ledger().ReadRange(seq, 1, &one).ok());
+    REQUIRE(one.size() == 1);
+    *keep = one[0].envelope;
+    events::EventView v;
+    REQUIRE(events::EventView::Parse(*keep, &v).ok());
+    return v;
+  }
+
+ private:
+  test::TempDir dir_{"acc-free-text"};
+  std::unique_ptr<Accounts> a_;
+};
+
+// The command fails with `code`, says `fragment`, and appends nothing.
+void ExpectRefused(Fixture& f, Code code, const std::string& fragment, const std::function<Status()>& fn) {
+  const uint64_t before = f.a().ledger().LastSeq();
+  Status s = fn();
+  INFO("status: " << s.ToString() << " (want fragment '" << fragment << "')");
+  CHECK(s.code() == code);
+  CHECK(s.message().find(fragment) != std::string::npos);
+  CHECK(f.a().ledger().LastSeq() == before);
+}
+
+}  // namespace
+
+TEST_CASE("request ids: stored as an HMAC, never as given", "[free-text][idempotency]") {
+  Fixture f;
+  RegisterResult reg;
+  Registration r = Reg("rid@example.org");
+  r.request_id = "signup-zorro.mail@example.org";
+  REQUIRE(f.a().Register(r, &reg).ok());
+  std::string keep;
+  auto v = f.Event(reg.seq, &keep);
+  const std::string stored = v.envelope()->request_id()->str();
+  CHECK(stored == f.a().RequestKey(r.request_id));
+  CHECK(stored.size() == 64);
+  CHECK(stored.find("zorro") == std::string::npos);
+  CHECK(keep.find("zorro") == std::string::npos);
+  uint64_t seq = 0;
+  CHECK(f.a().ledger().LookupRequest(stored, &seq).ok());
+  CHECK(seq == reg.seq);
+  CHECK(f.a().ledger().LookupRequest(r.request_id, &seq).code() == Code::kNotFound);
+  // The sealing ad binds the stored form: the profile opens.
+  CHECK(DescribeEventPii(f.a().vault(), v)["nickname"] == "Nick");
+
+  // The secret: its own 0600 file, created with the ledger; never replaced.
+  struct stat st {};
+  REQUIRE(::stat((f.data() + "/keys/request").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_size == 32);
+  f.Close();
+  std::filesystem::remove(f.data() + "/keys/request");
+  std::unique_ptr<Accounts> again;
+  AccountsOptions o;
+  o.data_dir = f.data();
+  CHECK(Accounts::Open(o, &again).code() == Code::kIOError);
+}
+
+TEST_CASE("request ids: the same id with another content is refused, never answered", "[free-text][idempotency]") {
+  Fixture f;
+  const uint64_t id = f.Register(Reg("same@example.org"));
+  Receipt first, again;
+  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &first).ok());
+  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &again).ok());
+  CHECK(again.duplicate);
+  CHECK(again.seq == first.seq);
+  ExpectRefused(f, Code::kRequestReused, "different request",
+                [&] { return f.a().GiveConsent(id, fb::Purpose::Notifications, Ctx("c-1"), &again); });
+  ExpectRefused(f, Code::kRequestReused, "different request",
+                [&] { return f.a().WithdrawConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &again); });
+  const uint64_t other = f.Register(Reg("other@example.org"));
+  ExpectRefused(f, Code::kRequestReused, "different request",
+                [&] { return f.a().GiveConsent(other, fb::Purpose::Surveys, Ctx("c-1"), &again); });
+
+  // Registration has its own duplicate path.
+  RegisterResult reg, reg2;
+  Registration r = Reg("dup@example.org");
+  r.request_id = "reg-1";
+  REQUIRE(f.a().Register(r, &reg).ok());
+  REQUIRE(f.a().Register(r, &reg2).ok());
+  CHECK(reg2.duplicate);
+  CHECK(reg2.account_id == reg.account_id);
+  CHECK(reg2.seq == reg.seq);
+  r.nickname = "Someone Else";
+  ExpectRefused(f, Code::kRequestReused, "different request", [&] { return f.a().Register(r, &reg2); });
+
+  // Login: a failed attempt's id cannot be reused with the right password.
+  LoginResult lr;
+  LoginRequest bad{"same@example.org", 0, "wrong password!", "192.0.2.1", "ua"};
+  bad.ctx.request_id = "login-1";
+  CHECK(f.a().Login(bad, &lr).code() == Code::kAuthFailed);
+  LoginRequest good = bad;
+  good.password = kPassword;
+  ExpectRefused(f, Code::kRequestReused, "different request", [&] { return f.a().Login(good, &lr); });
+  good.ctx.request_id = "login-2";
+  REQUIRE(f.a().Login(good, &lr).ok());
+  LoginResult lr2;
+  REQUIRE(f.a().Login(good, &lr2).ok());
+  CHECK(lr2.duplicate);
+  CHECK(lr2.seq == lr.seq);
+}
+
+TEST_CASE("request ids: a login's implicit acceptance is keyed from the login's id", "[free-text][idempotency]") {
+  Fixture f;
+  f.Register(Reg("implicit@example.org"));
+  Receipt r;
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", Ctx("", fb::Actor::Admin), &r).ok());
+  LoginRequest l{"implicit@example.org", 0, kPassword, "192.0.2.1", "ua"};
+  l.ctx.request_id = "login-zorro";
+  LoginResult out;
+  REQUIRE(f.a().Login(l, &out).ok());
+  CHECK(out.implicit_acceptance);
+  const uint64_t last = f.a().ledger().LastSeq();
+  CHECK(last == out.seq + 1);
+  std::string keep;
+  auto v = f.Event(last, &keep);
+  CHECK(v.type() == fb::Payload::ConsentGiven);
+  CHECK(v.envelope()->request_id()->str() == f.a().RequestKey("login-zorro/implicit"));
+  CHECK(keep.find("zorro") == std::string::npos);
+  LoginResult again;
+  REQUIRE(f.a().Login(l, &again).ok());
+  CHECK(again.duplicate);
+  CHECK(again.seq == out.seq);
+  CHECK(f.a().ledger().LastSeq() == last);
+  l.ip = "192.0.2.2";
+  ExpectRefused(f, Code::kRequestReused, "different request", [&] { return f.a().Login(l, &again); });
+}
+
+TEST_CASE("disclosure: recipients come from the registry, countries and safeguards from closed sets",
+          "[free-text][disclosure]") {
+  Fixture f;
+  const uint64_t id = f.Register(Reg("disc@example.org"));
+  Receipt r;
+  const Context admin = Ctx("", fb::Actor::Admin);
+  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", admin, &r).ok());
+  const uint64_t tax = r.seq;
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.a().RegisterRecipient("TAX OFFICE", "FR", admin, &r); });
+  ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().RegisterRecipient("Nowhere", "XX", admin, &r); });
+  ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().RegisterRecipient("Nowhere", "de", admin, &r); });
+  ExpectRefused(f, Code::kInvalidArgument, "number", [&] { return f.a().RegisterRecipient("12345", "DE", admin, &r); });
+  ExpectRefused(f, Code::kRefused, "admin", [&] { return f.a().RegisterRecipient("Mine", "DE", Ctx(""), &r); });
+
+  Disclosure d{"Tax Office", "", "ticket for ZorroNick", "legal_obligation", "legal_obligation", "Order zorro-17"};
+  Disclosure unknown = d;
+  unknown.recipient = "Zorro Data Brokers";
+  ExpectRefused(f, Code::kNotFound, "no registered recipient", [&] { return f.a().Disclose(id, unknown, admin, &r); });
+  unknown.recipient = "999999";
+  ExpectRefused(f, Code::kNotFound, "no registered recipient", [&] { return f.a().Disclose(id, unknown, admin, &r); });
+  Disclosure bad = d;
+  for (const char* country : {"XK", "EU", "UK", "ZZ", "de", "D", "DEU"}) {
+    bad.country = country;
+    ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().Disclose(id, bad, admin, &r); });
+  }
+  bad = d;
+  bad.safeguard = "SCC";
+  ExpectRefused(f, Code::kInvalidArgument, "safeguard", [&] { return f.a().Disclose(id, bad, admin, &r); });
+
+  d.recipient = std::to_string(tax);  // by id as well as by name
+  REQUIRE(f.a().Disclose(id, d, admin, &r).ok());
+  std::string keep;
+  auto v = f.Event(r.seq, &keep);
+  auto* p = v.envelope()->payload_as_DisclosureRecorded();
+  CHECK(p->recipient_id() == tax);
+  CHECK(p->country()->str() == "DE");
+  CHECK(p->safeguard_kind() == fb::Safeguard::LegalObligation);
+  CHECK(p->has_reference());
+  CHECK(keep.find("Zorro") == std::string::npos);
+  CHECK(keep.find("zorro") == std::string::npos);
+  auto pii = DescribeEventPii(f.a().vault(), v);
+  CHECK(pii["purpose"] == "ticket for ZorroNick");
+  CHECK(pii["reference"] == "Order zorro-17");
+  std::vector<Recipient> all;
+  REQUIRE(f.a().ListRecipients(&all).ok());
+  REQUIRE(all.size() == 1);
+  CHECK((all[0].id == tax && all[0].name == "Tax Office" && all[0].country == "DE"));
+}
+
+TEST_CASE("vocabulary: exactly the 249 assigned ISO 3166-1 alpha-2 codes", "[free-text][disclosure]") {
+  size_t assigned = 0;
+  for (char a = 'A'; a <= 'Z'; ++a)
+    for (char b = 'A'; b <= 'Z'; ++b) assigned += events::IsCountryCode(std::string{a, b}) ? 1 : 0;
+  CHECK(assigned == 249);
+  for (const char* yes : {"DE", "US", "AX", "BQ", "SS", "CW", "PS", "AQ"}) CHECK(events::IsCountryCode(yes));
+  for (const char* no : {"XK", "EU", "UK", "AN", "YU", "ZZ", "AA", "de", ""}) CHECK_FALSE(events::IsCountryCode(no));
+  CHECK(events::ParseSafeguard("binding_corporate_rules") == fb::Safeguard::BindingCorporateRules);
+  CHECK_FALSE(events::ParseSafeguard("BCR"));
+}
+
+TEST_CASE("sealing: payloads are padded to buckets, the padding is checked", "[free-text][crypto]") {
+  CHECK(crypto::PaddedSize(0) == 256);
+  CHECK(crypto::PaddedSize(255) == 256);
+  CHECK(crypto::PaddedSize(256) == 512);
+  CHECK(crypto::PaddedSize(1000) == 1024);
+  Fixture f;
+  const uint64_t short_nick = f.Register(Reg("p1@example.org", "A"));
+  const uint64_t long_nick = f.Register(Reg("p2@example.org", std::string(60, 'n')));
+  std::vector<Ledger::Stored> a, b;
+  REQUIRE(f.a().ledger().ReadStream(short_nick, 1, 1, &a).ok());
+  REQUIRE(f.a().ledger().ReadStream(long_nick, 1, 1, &b).ok());
+  events::EventView va, vb;
+  REQUIRE(events::EventView::Parse(a[0].envelope, &va).ok());
+  REQUIRE(events::EventView::Parse(b[0].envelope, &vb).ok());
+  CHECK(va.sealed()->box()->size() == vb.sealed()->box()->size());
+  const size_t inner = va.sealed()->box()->size() - crypto::kSealOverheadBytes;
+  CHECK(inner >= crypto::kPadBucketMinBytes);
+  CHECK((inner & (inner - 1)) == 0);  // a power-of-two bucket
+
+  const crypto::Key32 key = crypto::RandomKey();
+  std::string out;
+  REQUIRE(crypto::OpenPadded(key, crypto::SealPadded(key, "hello", "ad"), "ad", &out).ok());
+  CHECK(out == "hello");
+  // A box whose plaintext is not padded (or all zeros) is refused, not truncated.
+  CHECK(crypto::OpenPadded(key, crypto::Seal(key, std::string(256, '\0'), "ad"), "ad", &out).code() ==
+        Code::kCorruption);
+  CHECK(crypto::OpenPadded(key, crypto::Seal(key, "short", "ad"), "ad", &out).code() == Code::kCorruption);
+}
