@@ -12,7 +12,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -394,15 +393,6 @@ Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
     return Status::Shredded("the key of account " + std::to_string(account_id) + " was destroyed");
   ACC_RETURN_IF_ERROR(ks);
   return crypto::Open(dek, box, AccountAd(account_id, type, request_id), plaintext);
-}
-
-std::string NormalizeEmail(std::string_view email) {
-  size_t b = 0, e = email.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(email[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(email[e - 1]))) --e;
-  std::string out(email.substr(b, e - b));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace accountable

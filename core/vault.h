@@ -52,7 +52,7 @@ class Vault {
   // NotFound when the account has no key (never created, or shredded).
   virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
 
-  // Blind index over normalized emails (see NormalizeEmail).
+  // Blind index over canonical emails (projections/validate.h, CanonicalEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
   // Callers must not write the same email from two threads at once.
   virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;
@@ -101,8 +101,5 @@ std::string SealForAccount(const crypto::Key32& dek, uint64_t account_id, fb::Pa
                            std::string_view request_id, std::string_view plaintext);
 Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
                       std::string_view request_id, std::string_view box, std::string* plaintext);
-
-// Lower-case, trimmed; the form the blind index and uniqueness use.
-std::string NormalizeEmail(std::string_view email);
 
 }  // namespace accountable

@@ -122,7 +122,8 @@ Status Simulation::State(uint64_t id, AccountState** out) {
 }
 
 Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
-  const std::string e = NormalizeEmail(email);
+  std::string e;
+  ACC_RETURN_IF_ERROR(validate::CanonicalEmail(email, &e));
   auto it = emails_.find(e);
   if (it != emails_.end() && it->second != id) return Status::Refused("email is already registered");
   uint64_t holder = 0;
@@ -135,7 +136,8 @@ Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
   auto prev = email_of_.find(id);
   std::string old = prev != email_of_.end() ? prev->second : std::string();
   AccountView v;
-  if (prev == email_of_.end() && a_.Show(id, &v).ok() && v.pii) old = NormalizeEmail(v.pii->email);
+  if (prev == email_of_.end() && a_.Show(id, &v).ok() && v.pii && !validate::CanonicalEmail(v.pii->email, &old).ok())
+    old.clear();
   if (!old.empty() && old != e) {
     emails_.erase(old);
     freed_.insert(old);

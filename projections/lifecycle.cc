@@ -113,7 +113,9 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
     return fail;
   };
   uint64_t id = r.account_id;
-  if (!r.email.empty() && !vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
+  std::string email;
+  if (!r.email.empty()) ACC_RETURN_IF_ERROR(validate::CanonicalEmail(r.email, &email));
+  if (!email.empty() && !vault_->LookupEmail(email, &id).ok()) return refuse();
   AccountState st;
   if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
   bool ok = true;
@@ -177,7 +179,7 @@ Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx,
 Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
   if (!c.nickname && !c.email && !c.company && !c.gender && !c.birthdate)
     return Status::InvalidArgument("update: give at least one field to change");
-  if (c.nickname) ACC_RETURN_IF_ERROR(validate::Text("nickname", *c.nickname, validate::kNicknameBytesMax));
+  if (c.nickname) ACC_RETURN_IF_ERROR(validate::Nickname(*c.nickname));
   if (c.email) ACC_RETURN_IF_ERROR(validate::Email(*c.email));
   if (c.company) ACC_RETURN_IF_ERROR(validate::Text("company", *c.company, validate::kCompanyBytesMax, true));
   if (c.gender) ACC_RETURN_IF_ERROR(validate::Gender(*c.gender));
@@ -198,9 +200,13 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   // Only an email change needs the current email (the account's history is
   // read to find it); other updates stay one state read and one append.
   Pii old;
-  if (c.email) ACC_RETURN_IF_ERROR(ReadPii(id, &old));
-  const std::string old_email = c.email ? NormalizeEmail(old.email) : std::string();
-  const std::string new_email = c.email ? NormalizeEmail(*c.email) : old_email;
+  std::string old_email, new_email;
+  if (c.email) {
+    ACC_RETURN_IF_ERROR(ReadPii(id, &old));
+    ACC_RETURN_IF_ERROR(validate::CanonicalEmail(*c.email, &new_email));
+    // The current email passed the same rules when it was stored.
+    ACC_RETURN_IF_ERROR(validate::CanonicalEmail(old.email, &old_email));
+  }
   const bool moves = new_email != old_email;
   crypto::Key32 dek;
   ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));

@@ -18,6 +18,8 @@ std::string Id(uint64_t id) { return "account " + std::to_string(id); }
 Status CheckRegistration(const AccountState& s, const events::EventView& e,
                          const std::string& current, bool published) {
   const uint64_t id = e.envelope()->account_id();
+  if (id == 0 || id > kAccountIdMax)
+    return Status::InvalidArgument("account id: must be 1.." + std::to_string(kAccountIdMax));
   if (s.status != AccountStatus::kNone) return Status::Refused("account id " + std::to_string(id) + " is already taken");
   auto* accepted = e.envelope()->payload_as_Registered()->policy_version();
   // Imported history accepted whatever version was in force back then.
@@ -209,6 +211,9 @@ std::string_view Projector::MonthKeyOf(int64_t ms) {
 }
 
 Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out) {
+  // 0 is no account (NotFound below); above the range no id can ever be.
+  if (account_id > kAccountIdMax)
+    return Status::InvalidArgument("account id: must be 1.." + std::to_string(kAccountIdMax));
   std::string row;
   Status s = ledger.Get(Cf::kAccounts, AccountKey(account_id), &row);
   if (s.Is(Status::Code::kNotFound))

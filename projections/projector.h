@@ -26,6 +26,9 @@ namespace accountable {
 inline constexpr std::string_view kMetaPolicyCurrent = "policy/current";
 inline constexpr std::string_view kMetaPolicyPrefix = "policy/v/";        // + version -> sha256
 inline constexpr std::string_view kMetaMaxAccountId = "accounts/max_id";  // BE64
+// Account ids are 1..2^53-1, so that a JSON client (IEEE doubles) holds every
+// id exactly; registrations and imports outside the range are refused.
+inline constexpr uint64_t kAccountIdMax = (uint64_t{1} << 53) - 1;
 // + BE64 deadline_ms + BE64 account: accounts waiting for their grace period to end.
 inline constexpr std::string_view kMetaDeletionPrefix = "deletion/";
 // + BE64 account: erased, but ErasureVerified not yet appended (finish at open).
@@ -60,7 +63,8 @@ class Projector final : public AppendHook {
   int64_t month_end_ms_ = 0;  // empty range: nothing cached yet
 };
 
-// Reads an account row; NotFound if the account never existed.
+// Reads an account row; NotFound if the account never existed (or id 0),
+// InvalidArgument for an id above kAccountIdMax.
 Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out);
 
 }  // namespace accountable
