@@ -123,15 +123,22 @@ std::string Accounts::CurrentPolicyVersion() {
 }
 
 Status Accounts::PublishInitialPolicy() {
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(opt_.initial_policy_version));
+  const PolicyDraft d{opt_.initial_policy_version, opt_.initial_policy_text, "initial version",
+                      opt_.initial_policy_effective_at_ms};
+  ACC_RETURN_IF_ERROR(CheckPolicyDraft(d));
   std::string digest;
   if (!crypto::FromHex(opt_.initial_policy_sha256_hex, 32, &digest))
     return Status::InvalidArgument("initial policy digest must be 64 hex characters");
+  // The published digest is a promise about the text: a build that embedded
+  // another text must not start a ledger under it.
+  if (crypto::Sha256(d.text) != digest)
+    return Status::InvalidArgument("initial policy text does not match its SHA-256 digest");
   events::EnvelopeBuilder b;
   auto& fbb = b.fbb();
   auto payload = fb::CreatePolicyPublished(
-      fbb, fbb.CreateString(opt_.initial_policy_version), NowMs(),
-      fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()));
+      fbb, fbb.CreateString(d.version), NowMs(),
+      fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()), fbb.CreateString(d.text),
+      d.effective_at_ms, fbb.CreateString(d.summary));
   // A fixed request id: two processes racing to initialize append it once.
   events::Header h{0, NowMs(), fb::Actor::System, "init/policy/" + opt_.initial_policy_version,
                    opt_.initial_policy_version};

@@ -6,6 +6,7 @@
 
 #include "projections/accounts.h"
 #include "projections/describe.h"
+#include "projections/policy.h"
 #include "projections/validate.h"
 
 namespace accountable {
@@ -13,7 +14,6 @@ namespace {
 
 constexpr size_t kDisclosureFieldBytesMax = 256;
 constexpr size_t kAccessFieldBytesMax = 1024;
-constexpr size_t kPolicyTextBytesMax = 1 << 20;
 
 flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilder& fbb,
                                                    const std::optional<std::string>& v) {
@@ -158,10 +158,24 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   return Status::OK();
 }
 
+// Live consents name the current version; imported ones the version that
+// was in effect at their time (the projector checks either).
+Status Accounts::ConsentPolicy(const Context& ctx, std::string* version) {
+  if (ctx.actor != fb::Actor::Import) {
+    *version = CurrentPolicyVersion();
+    return Status::OK();
+  }
+  std::optional<std::string> in_effect;
+  ACC_RETURN_IF_ERROR(policy::InEffectAt(*ledger_, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs(), &in_effect));
+  *version = in_effect.value_or("");
+  return Status::OK();
+}
+
 Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  const std::string current = CurrentPolicyVersion();
+  std::string current;
+  ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentGiven, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentGiven(b.fbb(), p, b.fbb().CreateString(current), false).Union();
   }, out);
@@ -170,7 +184,8 @@ Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Rec
 Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  const std::string current = CurrentPolicyVersion();
+  std::string current;
+  ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentWithdrawn, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentWithdrawn(b.fbb(), p, b.fbb().CreateString(current)).Union();
   }, out);
@@ -316,17 +331,28 @@ Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt*
   }, out);
 }
 
-Status Accounts::PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
-                               Receipt* out) {
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(version));
-  if (text.empty() || text.size() > kPolicyTextBytesMax)
-    return Status::InvalidArgument("policy text: must be 1.." + std::to_string(kPolicyTextBytesMax) + " bytes");
-  const std::string digest = crypto::Sha256(text);
+Status Accounts::CheckPolicyDraft(const PolicyDraft& d) {
+  ACC_RETURN_IF_ERROR(validate::PolicyVersion(d.version));
+  if (d.text.empty() || d.text.size() > policy::kTextBytesMax)
+    return Status::InvalidArgument("policy text: must be 1.." + std::to_string(policy::kTextBytesMax) + " bytes");
+  if (!validate::IsValidUtf8(d.text)) return Status::InvalidArgument("policy text: not valid UTF-8");
+  ACC_RETURN_IF_ERROR(validate::Text("summary", d.summary, policy::kSummaryBytesMax, true));
+  if (d.effective_at_ms < 0) return Status::InvalidArgument("effective date: before 1970");
+  return Status::OK();
+}
+
+Status Accounts::PublishPolicy(const PolicyDraft& d, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(CheckPolicyDraft(d));
+  const std::string digest = crypto::Sha256(d.text);
   const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  const int64_t effective_at_ms = d.effective_at_ms ? d.effective_at_ms : at;
+  // The projector refuses a version that is not newer or takes effect earlier
+  // than the current one (projections/policy.h).
   return Commit(0, ctx, fb::Payload::PolicyPublished, [&](events::EnvelopeBuilder& b, const std::string&) {
     auto& f = b.fbb();
-    return fb::CreatePolicyPublished(f, f.CreateString(version), at,
-                                     f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()))
+    return fb::CreatePolicyPublished(f, f.CreateString(d.version), at,
+                                     f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()),
+                                     f.CreateString(d.text), effective_at_ms, f.CreateString(d.summary))
         .Union();
   }, out);
 }

@@ -13,6 +13,9 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "projections/policy.h"
 
 namespace accountable::validate {
 
@@ -219,12 +222,8 @@ Status Password(std::string_view v) {
 }
 
 Status PolicyVersion(std::string_view v) {
-  if (v.empty() || v.size() > kPolicyVersionBytesMax)
-    return Status::InvalidArgument("policy version: 1.." + std::to_string(kPolicyVersionBytesMax) + " bytes");
-  for (char c : v)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
-      return Status::InvalidArgument("policy version: only letters, digits, '.' and '-'");
-  return Status::OK();
+  std::vector<uint32_t> components;
+  return policy::ParseVersion(v, &components);
 }
 
 }  // namespace accountable::validate

@@ -29,7 +29,6 @@ inline constexpr size_t kUserAgentBytesMax = 512;
 inline constexpr size_t kPasswordBytesMin = 8;
 inline constexpr size_t kPasswordBytesMax = 1024;
 inline constexpr size_t kReasonBytesMax = 512;
-inline constexpr size_t kPolicyVersionBytesMax = 32;
 
 bool IsValidUtf8(std::string_view s);
 
