@@ -250,3 +250,25 @@ TEST_CASE("identity server: an account id outside the range is refused over the 
   CHECK(!Contains(rep.status.message(), "zorro"));
   CHECK(f.accounts().ledger().LastSeq() == before);
 }
+
+TEST_CASE("identity: limits apply to the canonical form, and the projector checks the id range itself", "[identity][ids]") {
+  // U+FDFA is 3 bytes and folds to 33: twenty of them pass the raw limits and fail once canonical.
+  std::string local;
+  for (int i = 0; i < 20; ++i) local += "\xEF\xB7\xBA";
+  std::string out;
+  Status s = validate::CanonicalEmail(local + "@example.org", &out);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(Contains(s.message(), "email: local part longer than 64 bytes"));
+
+  Fixture f;
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};
+  auto payload = fb::CreateRegistered(fbb, fbb.CreateString("1.01"), fbb.CreateVector(consents));
+  events::Header h{kAccountIdMax + 1, f.a().NowMs(), fb::Actor::Import, "raw/too-large", "1.01"};
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish(h, fb::Payload::Registered, payload.Union());
+  std::vector<Ledger::Appended> appended;
+  ExpectRefused(f, Code::kInvalidArgument, "account id: must be 1..",
+                [&] { return f.a().ledger().Append(std::move(batch), &appended); });
+}

@@ -378,3 +378,51 @@ TEST_CASE("policy cli remote: publish, show and list through a server", "[policy
   CHECK(std::count(list.out.begin(), list.out.end(), '\n') == 2);
   CHECK(run("writer.token", {"policy", "show", "1.7"}).code == 4);
 }
+
+namespace {
+
+// A PolicyPublished envelope as any writer could hand the ledger, bypassing
+// the service's input checks: the projector must refuse it on its own.
+Status AppendPolicy(Fixture& f, const std::string& version, const std::string& digest, const char* text,
+                    int64_t effective_at_ms) {
+  events::EnvelopeBuilder b;
+  auto& fbb = b.fbb();
+  auto p = fb::CreatePolicyPublished(fbb, fbb.CreateString(version), f.a().NowMs(),
+                                     fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()),
+                                     text ? fbb.CreateString(text) : 0, effective_at_ms);
+  events::Header h{0, f.a().NowMs(), fb::Actor::Admin, "raw/" + version + "/" + std::to_string(f.LastSeq()), version};
+  std::vector<Ledger::Command> batch(1);
+  batch[0].envelope = b.Finish(h, fb::Payload::PolicyPublished, p.Union());
+  std::vector<Ledger::Appended> out;
+  return f.a().ledger().Append(std::move(batch), &out);
+}
+
+}  // namespace
+
+TEST_CASE("policy: the projector refuses a publication the service would, whoever appends it", "[policy]") {
+  Fixture f;
+  const std::string good = crypto::Sha256("t");
+  ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return AppendPolicy(f, "1.00", good, "t", 0); });
+  ExpectRefused(f, Code::kRefused, "same version", [&] { return AppendPolicy(f, "1.1", good, "t", 0); });
+  ExpectRefused(f, Code::kRefused, "take effect before", [&] { return AppendPolicy(f, "1.02", good, "t", 1); });
+  ExpectRefused(f, Code::kInvalidArgument, "does not match its digest",
+                [&] { return AppendPolicy(f, "1.02", crypto::Sha256("other"), "t", 0); });
+  ExpectRefused(f, Code::kInvalidArgument, "32-byte digest", [&] { return AppendPolicy(f, "1.02", "short", "t", 0); });
+  ExpectRefused(f, Code::kInvalidArgument, "policy version", [&] { return AppendPolicy(f, "1.02b", good, "t", 0); });
+  CHECK(AppendPolicy(f, "1.02", good, "t", 0).ok());
+  CHECK(f.a().CurrentPolicyVersion() == "1.02");
+}
+
+TEST_CASE("policy: a draft with a text that is not UTF-8 or a date before 1970 is refused", "[policy]") {
+  Fixture f;
+  Receipt r;
+  ExpectRefused(f, Code::kInvalidArgument, "policy text: not valid UTF-8", [&] {
+    return f.a().PublishPolicy(PolicyDraft{"1.02", "bad \xFF text", "", 0}, Context{fb::Actor::Admin}, &r);
+  });
+  ExpectRefused(f, Code::kInvalidArgument, "effective date", [&] {
+    return f.a().PublishPolicy(PolicyDraft{"1.02", "text", "", -5}, Context{fb::Actor::Admin}, &r);
+  });
+  ExpectRefused(f, Code::kInvalidArgument, "summary", [&] {
+    return f.a().PublishPolicy(PolicyDraft{"1.02", "text", "two\nlines", 0}, Context{fb::Actor::Admin}, &r);
+  });
+}
