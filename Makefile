@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA ?= ./data
 DEBS := cmake g++ make pkg-config librocksdb-dev libflatbuffers-dev flatbuffers-compiler \
         libboost-dev libboost-system-dev libroaring-dev catch2 libsodium-dev libcli11-dev \
-        libspdlog-dev nlohmann-json3-dev
+        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev
 
 .PHONY: deps configure build run demo test clean bench
 

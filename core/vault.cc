@@ -12,7 +12,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -402,15 +401,6 @@ Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key
   if (!may_create) return Status::IOError("key file " + path + " is missing; refusing to create a new one");
   *key = crypto::RandomKey();
   return WriteKeyFile(path, *key);
-}
-
-std::string NormalizeEmail(std::string_view email) {
-  size_t b = 0, e = email.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(email[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(email[e - 1]))) --e;
-  std::string out(email.substr(b, e - b));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace accountable

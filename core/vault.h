@@ -52,7 +52,7 @@ class Vault {
   // NotFound when the account has no key (never created, or shredded).
   virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
 
-  // Blind index over normalized emails (see NormalizeEmail).
+  // Blind index over canonical emails (projections/validate.h, CanonicalEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
   // Callers must not write the same email from two threads at once.
   virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;
@@ -106,8 +106,5 @@ Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
 // exists, else created when may_create (a fresh data directory) and IOError
 // otherwise: a lost secret is never silently replaced.
 Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key32* key);
-
-// Lower-case, trimmed; the form the blind index and uniqueness use.
-std::string NormalizeEmail(std::string_view email);
 
 }  // namespace accountable

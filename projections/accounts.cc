@@ -154,15 +154,22 @@ std::string Accounts::CurrentPolicyVersion() {
 }
 
 Status Accounts::PublishInitialPolicy() {
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(opt_.initial_policy_version));
+  const PolicyDraft d{opt_.initial_policy_version, opt_.initial_policy_text, "initial version",
+                      opt_.initial_policy_effective_at_ms};
+  ACC_RETURN_IF_ERROR(CheckPolicyDraft(d));
   std::string digest;
   if (!crypto::FromHex(opt_.initial_policy_sha256_hex, 32, &digest))
     return Status::InvalidArgument("initial policy digest must be 64 hex characters");
+  // The published digest is a promise about the text: a build that embedded
+  // another text must not start a ledger under it.
+  if (crypto::Sha256(d.text) != digest)
+    return Status::InvalidArgument("initial policy text does not match its SHA-256 digest");
   events::EnvelopeBuilder b;
   auto& fbb = b.fbb();
   auto payload = fb::CreatePolicyPublished(
-      fbb, fbb.CreateString(opt_.initial_policy_version), NowMs(),
-      fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()));
+      fbb, fbb.CreateString(d.version), NowMs(),
+      fbb.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()), fbb.CreateString(d.text),
+      d.effective_at_ms, fbb.CreateString(d.summary));
   // A fixed request id: two processes racing to initialize append it once.
   Context ctx{fb::Actor::System, 0, "init/policy/" + opt_.initial_policy_version, {}};
   events::Header h{0, NowMs(), ctx.actor, RequestKey(ctx.request_id), opt_.initial_policy_version};
@@ -174,7 +181,7 @@ Status Accounts::PublishInitialPolicy() {
 }
 
 Status Accounts::CheckRegistration(const Registration& r, int64_t now_ms) {
-  ACC_RETURN_IF_ERROR(validate::Text("nickname", r.nickname, validate::kNicknameBytesMax));
+  ACC_RETURN_IF_ERROR(validate::Nickname(r.nickname));
   ACC_RETURN_IF_ERROR(validate::Email(r.email));
   ACC_RETURN_IF_ERROR(validate::Password(r.password));
   ACC_RETURN_IF_ERROR(validate::Gender(r.gender));
@@ -187,6 +194,8 @@ Status Accounts::CheckRegistration(const Registration& r, int64_t now_ms) {
   ACC_RETURN_IF_ERROR(validate::PolicyVersion(r.accept_policy));
   if (!r.request_id.empty())
     ACC_RETURN_IF_ERROR(validate::Text("request id", r.request_id, events::kRequestIdBytesMax));
+  if (r.account_id > kAccountIdMax)
+    return Status::InvalidArgument("account id: must be 1.." + std::to_string(kAccountIdMax));
   return Status::OK();
 }
 
@@ -235,7 +244,15 @@ Status Accounts::NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key3
   for (int attempt = 0; attempt < kOrphanSkipsMax; ++attempt) {
     *id = requested_id;
     if (*id == 0) {
-      *id = next_account_id_.fetch_add(1);
+      // Never past the range: an imported kAccountIdMax leaves no id to allocate
+      // above it, and the counter must not wrap into ids already taken.
+      uint64_t cur = next_account_id_.load();
+      do {
+        if (cur > kAccountIdMax)
+          return Status::Refused("no account id left to allocate: ids run 1.." + std::to_string(kAccountIdMax) +
+                                 " and the largest is taken");
+      } while (!next_account_id_.compare_exchange_weak(cur, cur + 1));
+      *id = cur;
     } else {
       uint64_t want = *id + 1, cur = next_account_id_.load();
       while (cur < want && !next_account_id_.compare_exchange_weak(cur, want)) {}
@@ -288,10 +305,11 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
 
   std::string credential;
   ACC_RETURN_IF_ERROR(crypto::HashPassword(r.password, opt_.password_cost, &credential));
+  std::string email;
+  ACC_RETURN_IF_ERROR(validate::CanonicalEmail(r.email, &email));
   uint64_t id = 0;
   crypto::Key32 dek;
   ACC_RETURN_IF_ERROR(NewAccountKey(r.account_id, &id, &dek));
-  const std::string email = NormalizeEmail(r.email);
   ACC_RETURN_IF_ERROR(ReserveEmail(email, id));
 
   flatbuffers::FlatBufferBuilder pf(512);

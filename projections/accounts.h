@@ -32,6 +32,7 @@
 #include "core/ledger.h"
 #include "core/tree_head.h"
 #include "core/vault.h"
+#include "policy_101_text.h"
 #include "projections/account_state.h"
 #include "projections/projector.h"
 
@@ -46,7 +47,11 @@ struct AccountsOptions {
   std::string key_dir;                       // default: data_dir/keys
   crypto::PasswordCost password_cost;
   std::string initial_policy_version = "1.01";
+  // The text published with it; Open refuses a text whose SHA-256 is not the hex below.
+  std::string initial_policy_text = std::string(kPolicy101Text);
   std::string initial_policy_sha256_hex = std::string(kPolicy101Sha256Hex);
+  // "This Privacy Policy has version 1.01 and was last updated on 2018-04-28."
+  int64_t initial_policy_effective_at_ms = 1'524'873'600'000;  // 2018-04-28T00:00:00Z
   std::function<int64_t()> clock_ms;         // wall clock if empty
   int64_t grace_period_ms = 3LL * 24 * 3600 * 1000;  // deletion request -> erasure
   int retention_months = 36;                 // inactivity -> erasure
@@ -116,6 +121,14 @@ struct AccessLog {
   std::string ip, browser, isp, referrer, os, path;
 };
 
+// A new policy version for PublishPolicy.
+struct PolicyDraft {
+  std::string version;                       // greater than the current one (projections/policy.h)
+  std::string text;                          // the policy itself, 1..policy::kTextBytesMax bytes
+  std::string summary;                       // what changed; optional
+  int64_t effective_at_ms = 0;               // the publication's time if 0
+};
+
 struct SweepOptions {
   int64_t as_of_ms = 0;                      // now if 0
   bool dry_run = false;
@@ -180,8 +193,11 @@ class Accounts {
   Status CancelDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
   Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, Receipt* out);
   Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out);
-  Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
-                       Receipt* out);
+  Status PublishPolicy(const PolicyDraft& draft, const Context& ctx, Receipt* out);
+  // No summary, in effect from its publication.
+  Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) {
+    return PublishPolicy(PolicyDraft{version, text, "", 0}, ctx, out);
+  }
   // Publishes a recipient of disclosures (admin); out->seq is its id.
   Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
                            Receipt* out);
@@ -209,6 +225,7 @@ class Accounts {
   static Status CheckRegistration(const Registration& r, int64_t now_ms);
   static Status CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms);
   static Status CheckDisclosure(const Disclosure& d);
+  static Status CheckPolicyDraft(const PolicyDraft& d);
   static Status CheckAccessLog(const AccessLog& log);
   static Status CheckLogin(const LoginRequest& r);
   static Status CheckRecipient(const std::string& name, const std::string& country);
@@ -254,6 +271,7 @@ class Accounts {
                                                               const std::string& rid)>& build,
                 Receipt* out, std::string_view content = {});
   Status ActiveState(uint64_t account_id, AccountState* out);
+  Status ConsentPolicy(const Context& ctx, std::string* version);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
   Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);

@@ -156,6 +156,9 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
       auto* p = env->payload_as_PolicyPublished();
       j["version"] = Str(p->version());
       j["published_at"] = FormatTime(p->published_at_ms());
+      j["effective_at"] = FormatTime(p->effective_at_ms() ? p->effective_at_ms() : p->published_at_ms());
+      if (p->summary()) j["summary"] = p->summary()->str();
+      if (p->text()) j["text_bytes"] = p->text()->size();  // `policy show VERSION` prints the text
       if (p->text_sha256())
         j["text_sha256"] = crypto::ToHex({reinterpret_cast<const char*>(p->text_sha256()->data()),
                                           p->text_sha256()->size()});

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "projections/describe.h"
+#include "projections/policy.h"
 #include "projections/projector.h"
 #include "projections/validate.h"
 
@@ -47,7 +48,7 @@ const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
       {"access_requested", {}},
       {"disclose", {"recipient", "country", "purpose", "legal_basis", "reference", "safeguard"}},
       {"record-access", {"ip", "browser", "isp", "referrer", "os", "path"}},
-      {"publish-policy", {"version", "text"}},
+      {"publish-policy", {"version", "text", "summary", "effective_at"}},
       {"register-recipient", {"name", "country"}},
   };
   return k;
@@ -136,23 +137,41 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
   return Status::OK();
 }
 
+// A publish-policy line's effective date: its occurred_at unless given.
+Status EffectiveAt(const Op& op, int64_t* out) {
+  *out = op.at_ms;
+  if (!op.j.contains("effective_at")) return Status::OK();
+  auto t = ParseTime(S(op.j, "effective_at"));
+  if (!t) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  *out = *t;
+  return Status::OK();
+}
+
 // In-memory stand-in for the projector, so the file is checked before any append.
 class Simulation {
  public:
   Simulation(Accounts& a, int64_t grace_ms) : a_(a), grace_ms_(grace_ms), current_(a.CurrentPolicyVersion()) {}
+  Status Init();  // reads the versions the ledger already published
   Status Check(const Op& op);
 
  private:
+  struct Version {
+    std::string version;
+    int64_t effective_at_ms;
+  };
   Status State(uint64_t id, AccountState** out);
   Status CheckEmail(const std::string& email, uint64_t id);
   Status CheckRecipient(const Op& op);
   Status FindRecipient(const std::string& id_or_name);
+  Status CheckPublish(const Op& op);
+  std::string InEffectAt(int64_t at_ms) const;
+  std::optional<int64_t> EffectiveAtOf(const std::string& version) const;
   std::string Envelope(const Op& op, const AccountState& st);
 
   Accounts& a_;
   int64_t grace_ms_;
   std::string current_;
-  std::set<std::string> published_;
+  std::vector<Version> policies_;  // the ledger's, then this file's, in publication order
   std::map<uint64_t, AccountState> states_;
   std::map<uint64_t, int64_t> last_at_;
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
@@ -181,6 +200,42 @@ Status Simulation::CheckRecipient(const Op& op) {
   return Status::OK();
 }
 
+Status Simulation::Init() {
+  std::vector<policy::Info> infos;
+  ACC_RETURN_IF_ERROR(policy::List(a_.ledger(), &infos));
+  for (const auto& i : infos) policies_.push_back({i.version, i.row.effective_at_ms});
+  return Status::OK();
+}
+
+std::string Simulation::InEffectAt(int64_t at_ms) const {
+  std::string v;
+  for (const auto& p : policies_)
+    if (p.effective_at_ms <= at_ms) v = p.version;
+  return v;
+}
+
+std::optional<int64_t> Simulation::EffectiveAtOf(const std::string& version) const {
+  for (const auto& p : policies_)
+    if (p.version == version) return p.effective_at_ms;
+  return std::nullopt;
+}
+
+// As Projector::ApplyPolicy: new, greater than the current version, in effect no earlier.
+Status Simulation::CheckPublish(const Op& op) {
+  const std::string v = S(op.j, "version");
+  int64_t effective_at_ms = 0;
+  ACC_RETURN_IF_ERROR(EffectiveAt(op, &effective_at_ms));
+  if (EffectiveAtOf(v)) return Status::Refused("policy version " + v + " was already published");
+  if (!policies_.empty()) {
+    policy::Row current;
+    current.effective_at_ms = policies_.back().effective_at_ms;
+    ACC_RETURN_IF_ERROR(policy::CheckSuccessor(policies_.back().version, current, v, effective_at_ms));
+  }
+  policies_.push_back({v, effective_at_ms});
+  current_ = v;
+  return Status::OK();
+}
+
 Status Simulation::State(uint64_t id, AccountState** out) {
   auto it = states_.find(id);
   if (it == states_.end()) {
@@ -194,7 +249,8 @@ Status Simulation::State(uint64_t id, AccountState** out) {
 }
 
 Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
-  const std::string e = NormalizeEmail(email);
+  std::string e;
+  ACC_RETURN_IF_ERROR(validate::CanonicalEmail(email, &e));
   auto it = emails_.find(e);
   if (it != emails_.end() && it->second != id) return Status::Refused("email is already registered");
   uint64_t holder = 0;
@@ -207,7 +263,8 @@ Status Simulation::CheckEmail(const std::string& email, uint64_t id) {
   auto prev = email_of_.find(id);
   std::string old = prev != email_of_.end() ? prev->second : std::string();
   AccountView v;
-  if (prev == email_of_.end() && a_.Show(id, &v).ok() && v.pii) old = NormalizeEmail(v.pii->email);
+  if (prev == email_of_.end() && a_.Show(id, &v).ok() && v.pii && !validate::CanonicalEmail(v.pii->email, &old).ok())
+    old.clear();
   if (!old.empty() && old != e) {
     emails_.erase(old);
     freed_.insert(old);
@@ -250,8 +307,9 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
     const bool give = j.contains("give");
     auto purpose = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
     t = give ? fb::Payload::ConsentGiven : fb::Payload::ConsentWithdrawn;
-    p = give ? fb::CreateConsentGiven(f, purpose, f.CreateString(current_)).Union()
-             : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(current_)).Union();
+    const std::string version = InEffectAt(op.at_ms);  // as Accounts names it for imports
+    p = give ? fb::CreateConsentGiven(f, purpose, f.CreateString(version)).Union()
+             : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(version)).Union();
   } else if (op.type == "update") {
     t = fb::Payload::ProfileUpdated;
     p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), 0, !S(j, "reason").empty()).Union();
@@ -276,16 +334,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
 }
 
 Status Simulation::Check(const Op& op) {
-  if (op.type == "publish-policy") {
-    ACC_RETURN_IF_ERROR(validate::PolicyVersion(S(op.j, "version")));
-    if (S(op.j, "text").empty()) return Status::InvalidArgument("text: the policy text is required");
-    std::string digest;
-    if (!published_.insert(S(op.j, "version")).second ||
-        a_.ledger().Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + S(op.j, "version"), &digest).ok())
-      return Status::Refused("policy version " + S(op.j, "version") + " was already published");
-    current_ = S(op.j, "version");
-    return Status::OK();
-  }
+  if (op.type == "publish-policy") return CheckPublish(op);
   if (op.type == "record-access") return validate::Ip(S(op.j, "ip"));
   if (op.type == "register-recipient") return CheckRecipient(op);
   if (op.type == "consent" && op.j.contains("give") == op.j.contains("withdraw"))
@@ -304,13 +353,10 @@ Status Simulation::Check(const Op& op) {
   std::string env = Envelope(op, *st);
   events::EventView v;
   ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
-  bool published = false;
-  if (op.type == "register") {
-    std::string digest, version = S(op.j, "accept_policy");
-    published = published_.count(version) ||
-                a_.ledger().Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + version, &digest).ok();
-  }
-  ACC_RETURN_IF_ERROR(CheckAccountRules(*st, v, current_, published));
+  std::optional<int64_t> named_effective_at_ms;
+  if (op.type == "register") named_effective_at_ms = EffectiveAtOf(S(op.j, "accept_policy"));
+  if (op.type == "consent") named_effective_at_ms = EffectiveAtOf(InEffectAt(op.at_ms));
+  ACC_RETURN_IF_ERROR(CheckAccountRules(*st, v, current_, named_effective_at_ms));
   accountable::Apply(*st, v);
   return Status::OK();
 }
@@ -354,6 +400,11 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
     const std::string name = S(j, "name"), country = S(j, "country");
     return dry_run ? Accounts::CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
   }
+  if (op.type == "publish-policy") {
+    PolicyDraft d{S(j, "version"), S(j, "text"), S(j, "summary"), 0};
+    ACC_RETURN_IF_ERROR(EffectiveAt(op, &d.effective_at_ms));
+    return dry_run ? Accounts::CheckPolicyDraft(d) : a.PublishPolicy(d, ctx, &r);
+  }
   if (dry_run) return Status::OK();  // the simulation checks the rest
   if (op.type == "consent") {
     const bool give = j.contains("give");
@@ -361,9 +412,8 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
     return give ? a.GiveConsent(id, p, ctx, &r) : a.WithdrawConsent(id, p, ctx, &r);
   }
   if (op.type == "request-deletion") return a.RequestDeletion(id, ctx, &r);
-  if (op.type == "cancel-deletion") return a.CancelDeletion(id, ctx, &r);
   if (op.type == "access_requested") return a.RecordAccessRequest(id, ctx, &r);
-  return a.PublishPolicy(S(j, "version"), S(j, "text"), ctx, &r);
+  return a.CancelDeletion(id, ctx, &r);
 }
 
 }  // namespace
@@ -387,6 +437,7 @@ Status ImportJsonLines(Accounts& a, std::string_view bytes, ImportReport* report
     ops.push_back(std::move(op));
   }
   Simulation sim(a, a.grace_period_ms());
+  ACC_RETURN_IF_ERROR(sim.Init());
   std::vector<bool> done(ops.size(), false);
   for (size_t i = 0; i < ops.size(); ++i) {
     uint64_t seq = 0;

@@ -7,6 +7,7 @@
 #include "projections/accounts.h"
 #include "projections/describe.h"
 #include "events/vocabulary.h"
+#include "projections/policy.h"
 #include "projections/validate.h"
 
 namespace accountable {
@@ -14,7 +15,6 @@ namespace {
 
 constexpr size_t kDisclosureFieldBytesMax = 256;
 constexpr size_t kAccessFieldBytesMax = 1024;
-constexpr size_t kPolicyTextBytesMax = 1 << 20;
 
 // A changed field is marked present ("+" before its value) so that setting
 // a field to "" differs from leaving it alone.
@@ -125,7 +125,9 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
     return fail;
   };
   uint64_t id = r.account_id;
-  if (!r.email.empty() && !vault_->LookupEmail(NormalizeEmail(r.email), &id).ok()) return refuse();
+  std::string email;
+  if (!r.email.empty()) ACC_RETURN_IF_ERROR(validate::CanonicalEmail(r.email, &email));
+  if (!email.empty() && !vault_->LookupEmail(email, &id).ok()) return refuse();
   AccountState st;
   if (!ReadAccount(*ledger_, id, &st).ok() || st.status == AccountStatus::kErased) return refuse();
   bool ok = !r.recorded_failure;
@@ -177,10 +179,24 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   return Status::OK();
 }
 
+// Live consents name the current version; imported ones the version that
+// was in effect at their time (the projector checks either).
+Status Accounts::ConsentPolicy(const Context& ctx, std::string* version) {
+  if (ctx.actor != fb::Actor::Import) {
+    *version = CurrentPolicyVersion();
+    return Status::OK();
+  }
+  std::optional<std::string> in_effect;
+  ACC_RETURN_IF_ERROR(policy::InEffectAt(*ledger_, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs(), &in_effect));
+  *version = in_effect.value_or("");
+  return Status::OK();
+}
+
 Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  const std::string current = CurrentPolicyVersion();
+  std::string current;
+  ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentGiven, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentGiven(b.fbb(), p, b.fbb().CreateString(current), false).Union();
   }, out, events::PurposeName(p));
@@ -189,7 +205,8 @@ Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Rec
 Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  const std::string current = CurrentPolicyVersion();
+  std::string current;
+  ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentWithdrawn, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentWithdrawn(b.fbb(), p, b.fbb().CreateString(current)).Union();
   }, out, events::PurposeName(p));
@@ -198,7 +215,7 @@ Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx,
 Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
   if (!c.nickname && !c.email && !c.company && !c.gender && !c.birthdate)
     return Status::InvalidArgument("update: give at least one field to change");
-  if (c.nickname) ACC_RETURN_IF_ERROR(validate::Text("nickname", *c.nickname, validate::kNicknameBytesMax));
+  if (c.nickname) ACC_RETURN_IF_ERROR(validate::Nickname(*c.nickname));
   if (c.email) ACC_RETURN_IF_ERROR(validate::Email(*c.email));
   if (c.company) ACC_RETURN_IF_ERROR(validate::Text("company", *c.company, validate::kCompanyBytesMax, true));
   if (c.gender) ACC_RETURN_IF_ERROR(validate::Gender(*c.gender));
@@ -219,9 +236,13 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   // Only an email change needs the current email (the account's history is
   // read to find it); other updates stay one state read and one append.
   Pii old;
-  if (c.email) ACC_RETURN_IF_ERROR(ReadPii(id, &old));
-  const std::string old_email = c.email ? NormalizeEmail(old.email) : std::string();
-  const std::string new_email = c.email ? NormalizeEmail(*c.email) : old_email;
+  std::string old_email, new_email;
+  if (c.email) {
+    ACC_RETURN_IF_ERROR(ReadPii(id, &old));
+    ACC_RETURN_IF_ERROR(validate::CanonicalEmail(*c.email, &new_email));
+    // The current email passed the same rules when it was stored.
+    ACC_RETURN_IF_ERROR(validate::CanonicalEmail(old.email, &old_email));
+  }
   const bool moves = new_email != old_email;
   crypto::Key32 dek;
   ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
@@ -355,19 +376,30 @@ Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt*
   }, out, ContentFields({log.ip, log.browser, log.isp, log.referrer, log.os, log.path}));
 }
 
-Status Accounts::PublishPolicy(const std::string& version, const std::string& text, const Context& ctx,
-                               Receipt* out) {
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(version));
-  if (text.empty() || text.size() > kPolicyTextBytesMax)
-    return Status::InvalidArgument("policy text: must be 1.." + std::to_string(kPolicyTextBytesMax) + " bytes");
-  const std::string digest = crypto::Sha256(text);
+Status Accounts::CheckPolicyDraft(const PolicyDraft& d) {
+  ACC_RETURN_IF_ERROR(validate::PolicyVersion(d.version));
+  if (d.text.empty() || d.text.size() > policy::kTextBytesMax)
+    return Status::InvalidArgument("policy text: must be 1.." + std::to_string(policy::kTextBytesMax) + " bytes");
+  if (!validate::IsValidUtf8(d.text)) return Status::InvalidArgument("policy text: not valid UTF-8");
+  ACC_RETURN_IF_ERROR(validate::Text("summary", d.summary, policy::kSummaryBytesMax, true));
+  if (d.effective_at_ms < 0) return Status::InvalidArgument("effective date: before 1970");
+  return Status::OK();
+}
+
+Status Accounts::PublishPolicy(const PolicyDraft& d, const Context& ctx, Receipt* out) {
+  ACC_RETURN_IF_ERROR(CheckPolicyDraft(d));
+  const std::string digest = crypto::Sha256(d.text);
   const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  const int64_t effective_at_ms = d.effective_at_ms ? d.effective_at_ms : at;
+  // The projector refuses a version that is not newer or takes effect earlier
+  // than the current one (projections/policy.h).
   return Commit(0, ctx, fb::Payload::PolicyPublished, [&](events::EnvelopeBuilder& b, const std::string&) {
     auto& f = b.fbb();
-    return fb::CreatePolicyPublished(f, f.CreateString(version), at,
-                                     f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()))
+    return fb::CreatePolicyPublished(f, f.CreateString(d.version), at,
+                                     f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()),
+                                     f.CreateString(d.text), effective_at_ms, f.CreateString(d.summary))
         .Union();
-  }, out, ContentFields({version, digest}));
+  }, out, ContentFields({d.version, digest, d.summary, std::to_string(effective_at_ms)}));
 }
 
 }  // namespace accountable

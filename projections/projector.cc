@@ -2,7 +2,10 @@
 
 #include "events/vocabulary.h"
 #include "projections/accounts.h"
+#include "core/crypto.h"
 #include "projections/activity.h"
+#include "projections/describe.h"
+#include "projections/policy.h"
 
 namespace accountable {
 
@@ -23,26 +26,53 @@ namespace {
 
 std::string Id(uint64_t id) { return "account " + std::to_string(id); }
 
+// The policy version a registration or consent event names.
+const flatbuffers::String* NamedPolicy(const events::EventView& e) {
+  switch (e.type()) {
+    case fb::Payload::Registered: return e.envelope()->payload_as_Registered()->policy_version();
+    case fb::Payload::ConsentGiven: return e.envelope()->payload_as_ConsentGiven()->policy_version();
+    case fb::Payload::ConsentWithdrawn: return e.envelope()->payload_as_ConsentWithdrawn()->policy_version();
+    default: return nullptr;
+  }
+}
+
+// Imported history names the version in force back then: it must have been
+// published, and in effect (effective date <= occurred_at) at the event's time.
+Status CheckNamedPolicy(const events::EventView& e, std::optional<int64_t> effective_at_ms, std::string_view what) {
+  const flatbuffers::String* named = NamedPolicy(e);
+  if (!named || named->size() == 0)
+    return Status::Refused(std::string(what) + " at " + FormatTime(e.envelope()->occurred_at_ms()) +
+                           ": no policy version was in effect then");
+  if (!effective_at_ms) return Status::Refused(std::string(what) + " names a policy version that was never published");
+  if (*effective_at_ms > e.envelope()->occurred_at_ms())
+    return Status::Refused(std::string(what) + " at " + FormatTime(e.envelope()->occurred_at_ms()) +
+                           " names a policy version in effect only from " + FormatTime(*effective_at_ms));
+  return Status::OK();
+}
+
 Status CheckRegistration(const AccountState& s, const events::EventView& e,
-                         const std::string& current, bool published) {
+                         const std::string& current, std::optional<int64_t> named_effective_at_ms) {
   const uint64_t id = e.envelope()->account_id();
+  if (id == 0 || id > kAccountIdMax)
+    return Status::InvalidArgument("account id: must be 1.." + std::to_string(kAccountIdMax));
   if (s.status != AccountStatus::kNone) return Status::Refused("account id " + std::to_string(id) + " is already taken");
   auto* accepted = e.envelope()->payload_as_Registered()->policy_version();
-  // Imported history accepted whatever version was in force back then.
-  if (e.envelope()->actor() == fb::Actor::Import) {
-    if (!published) return Status::Refused("registration accepts a policy version that was never published");
-    return Status::OK();
-  }
+  if (e.envelope()->actor() == fb::Actor::Import) return CheckNamedPolicy(e, named_effective_at_ms, "registration");
   if (!accepted || accepted->str() != current)
     return Status::Refused("registration must accept the current policy version " + current);
   return Status::OK();
 }
 
-Status CheckConsent(const AccountState& s, const events::EventView& e, const std::string& current) {
+Status CheckConsent(const AccountState& s, const events::EventView& e, const std::string& current,
+                    std::optional<int64_t> named_effective_at_ms) {
   const fb::Envelope* env = e.envelope();
+  const bool imported = env->actor() == fb::Actor::Import;
+  if (imported) ACC_RETURN_IF_ERROR(CheckNamedPolicy(e, named_effective_at_ms, "consent"));
   if (e.type() == fb::Payload::ConsentGiven) {
     auto* p = env->payload_as_ConsentGiven();
-    if (p->purpose() == fb::Purpose::PrivacyPolicy && (!p->policy_version() || p->policy_version()->str() != current))
+    // An imported acceptance names the version in effect then, checked above.
+    if (p->purpose() == fb::Purpose::PrivacyPolicy && !imported &&
+        (!p->policy_version() || p->policy_version()->str() != current))
       return Status::Refused("the privacy policy can only be accepted in its current version " + current);
     return Status::OK();
   }
@@ -91,10 +121,10 @@ Status CheckAdminAct(const events::EventView& e) {
 }  // namespace
 
 Status CheckAccountRules(const AccountState& s, const events::EventView& e,
-                         const std::string& current, bool published) {
+                         const std::string& current, std::optional<int64_t> named_effective_at_ms) {
   const uint64_t id = e.envelope()->account_id();
   const fb::Payload t = e.type();
-  if (t == fb::Payload::Registered) return CheckRegistration(s, e, current, published);
+  if (t == fb::Payload::Registered) return CheckRegistration(s, e, current, named_effective_at_ms);
   if (s.status == AccountStatus::kNone) return Status::NotFound(Id(id) + " does not exist");
   if (s.status == AccountStatus::kErased) {
     if (t == fb::Payload::ErasureVerified) return Status::OK();
@@ -110,7 +140,7 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
       // is pending: refusing it would refuse the login that carries it.
       if (pending && !(t == fb::Payload::ConsentGiven && e.envelope()->payload_as_ConsentGiven()->implicit()))
         return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
-      return CheckConsent(s, e, current);
+      return CheckConsent(s, e, current, named_effective_at_ms);
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:
       if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
@@ -141,16 +171,32 @@ Status Projector::ApplyPolicy(const events::EventView& e, GroupTx& tx) {
   auto* p = e.envelope()->payload_as_PolicyPublished();
   if (!p->version() || p->version()->size() == 0)
     return Status::InvalidArgument("policy publication without a version");
-  const std::string key = std::string(kMetaPolicyPrefix) + p->version()->str();
-  std::string existing;
-  Status s = tx.Get(Cf::kMeta, key, &existing);
-  if (s.ok()) return Status::Refused("policy version " + p->version()->str() + " was already published");
+  const std::string version = p->version()->str();
+  std::vector<uint32_t> components;
+  ACC_RETURN_IF_ERROR(policy::ParseVersion(version, &components));
+  const std::string key = std::string(kMetaPolicyPrefix) + version;
+  Status s = tx.Get(Cf::kMeta, key, &policy_row_);
+  if (s.ok()) return Status::Refused("policy version " + version + " was already published");
   if (!s.Is(Status::Code::kNotFound)) return s;
-  std::string digest = p->text_sha256()
-      ? std::string(reinterpret_cast<const char*>(p->text_sha256()->data()), p->text_sha256()->size())
-      : std::string();
-  tx.Put(Cf::kMeta, key, digest);
-  tx.Put(Cf::kMeta, kMetaPolicyCurrent, p->version()->str());
+  policy::Row row{e.envelope()->seq(), p->published_at_ms(),
+                  p->effective_at_ms() ? p->effective_at_ms() : p->published_at_ms(),
+                  p->text_sha256() ? std::string(reinterpret_cast<const char*>(p->text_sha256()->data()),
+                                                 p->text_sha256()->size())
+                                   : std::string()};
+  if (row.text_sha256.size() != 32) return Status::InvalidArgument("policy publication without its 32-byte digest");
+  if (p->text() && crypto::Sha256(p->text()->string_view()) != row.text_sha256)
+    return Status::InvalidArgument("policy text does not match its digest");
+  s = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current_);
+  if (s.ok()) {
+    policy::Row current;
+    ACC_RETURN_IF_ERROR(tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + current_, &policy_row_));
+    ACC_RETURN_IF_ERROR(policy::DecodeRow(policy_row_, &current));
+    ACC_RETURN_IF_ERROR(policy::CheckSuccessor(current_, current, version, row.effective_at_ms));
+  } else if (!s.Is(Status::Code::kNotFound)) {
+    return s;
+  }
+  tx.Put(Cf::kMeta, key, policy::EncodeRow(row));
+  tx.Put(Cf::kMeta, kMetaPolicyCurrent, version);
   return Status::OK();
 }
 
@@ -184,6 +230,21 @@ namespace {
 // force: the other events need not read it.
 bool NeedsCurrentPolicy(fb::Payload t) {
   return t == fb::Payload::Registered || t == fb::Payload::ConsentGiven || t == fb::Payload::ConsentWithdrawn;
+}
+
+// The effective date of the version the event names, if it was published.
+Status NamedEffectiveAt(const events::EventView& e, GroupTx& tx, std::string* scratch,
+                        std::optional<int64_t>* out) {
+  out->reset();
+  const flatbuffers::String* v = NamedPolicy(e);
+  if (!v) return Status::OK();
+  Status s = tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + v->str(), scratch);
+  if (s.Is(Status::Code::kNotFound)) return Status::OK();
+  ACC_RETURN_IF_ERROR(s);
+  policy::Row row;
+  ACC_RETURN_IF_ERROR(policy::DecodeRow(*scratch, &row));
+  *out = row.effective_at_ms;
+  return Status::OK();
 }
 
 // Sweep indexes and bitmaps that follow from the transition old -> new
@@ -228,13 +289,9 @@ Status Projector::ApplyAccountEvent(const events::EventView& e, GroupTx& tx) {
     Status ps = tx.Get(Cf::kMeta, kMetaPolicyCurrent, &current_);
     if (!ps.ok() && !ps.Is(Status::Code::kNotFound)) return ps;
   }
-  bool published = false;
-  if (type == fb::Payload::Registered) {
-    auto* v = e.envelope()->payload_as_Registered()->policy_version();
-    std::string digest;
-    published = v && tx.Get(Cf::kMeta, std::string(kMetaPolicyPrefix) + v->str(), &digest).ok();
-  }
-  ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current_, published));
+  std::optional<int64_t> named_effective_at_ms;
+  ACC_RETURN_IF_ERROR(NamedEffectiveAt(e, tx, &policy_row_, &named_effective_at_ms));
+  ACC_RETURN_IF_ERROR(CheckAccountRules(state, e, current_, named_effective_at_ms));
   if (type == fb::Payload::DisclosureRecorded) {
     std::string r;
     Status rs = tx.Get(Cf::kMeta, std::string(kMetaRecipientPrefix) +
@@ -265,6 +322,9 @@ std::string_view Projector::MonthKeyOf(int64_t ms) {
 }
 
 Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out) {
+  // 0 is no account (NotFound below); above the range no id can ever be.
+  if (account_id > kAccountIdMax)
+    return Status::InvalidArgument("account id: must be 1.." + std::to_string(kAccountIdMax));
   std::string row;
   Status s = ledger.Get(Cf::kAccounts, AccountKey(account_id), &row);
   if (s.Is(Status::Code::kNotFound))

@@ -15,6 +15,7 @@
 // Projector serves one writer (one Ledger, or one replay) at a time.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/ledger.h"
@@ -24,8 +25,11 @@ namespace accountable {
 
 // Keys in Cf::kMeta written by the projector.
 inline constexpr std::string_view kMetaPolicyCurrent = "policy/current";
-inline constexpr std::string_view kMetaPolicyPrefix = "policy/v/";        // + version -> sha256
+inline constexpr std::string_view kMetaPolicyPrefix = "policy/v/";        // + version -> policy::Row
 inline constexpr std::string_view kMetaMaxAccountId = "accounts/max_id";  // BE64
+// Account ids are 1..2^53-1, so that a JSON client (IEEE doubles) holds every
+// id exactly; registrations and imports outside the range are refused.
+inline constexpr uint64_t kAccountIdMax = (uint64_t{1} << 53) - 1;
 // + BE64 deadline_ms + BE64 account: accounts waiting for their grace period to end.
 inline constexpr std::string_view kMetaDeletionPrefix = "deletion/";
 // + BE64 account: erased, but ErasureVerified not yet appended (finish at open).
@@ -43,10 +47,11 @@ std::string DeletionKey(int64_t deadline_ms, uint64_t account_id);
 
 // The state-dependent rules for one account event, as a pure function so
 // that import can check a whole file before appending any of it.
-// `current_policy` is the version in force; `policy_published` says whether
-// the version a registration accepts was ever published.
+// `current_policy` is the latest published version; `named_effective_at_ms`
+// is the effective date of the version the event names (a registration's or
+// a consent's policy_version), nullopt if that version was never published.
 Status CheckAccountRules(const AccountState& state, const events::EventView& e,
-                         const std::string& current_policy, bool policy_published);
+                         const std::string& current_policy, std::optional<int64_t> named_effective_at_ms);
 
 class Projector final : public AppendHook {
  public:
@@ -61,6 +66,7 @@ class Projector final : public AppendHook {
   // Per-event scratch, kept for its capacity (no meaning between events).
   std::string row_;
   std::string current_;
+  std::string policy_row_;
   AccountState state_;
   // The activity row key of the last month seen, valid for [first, end).
   std::string month_key_;
@@ -68,7 +74,8 @@ class Projector final : public AppendHook {
   int64_t month_end_ms_ = 0;  // empty range: nothing cached yet
 };
 
-// Reads an account row; NotFound if the account never existed.
+// Reads an account row; NotFound if the account never existed (or id 0),
+// InvalidArgument for an id above kAccountIdMax.
 Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out);
 
 }  // namespace accountable

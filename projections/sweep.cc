@@ -8,6 +8,7 @@
 
 #include "core/crash_point.h"
 #include "projections/accounts.h"
+#include "projections/validate.h"
 #include "projections/activity.h"
 
 namespace accountable {
@@ -125,8 +126,8 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
     Pii pii;
     // The email is readable until the DEK goes; after a crash past that
     // point the blind row went with it in the same vault batch.
-    if (ReadPii(id, &pii).ok()) {
-      std::string e = NormalizeEmail(pii.email);
+    std::string e;
+    if (ReadPii(id, &pii).ok() && validate::CanonicalEmail(pii.email, &e).ok()) {
       if (!inflight_emails_.count(e)) req.emails.emplace_back(e, id);
     }
   }

@@ -1,11 +1,21 @@
 #include "projections/validate.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "projections/policy.h"
 
 namespace accountable::validate {
 
@@ -45,19 +55,129 @@ Status Text(std::string_view field, std::string_view value, size_t max_bytes, bo
   return Status::OK();
 }
 
-Status Email(std::string_view v) {
+namespace {
+
+// Calls fn for each code point of valid UTF-8 until it returns true; says whether it did.
+template <typename Fn>
+bool AnyCodePoint(std::string_view s, Fn fn) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const auto n = static_cast<int32_t>(s.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(p, i, n, c);
+    if (c < 0 || fn(c)) return true;
+  }
+  return false;
+}
+
+// Invisible: what renders as nothing or reorders text (U+00AD, U+200B..U+200F,
+// U+202A..U+202E, U+2060..U+2064, U+2066..U+2069, U+FEFF, ...).
+bool Invisible(UChar32 c) {
+  return u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT) || u_hasBinaryProperty(c, UCHAR_BIDI_CONTROL) ||
+         u_charType(c) == U_FORMAT_CHAR;
+}
+
+// C0, DEL and C1 controls, and the Unicode line and paragraph separators.
+bool Control(UChar32 c) {
+  const int8_t t = u_charType(c);
+  return t == U_CONTROL_CHAR || t == U_LINE_SEPARATOR || t == U_PARAGRAPH_SEPARATOR;
+}
+
+Status EmailCodePoints(std::string_view v) {
+  if (AnyCodePoint(v, Control)) return Status::InvalidArgument("email: contains control characters");
+  if (AnyCodePoint(v, Invisible))
+    return Status::InvalidArgument("email: contains invisible or bidirectional control characters");
+  // Unassigned code points may gain a case or a decomposition in a later
+  // Unicode version, which would change an account's canonical form.
+  if (AnyCodePoint(v, [](UChar32 c) {
+        const int8_t t = u_charType(c);
+        return t == U_UNASSIGNED || t == U_PRIVATE_USE_CHAR || t == U_SURROGATE;
+      }))
+    return Status::InvalidArgument("email: contains unassigned or private-use characters");
+  return Status::OK();
+}
+
+Status NfkcCasefold(std::string_view v, std::string* out) {
+  UErrorCode err = U_ZERO_ERROR;
+  const icu::Normalizer2* n = icu::Normalizer2::getNFKCCasefoldInstance(err);
+  if (U_FAILURE(err)) return Status::IOError("email: Unicode normalization data unavailable");
+  icu::UnicodeString folded =
+      n->normalize(icu::UnicodeString::fromUTF8(icu::StringPiece(v.data(), static_cast<int32_t>(v.size()))), err);
+  if (U_FAILURE(err)) return Status::InvalidArgument("email: cannot be normalized");
+  out->clear();
+  folded.toUTF8String(*out);
+  return Status::OK();
+}
+
+// A host name of LDH labels (letters, digits, hyphens; no hyphen at either end).
+bool AsciiHostName(std::string_view d) {
+  if (d.size() < 3 || d.size() > 253 || d.find('.') == std::string_view::npos) return false;
+  size_t begin = 0;
+  while (begin <= d.size()) {
+    const size_t dot = std::min(d.find('.', begin), d.size());
+    const std::string_view label = d.substr(begin, dot - begin);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    begin = dot + 1;
+  }
+  return true;
+}
+
+Status AsciiDomain(const std::string& domain, std::string* out) {
+  const auto bad = [] { return Status::InvalidArgument("email: domain must be a dotted host name"); };
+  if (domain.empty() || domain.size() > 253) return bad();
+  // libidn2 drops some ASCII (an '_') instead of failing: that would give two
+  // addresses one account, so the ASCII part of a domain is LDH or refused.
+  for (unsigned char c : domain)
+    if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return bad();
+  char* ascii = nullptr;
+  const int rc = idn2_to_ascii_8z(domain.c_str(), &ascii, IDN2_NONTRANSITIONAL | IDN2_USE_STD3_ASCII_RULES);
+  std::unique_ptr<char, decltype(&idn2_free)> owned(ascii, &idn2_free);
+  if (rc != IDN2_OK || !ascii)
+    return Status::InvalidArgument("email: domain is not a valid internationalized domain name");
+  out->assign(ascii);
+  for (char& c : *out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return AsciiHostName(*out) ? Status::OK() : bad();
+}
+
+}  // namespace
+
+Status CanonicalEmail(std::string_view v, std::string* canonical) {
   ACC_RETURN_IF_ERROR(Text("email", v, kEmailBytesMax));
-  size_t at = v.find('@');
-  if (at == std::string_view::npos || at == 0 || v.find('@', at + 1) != std::string_view::npos)
+  ACC_RETURN_IF_ERROR(EmailCodePoints(v));
+  std::string folded;
+  ACC_RETURN_IF_ERROR(NfkcCasefold(v, &folded));
+  // Split after folding: compatibility forms such as U+FF20 fold to '@'.
+  const size_t at = folded.find('@');
+  if (at == std::string::npos || at == 0 || folded.find('@', at + 1) != std::string::npos)
     return Status::InvalidArgument("email: must be local@domain");
-  std::string_view local = v.substr(0, at), domain = v.substr(at + 1);
+  const std::string local = folded.substr(0, at);
   if (local.size() > 64) return Status::InvalidArgument("email: local part longer than 64 bytes");
-  if (domain.size() < 3 || domain.find('.') == std::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.' || domain.find("..") != std::string_view::npos)
-    return Status::InvalidArgument("email: domain must be a dotted host name");
-  for (unsigned char c : v)
-    if (c == ' ' || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\')
+  for (unsigned char c : local)
+    if (c <= ' ' || c == '<' || c == '>' || c == ',' || c == ';' || c == ':' || c == '"' || c == '\\' ||
+        c == '(' || c == ')' || c == '[' || c == ']')
       return Status::InvalidArgument("email: contains a character not allowed in an address");
+  std::string domain;
+  ACC_RETURN_IF_ERROR(AsciiDomain(folded.substr(at + 1), &domain));
+  *canonical = local + "@" + domain;
+  if (canonical->size() > kEmailBytesMax)
+    return Status::InvalidArgument("email: longer than " + std::to_string(kEmailBytesMax) + " bytes once canonical");
+  return Status::OK();
+}
+
+Status Email(std::string_view v) {
+  std::string canonical;
+  return CanonicalEmail(v, &canonical);
+}
+
+Status Nickname(std::string_view v) {
+  ACC_RETURN_IF_ERROR(Text("nickname", v, kNicknameBytesMax));
+  if (AnyCodePoint(v, Control)) return Status::InvalidArgument("nickname: contains control characters");
+  if (AnyCodePoint(v, [](UChar32 c) { return u_hasBinaryProperty(c, UCHAR_BIDI_CONTROL) != 0; }))
+    return Status::InvalidArgument("nickname: contains bidirectional control characters");
+  if (!AnyCodePoint(v, [](UChar32 c) { return !u_isUWhiteSpace(c) && !Invisible(c); }))
+    return Status::InvalidArgument("nickname: blank once invisible characters are removed");
   return Status::OK();
 }
 
@@ -102,12 +222,8 @@ Status Password(std::string_view v) {
 }
 
 Status PolicyVersion(std::string_view v) {
-  if (v.empty() || v.size() > kPolicyVersionBytesMax)
-    return Status::InvalidArgument("policy version: 1.." + std::to_string(kPolicyVersionBytesMax) + " bytes");
-  for (char c : v)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
-      return Status::InvalidArgument("policy version: only letters, digits, '.' and '-'");
-  return Status::OK();
+  std::vector<uint32_t> components;
+  return policy::ParseVersion(v, &components);
 }
 
 }  // namespace accountable::validate

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "projections/describe.h"
+#include "projections/policy.h"
 #include "server/cli_commands.h"
 #include "server/client.h"
 
@@ -38,8 +39,20 @@ class Embedded final : public Backend {
     return a_->Disclose(id, d, ctx, out);
   }
   Status RecordAccess(const AccessLog& l, const Context& ctx, Receipt* out) override { return a_->RecordAccess(l, ctx, out); }
-  Status PublishPolicy(const std::string& v, const std::string& t, const Context& ctx, Receipt* out) override {
-    return a_->PublishPolicy(v, t, ctx, out);
+  Status PublishPolicy(const PolicyDraft& d, const Context& ctx, Receipt* out) override {
+    return a_->PublishPolicy(d, ctx, out);
+  }
+  Status Policy(const std::string& version, Json* out) override {
+    policy::Info info;
+    ACC_RETURN_IF_ERROR(policy::Read(a_->ledger(), version, true, &info));
+    *out = policy::Describe(info, true);
+    return Status::OK();
+  }
+  Status Policies(std::vector<Json>* out) override {
+    std::vector<policy::Info> infos;
+    ACC_RETURN_IF_ERROR(policy::List(a_->ledger(), &infos));
+    for (const auto& i : infos) out->push_back(policy::Describe(i, false));
+    return Status::OK();
   }
   Status Export(uint64_t id, const Context& ctx, std::string* json) override { return a_->Export(id, ctx, json); }
   Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
@@ -135,9 +148,17 @@ class Remote final : public Backend {
                                             l.os.c_str(), l.path.c_str()).Union();
     }, ctx, out);
   }
-  Status PublishPolicy(const std::string& v, const std::string& t, const Context& ctx, Receipt* out) override {
-    return Receipted(wire::Body::PublishPolicy, [&](auto& f) { return wire::CreatePublishPolicyDirect(f, v.c_str(), t.c_str()).Union(); }, ctx, out);
+  Status PublishPolicy(const PolicyDraft& d, const Context& ctx, Receipt* out) override {
+    return Receipted(wire::Body::PublishPolicy, [&](auto& f) {
+      return wire::CreatePublishPolicyDirect(f, d.version.c_str(), d.text.c_str(), d.summary.c_str(), d.effective_at_ms).Union();
+    }, ctx, out);
   }
+  Status Policy(const std::string& version, Json* out) override {
+    Client::Reply rep;
+    ACC_RETURN_IF_ERROR(Call(wire::Body::GetPolicy, [&](auto& f) { return wire::CreateGetPolicyDirect(f, version.c_str()).Union(); }, &rep));
+    return ParseJson(rep.json, out);
+  }
+  Status Policies(std::vector<Json>* out) override;
   Status Export(uint64_t id, const Context& ctx, std::string* json) override {
     Client::Reply rep;
     ACC_RETURN_IF_ERROR(Call(wire::Body::Export, [&](auto& f) { return wire::CreateExport(f, id).Union(); }, &rep, ctx.request_id));
@@ -210,6 +231,16 @@ Status Remote::ListRecipients(std::vector<Recipient>* out) {
   } catch (const nlohmann::json::exception&) {
     return Status::Corruption("server sent a recipient list of an unknown shape");
   }
+  return Status::OK();
+}
+
+Status Remote::Policies(std::vector<Json>* out) {
+  Client::Reply rep;
+  ACC_RETURN_IF_ERROR(Call(wire::Body::ListPolicies, [&](auto& f) { return wire::CreateListPolicies(f).Union(); }, &rep));
+  Json j;
+  ACC_RETURN_IF_ERROR(ParseJson(rep.json, &j));
+  if (!j.contains("policies") || !j["policies"].is_array()) return Status::Corruption("server sent no policies");
+  for (auto& p : j["policies"]) out->push_back(p);
   return Status::OK();
 }
 

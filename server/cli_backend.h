@@ -34,7 +34,10 @@ class Backend {
   virtual Status Deletion(uint64_t id, bool request, const Context& ctx, Receipt* out) = 0;
   virtual Status Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) = 0;
   virtual Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) = 0;
-  virtual Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) = 0;
+  virtual Status PublishPolicy(const PolicyDraft& draft, const Context& ctx, Receipt* out) = 0;
+  // policy::Describe's shape: one version (empty: the current one) with its text; all without.
+  virtual Status Policy(const std::string& version, Json* out) = 0;
+  virtual Status Policies(std::vector<Json>* out) = 0;
   virtual Status Export(uint64_t id, const Context& ctx, std::string* json) = 0;
   virtual Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
                                    Receipt* out) = 0;

@@ -1,11 +1,12 @@
 // CLI commands for compliance staff and the forum's backend: export (DSAR),
-// disclose, record-access, publish-policy, sweep, inactive, import.
+// disclose, record-access, publish-policy, policy show|list, sweep, inactive, import.
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "projections/describe.h"
 #include "projections/import.h"
+#include "projections/policy.h"
 #include "server/cli_commands.h"
 
 namespace accountable::cli {
@@ -14,7 +15,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 // Files the CLI reads whole: policy texts and import files.
-constexpr size_t kPolicyFileBytesMax = 1 << 20;
+constexpr size_t kPolicyFileBytesMax = policy::kTextBytesMax;
 constexpr size_t kImportFileBytesMax = size_t{1} << 32;
 
 Status ReadFile(const std::string& path, size_t max_bytes, std::string* out) {
@@ -89,6 +90,7 @@ int RunInactive(const Globals& g, const InactiveFlags& f) {
 }
 
 void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected);
+void AttachPolicyCommands(CLI::App& app, Globals& g, Selected* selected);
 
 }  // namespace
 
@@ -123,6 +125,7 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
     };
   });
   AttachReceiptCommands(app, g, selected);
+  AttachPolicyCommands(app, g, selected);
 }
 
 namespace {
@@ -132,7 +135,7 @@ struct ReceiptFlags {
   std::string request_id, by = "holder";
   Disclosure disclosure;
   AccessLog access;
-  std::string at, version, text_file;
+  std::string at, version, text_file, summary, effective;
 };
 
 int PrintReceipt(const Globals& g, uint64_t id, std::string_view what, const Status& s, const Receipt& r) {
@@ -177,14 +180,15 @@ int RunRecordAccess(const Globals& g, const ReceiptFlags& f) {
 }
 
 int RunPublish(const Globals& g, const ReceiptFlags& f) {
-  std::string text;
-  Status s = ReadFile(f.text_file, kPolicyFileBytesMax, &text);
+  PolicyDraft d{f.version, "", f.summary, 0};
+  Status s = ReadFile(f.text_file, kPolicyFileBytesMax, &d.text);
+  if (s.ok() && !f.effective.empty()) s = ParseTimeFlag("--effective", f.effective, &d.effective_at_ms);
   if (!s.ok()) return Fail(g, s);
   Context c = Ctx(f);
   c.actor = fb::Actor::Admin;
   return WithBackend(g, [&](Backend& a) {
     Receipt r;
-    return PrintReceipt(g, 0, "policy_published", a.PublishPolicy(f.version, text, c, &r), r);
+    return PrintReceipt(g, 0, "policy_published", a.PublishPolicy(d, c, &r), r);
   });
 }
 
@@ -225,6 +229,45 @@ void AttachRecipientCommands(CLI::App& app, Globals& g, Selected* selected) {
       });
     };
   });
+}
+
+// `policy show`: the metadata line, then the text as it was published (JSON: one object).
+int RunPolicyShow(const Globals& g, const std::string& version) {
+  return WithBackend(g, [&](Backend& a) {
+    Json p;
+    Status s = a.Policy(version, &p);
+    if (!s.ok()) return Fail(g, s);
+    if (g.json) {
+      Print(g, p);
+      return 0;
+    }
+    const std::string text = p.value("text", "");
+    p.erase("text");
+    Print(g, p);
+    std::cout << text << (text.empty() || text.back() == '\n' ? "" : "\n");
+    return 0;
+  });
+}
+
+int RunPolicyList(const Globals& g) {
+  return WithBackend(g, [&](Backend& a) {
+    std::vector<Json> rows;
+    Status s = a.Policies(&rows);
+    if (!s.ok()) return Fail(g, s);
+    for (const auto& row : rows) Print(g, row);
+    return 0;
+  });
+}
+
+void AttachPolicyCommands(CLI::App& app, Globals& g, Selected* selected) {
+  auto* pol = app.add_subcommand("policy", "the published policy versions (public)");
+  pol->require_subcommand(1);
+  auto version = std::make_shared<std::string>();
+  auto* show = pol->add_subcommand("show", "one version with its effective date, summary and text (default: current)");
+  show->add_option("VERSION", *version);
+  show->callback([&g, selected, version] { *selected = [&g, version] { return RunPolicyShow(g, *version); }; });
+  auto* list = pol->add_subcommand("list", "every version, oldest first, one per line (no texts)");
+  list->callback([&g, selected] { *selected = [&g] { return RunPolicyList(g); }; });
 }
 
 void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
@@ -277,6 +320,8 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto* pub = app.add_subcommand("publish-policy", "publish a new policy version; registrations must accept it");
   pub->add_option("VERSION", pf->version)->required();
   pub->add_option("--text-file", pf->text_file)->required();
+  pub->add_option("--effective", pf->effective, "in force from (YYYY-MM-DD or RFC 3339 UTC; default now)");
+  pub->add_option("--summary", pf->summary, "what changed, for holders (public; no personal data)");
   pub->add_option("--request-id", pf->request_id);
   pub->callback([&g, selected, pf] { *selected = [&g, pf] { return RunPublish(g, *pf); }; });
 }

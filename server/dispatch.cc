@@ -3,6 +3,7 @@
 #include "core/crypto.h"
 #include "core/tree_head.h"
 #include "projections/describe.h"
+#include "projections/policy.h"
 #include "projections/proof_json.h"
 
 namespace accountable {
@@ -106,7 +107,8 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
     }
     case Body::PublishPolicy: {
       auto* b = r->body_as_PublishPolicy();
-      return Receipt1(corr, a.PublishPolicy(S(b->version()), S(b->text()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+      PolicyDraft d{S(b->version()), S(b->text()), S(b->summary()), b->effective_at_ms()};
+      return Receipt1(corr, a.PublishPolicy(d, Ctx(r, fb::Actor::Admin), &rc), 0, rc);
     }
     case Body::RegisterRecipient: {
       auto* b = r->body_as_RegisterRecipient();
@@ -189,6 +191,21 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
   }
 }
 
+// Policy versions with their effective dates and summaries; one with its text.
+std::string HandlePolicy(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (r->body_type() == Body::GetPolicy) {
+    policy::Info info;
+    Status s = policy::Read(a.ledger(), S(r->body_as_GetPolicy()->version()), true, &info);
+    return Doc(corr, s, s.ok() ? policy::Describe(info, true).dump() : "");
+  }
+  std::vector<policy::Info> infos;
+  Status s = policy::List(a.ledger(), &infos);
+  Json list = Json::array();
+  for (const auto& i : infos) list.push_back(policy::Describe(i, false));
+  return Doc(corr, s, s.ok() ? Json{{"policies", list}}.dump() : "");
+}
+
 // The size a proof defaults to: the latest signed head's, so the root in the
 // proof is one the server signed (the whole log may be a group commit ahead).
 Status SignedSize(Accounts& a, uint64_t* size) {
@@ -250,6 +267,8 @@ bool Allowed(wire::Role role, Body op) {
     case Body::Stats:
     case Body::GetAccount:
     case Body::ListRecipients:  // organisations, not personal data
+    case Body::GetPolicy:     // policies are public
+    case Body::ListPolicies:
     case Body::Batch:  // each request inside is checked on its own
       return role != wire::Role::None;
     case Body::TreeHead:
@@ -295,6 +314,9 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::InclusionProof:
     case Body::ConsistencyProof:
       return HandleProof(a, r);
+    case Body::GetPolicy:
+    case Body::ListPolicies:
+      return HandlePolicy(a, r);
     case Body::Batch:
       return HandleBatch(a, role, r);
     default:

@@ -270,12 +270,6 @@ TEST_CASE("vault: the email blind index", "[vault]") {
   }
 }
 
-TEST_CASE("vault: NormalizeEmail trims and lower-cases", "[vault]") {
-  CHECK(NormalizeEmail("  Ann@Example.ORG\t\n") == "ann@example.org");
-  CHECK(NormalizeEmail("bob@example.org") == "bob@example.org");
-  CHECK(NormalizeEmail("   ") == "");
-}
-
 TEST_CASE("vault: account PII opens only under its account, type and request", "[vault]") {
   VaultPaths p;
   auto v = OpenVault(p.options);
