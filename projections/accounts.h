@@ -173,6 +173,9 @@ class Accounts {
   // window, and shreds access-log day keys past their window, in one vault
   // pass. Finishes any erasure a crash interrupted first.
   Status Sweep(const SweepOptions& o, SweepReport* out);
+  // The earliest grace deadline among pending deletions (the head of the
+  // meta deletion/ index); empty if none is pending. For an erasure timer.
+  Status NextDeletionDeadline(std::optional<int64_t>* deadline_ms);
   // Accounts not active since MonthsBefore(as_of, months), exact boundary.
   Status Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* out);
   // Erases the given accounts now (admin), same sequence as the sweep.

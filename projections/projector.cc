@@ -1,6 +1,7 @@
 #include "projections/projector.h"
 
 #include "projections/activity.h"
+#include "projections/describe.h"
 
 namespace accountable {
 
@@ -14,6 +15,10 @@ std::string DeletionKey(int64_t deadline_ms, uint64_t account_id) {
 namespace {
 
 std::string Id(uint64_t id) { return "account " + std::to_string(id); }
+
+Status DeletionDue(uint64_t id, int64_t deadline_ms) {
+  return Status::Refused(Id(id) + ": deletion due since " + FormatTime(deadline_ms) + "; it is being erased");
+}
 
 Status CheckRegistration(const AccountState& s, const events::EventView& e,
                          const std::string& current, bool published) {
@@ -48,16 +53,43 @@ Status CheckConsent(const AccountState& s, const events::EventView& e, const std
   return Status::OK();
 }
 
-Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
+Status CheckDisclosure(const AccountState& s, const events::EventView& e, bool pending) {
   auto* p = e.envelope()->payload_as_DisclosureRecorded();
   if (p->legal_basis() == fb::LegalBasis::LegalObligation) {
     if (!p->reference() || p->reference()->size() == 0)
       return Status::Refused("a disclosure under legal obligation needs its reference");
     return Status::OK();
   }
-  if (!s.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)].given)
-    return Status::Refused("disclosure needs the third_party_forwarding consent or a legal obligation");
+  // A holder who asked to be erased has taken back any wish to be shared.
+  if (pending)
+    return Status::Refused(Id(e.envelope()->account_id()) +
+                           " has a deletion pending: no disclosure under consent, only under legal_obligation");
+  // The consent must have been in force when the disclosure happened, not
+  // only when it is recorded (an imported or late record is backdated).
+  const ConsentState& c = s.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)];
+  if (!c.given || c.changed_at_ms > e.envelope()->occurred_at_ms())
+    return Status::Refused("disclosure needs the third_party_forwarding consent at its time or a legal obligation");
   return Status::OK();
+}
+
+// From its deadline on, an account waiting for erasure takes nothing that
+// its holder or staff would do with it, whether or not a sweep ran yet.
+bool RefusedWhenDue(fb::Payload t) {
+  switch (t) {
+    case fb::Payload::LoginSucceeded:
+    case fb::Payload::LoginFailed:
+    case fb::Payload::ConsentGiven:
+    case fb::Payload::ConsentWithdrawn:
+    case fb::Payload::ProfileUpdated:
+    case fb::Payload::CredentialsChanged:
+    case fb::Payload::AccessRequested:
+    case fb::Payload::DeletionCancelled:
+    case fb::Payload::ActivityRecorded:
+    case fb::Payload::RetentionNoticeSent:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -74,14 +106,18 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
   }
   if (t == fb::Payload::ErasureVerified) return Status::Refused(Id(id) + " is not erased");
   const bool pending = s.status == AccountStatus::kPendingDeletion;
+  // Due at the deadline itself: a cancel must come strictly before it.
+  if (pending && e.envelope()->occurred_at_ms() >= s.deletion_deadline_ms && RefusedWhenDue(t))
+    return DeletionDue(id, s.deletion_deadline_ms);
   switch (t) {
     case fb::Payload::ConsentGiven:
-    case fb::Payload::ConsentWithdrawn:
       // Implicit acceptance by continued use is recorded even while a deletion
       // is pending: refusing it would refuse the login that carries it.
-      if (pending && !(t == fb::Payload::ConsentGiven && e.envelope()->payload_as_ConsentGiven()->implicit()))
+      if (pending && !e.envelope()->payload_as_ConsentGiven()->implicit())
         return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
       return CheckConsent(s, e, current);
+    case fb::Payload::ConsentWithdrawn:
+      return CheckConsent(s, e, current);  // always allowed, a pending deletion included
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:
       if (pending) return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
@@ -96,11 +132,9 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
       return Status::OK();
     case fb::Payload::DeletionCancelled:
       if (!pending) return Status::Refused(Id(id) + " has no deletion request pending");
-      if (e.envelope()->occurred_at_ms() > s.deletion_deadline_ms)
-        return Status::Refused("the grace period of " + Id(id) + " is over");
       return Status::OK();
     case fb::Payload::DisclosureRecorded:
-      return CheckDisclosure(s, e);
+      return CheckDisclosure(s, e, pending);
     default:
       return Status::OK();
   }

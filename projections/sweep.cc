@@ -48,6 +48,14 @@ Status Accounts::Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* o
   return Status::OK();
 }
 
+Status Accounts::NextDeletionDeadline(std::optional<int64_t>* deadline_ms) {
+  deadline_ms->reset();
+  return ledger_->Scan(Cf::kMeta, kMetaDeletionPrefix, [&](std::string_view k, std::string_view) {
+    *deadline_ms = static_cast<int64_t>(DecodeBE64(k.substr(kMetaDeletionPrefix.size())));
+    return false;  // keys sort by deadline: the first is the earliest
+  });
+}
+
 Status Accounts::DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out) {
   std::set<uint64_t> seen;
   Status s = ledger_->Scan(Cf::kMeta, kMetaDeletionPrefix, [&](std::string_view k, std::string_view) {
