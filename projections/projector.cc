@@ -72,6 +72,16 @@ Status CheckDisclosure(const AccountState& s, const events::EventView& e, bool p
   return Status::OK();
 }
 
+Status CheckActivity(const AccountState& s, const events::EventView& e) {
+  const int64_t at = e.envelope()->occurred_at_ms();
+  if (e.envelope()->payload_as_ActivityRecorded()->day() != DayOf(at))
+    return Status::InvalidArgument("activity: day does not match occurred_at");
+  // One event per UTC day is all retention needs; more would only grow the log.
+  if (DayOf(s.last_active_at_ms) >= DayOf(at))
+    return Status::Refused(Id(e.envelope()->account_id()) + ": activity of this day is already recorded");
+  return Status::OK();
+}
+
 // From its deadline on, an account waiting for erasure takes nothing that
 // its holder or staff would do with it, whether or not a sweep ran yet.
 bool RefusedWhenDue(fb::Payload t) {
@@ -135,6 +145,8 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
       return Status::OK();
     case fb::Payload::DisclosureRecorded:
       return CheckDisclosure(s, e, pending);
+    case fb::Payload::ActivityRecorded:
+      return CheckActivity(s, e);
     default:
       return Status::OK();
   }
