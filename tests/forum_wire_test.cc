@@ -4,6 +4,8 @@
 // their exit codes. Every refusal leaves the log as it was.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "projections/activity.h"
@@ -186,4 +188,42 @@ TEST_CASE("forum cli: change-password, touch, inactive --within and notice-sent"
   Outcome notice = cli.Run({"notice-sent", acct});
   REQUIRE(notice.code == 0);
   CHECK(notice.json()["event"] == "retention_notice_sent");
+}
+
+TEST_CASE("forum cli: the same commands through a server", "[issue9][cli][server]") {
+  test::ServerFixture f;
+  test::TempDir dir("acc-forum-remote");
+  const std::string admin_tokens = dir.Sub("admin"), writer_tokens = dir.Sub("writer");
+  std::ofstream(admin_tokens) << test::kAdminToken << "\n";
+  std::ofstream(writer_tokens) << test::kWriterToken << "\n";
+  auto run = [&](const std::string& tokens, std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--server", f.address(), "--token-file", tokens, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    test::ExecResult r = test::Exec(argv, input, dir.path().string());
+    return Outcome{r.code, r.out};
+  };
+  Registration old{"Old", "old-remote@example.org", test::kServerPassword, "female", "1990-04-01", "192.0.2.10",
+                   "ua", "", "1.01", "", fb::Actor::Import, MonthsBefore(f.accounts().NowMs(), 37)};
+  RegisterResult reg;
+  REQUIRE(f.accounts().Register(old, &reg).ok());
+  const std::string id = std::to_string(reg.account_id);
+
+  Outcome due = run(admin_tokens, {"inactive", "--within", "30"});
+  INFO(due.out);
+  REQUIRE(due.code == 0);
+  CHECK(due.json()["account_id"].dump() == id);
+  CHECK(due.json()["due_at"] == FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
+  CHECK(run(admin_tokens, {"notice-sent", id}).json()["event"] == "retention_notice_sent");
+
+  const uint64_t before = f.accounts().ledger().LastSeq();
+  CHECK(run(writer_tokens, {"change-password", id, "--by", "admin", "--password-stdin"}, "reset by a writer\n").code == 3);
+  CHECK(run(writer_tokens, {"change-password", id, "--password-stdin"}, "wrong one\nreset by a writer\n").code == 5);
+  CHECK(f.accounts().ledger().LastSeq() == before);
+  Outcome touch = run(writer_tokens, {"touch", id});
+  REQUIRE(touch.code == 0);
+  CHECK(touch.json()["recorded"] == true);
+  CHECK(run(writer_tokens, {"touch", id}).json()["recorded"] == false);
+  CHECK(run(admin_tokens, {"change-password", id, "--by", "admin", "--password-stdin"}, "reset by the admin\n").code == 0);
+  LoginResult login;
+  CHECK(f.accounts().Login({"", reg.account_id, "reset by the admin", "192.0.2.1", "ua"}, &login).ok());
 }
