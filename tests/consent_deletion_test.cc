@@ -125,6 +125,8 @@ TEST_CASE("deletion: from the deadline on, login, consent, update and export say
   test::ExpectRefused(f, Code::kRefused, "deletion due", [&] { return f.a().Export(id, test::AdminCtx(), &json); });
   test::ExpectRefused(f, Code::kRefused, "deletion due", [&] { return f.a().Touch(id, {}, &r); });
   test::ExpectRefused(f, Code::kRefused, "deletion due",
+                      [&] { return f.a().RecordRetentionNotice(id, {fb::Actor::System}, &r); });
+  test::ExpectRefused(f, Code::kRefused, "deletion due",
                       [&] { return f.a().ChangePassword(id, {"", "a brand new secret"}, test::AdminCtx(), &r); });
   // A wrong password learns nothing about the account's state, and leaves no record.
   test::ExpectRefused(f, Code::kAuthFailed, "login failed", [&] { return f.Login(id, "wrong password"); });

@@ -37,6 +37,8 @@ TEST_CASE("forum: the holder changes the password with the old one", "[issue9][p
                       [&] { return f.a().ChangePassword(id, {test::kFixturePassword, "short"}, {}, &r); });
   test::ExpectRefused(f, Code::kNotFound, "does not exist",
                       [&] { return f.a().ChangePassword(999, {test::kFixturePassword, kNewPassword}, {}, &r); });
+  test::ExpectRefused(f, Code::kInvalidArgument, "old password",
+                      [&] { return f.a().ChangePassword(id, {"", kNewPassword}, {}, &r); });
   REQUIRE(f.a().ChangePassword(id, {test::kFixturePassword, kNewPassword}, {}, &r).ok());
   CHECK(f.State(id).credential_seq == r.seq);
   CHECK(f.State(id).last_active_at_ms == f.now());  // the holder's own act counts as activity
@@ -101,6 +103,17 @@ TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9]
   CHECK(v.envelope()->payload_as_ActivityRecorded()->day() == 20240311u);
   CHECK(v.envelope()->actor() == fb::Actor::Holder);
   test::ExpectRefused(f, Code::kNotFound, "does not exist", [&] { return f.a().Touch(4242, {}, &r); });
+  // The projector checks a crafted event too: its day must be its time's.
+  f.SetNow(*ParseTime("2024-03-12T10:00:00Z"));
+  test::ExpectRefused(f, Code::kInvalidArgument, "day does not match", [&] {
+    events::EnvelopeBuilder b;
+    auto p = fb::CreateActivityRecorded(b.fbb(), 20240311);
+    std::vector<Ledger::Command> batch(1);
+    batch[0].envelope = b.Finish({id, f.now(), fb::Actor::Holder, "crafted-day", "1.01"},
+                                 fb::Payload::ActivityRecorded, p.Union());
+    std::vector<Ledger::Appended> res;
+    return f.a().ledger().Append(std::move(batch), &res);
+  });
 }
 
 TEST_CASE("forum: racing touches of one day append one event", "[issue9][touch]") {
