@@ -32,6 +32,7 @@ bool IsHolderActivity(const events::EventView& e) {
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:
     case fb::Payload::DeletionCancelled:
+    case fb::Payload::ActivityRecorded:
       return true;
     default:
       return false;

@@ -138,7 +138,7 @@ struct SweepReport {
   struct Erasure {
     uint64_t account_id = 0;
     std::string reason;
-    int64_t due_at_ms = 0;                   // deadline, or last activity for retention
+    int64_t due_at_ms = 0;                   // grace deadline, or the retention due date
   };
   std::vector<Erasure> erased;               // or, when dry_run, would be erased
   std::vector<uint32_t> days_shredded;       // access-log day keys destroyed
@@ -146,6 +146,23 @@ struct SweepReport {
   bool verified = false;                     // ErasureVerified appended for every erasure
   int64_t elapsed_ms = 0;
 };
+
+// change-password: the holder gives the old password; an admin reset does not.
+struct PasswordChange {
+  std::string old_password, new_password;
+};
+
+// An account the retention rule erases at due_at_ms unless its holder is active before.
+struct RetentionCandidate {
+  uint64_t account_id = 0;
+  int64_t last_active_at_ms = 0;
+  int64_t due_at_ms = 0;                     // RetentionDueAt(last_active_at_ms, retention months)
+};
+
+// Rows of one RetentionDue answer, at most (a wire frame holds them; soonest due first).
+inline constexpr size_t kRetentionRowsMax = 5000;
+// How far ahead `inactive --within DAYS` may look.
+inline constexpr int kRetentionWithinDaysMax = 3650;
 
 struct Registration {
   std::string nickname, email, password, gender, birthdate, ip, user_agent, company;
@@ -212,10 +229,31 @@ class Accounts {
   // actor): what Export appends, for import's access_requested lines.
   Status RecordAccessRequest(uint64_t account_id, const Context& ctx, Receipt* out);
 
+  // The holder changes the password, verified as a login verifies it
+  // (AuthFailed if wrong, nothing appended); or an admin resets it
+  // (ctx.actor Admin, no old password, not holder activity). Appends
+  // CredentialsChanged; from then on login checks the new password only.
+  Status ChangePassword(uint64_t account_id, const PasswordChange& c, const Context& ctx, Receipt* out);
+  // The holder used the forum: one ActivityRecorded per account and UTC day
+  // (holder activity for retention). A later call the same day, or on a day
+  // the holder was already active, appends nothing: out->seq == 0.
+  Status Touch(uint64_t account_id, const Context& ctx, Receipt* out);
+  // Records that the holder was warned that retention erases the account
+  // (RetentionNoticeSent with the due date as of its last activity).
+  Status RecordRetentionNotice(uint64_t account_id, const Context& ctx, Receipt* out);
+  // Active accounts that a retention of `months` erases at or before
+  // until_ms, soonest due first, at most kRetentionRowsMax (*truncated says
+  // if there were more).
+  Status RetentionDue(int64_t until_ms, int months, std::vector<RetentionCandidate>* out, bool* truncated);
+  int retention_months() const { return opt_.retention_months; }
+
   // Erases accounts past their grace period or inactive past the retention
   // window, and shreds access-log day keys past their window, in one vault
   // pass. Finishes any erasure a crash interrupted first.
   Status Sweep(const SweepOptions& o, SweepReport* out);
+  // The earliest grace deadline among pending deletions (the head of the
+  // meta deletion/ index); empty if none is pending. For an erasure timer.
+  Status NextDeletionDeadline(std::optional<int64_t>* deadline_ms);
   // Accounts not active since MonthsBefore(as_of, months), exact boundary.
   Status Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* out);
   // Erases the given accounts now (admin), same sequence as the sweep.

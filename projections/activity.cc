@@ -228,6 +228,25 @@ int64_t MonthsBefore(int64_t ms, int months) {
   return duration_cast<milliseconds>((sys_days(ym / d) + tod).time_since_epoch()).count();
 }
 
+int64_t RetentionDueAt(int64_t last_active_ms, int months) {
+  using namespace std::chrono;
+  // MonthsBefore maps T back to the same day and time `months` earlier, so
+  // the answer is 1 ms past the last activity, `months` later; when that day
+  // does not exist in the later month (Jan 31 + 1), every day of that month
+  // maps back before it, and the first instant of the next month is due.
+  sys_time<milliseconds> tp{milliseconds{last_active_ms + 1}};
+  auto day = floor<days>(tp);
+  auto tod = tp - day;
+  year_month_day ymd{day};
+  year_month ym = year_month{ymd.year(), ymd.month()} + std::chrono::months{months};
+  auto last = year_month_day_last{ym.year(), month_day_last{ym.month()}}.day();
+  if (ymd.day() > last) {
+    year_month next = ym + std::chrono::months{1};
+    return duration_cast<milliseconds>(sys_days(next / std::chrono::day{1}).time_since_epoch()).count();
+  }
+  return duration_cast<milliseconds>((sys_days(ym / ymd.day()) + tod).time_since_epoch()).count();
+}
+
 Status ReadBitmap(Ledger& ledger, std::string_view key, Roaring64Map* out, size_t* bytes) {
   std::string v;
   Status s = ledger.Get(Cf::kActivity, key, &v);

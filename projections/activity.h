@@ -51,6 +51,11 @@ bool MergeActivity(const std::string* existing, const std::vector<std::string_vi
 // month's length): the retention boundary.
 int64_t MonthsBefore(int64_t ms, int months);
 
+// The first instant at which an account last active at last_active_ms is
+// inactive for `months` (MonthsBefore(due, months) > last_active_ms): the
+// date retention erases it, as the sweep decides.
+int64_t RetentionDueAt(int64_t last_active_ms, int months);
+
 // live AND NOT (union of the months after the cutoff month, up to as_of's):
 // a superset of the accounts inactive since MonthsBefore(as_of, months). The
 // caller applies the exact boundary with each account's last activity time.

@@ -167,6 +167,12 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
     case fb::Payload::AccessLogged:
       j["day"] = env->payload_as_AccessLogged()->day();
       break;
+    case fb::Payload::ActivityRecorded:
+      j["day"] = env->payload_as_ActivityRecorded()->day();
+      break;
+    case fb::Payload::RetentionNoticeSent:
+      j["due_at"] = FormatTime(env->payload_as_RetentionNoticeSent()->due_at_ms());
+      break;
     default:
       break;
   }

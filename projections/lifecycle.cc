@@ -172,9 +172,12 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
                                fb::Payload::ConsentGiven, cp.Union()), std::nullopt, digest});
   }
   std::vector<Ledger::Appended> res;
-  ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
+  Status as = ledger_->Append(std::move(batch), &res);
   // A recorded failure is the fact the caller asked to record: not an error.
-  if (!ok && !r.recorded_fact) return fail;
+  // A wrong password hears only "failed", even when the account is past its
+  // deletion deadline (the projector refused the LoginFailed record).
+  if (!ok && !r.recorded_fact) return as.ok() || as.Is(Status::Code::kRefused) ? fail : as;
+  ACC_RETURN_IF_ERROR(as);
   *out = {id, res[0].seq, implicit && !res[0].duplicate, res[0].duplicate};
   return Status::OK();
 }

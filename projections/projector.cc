@@ -50,6 +50,10 @@ Status CheckNamedPolicy(const events::EventView& e, std::optional<int64_t> effec
   return Status::OK();
 }
 
+Status DeletionDue(uint64_t id, int64_t deadline_ms) {
+  return Status::Refused(Id(id) + ": deletion due since " + FormatTime(deadline_ms) + "; it is being erased");
+}
+
 Status CheckRegistration(const AccountState& s, const events::EventView& e,
                          const std::string& current, std::optional<int64_t> named_effective_at_ms) {
   const uint64_t id = e.envelope()->account_id();
@@ -86,7 +90,7 @@ Status CheckConsent(const AccountState& s, const events::EventView& e, const std
   return Status::OK();
 }
 
-Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
+Status CheckDisclosure(const AccountState& s, const events::EventView& e, bool pending) {
   auto* p = e.envelope()->payload_as_DisclosureRecorded();
   if (!p->country() || !events::IsCountryCode(p->country()->string_view()))
     return Status::InvalidArgument("disclosure without an assigned ISO 3166-1 country code");
@@ -95,8 +99,15 @@ Status CheckDisclosure(const AccountState& s, const events::EventView& e) {
       return Status::Refused("a disclosure under legal obligation needs its reference");
     return Status::OK();
   }
-  if (!s.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)].given)
-    return Status::Refused("disclosure needs the third_party_forwarding consent or a legal obligation");
+  // A holder who asked to be erased has taken back any wish to be shared.
+  if (pending)
+    return Status::Refused(Id(e.envelope()->account_id()) +
+                           " has a deletion pending: no disclosure under consent, only under legal_obligation");
+  // The consent must have been in force when the disclosure happened, not
+  // only when it is recorded (an imported or late record is backdated).
+  const ConsentState& c = s.consents[static_cast<size_t>(fb::Purpose::ThirdPartyForwarding)];
+  if (!c.given || c.changed_at_ms > e.envelope()->occurred_at_ms())
+    return Status::Refused("disclosure needs the third_party_forwarding consent at its time or a legal obligation");
   return Status::OK();
 }
 
@@ -118,6 +129,36 @@ Status CheckAdminAct(const events::EventView& e) {
   return Status::OK();
 }
 
+Status CheckActivity(const AccountState& s, const events::EventView& e) {
+  const int64_t at = e.envelope()->occurred_at_ms();
+  if (e.envelope()->payload_as_ActivityRecorded()->day() != DayOf(at))
+    return Status::InvalidArgument("activity: day does not match occurred_at");
+  // One event per UTC day is all retention needs; more would only grow the log.
+  if (DayOf(s.last_active_at_ms) >= DayOf(at))
+    return Status::Refused(Id(e.envelope()->account_id()) + ": activity of this day is already recorded");
+  return Status::OK();
+}
+
+// From its deadline on, an account waiting for erasure takes nothing that
+// its holder or staff would do with it, whether or not a sweep ran yet.
+bool RefusedWhenDue(fb::Payload t) {
+  switch (t) {
+    case fb::Payload::LoginSucceeded:
+    case fb::Payload::LoginFailed:
+    case fb::Payload::ConsentGiven:
+    case fb::Payload::ConsentWithdrawn:
+    case fb::Payload::ProfileUpdated:
+    case fb::Payload::CredentialsChanged:
+    case fb::Payload::AccessRequested:
+    case fb::Payload::DeletionCancelled:
+    case fb::Payload::ActivityRecorded:
+    case fb::Payload::RetentionNoticeSent:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Status CheckAccountRules(const AccountState& s, const events::EventView& e,
@@ -133,13 +174,18 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
   if (t == fb::Payload::ErasureVerified) return Status::Refused(Id(id) + " is not erased");
   if (IsAdminActor(e.envelope()->actor())) ACC_RETURN_IF_ERROR(CheckAdminAct(e));
   const bool pending = s.status == AccountStatus::kPendingDeletion;
+  // Due at the deadline itself: a cancel must come strictly before it.
+  if (pending && e.envelope()->occurred_at_ms() >= s.deletion_deadline_ms && RefusedWhenDue(t))
+    return DeletionDue(id, s.deletion_deadline_ms);
   switch (t) {
     case fb::Payload::ConsentGiven:
-    case fb::Payload::ConsentWithdrawn:
       // Implicit acceptance by continued use is recorded even while a deletion
       // is pending: refusing it would refuse the login that carries it.
-      if (pending && !(t == fb::Payload::ConsentGiven && e.envelope()->payload_as_ConsentGiven()->implicit()))
+      if (pending && !e.envelope()->payload_as_ConsentGiven()->implicit())
         return Status::Refused(Id(id) + " has a deletion pending; cancel it first");
+      return CheckConsent(s, e, current, named_effective_at_ms);
+    case fb::Payload::ConsentWithdrawn:
+      // always allowed, a pending deletion included
       return CheckConsent(s, e, current, named_effective_at_ms);
     case fb::Payload::ProfileUpdated:
     case fb::Payload::CredentialsChanged:
@@ -150,11 +196,11 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
       return Status::OK();
     case fb::Payload::DeletionCancelled:
       if (!pending) return Status::Refused(Id(id) + " has no deletion request pending");
-      if (e.envelope()->occurred_at_ms() > s.deletion_deadline_ms)
-        return Status::Refused("the grace period of " + Id(id) + " is over");
       return Status::OK();
     case fb::Payload::DisclosureRecorded:
-      return CheckDisclosure(s, e);
+      return CheckDisclosure(s, e, pending);
+    case fb::Payload::ActivityRecorded:
+      return CheckActivity(s, e);
     default:
       return Status::OK();
   }

@@ -49,6 +49,33 @@ Status Accounts::Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* o
   return Status::OK();
 }
 
+Status Accounts::NextDeletionDeadline(std::optional<int64_t>* deadline_ms) {
+  deadline_ms->reset();
+  return ledger_->Scan(Cf::kMeta, kMetaDeletionPrefix, [&](std::string_view k, std::string_view) {
+    *deadline_ms = static_cast<int64_t>(DecodeBE64(k.substr(kMetaDeletionPrefix.size())));
+    return false;  // keys sort by deadline: the first is the earliest
+  });
+}
+
+Status Accounts::RetentionDue(int64_t until_ms, int months, std::vector<RetentionCandidate>* out, bool* truncated) {
+  out->clear();
+  std::vector<uint64_t> ids;
+  ACC_RETURN_IF_ERROR(Inactive(until_ms, months, &ids));
+  for (uint64_t id : ids) {
+    AccountState st;
+    ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, &st));
+    // A pending deletion goes at its own deadline, not by retention.
+    if (st.status != AccountStatus::kActive) continue;
+    out->push_back({id, st.last_active_at_ms, RetentionDueAt(st.last_active_at_ms, months)});
+  }
+  std::sort(out->begin(), out->end(), [](const RetentionCandidate& a, const RetentionCandidate& b) {
+    return a.due_at_ms != b.due_at_ms ? a.due_at_ms < b.due_at_ms : a.account_id < b.account_id;
+  });
+  *truncated = out->size() > kRetentionRowsMax;
+  if (*truncated) out->resize(kRetentionRowsMax);
+  return Status::OK();
+}
+
 Status Accounts::DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out) {
   std::set<uint64_t> seen;
   Status s = ledger_->Scan(Cf::kMeta, kMetaDeletionPrefix, [&](std::string_view k, std::string_view) {
@@ -68,7 +95,7 @@ Status Accounts::DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>
     ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, &st));
     // A pending deletion is erased by its own deadline, with its own reason.
     if (seen.count(id) || st.status != AccountStatus::kActive) continue;
-    out->push_back({id, "retention_inactive", st.last_active_at_ms});
+    out->push_back({id, "retention_inactive", RetentionDueAt(st.last_active_at_ms, opt_.retention_months)});
   }
   return Status::OK();
 }

@@ -72,6 +72,22 @@ class Embedded final : public Backend {
     return Status::OK();
   }
   Status Import(std::string_view bytes, ImportReport* out) override { return ImportJsonLines(*a_, bytes, out); }
+  Status ChangePassword(uint64_t id, const PasswordChange& c, const Context& ctx, Receipt* out) override {
+    return a_->ChangePassword(id, c, ctx, out);
+  }
+  Status Touch(uint64_t id, const Context& ctx, Receipt* out) override { return a_->Touch(id, ctx, out); }
+  Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) override {
+    return a_->RecordRetentionNotice(id, ctx, out);
+  }
+  Status RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) override {
+    constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+    std::vector<RetentionCandidate> due;
+    ACC_RETURN_IF_ERROR(a_->RetentionDue((as_of ? as_of : a_->NowMs()) + within_days * kDayMs, months, &due, truncated));
+    for (const auto& d : due)
+      out->push_back({{"account_id", d.account_id}, {"last_active_at", FormatTime(d.last_active_at_ms)},
+                      {"due_at", FormatTime(d.due_at_ms)}});
+    return Status::OK();
+  }
 
  private:
   std::unique_ptr<Accounts> a_;
@@ -177,6 +193,20 @@ class Remote final : public Backend {
   Status Import(std::string_view, ImportReport*) override {
     return Status::InvalidArgument("import runs in embedded mode only (--data on the server's machine)");
   }
+  Status ChangePassword(uint64_t id, const PasswordChange& c, const Context& ctx, Receipt* out) override {
+    const bool by_admin = ctx.actor == fb::Actor::Admin;
+    return Receipted(wire::Body::ChangePassword, [&](auto& f) {
+      return wire::CreateChangePasswordDirect(f, id, by_admin ? nullptr : c.old_password.c_str(),
+                                              c.new_password.c_str(), by_admin).Union();
+    }, ctx, out);
+  }
+  Status Touch(uint64_t id, const Context& ctx, Receipt* out) override {
+    return Receipted(wire::Body::Touch, [&](auto& f) { return wire::CreateTouch(f, id).Union(); }, ctx, out);
+  }
+  Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) override {
+    return Receipted(wire::Body::RetentionNotice, [&](auto& f) { return wire::CreateRetentionNotice(f, id).Union(); }, ctx, out);
+  }
+  Status RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) override;
 
  private:
   Status Call(wire::Body type, const Client::BodyFn& body, Client::Reply* rep, const std::string& rid = "") {
@@ -255,6 +285,20 @@ Status Remote::Inactive(int64_t as_of, int months, std::vector<Json>* out) {
     ACC_RETURN_IF_ERROR(Show(id.get<uint64_t>(), &account));
     out->push_back({{"account_id", account["account_id"]}, {"status", account["status"]}, {"last_active_at", account["last_active_at"]}});
   }
+  return Status::OK();
+}
+
+Status Remote::RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) {
+  Client::Reply rep;
+  ACC_RETURN_IF_ERROR(Call(wire::Body::Inactive, [&](auto& f) {
+    return wire::CreateInactive(f, as_of, months, within_days).Union();
+  }, &rep));
+  Json j;
+  ACC_RETURN_IF_ERROR(ParseJson(rep.json, &j));
+  if (!j.contains("accounts") || !j["accounts"].is_array() || !j.contains("truncated") || !j["truncated"].is_boolean())
+    return Status::Corruption("server sent no accounts list");
+  for (auto& row : j["accounts"]) out->push_back(row);
+  *truncated = j["truncated"].get<bool>();
   return Status::OK();
 }
 

@@ -46,6 +46,14 @@ class Backend {
   // Accounts past the retention line: account_id, status, last_active_at.
   virtual Status Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) = 0;
   virtual Status Import(std::string_view bytes, ImportReport* out) = 0;
+  virtual Status ChangePassword(uint64_t id, const PasswordChange& c, const Context& ctx, Receipt* out) = 0;
+  // out->seq == 0: the day was already on record, nothing appended.
+  virtual Status Touch(uint64_t id, const Context& ctx, Receipt* out) = 0;
+  virtual Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) = 0;
+  // Active accounts retention erases within `within_days` of as_of (0: now):
+  // account_id, last_active_at, due_at; soonest first.
+  virtual Status RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out,
+                              bool* truncated) = 0;
 };
 
 // Embedded unless g.server is set.

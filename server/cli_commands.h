@@ -67,7 +67,7 @@ Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* 
 Status ReadPassword(bool password_stdin, std::string* out);
 
 void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
-void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion
-void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive import
+void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
+void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
 
 }  // namespace accountable::cli

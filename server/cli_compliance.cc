@@ -1,5 +1,5 @@
 // CLI commands for compliance staff and the forum's backend: export (DSAR),
-// disclose, record-access, publish-policy, policy show|list, sweep, inactive, import.
+// disclose, record-access, notice-sent, publish-policy, policy show|list, sweep, inactive, import.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -72,6 +72,7 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
 struct InactiveFlags {
   std::string as_of;
   std::optional<int> months;  // default: --retention-months
+  std::optional<int> within_days;
 };
 
 int RunInactive(const Globals& g, const InactiveFlags& f) {
@@ -82,9 +83,14 @@ int RunInactive(const Globals& g, const InactiveFlags& f) {
   }
   return WithBackend(g, [&](Backend& a) {
     std::vector<Json> rows;
-    Status s = a.Inactive(as_of, f.months.value_or(g.retention_months), &rows);
+    bool truncated = false;
+    const int months = f.months.value_or(g.retention_months);
+    Status s = f.within_days ? a.RetentionDue(as_of, *f.within_days, months, &rows, &truncated)
+                             : a.Inactive(as_of, months, &rows);
     if (!s.ok()) return Fail(g, s);
     for (const auto& row : rows) Print(g, row);
+    // Said on stderr, so a script reading the rows still gets only rows.
+    if (truncated) std::cerr << "note: only the " << rows.size() << " soonest due are listed\n";
     return 0;
   });
 }
@@ -105,6 +111,9 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto* inactive = app.add_subcommand("inactive", "accounts past the retention line, one per line");
   inactive->add_option("--as-of", inf->as_of, "default: now");
   inactive->add_option("--months", inf->months, "default: --retention-months")->check(CLI::Range(1, 1200));
+  inactive->add_option("--within", inf->within_days,
+                       "DAYS: the active accounts retention erases within DAYS, with the date each is due")
+      ->check(CLI::Range(0, kRetentionWithinDaysMax));
   inactive->callback([&g, selected, inf] { *selected = [&g, inf] { return RunInactive(g, *inf); }; });
 
   auto file = std::make_shared<std::string>();
@@ -315,6 +324,20 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   acc->callback([&g, selected, af] { *selected = [&g, af] { return RunRecordAccess(g, *af); }; });
 
   AttachRecipientCommands(app, g, selected);
+  auto nf = std::make_shared<ReceiptFlags>();
+  auto* notice = app.add_subcommand("notice-sent", "record that the holder was warned of the retention erasure");
+  notice->add_option("ACCOUNT_ID", nf->account)->check(kDecimal)->required();
+  notice->add_option("--request-id", nf->request_id);
+  notice->callback([&g, selected, nf] {
+    *selected = [&g, nf] {
+      return WithBackend(g, [&](Backend& a) {
+        Receipt r;
+        Context c = Ctx(*nf);
+        c.actor = fb::Actor::System;  // the forum's mailer, not the holder
+        return PrintReceipt(g, nf->account, "retention_notice_sent", a.RetentionNotice(nf->account, c, &r), r);
+      });
+    };
+  });
 
   auto pf = std::make_shared<ReceiptFlags>();
   auto* pub = app.add_subcommand("publish-policy", "publish a new policy version; registrations must accept it");

@@ -1,5 +1,6 @@
 // CLI commands the account holder (or an admin for them) causes:
-// login, consent, update, request-deletion, cancel-deletion.
+// login, consent, update, change-password, touch, request-deletion,
+// cancel-deletion.
 #include <iostream>
 
 #include "projections/describe.h"
@@ -87,11 +88,64 @@ int RunConsent(const Globals& g, const ConsentFlags& f) {
   });
 }
 
+struct PasswordFlags {
+  uint64_t account = 0;
+  bool password_stdin = false;
+  Common common;
+};
+
+// The holder gives the old password on the first line of stdin and the new
+// one on the second; an admin reset (--by admin) reads only the new one.
+int RunChangePassword(const Globals& g, const PasswordFlags& f) {
+  PasswordChange c;
+  const Context ctx = ContextOf(f.common);
+  Status s = ctx.actor == fb::Actor::Admin ? Status::OK() : ReadPassword(f.password_stdin, &c.old_password);
+  if (s.ok()) s = ReadPassword(f.password_stdin, &c.new_password);
+  const int code = !s.ok() ? Fail(g, s) : RunReceipt(g, f.account, "credentials_changed", [&](Backend& b, Receipt* r) {
+    return b.ChangePassword(f.account, c, ctx, r);
+  });
+  std::fill(c.old_password.begin(), c.old_password.end(), '\0');
+  std::fill(c.new_password.begin(), c.new_password.end(), '\0');
+  return code;
+}
+
+int RunTouch(const Globals& g, uint64_t id, const Common& common) {
+  std::unique_ptr<Backend> b;
+  Status s = OpenBackend(g, &b);
+  if (!s.ok()) return Fail(g, s);
+  Receipt r;
+  s = b->Touch(id, ContextOf(common), &r);
+  if (!s.ok()) return Fail(g, s);
+  // recorded=false: the holder's activity of this UTC day was already on record.
+  Print(g, Json{{"ok", true}, {"account_id", id}, {"event", "activity_recorded"},
+                {"recorded", r.seq != 0 && !r.duplicate}, {"seq", r.seq}, {"duplicate", r.duplicate}});
+  return 0;
+}
+
 struct UpdateFlags {
   uint64_t account = 0;
   std::optional<std::string> nickname, email, company, gender, birthdate;
   Common common;
 };
+
+// change-password and touch: what the forum calls day to day for its holders.
+void AttachForumCommands(CLI::App& app, Globals& g, Selected* selected) {
+  auto pf = std::make_shared<PasswordFlags>();
+  auto* pw = app.add_subcommand("change-password", "set a new password (holder: old then new password on stdin)");
+  pw->add_option("ACCOUNT_ID", pf->account)->check(kDecimal)->required();
+  pw->add_flag("--password-stdin", pf->password_stdin, "read the passwords from stdin, one per line");
+  pw->add_option("--by", pf->common.by, "holder | admin (a reset without the old password)")
+      ->check(CLI::IsMember({"holder", "admin"}));
+  AddCommon(pw, &pf->common, false);
+  pw->callback([&g, selected, pf] { *selected = [&g, pf] { return RunChangePassword(g, *pf); }; });
+
+  auto tid = std::make_shared<uint64_t>(0);
+  auto tc = std::make_shared<Common>();
+  auto* touch = app.add_subcommand("touch", "record that the holder used the forum today (once per UTC day)");
+  touch->add_option("ACCOUNT_ID", *tid)->check(kDecimal)->required();
+  AddCommon(touch, tc.get(), false);
+  touch->callback([&g, selected, tid, tc] { *selected = [&g, tid, tc] { return RunTouch(g, *tid, *tc); }; });
+}
 
 }  // namespace
 
@@ -146,6 +200,7 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected) {
       };
     });
   }
+  AttachForumCommands(app, g, selected);
 }
 
 }  // namespace accountable::cli

@@ -1,5 +1,7 @@
 #include "server/dispatch.h"
 
+#include <algorithm>
+
 #include "core/crypto.h"
 #include "core/tree_head.h"
 #include "projections/describe.h"
@@ -11,6 +13,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using wire::Body;
+
+constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
 std::string S(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 std::optional<std::string> Opt(const flatbuffers::String* s) {
@@ -119,14 +123,55 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
   }
 }
 
-std::string HandleSweep(Accounts& a, const wire::Request* r) {
+// The ops a forum needs day to day: change-password, touch, retention notices.
+std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
-  if (r->body_type() == Body::Inactive) {
-    auto* b = r->body_as_Inactive();
+  Receipt rc;
+  if (r->body_type() == Body::Touch) {
+    const uint64_t id = r->body_as_Touch()->account_id();
+    return Receipt1(corr, a.Touch(id, Ctx(r), &rc), id, rc);
+  }
+  if (r->body_type() == Body::RetentionNotice) {
+    const uint64_t id = r->body_as_RetentionNotice()->account_id();
+    return Receipt1(corr, a.RecordRetentionNotice(id, Ctx(r, fb::Actor::System), &rc), id, rc);
+  }
+  auto* b = r->body_as_ChangePassword();
+  // Without the old password only an admin may set a new one.
+  if (b->by_admin() && role != wire::Role::Admin)
+    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
+                               "role " + std::string(wire::RoleName(role)) + " may not reset a password");
+  PasswordChange pc{S(b->old_password()), S(b->new_password())};
+  Status s = a.ChangePassword(b->account_id(), pc, Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
+  std::fill(pc.old_password.begin(), pc.old_password.end(), '\0');
+  std::fill(pc.new_password.begin(), pc.new_password.end(), '\0');
+  return Receipt1(corr, s, b->account_id(), rc);
+}
+
+std::string HandleInactive(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  auto* b = r->body_as_Inactive();
+  const int64_t as_of = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
+  const int months = b->months() ? b->months() : a.retention_months();
+  if (b->within_days() < 0) {
     std::vector<uint64_t> ids;
-    Status s = a.Inactive(b->as_of_ms() ? b->as_of_ms() : a.NowMs(), b->months() ? b->months() : 36, &ids);
+    Status s = a.Inactive(as_of, months, &ids);
     return Doc(corr, s, Json{{"account_ids", ids}}.dump());
   }
+  if (b->within_days() > kRetentionWithinDaysMax)
+    return wire::ResponseFrame(corr, Status::InvalidArgument("within_days: must be 0.." + std::to_string(kRetentionWithinDaysMax)));
+  std::vector<RetentionCandidate> due;
+  bool truncated = false;
+  Status s = a.RetentionDue(as_of + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
+  Json rows = Json::array();
+  for (const auto& d : due)
+    rows.push_back({{"account_id", d.account_id}, {"last_active_at", FormatTime(d.last_active_at_ms)},
+                    {"due_at", FormatTime(d.due_at_ms)}});
+  return Doc(corr, s, Json{{"accounts", rows}, {"truncated", truncated}}.dump());
+}
+
+std::string HandleSweep(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (r->body_type() == Body::Inactive) return HandleInactive(a, r);
   auto* b = r->body_as_Sweep();
   if (b->as_of_ms() && !b->dry_run())
     return wire::ResponseFrame(corr, Status::InvalidArgument("as_of needs dry_run: a real sweep runs on the real clock"));
@@ -287,9 +332,11 @@ bool Allowed(wire::Role role, Body op) {
     case Body::CancelDeletion:
     case Body::Disclose:
     case Body::RecordAccess:
+    case Body::ChangePassword:  // by_admin: admin only (HandleForum)
+    case Body::Touch:
       return role == wire::Role::Writer;
     default:
-      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive: admin only
+      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive, RetentionNotice: admin only
   }
 }
 
@@ -319,6 +366,10 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
       return HandlePolicy(a, r);
     case Body::Batch:
       return HandleBatch(a, role, r);
+    case Body::ChangePassword:
+    case Body::Touch:
+    case Body::RetentionNotice:
+      return HandleForum(a, role, r);
     default:
       return HandleLifecycle(a, r);
   }

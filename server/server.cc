@@ -1,10 +1,13 @@
-// ServerImpl: accept loop, worker-side request processing, periodic sweep, shutdown.
+// ServerImpl: accept loop, worker-side request processing, periodic sweep,
+// the erasure timer on the earliest deletion deadline, shutdown.
 #include "server/server_impl.h"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/crypto.h"
@@ -18,6 +21,17 @@ using asio::ip::tcp;
 namespace {
 constexpr size_t kTokenBytesMin = 16;
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// The erasure timer wakes at least this often, so a wall clock that jumped
+// cannot delay an erasure by more than this.
+constexpr int64_t kDeletionWaitMaxMs = 3'600'000;
+// After a sweep that left a due account in place (an I/O error, say).
+constexpr int64_t kDeletionRetryMs = 60'000;
+
+// Requests after which the earliest deletion deadline may have changed.
+bool MovesDeletions(wire::Body b) {
+  return b == wire::Body::RequestDeletion || b == wire::Body::CancelDeletion || b == wire::Body::Sweep ||
+         b == wire::Body::Batch;
+}
 }  // namespace
 
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out) {
@@ -41,7 +55,8 @@ Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* ou
 }
 
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
-    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_) {
+    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
+      deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_) {
   for (const auto& [token, role] : o.tokens) token_hashes_.emplace_back(crypto::Sha256(token), role);
 }
 
@@ -58,7 +73,11 @@ Status ServerImpl::Listen() {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
   if (opt_.sweep_interval_ms > 0)
-    asio::co_spawn(io_, Every(sweep_timer_, opt_.sweep_interval_ms, [this] { Sweep(); }), asio::detached);
+    asio::co_spawn(io_, Every(sweep_timer_, opt_.sweep_interval_ms, [this] {
+      Sweep();
+      ArmDeletionTimer();
+    }), asio::detached);
+  ArmDeletionTimer();
   if (opt_.sign_interval_ms > 0)
     asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }), asio::detached);
   for (size_t i = 0; i < opt_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
@@ -119,6 +138,36 @@ void ServerImpl::Sweep() {
     spdlog::error("sweep failed: {}", s.ToString());
 }
 
+void ServerImpl::ArmDeletionTimer(int64_t fired_ms) {
+  asio::post(deletion_strand_, [this, fired_ms] {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+    }
+    std::optional<int64_t> deadline;
+    Status s = accounts_->NextDeletionDeadline(&deadline);
+    if (!s.ok()) spdlog::error("reading the deletion index failed: {}", s.ToString());
+    if (!s.ok() || !deadline) {
+      deletion_timer_.cancel();  // the hourly sweep still runs
+      return;
+    }
+    int64_t delay_ms = *deadline - accounts_->NowMs();
+    if (fired_ms != 0 && *deadline <= fired_ms) delay_ms = std::max(delay_ms, kDeletionRetryMs);
+    delay_ms = std::clamp<int64_t>(delay_ms, 0, kDeletionWaitMaxMs);
+    deletion_timer_.expires_after(std::chrono::milliseconds(delay_ms));  // cancels the previous wait
+    deletion_timer_.async_wait([this, d = *deadline](const boost::system::error_code& ec) {
+      if (!ec) asio::post(workers_, [this, d] { OnDeletionTimer(d); });
+    });
+  });
+}
+
+void ServerImpl::OnDeletionTimer(int64_t deadline_ms) {
+  // Woken early (the wait is capped): nothing is due yet, only re-arm.
+  if (deadline_ms > accounts_->NowMs()) return ArmDeletionTimer();
+  Sweep();
+  ArmDeletionTimer(deadline_ms);
+}
+
 void ServerImpl::SignIfBehind() {
   bool signed_now = false;
   Status s = accounts_->SignTreeHeadIfBehind(&signed_now);
@@ -170,6 +219,7 @@ Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
     return o;
   }
   o.frame = Dispatch(*accounts_, role, req);
+  if (MovesDeletions(req->body_type())) ArmDeletionTimer();
   return o;
 }
 
@@ -209,6 +259,7 @@ void ServerImpl::Stop() {
     sweep_timer_.cancel();
     sign_timer_.cancel();
   });
+  asio::post(deletion_strand_, [this] { deletion_timer_.cancel(); });
   for (auto& s : live) s->Shutdown();
   live.clear();
   {

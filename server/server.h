@@ -10,6 +10,10 @@
 //   ...
 //   server->Stop();       // stop accepting, finish in-flight commands, close
 //
+// Erasure is on time: a timer armed on the earliest pending deletion deadline
+// (re-armed after every deletion request, cancel and sweep) runs the sweep
+// when that deadline comes, besides the periodic sweep.
+//
 // Every resource has a limit (ServerOptions); a client that exceeds one gets
 // a typed error and, where the stream can no longer be trusted, a close.
 //

@@ -42,6 +42,12 @@ class ServerImpl final : public Server {
   boost::asio::awaitable<void> Every(boost::asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job);
   void Sweep();
   void SignIfBehind();
+  // (Re)arms the erasure timer on the earliest pending deletion deadline,
+  // read afresh on the timer's strand so the latest call wins. fired_ms: the
+  // deadline a sweep just ran for (0: none); if that deadline is still the
+  // earliest, the sweep failed and the next try waits kDeletionRetryMs.
+  void ArmDeletionTimer(int64_t fired_ms = 0);
+  void OnDeletionTimer(int64_t deadline_ms);
   wire::Role Authenticate(std::string_view token) const;
 
   ServerOptions opt_;
@@ -51,6 +57,8 @@ class ServerImpl final : public Server {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer sign_timer_;
+  boost::asio::strand<boost::asio::io_context::executor_type> deletion_strand_;
+  boost::asio::steady_timer deletion_timer_;  // on deletion_strand_ only
   std::vector<std::thread> io_threads_;
   uint16_t port_ = 0;
   // SHA-256 of each token -> role: compared in constant time, never stored raw.

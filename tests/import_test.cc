@@ -148,7 +148,7 @@ std::vector<BadFile> BadFiles() {
       {"unpublished policy", head + RegisterLine(21, at, "i21@example.org", "9.99"), Code::kRefused, "never published"},
       {"cancel after the grace period",
        head + Line("request-deletion", 20, at) + Line("cancel-deletion", 20, "2021-03-01T00:00:00Z"), Code::kRefused,
-       "grace period", 4},
+       "deletion due since", 4},
   };
 }
 

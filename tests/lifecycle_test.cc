@@ -390,7 +390,7 @@ TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled w
   CHECK(Sweep(f).erased.empty());
   CHECK(f.State(id).status == AccountStatus::kPendingDeletion);
   f.Advance(2);
-  ExpectRefused(f, Code::kRefused, "grace period", [&] { return f.a().CancelDeletion(id, {}, &r); });
+  ExpectRefused(f, Code::kRefused, "deletion due since", [&] { return f.a().CancelDeletion(id, {}, &r); });
   SweepReport rep = Sweep(f);
   REQUIRE(rep.erased.size() == 1);
   CHECK(rep.erased[0].account_id == id);
