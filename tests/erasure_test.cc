@@ -28,6 +28,7 @@
 #include "projections/accounts.h"
 #include "projections/activity.h"
 #include "projections/rebuild.h"
+#include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -231,17 +232,7 @@ int RunCli(const std::string& data, const std::vector<std::string>& args, const 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::vector<fb::Payload> Types(Ledger& ledger, uint64_t id) {
-  std::vector<Ledger::Stored> page;
-  REQUIRE(ledger.ReadStream(id, 1, 10000, &page).ok());
-  std::vector<fb::Payload> out;
-  for (auto& st : page) {
-    events::EventView v;
-    REQUIRE(events::EventView::Parse(st.envelope, &v).ok());
-    out.push_back(v.type());
-  }
-  return out;
-}
+using test::Types;
 
 size_t Count(const std::vector<fb::Payload>& types, fb::Payload t) { return std::count(types.begin(), types.end(), t); }
 

@@ -15,6 +15,7 @@
 #include "events/vocabulary.h"
 #include "projections/accounts.h"
 #include "projections/history.h"
+#include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -22,64 +23,16 @@ namespace {
 using namespace accountable;
 using Code = Status::Code;
 
-constexpr const char* kPassword = "correct horse battery";
-
-Registration Reg(const std::string& email, const std::string& nick = "Nick") {
-  return Registration{nick, email, kPassword, "female", "1990-04-01", "192.0.2.10", "ua/1.0", "Example Ltd", "1.01"};
-}
+constexpr const char* kPassword = test::kFixturePassword;
+using test::ExpectRefused;
+using test::Reg;
 
 Context Ctx(const std::string& rid, fb::Actor actor = fb::Actor::Holder) { return Context{actor, 0, rid, {}}; }
-
-class Fixture {
- public:
-  Fixture() { Open(); }
-  void Open() {
-    AccountsOptions o;
-    o.data_dir = dir_.Sub("data");
-    o.password_cost = {1, 8u << 20};
-    Status s = Accounts::Open(o, &a_);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  Accounts& a() { return *a_; }
-  std::string data() const { return dir_.Sub("data"); }
-  void Close() { a_.reset(); }
-  uint64_t Register(const Registration& r) {
-    RegisterResult out;
-    Status s = a_->Register(r, &out);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return out.account_id;
-  }
-  events::EventView Event(uint64_t seq, std::string* keep) {
-    std::vector<Ledger::Stored> one;
-    REQUIRE(a_->ledger().ReadRange(seq, 1, &one).ok());
-    REQUIRE(one.size() == 1);
-    *keep = one[0].envelope;
-    events::EventView v;
-    REQUIRE(events::EventView::Parse(*keep, &v).ok());
-    return v;
-  }
-
- private:
-  test::TempDir dir_{"acc-free-text"};
-  std::unique_ptr<Accounts> a_;
-};
-
-// The command fails with `code`, says `fragment`, and appends nothing.
-void ExpectRefused(Fixture& f, Code code, const std::string& fragment, const std::function<Status()>& fn) {
-  const uint64_t before = f.a().ledger().LastSeq();
-  Status s = fn();
-  INFO("status: " << s.ToString() << " (want fragment '" << fragment << "')");
-  CHECK(s.code() == code);
-  CHECK(s.message().find(fragment) != std::string::npos);
-  CHECK(f.a().ledger().LastSeq() == before);
-}
 
 }  // namespace
 
 TEST_CASE("request ids: stored as an HMAC, never as given", "[free-text][idempotency]") {
-  Fixture f;
+  test::AccountsFixture f;
   RegisterResult reg;
   Registration r = Reg("rid@example.org");
   r.request_id = "signup-zorro.mail@example.org";
@@ -100,19 +53,19 @@ TEST_CASE("request ids: stored as an HMAC, never as given", "[free-text][idempot
 
   // The secret: its own 0600 file, created with the ledger; never replaced.
   struct stat st {};
-  REQUIRE(::stat((f.data() + "/keys/request").c_str(), &st) == 0);
+  REQUIRE(::stat((f.DataDir() + "/keys/request").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(st.st_size == 32);
   f.Close();
-  std::filesystem::remove(f.data() + "/keys/request");
+  std::filesystem::remove(f.DataDir() + "/keys/request");
   std::unique_ptr<Accounts> again;
   AccountsOptions o;
-  o.data_dir = f.data();
+  o.data_dir = f.DataDir();
   CHECK(Accounts::Open(o, &again).code() == Code::kIOError);
 }
 
 TEST_CASE("request ids: the same id with another content is refused, never answered", "[free-text][idempotency]") {
-  Fixture f;
+  test::AccountsFixture f;
   const uint64_t id = f.Register(Reg("same@example.org"));
   Receipt first, again;
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &first).ok());
@@ -156,7 +109,7 @@ TEST_CASE("request ids: the same id with another content is refused, never answe
 }
 
 TEST_CASE("request ids: a login's implicit acceptance is keyed from the login's id", "[free-text][idempotency]") {
-  Fixture f;
+  test::AccountsFixture f;
   f.Register(Reg("implicit@example.org"));
   Receipt r;
   REQUIRE(f.a().PublishPolicy("1.02", "revised", Ctx("", fb::Actor::Admin), &r).ok());
@@ -183,7 +136,7 @@ TEST_CASE("request ids: a login's implicit acceptance is keyed from the login's 
 
 TEST_CASE("disclosure: recipients come from the registry, countries and safeguards from closed sets",
           "[free-text][disclosure]") {
-  Fixture f;
+  test::AccountsFixture f;
   const uint64_t id = f.Register(Reg("disc@example.org"));
   Receipt r;
   const Context admin = Ctx("", fb::Actor::Admin);
@@ -246,7 +199,7 @@ TEST_CASE("sealing: payloads are padded to buckets, the padding is checked", "[f
   CHECK(crypto::PaddedSize(255) == 256);
   CHECK(crypto::PaddedSize(256) == 512);
   CHECK(crypto::PaddedSize(1000) == 1024);
-  Fixture f;
+  test::AccountsFixture f;
   const uint64_t short_nick = f.Register(Reg("p1@example.org", "A"));
   const uint64_t long_nick = f.Register(Reg("p2@example.org", std::string(60, 'n')));
   std::vector<Ledger::Stored> a, b;

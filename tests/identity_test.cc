@@ -16,6 +16,7 @@
 #include "projections/accounts.h"
 #include "projections/import.h"
 #include "projections/validate.h"
+#include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"
 
@@ -24,60 +25,17 @@ namespace {
 using namespace accountable;
 using Code = Status::Code;
 
-constexpr const char* kPassword = "correct horse battery";
+using test::ExpectRefused;
+using test::Reg;
 
 bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-Registration Reg(const std::string& email, const std::string& nick = "Nick") {
-  return Registration{nick, email, kPassword, "female", "1990-04-01", "192.0.2.10", "ua", "", "1.01"};
-}
-
-class Fixture {
- public:
-  Fixture() { Open(); }
-  void Open() {
-    a_.reset();
-    AccountsOptions o;
-    o.data_dir = dir_.Sub("data");
-    o.password_cost = {1, 8u << 20};
-    Status s = Accounts::Open(o, &a_);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  Accounts& a() { return *a_; }
-  uint64_t LastSeq() { return a_->ledger().LastSeq(); }
-  Status Register(const Registration& r, uint64_t* id = nullptr) {
-    RegisterResult out;
-    Status s = a_->Register(r, &out);
-    if (id) *id = out.account_id;
-    return s;
-  }
-  uint64_t MustRegister(const std::string& email) {
-    uint64_t id = 0;
-    Status s = Register(Reg(email), &id);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return id;
-  }
-  Status Login(const std::string& email, uint64_t* id) {
-    LoginResult out;
-    Status s = a_->Login(LoginRequest{email, 0, kPassword, "203.0.113.5", "ua"}, &out);
-    *id = out.account_id;
-    return s;
-  }
-
- private:
-  test::TempDir dir_{"acc-identity"};
-  std::unique_ptr<Accounts> a_;
-};
-
-void ExpectRefused(Fixture& f, Code code, const std::string& fragment, const std::function<Status()>& fn) {
-  const uint64_t before = f.LastSeq();
-  Status s = fn();
-  INFO("status: " << s.ToString() << " (want fragment '" << fragment << "')");
-  CHECK(s.code() == code);
-  CHECK(Contains(s.message(), fragment));
-  CHECK(f.LastSeq() == before);
+// Logs in by e-mail alone; *id is the account it found.
+Status LoginByEmail(test::AccountsFixture& f, const std::string& email, uint64_t* id) {
+  LoginResult out;
+  Status s = f.Login(email, 0, test::kFixturePassword, &out);
+  *id = out.account_id;
+  return s;
 }
 
 std::string Canonical(const std::string& email) {
@@ -130,26 +88,26 @@ TEST_CASE("identity: invisible, bidi and control characters in an email are refu
 }
 
 TEST_CASE("identity: one account per canonical email, and login by any spelling of it", "[identity][email]") {
-  Fixture f;
-  const uint64_t ann = f.MustRegister("Ann@Example.org");
-  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.Register(Reg("ann@example.org")); });
+  test::AccountsFixture f;
+  const uint64_t ann = f.Register("Ann@Example.org");
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("ann@example.org")); });
   ExpectRefused(f, Code::kRefused, "already registered",
-                [&] { return f.Register(Reg("\xEF\xBD\x81\xEF\xBD\x8E\xEF\xBD\x8E@example.org")); });
+                [&] { return f.TryRegister(Reg("\xEF\xBD\x81\xEF\xBD\x8E\xEF\xBD\x8E@example.org")); });
   ExpectRefused(f, Code::kInvalidArgument, "invisible",
-                [&] { return f.Register(Reg("ann\xE2\x80\x8B@example.org")); });
-  const uint64_t buecher = f.MustRegister("ann@b\xC3\xBC" "cher.example");
-  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.Register(Reg("ann@xn--bcher-kva.example")); });
-  const uint64_t strasse = f.MustRegister("stra\xC3\x9F" "e@example.org");
-  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.Register(Reg("STRASSE@example.org")); });
+                [&] { return f.TryRegister(Reg("ann\xE2\x80\x8B@example.org")); });
+  const uint64_t buecher = f.Register("ann@b\xC3\xBC" "cher.example");
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("ann@xn--bcher-kva.example")); });
+  const uint64_t strasse = f.Register("stra\xC3\x9F" "e@example.org");
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("STRASSE@example.org")); });
 
   uint64_t id = 0;
-  REQUIRE(f.Login("\xEF\xBD\x81\xEF\xBD\x8E\xEF\xBD\x8E@EXAMPLE.org", &id).ok());
+  REQUIRE(LoginByEmail(f, "\xEF\xBD\x81\xEF\xBD\x8E\xEF\xBD\x8E@EXAMPLE.org", &id).ok());
   CHECK(id == ann);
-  REQUIRE(f.Login("ANN@XN--BCHER-KVA.example", &id).ok());
+  REQUIRE(LoginByEmail(f, "ANN@XN--BCHER-KVA.example", &id).ok());
   CHECK(id == buecher);
-  REQUIRE(f.Login("Strasse@example.org", &id).ok());
+  REQUIRE(LoginByEmail(f, "Strasse@example.org", &id).ok());
   CHECK(id == strasse);
-  ExpectRefused(f, Code::kInvalidArgument, "invisible", [&] { return f.Login("ann\xE2\x80\x8B@example.org", &id); });
+  ExpectRefused(f, Code::kInvalidArgument, "invisible", [&] { return LoginByEmail(f, "ann\xE2\x80\x8B@example.org", &id); });
 
   // An update to another spelling of the same address keeps the account's row;
   // to another account's address it is refused.
@@ -157,7 +115,7 @@ TEST_CASE("identity: one account per canonical email, and login by any spelling 
   ProfileChange same;
   same.email = "ANN@example.org";
   REQUIRE(f.a().Update(ann, same, {}, &r).ok());
-  REQUIRE(f.Login("ann@example.org", &id).ok());
+  REQUIRE(LoginByEmail(f, "ann@example.org", &id).ok());
   CHECK(id == ann);
   ProfileChange taken;
   taken.email = "Strasse@Example.org";
@@ -165,7 +123,7 @@ TEST_CASE("identity: one account per canonical email, and login by any spelling 
 }
 
 TEST_CASE("identity: nicknames have no controls or bidi overrides and are not blank", "[identity][nickname]") {
-  Fixture f;
+  test::AccountsFixture f;
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"Zorro\xC2\x85", "control"},                        // C1 NEL
       {"Zorro\xC2\x9B", "control"},                        // C1 CSI
@@ -180,11 +138,11 @@ TEST_CASE("identity: nicknames have no controls or bidi overrides and are not bl
   };
   for (const auto& [nick, fragment] : bad) {
     ExpectRefused(f, Code::kInvalidArgument, fragment,
-                  [&] { return f.Register(Reg("n" + std::to_string(nick.size()) + fragment + "@example.org", nick)); });
+                  [&] { return f.TryRegister(Reg("n" + std::to_string(nick.size()) + fragment + "@example.org", nick)); });
     CHECK(validate::Nickname(nick).code() == Code::kInvalidArgument);
     CHECK(validate::Nickname(nick).message().rfind("nickname: ", 0) == 0);
   }
-  const uint64_t id = f.MustRegister("nick@example.org");
+  const uint64_t id = f.Register("nick@example.org");
   Receipt r;
   ProfileChange c;
   c.nickname = "Zorro\xE2\x80\xAE";
@@ -197,7 +155,7 @@ TEST_CASE("identity: nicknames have no controls or bidi overrides and are not bl
 }
 
 TEST_CASE("identity: account ids stay in 1..2^53-1; importing the largest breaks no registration", "[identity][ids]") {
-  Fixture f;
+  test::AccountsFixture f;
   const std::string line = R"({"type":"register","account_id":ID,"occurred_at":"2021-01-05T10:00:00Z","nickname":"Max",)"
                            R"("email":"max@example.org","password":"correct horse battery","gender":"female",)"
                            R"("birthdate":"1980-02-03","ip":"192.0.2.1","accept_policy":"1.01"})";
@@ -217,16 +175,16 @@ TEST_CASE("identity: account ids stay in 1..2^53-1; importing the largest breaks
   CHECK(v.state.status == AccountStatus::kActive);
   CHECK(f.a().Show(kAccountIdMax + 1, &v).code() == Code::kInvalidArgument);
 
-  ExpectRefused(f, Code::kRefused, "no account id left", [&] { return f.Register(Reg("late@example.org")); });
-  f.Open();  // the allocator starts above the stored largest id, and still refuses
-  ExpectRefused(f, Code::kRefused, "no account id left", [&] { return f.Register(Reg("late@example.org")); });
+  ExpectRefused(f, Code::kRefused, "no account id left", [&] { return f.TryRegister(Reg("late@example.org")); });
+  f.Reopen();  // the allocator starts above the stored largest id, and still refuses
+  ExpectRefused(f, Code::kRefused, "no account id left", [&] { return f.TryRegister(Reg("late@example.org")); });
   Registration direct = Reg("direct@example.org");
   direct.actor = fb::Actor::Import;
   direct.occurred_at_ms = f.a().NowMs();
   direct.account_id = kAccountIdMax + 1;
-  ExpectRefused(f, Code::kInvalidArgument, "account id", [&] { return f.Register(direct); });
+  ExpectRefused(f, Code::kInvalidArgument, "account id", [&] { return f.TryRegister(direct); });
   direct.account_id = 5;  // free ids below stay available to imports
-  CHECK(f.Register(direct).ok());
+  CHECK(f.TryRegister(direct).ok());
 }
 
 TEST_CASE("identity server: an account id outside the range is refused over the wire", "[identity][server]") {
@@ -243,8 +201,8 @@ TEST_CASE("identity server: an account id outside the range is refused over the 
   }, &rep).ok());
   CHECK(rep.status.code() == Code::kInvalidArgument);
   REQUIRE(c->Call(wire::Body::Register, [](auto& b) {
-    return wire::CreateRegisterDirect(b, "Nick", "zorro\xE2\x80\x8B@example.org", kPassword, "female", "1990-04-01",
-                                      "192.0.2.10", "ua", "", "1.01").Union();
+    return wire::CreateRegisterDirect(b, "Nick", "zorro\xE2\x80\x8B@example.org", test::kFixturePassword, "female",
+                                      "1990-04-01", "192.0.2.10", "ua", "", "1.01").Union();
   }, &rep).ok());
   CHECK(rep.status.code() == Code::kInvalidArgument);
   CHECK(!Contains(rep.status.message(), "zorro"));
@@ -260,7 +218,7 @@ TEST_CASE("identity: limits apply to the canonical form, and the projector check
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(Contains(s.message(), "email: local part longer than 64 bytes"));
 
-  Fixture f;
+  test::AccountsFixture f;
   events::EnvelopeBuilder b;
   auto& fbb = b.fbb();
   std::vector<fb::Purpose> consents = {fb::Purpose::PrivacyPolicy};

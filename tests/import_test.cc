@@ -21,6 +21,7 @@
 #include "projections/activity.h"
 #include "projections/describe.h"
 #include "projections/import.h"
+#include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -67,31 +68,18 @@ std::string GoodFile() {
 
 int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
 
-class Fixture {
+// A service on the wall clock (imports are dated relative to real time here)
+// that knows the recipient GoodFile's disclosure names.
+class Fixture : public test::AccountsFixture {
  public:
-  Fixture() {
-    AccountsOptions o;
-    o.data_dir = dir_.Sub("data");
-    o.password_cost = {1, 8u << 20};
-    REQUIRE(Accounts::Open(o, &a_).ok());
-    Receipt r;  // the recipient GoodFile's disclosure names
-    REQUIRE(a_->RegisterRecipient("Acme", "US", {fb::Actor::Admin}, &r).ok());
+  Fixture() : AccountsFixture(test::WallClock) {
+    Receipt r;
+    REQUIRE(a().RegisterRecipient("Acme", "US", {fb::Actor::Admin}, &r).ok());
   }
-  Accounts& a() { return *a_; }
-  uint64_t LastSeq() { return a_->ledger().LastSeq(); }
   Status Import(const std::string& bytes, ImportReport* r = nullptr) {
     ImportReport ignored;
-    return ImportJsonLines(*a_, bytes, r ? r : &ignored);
+    return ImportJsonLines(a(), bytes, r ? r : &ignored);
   }
-  AccountState State(uint64_t id) {
-    AccountState st;
-    REQUIRE(ReadAccount(a_->ledger(), id, &st).ok());
-    return st;
-  }
-
- private:
-  test::TempDir dir_{"acc-import"};
-  std::unique_ptr<Accounts> a_;
 };
 
 struct BadFile {

@@ -16,6 +16,7 @@
 #include "projections/accounts.h"
 #include "projections/activity.h"
 #include "projections/history.h"
+#include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -24,85 +25,16 @@ using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
 
-constexpr const char* kPassword = "correct horse battery";
-constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr const char* kPassword = test::kFixturePassword;
+using test::kDayMs;
 constexpr int64_t kT0 = test::kTestTimeMs;
+using test::AdminCtx;
+using test::ExpectRefused;
+using test::Reg;
 
 bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-Registration Reg(const std::string& email, const std::string& nick = "Nick", const std::string& policy = "1.01") {
-  return Registration{nick, email, kPassword, "female", "1990-04-01", "192.0.2.10", "ua/1.0", "Example Ltd", policy};
-}
-
-Context Admin(const std::string& reason = "") { return Context{fb::Actor::Admin, 0, "", reason}; }
-
-// One data directory with cheap Argon2id and a clock the test moves.
-class Fixture {
- public:
-  explicit Fixture(const std::function<void(AccountsOptions&)>& tweak = {})
-      : now_(std::make_shared<std::atomic<int64_t>>(kT0)) {
-    AccountsOptions o;
-    o.data_dir = dir_.Sub("data");
-    o.password_cost = {1, 8u << 20};
-    o.clock_ms = [n = now_] { return n->load(); };
-    if (tweak) tweak(o);
-    Status s = Accounts::Open(o, &a_);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  Accounts& a() { return *a_; }
-  int64_t now() const { return now_->load(); }
-  void Advance(int64_t ms) { now_->fetch_add(ms); }
-
-  uint64_t Register(const Registration& r) {
-    RegisterResult out;
-    Status s = a_->Register(r, &out);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return out.account_id;
-  }
-  uint64_t Register(const std::string& email) { return Register(Reg(email)); }
-  // Imported history: registered at `at_ms` on the old system.
-  uint64_t RegisterAt(const std::string& email, int64_t at_ms) {
-    Registration r = Reg(email);
-    r.actor = fb::Actor::Import;
-    r.occurred_at_ms = at_ms;
-    return Register(r);
-  }
-  AccountState State(uint64_t id) {
-    AccountState st;
-    REQUIRE(ReadAccount(a_->ledger(), id, &st).ok());
-    return st;
-  }
-  Status Login(const std::string& email, uint64_t id, const std::string& password = kPassword,
-               LoginResult* out = nullptr) {
-    LoginResult ignored;
-    LoginRequest r{email, id, password, "203.0.113.5", "login-agent/2"};
-    return a_->Login(r, out ? out : &ignored);
-  }
-
- private:
-  test::TempDir dir_{"acc-life"};
-  std::shared_ptr<std::atomic<int64_t>> now_;
-  std::unique_ptr<Accounts> a_;
-};
-
-// The command fails with `code`, says `fragment`, and appends nothing.
-void ExpectRefused(Fixture& f, Code code, const std::string& fragment, const std::function<Status()>& fn) {
-  const uint64_t before = f.a().ledger().LastSeq();
-  Status s = fn();
-  INFO("status: " << s.ToString() << " (want fragment '" << fragment << "')");
-  CHECK(s.code() == code);
-  CHECK(Contains(s.message(), fragment));
-  CHECK(f.a().ledger().LastSeq() == before);
-}
-
-Status TryRegister(Fixture& f, const Registration& r) {
-  RegisterResult out;
-  return f.a().Register(r, &out);
-}
-
-std::vector<std::string> Stream(Fixture& f, uint64_t id) {
+std::vector<std::string> Stream(test::AccountsFixture& f, uint64_t id) {
   std::vector<Ledger::Stored> page;
   REQUIRE(f.a().ledger().ReadStream(id, 1, 100000, &page).ok());
   std::vector<std::string> out;
@@ -116,33 +48,33 @@ events::EventView View(const std::string& bytes) {
   return v;
 }
 
-std::string EventAt(Fixture& f, uint64_t seq) {
+std::string EventAt(test::AccountsFixture& f, uint64_t seq) {
   std::vector<Ledger::Stored> one;
   REQUIRE(f.a().ledger().ReadRange(seq, 1, &one).ok());
   REQUIRE(one.size() == 1);
   return one[0].envelope;
 }
 
-size_t CountType(Fixture& f, uint64_t id, fb::Payload type) {
+size_t CountType(test::AccountsFixture& f, uint64_t id, fb::Payload type) {
   size_t n = 0;
   for (auto& e : Stream(f, id)) n += View(e).type() == type;
   return n;
 }
 
-bool InMonth(Fixture& f, int64_t at_ms, uint64_t id) {
+bool InMonth(test::AccountsFixture& f, int64_t at_ms, uint64_t id) {
   Roaring64Map b;
   REQUIRE(ReadBitmap(f.a().ledger(), MonthKey(at_ms), &b).ok());
   return b.contains(id);
 }
 
-std::vector<uint64_t> Inactive(Fixture& f, int months = 36) {
+std::vector<uint64_t> Inactive(test::AccountsFixture& f, int months = 36) {
   std::vector<uint64_t> ids;
   REQUIRE(f.a().Inactive(f.now(), months, &ids).ok());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
-SweepReport Sweep(Fixture& f, bool dry_run = false) {
+SweepReport Sweep(test::AccountsFixture& f, bool dry_run = false) {
   SweepReport r;
   Status s = f.a().Sweep(SweepOptions{0, dry_run}, &r);
   INFO(s.ToString());
@@ -150,7 +82,7 @@ SweepReport Sweep(Fixture& f, bool dry_run = false) {
   return r;
 }
 
-void RequestDeletion(Fixture& f, uint64_t id) {
+void RequestDeletion(test::AccountsFixture& f, uint64_t id) {
   Receipt r;
   REQUIRE(f.a().RequestDeletion(id, {}, &r).ok());
 }
@@ -158,46 +90,46 @@ void RequestDeletion(Fixture& f, uint64_t id) {
 }  // namespace
 
 TEST_CASE("lifecycle: registration needs the current policy version", "[lifecycle][policy]") {
-  Fixture f;
+  test::AccountsFixture f;
   REQUIRE(f.a().CurrentPolicyVersion() == "1.01");
-  ExpectRefused(f, Code::kRefused, "privacy policy", [&] { return TryRegister(f, Reg("a@example.org", "A", "")); });
+  ExpectRefused(f, Code::kRefused, "privacy policy", [&] { return f.TryRegister(Reg("a@example.org", "A", "")); });
   ExpectRefused(f, Code::kRefused, "current policy version 1.01",
-                [&] { return TryRegister(f, Reg("a@example.org", "A", "1.00")); });
+                [&] { return f.TryRegister(Reg("a@example.org", "A", "1.00")); });
   uint64_t a = f.Register(Reg("a@example.org", "A", "1.01"));
   CHECK(f.State(a).accepted_policy_version == "1.01");
 
   Receipt rc;
-  REQUIRE(f.a().PublishPolicy("1.02", "revised policy text", Admin(), &rc).ok());
+  REQUIRE(f.a().PublishPolicy("1.02", "revised policy text", AdminCtx(), &rc).ok());
   CHECK(f.a().CurrentPolicyVersion() == "1.02");
-  ExpectRefused(f, Code::kRefused, "1.02", [&] { return TryRegister(f, Reg("b@example.org", "B", "1.01")); });
+  ExpectRefused(f, Code::kRefused, "1.02", [&] { return f.TryRegister(Reg("b@example.org", "B", "1.01")); });
   uint64_t b = f.Register(Reg("b@example.org", "B", "1.02"));
   CHECK(f.State(b).accepted_policy_version == "1.02");
   CHECK(f.State(b).consents[0].given);
 }
 
 TEST_CASE("lifecycle: a policy version is published once", "[lifecycle][policy]") {
-  Fixture f;
+  test::AccountsFixture f;
   Receipt rc;
-  REQUIRE(f.a().PublishPolicy("1.02", "text one", Admin(), &rc).ok());
+  REQUIRE(f.a().PublishPolicy("1.02", "text one", AdminCtx(), &rc).ok());
   CHECK(View(EventAt(f, rc.seq)).type() == fb::Payload::PolicyPublished);
-  ExpectRefused(f, Code::kRefused, "already published", [&] { return f.a().PublishPolicy("1.02", "text two", Admin(), &rc); });
-  ExpectRefused(f, Code::kRefused, "already published", [&] { return f.a().PublishPolicy("1.01", "old", Admin(), &rc); });
-  ExpectRefused(f, Code::kInvalidArgument, "policy text", [&] { return f.a().PublishPolicy("1.03", "", Admin(), &rc); });
-  ExpectRefused(f, Code::kInvalidArgument, "policy version", [&] { return f.a().PublishPolicy("1 03", "t", Admin(), &rc); });
+  ExpectRefused(f, Code::kRefused, "already published", [&] { return f.a().PublishPolicy("1.02", "text two", AdminCtx(), &rc); });
+  ExpectRefused(f, Code::kRefused, "already published", [&] { return f.a().PublishPolicy("1.01", "old", AdminCtx(), &rc); });
+  ExpectRefused(f, Code::kInvalidArgument, "policy text", [&] { return f.a().PublishPolicy("1.03", "", AdminCtx(), &rc); });
+  ExpectRefused(f, Code::kInvalidArgument, "policy version", [&] { return f.a().PublishPolicy("1 03", "t", AdminCtx(), &rc); });
   CHECK(f.a().CurrentPolicyVersion() == "1.02");
 }
 
 TEST_CASE("lifecycle: email is unique among live accounts, ignoring case", "[lifecycle][email]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t a = f.Register("Ann@Example.org");
-  ExpectRefused(f, Code::kRefused, "already registered", [&] { return TryRegister(f, Reg("ann@example.ORG")); });
-  ExpectRefused(f, Code::kRefused, "already registered", [&] { return TryRegister(f, Reg("Ann@Example.org")); });
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("ann@example.ORG")); });
+  ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("Ann@Example.org")); });
   uint64_t b = f.Register("ann2@example.org");
   CHECK(b != a);
 }
 
 TEST_CASE("lifecycle: login by email or id records success and failure", "[lifecycle][login]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("Login@Example.org");
   LoginResult out;
   REQUIRE(f.Login("login@example.org", 0, kPassword, &out).ok());
@@ -228,10 +160,10 @@ TEST_CASE("lifecycle: login by email or id records success and failure", "[lifec
 }
 
 TEST_CASE("lifecycle: a login after a new policy accepts it once, implicitly", "[lifecycle][login][policy]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("implicit@example.org");
   Receipt rc;
-  REQUIRE(f.a().PublishPolicy("1.02", "revised", Admin(), &rc).ok());
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", AdminCtx(), &rc).ok());
   CHECK(f.Login("", id, "wrong password").code() == Code::kAuthFailed);
   CHECK(CountType(f, id, fb::Payload::ConsentGiven) == 0);
   CHECK(f.State(id).accepted_policy_version == "1.01");
@@ -254,11 +186,11 @@ TEST_CASE("lifecycle: a login after a new policy accepts it once, implicitly", "
 }
 
 TEST_CASE("lifecycle: a login in the grace period after a new policy still accepts it", "[lifecycle][login][policy]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("pending@example.org");
   RequestDeletion(f, id);
   Receipt rc;
-  REQUIRE(f.a().PublishPolicy("1.02", "revised", Admin(), &rc).ok());
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", AdminCtx(), &rc).ok());
   LoginResult out;
   Status s = f.Login("", id, kPassword, &out);
   INFO(s.ToString());
@@ -272,7 +204,7 @@ TEST_CASE("lifecycle: a login in the grace period after a new policy still accep
 }
 
 TEST_CASE("lifecycle: consent is given and withdrawn per purpose", "[lifecycle][consent]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("consent@example.org");
   Receipt r;
   for (size_t i = 1; i < kPurposeCount; ++i) {
@@ -293,7 +225,7 @@ TEST_CASE("lifecycle: consent is given and withdrawn per purpose", "[lifecycle][
 }
 
 TEST_CASE("lifecycle: the holder updates the profile, an admin only some fields with a reason", "[lifecycle][update]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("update@example.org");
   Receipt r;
   REQUIRE(f.a().Update(id, {.nickname = "NewNick", .company = "New Co", .gender = "diverse"}, {}, &r).ok());
@@ -304,14 +236,14 @@ TEST_CASE("lifecycle: the holder updates the profile, an admin only some fields 
   CHECK(v.pii->gender == "diverse");
   CHECK(View(EventAt(f, r.seq)).envelope()->actor() == fb::Actor::Holder);
 
-  ExpectRefused(f, Code::kRefused, "reason", [&] { return f.a().Update(id, {.nickname = "X"}, Admin(), &r); });
+  ExpectRefused(f, Code::kRefused, "reason", [&] { return f.a().Update(id, {.nickname = "X"}, AdminCtx(), &r); });
   ExpectRefused(f, Code::kRefused, "only nickname",
-                [&] { return f.a().Update(id, {.gender = "male"}, Admin("ticket 12"), &r); });
+                [&] { return f.a().Update(id, {.gender = "male"}, AdminCtx("ticket 12"), &r); });
   ExpectRefused(f, Code::kRefused, "only nickname",
-                [&] { return f.a().Update(id, {.birthdate = "1991-01-01"}, Admin("ticket 12"), &r); });
+                [&] { return f.a().Update(id, {.birthdate = "1991-01-01"}, AdminCtx("ticket 12"), &r); });
   ExpectRefused(f, Code::kInvalidArgument, "at least one field", [&] { return f.a().Update(id, {}, {}, &r); });
 
-  REQUIRE(f.a().Update(id, {.nickname = "AdminSet", .company = "Admin Co"}, Admin("ticket 12"), &r).ok());
+  REQUIRE(f.a().Update(id, {.nickname = "AdminSet", .company = "Admin Co"}, AdminCtx("ticket 12"), &r).ok());
   auto ev = View(EventAt(f, r.seq));
   CHECK(ev.envelope()->actor() == fb::Actor::Admin);
   CHECK(ev.envelope()->payload_as_ProfileUpdated()->has_reason());
@@ -322,7 +254,7 @@ TEST_CASE("lifecycle: the holder updates the profile, an admin only some fields 
 }
 
 TEST_CASE("lifecycle: an email change moves the blind index", "[lifecycle][email]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t a = f.Register("old@example.org");
   f.Register("other@example.org");
   Receipt r;
@@ -343,7 +275,7 @@ TEST_CASE("lifecycle: an email change moves the blind index", "[lifecycle][email
 }
 
 TEST_CASE("lifecycle: an access request is recorded and exports decrypted data", "[lifecycle][export]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("dsar@example.org");
   LoginRequest login{"", id, kPassword, "203.0.113.77", "export-agent/3"};
   LoginResult lo;
@@ -369,7 +301,7 @@ TEST_CASE("lifecycle: an access request is recorded and exports decrypted data",
 }
 
 TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled within it", "[lifecycle][deletion]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("delete@example.org");
   Receipt r;
   RequestDeletion(f, id);
@@ -401,7 +333,7 @@ TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled w
 }
 
 TEST_CASE("lifecycle: retention erases accounts inactive for 36 months", "[lifecycle][retention]") {
-  Fixture f;
+  test::AccountsFixture f;
   const int64_t cutoff = MonthsBefore(f.now(), 36);
   uint64_t old = f.RegisterAt("old@example.org", MonthsBefore(f.now(), 37));
   uint64_t recent = f.RegisterAt("recent@example.org", MonthsBefore(f.now(), 35));
@@ -425,17 +357,17 @@ TEST_CASE("lifecycle: retention erases accounts inactive for 36 months", "[lifec
 }
 
 TEST_CASE("lifecycle: only events the holder caused count as activity", "[lifecycle][retention]") {
-  Fixture f;
+  test::AccountsFixture f;
   const int64_t registered = MonthsBefore(f.now(), 40);
   uint64_t id = f.RegisterAt("quiet@example.org", registered);
   Receipt r;
-  REQUIRE(f.a().Update(id, {.company = "Admin Co"}, Admin("support ticket"), &r).ok());
-  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", Admin(), &r).ok());
+  REQUIRE(f.a().Update(id, {.company = "Admin Co"}, AdminCtx("support ticket"), &r).ok());
+  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", AdminCtx(), &r).ok());
   Disclosure d{"Tax Office", "DE", "audit", "legal_obligation", "none", "Order 2024/17"};
-  REQUIRE(f.a().Disclose(id, d, Admin(), &r).ok());
+  REQUIRE(f.a().Disclose(id, d, AdminCtx(), &r).ok());
   REQUIRE(f.a().RecordAccess({"198.51.100.9", "b", "isp", "ref", "os", "/"}, {fb::Actor::System}, &r).ok());
   std::string json;
-  REQUIRE(f.a().Export(id, Admin(), &json).ok());
+  REQUIRE(f.a().Export(id, AdminCtx(), &json).ok());
   CHECK(f.Login("", id, "wrong password").code() == Code::kAuthFailed);
   CHECK(f.State(id).last_active_at_ms == registered);
   CHECK_FALSE(InMonth(f, f.now(), id));
@@ -448,16 +380,16 @@ TEST_CASE("lifecycle: only events the holder caused count as activity", "[lifecy
 }
 
 TEST_CASE("lifecycle: disclosure needs consent or a recorded legal obligation", "[lifecycle][disclosure]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register("disclose@example.org");
   Receipt r;
-  REQUIRE(f.a().RegisterRecipient("Acme Analytics Inc", "US", Admin(), &r).ok());
+  REQUIRE(f.a().RegisterRecipient("Acme Analytics Inc", "US", AdminCtx(), &r).ok());
   const uint64_t acme = r.seq;
-  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", Admin(), &r).ok());
+  REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", AdminCtx(), &r).ok());
   Disclosure d{"Acme Analytics Inc", "", "newsletter analytics", "consent", "standard_contractual_clauses", ""};
-  ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, Admin(), &r); });
+  ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, AdminCtx(), &r); });
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
-  REQUIRE(f.a().Disclose(id, d, Admin(), &r).ok());
+  REQUIRE(f.a().Disclose(id, d, AdminCtx(), &r).ok());
   auto* p = View(EventAt(f, r.seq)).envelope()->payload_as_DisclosureRecorded();
   REQUIRE(p);
   CHECK(p->recipient_id() == acme);
@@ -466,22 +398,22 @@ TEST_CASE("lifecycle: disclosure needs consent or a recorded legal obligation", 
   CHECK(p->legal_basis() == fb::LegalBasis::Consent);
 
   REQUIRE(f.a().WithdrawConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
-  ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, Admin(), &r); });
+  ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, AdminCtx(), &r); });
   Disclosure legal{"Tax Office", "DE", "tax audit", "legal_obligation", "none", ""};
-  ExpectRefused(f, Code::kRefused, "reference", [&] { return f.a().Disclose(id, legal, Admin(), &r); });
+  ExpectRefused(f, Code::kRefused, "reference", [&] { return f.a().Disclose(id, legal, AdminCtx(), &r); });
   legal.reference = "Order 2024/17";
-  REQUIRE(f.a().Disclose(id, legal, Admin(), &r).ok());
+  REQUIRE(f.a().Disclose(id, legal, AdminCtx(), &r).ok());
   d.country = "usa";
-  ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().Disclose(id, d, Admin(), &r); });
+  ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().Disclose(id, d, AdminCtx(), &r); });
   d.country = "US";
   d.legal_basis = "whim";
-  ExpectRefused(f, Code::kInvalidArgument, "legal basis", [&] { return f.a().Disclose(id, d, Admin(), &r); });
+  ExpectRefused(f, Code::kInvalidArgument, "legal basis", [&] { return f.a().Disclose(id, d, AdminCtx(), &r); });
 }
 
 namespace {
 
 // Opens an AccessLogged event's box with its day key, as an operator would.
-Status OpenAccessLog(Fixture& f, const std::string& envelope, std::string* ip) {
+Status OpenAccessLog(test::AccountsFixture& f, const std::string& envelope, std::string* ip) {
   auto v = View(envelope);
   const uint32_t day = v.envelope()->payload_as_AccessLogged()->day();
   crypto::Key32 key;
@@ -500,7 +432,7 @@ Status OpenAccessLog(Fixture& f, const std::string& envelope, std::string* ip) {
 }  // namespace
 
 TEST_CASE("lifecycle: access logs are sealed under a day key that the sweep shreds", "[lifecycle][access]") {
-  Fixture f;
+  test::AccountsFixture f;
   Receipt r;
   REQUIRE(f.a().RecordAccess({"198.51.100.23", "Firefox", "Example ISP", "https://ref.example", "Linux", "/forum"},
                              {fb::Actor::System}, &r).ok());
@@ -532,7 +464,7 @@ TEST_CASE("lifecycle: access logs are sealed under a day key that the sweep shre
 }
 
 TEST_CASE("lifecycle: an erased account is anonymous, shredded and frees its email", "[lifecycle][erasure]") {
-  Fixture f;
+  test::AccountsFixture f;
   uint64_t id = f.Register(Reg("Erase.Me@example.org", "ErasedNick"));
   REQUIRE(f.Login("", id).ok());
   Receipt r;
@@ -576,7 +508,7 @@ TEST_CASE("lifecycle: an erased account is anonymous, shredded and frees its ema
 }
 
 TEST_CASE("lifecycle: one sweep erases many accounts in one verified shred", "[lifecycle][erasure]") {
-  Fixture f;
+  test::AccountsFixture f;
   std::vector<uint64_t> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(f.Register(test::Name("many", i) + "@example.org"));
   for (uint64_t id : ids) RequestDeletion(f, id);

@@ -19,6 +19,7 @@
 #include "projections/describe.h"
 #include "projections/import.h"
 #include "projections/policy.h"
+#include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"
 
@@ -31,51 +32,33 @@ using Json = nlohmann::json;
 bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
 
-class Fixture {
- public:
-  Fixture() {
-    AccountsOptions o;
-    o.data_dir = dir_.Sub("data");
-    o.password_cost = {1, 8u << 20};
-    Status s = Accounts::Open(o, &a_);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-  }
-  Accounts& a() { return *a_; }
-  uint64_t LastSeq() { return a_->ledger().LastSeq(); }
-  Status Publish(const std::string& version, const std::string& effective = "", const std::string& summary = "") {
-    Receipt r;
-    return a_->PublishPolicy(PolicyDraft{version, "text of " + version, summary, effective.empty() ? 0 : T(effective)},
+using test::ExpectRefused;
+
+// The fixtures here use test::WallClock, as these tests were written: "versions
+// and effective dates only go forward" publishes versions effective "now"
+// (effective empty) around fixed effective dates of 2026.
+Status Publish(test::AccountsFixture& f, const std::string& version, const std::string& effective = "",
+               const std::string& summary = "") {
+  Receipt r;
+  return f.a().PublishPolicy(PolicyDraft{version, "text of " + version, summary, effective.empty() ? 0 : T(effective)},
                              Context{fb::Actor::Admin}, &r);
-  }
-  Status Register(const std::string& email, const std::string& policy, fb::Actor actor = fb::Actor::Holder,
-                  int64_t at_ms = 0, uint64_t id = 0) {
-    Registration r{"Nick", email, "correct horse battery", "female", "1990-04-01", "192.0.2.10", "ua", "",
-                   policy, "", actor, at_ms, id};
-    RegisterResult out;
-    return a_->Register(r, &out);
-  }
-  policy::Info Read(const std::string& version) {
-    policy::Info info;
-    Status s = policy::Read(a_->ledger(), version, true, &info);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return info;
-  }
+}
 
- private:
-  test::TempDir dir_{"acc-policy"};
-  std::unique_ptr<Accounts> a_;
-};
+Status Register(test::AccountsFixture& f, const std::string& email, const std::string& policy,
+                fb::Actor actor = fb::Actor::Holder, int64_t at_ms = 0, uint64_t id = 0) {
+  Registration r = test::Reg(email, "Nick", policy);
+  r.actor = actor;
+  r.occurred_at_ms = at_ms;
+  r.account_id = id;
+  return f.TryRegister(r);
+}
 
-// The command fails with `code`, says `fragment`, and appends nothing.
-void ExpectRefused(Fixture& f, Code code, const std::string& fragment, const std::function<Status()>& fn) {
-  const uint64_t before = f.LastSeq();
-  Status s = fn();
-  INFO("status: " << s.ToString() << " (want fragment '" << fragment << "')");
-  CHECK(s.code() == code);
-  CHECK(Contains(s.message(), fragment));
-  CHECK(f.LastSeq() == before);
+policy::Info Read(test::AccountsFixture& f, const std::string& version) {
+  policy::Info info;
+  Status s = policy::Read(f.a().ledger(), version, true, &info);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return info;
 }
 
 std::string Line(const std::string& type, uint64_t id, const std::string& at, Json extra = Json::object()) {
@@ -110,8 +93,8 @@ std::vector<uint32_t> V(const std::string& v) {
 }  // namespace
 
 TEST_CASE("policy: a new ledger starts with the 1.01 text of docs/privacy-policy-1.01.txt", "[policy]") {
-  Fixture f;
-  const policy::Info p = f.Read("1.01");
+  test::AccountsFixture f(test::WallClock);
+  const policy::Info p = Read(f, "1.01");
   const std::string file = ReadDoc("privacy-policy-1.01.txt");
   REQUIRE(!file.empty());
   CHECK(p.text == file);
@@ -119,7 +102,7 @@ TEST_CASE("policy: a new ledger starts with the 1.01 text of docs/privacy-policy
   CHECK(crypto::ToHex(crypto::Sha256(kPolicy101Text)) == kPolicy101Sha256Hex);
   CHECK(FormatTime(p.row.effective_at_ms).rfind("2018-04-28T00:00:00", 0) == 0);
   CHECK(p.summary == "initial version");
-  CHECK(f.Read("").version == "1.01");  // empty: the current version
+  CHECK(Read(f, "").version == "1.01");  // empty: the current version
 }
 
 TEST_CASE("policy: an embedded text that does not match its digest starts no ledger", "[policy]") {
@@ -151,28 +134,28 @@ TEST_CASE("policy: versions compare component by component as integers", "[polic
 }
 
 TEST_CASE("policy: versions and effective dates only go forward", "[policy]") {
-  Fixture f;
+  test::AccountsFixture f(test::WallClock);
   // The issue's scenario: 1.00 after 1.01 would have become current.
-  ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return f.Publish("1.00"); });
-  ExpectRefused(f, Code::kRefused, "same version", [&] { return f.Publish("1.1"); });
-  ExpectRefused(f, Code::kRefused, "same version", [&] { return f.Publish("1.01.0"); });
-  ExpectRefused(f, Code::kRefused, "already published", [&] { return f.Publish("1.01"); });
-  ExpectRefused(f, Code::kRefused, "take effect before", [&] { return f.Publish("1.02", "2018-01-01T00:00:00Z"); });
-  ExpectRefused(f, Code::kInvalidArgument, "policy version", [&] { return f.Publish("1.02-beta"); });
+  ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return Publish(f, "1.00"); });
+  ExpectRefused(f, Code::kRefused, "same version", [&] { return Publish(f, "1.1"); });
+  ExpectRefused(f, Code::kRefused, "same version", [&] { return Publish(f, "1.01.0"); });
+  ExpectRefused(f, Code::kRefused, "already published", [&] { return Publish(f, "1.01"); });
+  ExpectRefused(f, Code::kRefused, "take effect before", [&] { return Publish(f, "1.02", "2018-01-01T00:00:00Z"); });
+  ExpectRefused(f, Code::kInvalidArgument, "policy version", [&] { return Publish(f, "1.02-beta"); });
   CHECK(f.a().CurrentPolicyVersion() == "1.01");
-  CHECK(f.Register("a@example.org", "1.01").ok());
+  CHECK(Register(f, "a@example.org", "1.01").ok());
 
-  REQUIRE(f.Publish("1.02", "2026-01-01T00:00:00Z").ok());
-  ExpectRefused(f, Code::kRefused, "take effect before", [&] { return f.Publish("1.03", "2025-12-31T00:00:00Z"); });
-  REQUIRE(f.Publish("1.10", "2026-01-01T00:00:00Z").ok());  // the same effective date is not earlier
-  ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return f.Publish("1.9"); });
+  REQUIRE(Publish(f, "1.02", "2026-01-01T00:00:00Z").ok());
+  ExpectRefused(f, Code::kRefused, "take effect before", [&] { return Publish(f, "1.03", "2025-12-31T00:00:00Z"); });
+  REQUIRE(Publish(f, "1.10", "2026-01-01T00:00:00Z").ok());  // the same effective date is not earlier
+  ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return Publish(f, "1.9"); });
   CHECK(f.a().CurrentPolicyVersion() == "1.10");
-  ExpectRefused(f, Code::kRefused, "current policy version 1.10", [&] { return f.Register("b@example.org", "1.02"); });
-  CHECK(f.Register("b@example.org", "1.10").ok());
+  ExpectRefused(f, Code::kRefused, "current policy version 1.10", [&] { return Register(f, "b@example.org", "1.02"); });
+  CHECK(Register(f, "b@example.org", "1.10").ok());
 }
 
 TEST_CASE("policy: show and list give text, effective date and summary", "[policy]") {
-  Fixture f;
+  test::AccountsFixture f(test::WallClock);
   std::string big(policy::kTextBytesMax + 1, 'x');
   Receipt r;
   ExpectRefused(f, Code::kInvalidArgument, "policy text", [&] {
@@ -182,8 +165,8 @@ TEST_CASE("policy: show and list give text, effective date and summary", "[polic
     return f.a().PublishPolicy(PolicyDraft{"1.02", "t", std::string(policy::kSummaryBytesMax + 1, 's'), 0},
                                Context{fb::Actor::Admin}, &r);
   });
-  REQUIRE(f.Publish("1.02", "2026-12-01T00:00:00Z", "cookies for surveys").ok());
-  const policy::Info p = f.Read("");
+  REQUIRE(Publish(f, "1.02", "2026-12-01T00:00:00Z", "cookies for surveys").ok());
+  const policy::Info p = Read(f, "");
   CHECK(p.version == "1.02");
   CHECK(p.text == "text of 1.02");
   CHECK(p.summary == "cookies for surveys");
@@ -205,19 +188,19 @@ TEST_CASE("policy: show and list give text, effective date and summary", "[polic
 }
 
 TEST_CASE("policy: an imported registration names a version in effect at its time", "[policy][import]") {
-  Fixture f;
-  REQUIRE(f.Publish("1.02", "2021-06-01T00:00:00Z").ok());
+  test::AccountsFixture f(test::WallClock);
+  REQUIRE(Publish(f, "1.02", "2021-06-01T00:00:00Z").ok());
   const int64_t before_102 = T("2021-05-15T00:00:00Z");
   ExpectRefused(f, Code::kRefused, "in effect only from 2021-06-01",
-                [&] { return f.Register("i1@example.org", "1.02", fb::Actor::Import, before_102, 101); });
+                [&] { return Register(f, "i1@example.org", "1.02", fb::Actor::Import, before_102, 101); });
   ExpectRefused(f, Code::kRefused, "in effect only from 2018-04-28",
-                [&] { return f.Register("i1@example.org", "1.01", fb::Actor::Import, T("2017-01-01T00:00:00Z"), 102); });
-  CHECK(f.Register("i1@example.org", "1.01", fb::Actor::Import, before_102, 103).ok());
-  CHECK(f.Register("i2@example.org", "1.02", fb::Actor::Import, T("2021-06-02T00:00:00Z"), 104).ok());
+                [&] { return Register(f, "i1@example.org", "1.01", fb::Actor::Import, T("2017-01-01T00:00:00Z"), 102); });
+  CHECK(Register(f, "i1@example.org", "1.01", fb::Actor::Import, before_102, 103).ok());
+  CHECK(Register(f, "i2@example.org", "1.02", fb::Actor::Import, T("2021-06-02T00:00:00Z"), 104).ok());
 }
 
 TEST_CASE("policy: import obeys the version order and names the version in effect", "[policy][import]") {
-  Fixture f;
+  test::AccountsFixture f(test::WallClock);
   ImportReport rep;
   const std::vector<std::pair<std::string, std::string>> bad = {
       {Line("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.00"}, {"text", "old"}}), "versions only go forward"},
@@ -260,7 +243,7 @@ TEST_CASE("policy: import obeys the version order and names the version in effec
   REQUIRE(ReadAccount(f.a().ledger(), 210, &st).ok());
   CHECK(st.consents[size_t(fb::Purpose::Surveys)].policy_version == "1.01");        // 1.02 not yet in effect
   CHECK(st.consents[size_t(fb::Purpose::Notifications)].policy_version == "1.02");
-  const policy::Info p = f.Read("1.02");
+  const policy::Info p = Read(f, "1.02");
   CHECK(p.summary == "surveys");
   CHECK(p.row.effective_at_ms == T("2021-06-01T00:00:00Z"));
   CHECK(p.row.published_at_ms == T("2021-05-01T00:00:00Z"));
@@ -383,7 +366,7 @@ namespace {
 
 // A PolicyPublished envelope as any writer could hand the ledger, bypassing
 // the service's input checks: the projector must refuse it on its own.
-Status AppendPolicy(Fixture& f, const std::string& version, const std::string& digest, const char* text,
+Status AppendPolicy(test::AccountsFixture& f, const std::string& version, const std::string& digest, const char* text,
                     int64_t effective_at_ms) {
   events::EnvelopeBuilder b;
   auto& fbb = b.fbb();
@@ -400,7 +383,7 @@ Status AppendPolicy(Fixture& f, const std::string& version, const std::string& d
 }  // namespace
 
 TEST_CASE("policy: the projector refuses a publication the service would, whoever appends it", "[policy]") {
-  Fixture f;
+  test::AccountsFixture f(test::WallClock);
   const std::string good = crypto::Sha256("t");
   ExpectRefused(f, Code::kRefused, "versions only go forward", [&] { return AppendPolicy(f, "1.00", good, "t", 0); });
   ExpectRefused(f, Code::kRefused, "same version", [&] { return AppendPolicy(f, "1.1", good, "t", 0); });
@@ -414,7 +397,7 @@ TEST_CASE("policy: the projector refuses a publication the service would, whoeve
 }
 
 TEST_CASE("policy: a draft with a text that is not UTF-8 or a date before 1970 is refused", "[policy]") {
-  Fixture f;
+  test::AccountsFixture f(test::WallClock);
   Receipt r;
   ExpectRefused(f, Code::kInvalidArgument, "policy text: not valid UTF-8", [&] {
     return f.a().PublishPolicy(PolicyDraft{"1.02", "bad \xFF text", "", 0}, Context{fb::Actor::Admin}, &r);
