@@ -2,7 +2,7 @@
 // so RocksDB iteration order is seq / account order.
 #pragma once
 
-#include <cassert>
+#include "events/assert.h"
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,7 +19,7 @@ inline std::string EncodeBE64(uint64_t v) {
 }
 
 inline uint64_t DecodeBE64(std::string_view s) {
-  assert(s.size() >= 8);
+  ACC_ASSERT(s.size() >= 8, "a BE64 field holds 8 bytes");
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;

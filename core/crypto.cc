@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include <cassert>
+#include "events/assert.h"
 #include <cstring>
 
 namespace accountable::crypto {
@@ -41,7 +41,7 @@ std::string Seal(const Key32& key, std::string_view plaintext, std::string_view 
       nonce + kNonceBytes, &ct_len, reinterpret_cast<const uint8_t*>(plaintext.data()),
       plaintext.size(), reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nullptr, nonce,
       key.data());
-  assert(ct_len == plaintext.size() + kTagBytes);
+  ACC_ASSERT(ct_len == plaintext.size() + kTagBytes, "an AEAD box is plaintext plus one tag");
   return out;
 }
 
@@ -75,7 +75,7 @@ std::string SealPadded(const Key32& key, std::string_view plaintext, std::string
   size_t padded = 0;
   // One block of the bucket's size: the result is exactly the bucket.
   const int rc = sodium_pad(&padded, reinterpret_cast<unsigned char*>(buf.data()), plaintext.size(), bucket, bucket);
-  assert(rc == 0 && padded == bucket);
+  ACC_ASSERT(rc == 0 && padded == bucket, "padding fills exactly one bucket");
   (void)rc;
   std::string box = Seal(key, buf, ad);
   sodium_memzero(buf.data(), buf.size());

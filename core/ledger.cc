@@ -10,7 +10,6 @@
 
 #include <array>
 #include <atomic>
-#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -20,6 +19,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "events/assert.h"
 #include "core/merkle.h"
 #include "core/rocks_util.h"
 #include "core/tree_frontier.h"
@@ -415,6 +415,7 @@ void LedgerImpl::WriterLoop() {
 }
 
 void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
+  ACC_ASSERT(!group.empty(), "the writer wakes only for queued commands");
   rocksdb::WriteBatch wb;
   WriterTx tx(this, &wb);
   const uint64_t first_seq = last_seq_.load() + 1;
@@ -423,6 +424,8 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
   group_leaves_.clear();
   for (Pending* p : group) p->status = ApplyBatch(p, tx, &next_seq, now_ms, &versions);
+  ACC_ASSERT(!opt_.merkle_tree || group_leaves_.size() == next_seq - first_seq,
+             "one Merkle leaf per newly assigned seq");
   // The tree rows go last, once the group's refusals are known: leaves of
   // seqs first_seq.. in one row, so a group of k events adds 1 + k/32 rows.
   tree_.AddLeaves(first_seq - 1, group_leaves_, [&](std::string_view key, std::string_view value) {
@@ -438,6 +441,8 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     tree_.Reset();  // may hold nodes that never became durable
     return;
   }
+  ACC_ASSERT(next_seq >= first_seq && last_seq_.load() == first_seq - 1,
+             "only the writer advances last_seq, by exactly the group's new events");
   last_seq_.store(next_seq - 1, std::memory_order_release);
   last_recorded_ms_ = now_ms;
   if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
@@ -524,6 +529,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
     tx.PutBlind(kStreams, StreamKey(account, version), seq_key);
     (*versions)[account] = version;
   }
+  ACC_ASSERT(seq >= 1 && (account == 0 || version >= 1), "seqs and stream versions are 1-based");
   r->seq = seq;
   r->version = version;
   r->duplicate = false;

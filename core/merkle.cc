@@ -7,16 +7,21 @@
 #include "core/coding.h"
 #include "core/crypto.h"
 #include "core/ledger.h"
+#include "events/assert.h"
 
 namespace accountable::merkle {
 namespace {
 
 // Largest power of two strictly below n (n > 1).
-uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
+uint64_t SplitPoint(uint64_t n) {
+  ACC_ASSERT(n > 1, "a split needs two or more leaves");
+  return std::bit_floor(n - 1);
+}
 
 // Hash of leaves [start, start + size): stored if it is a perfect aligned
 // subtree, else split as RFC 6962 does. O(log size) reads.
 Status Range(const NodeReader& read, uint64_t start, uint64_t size, std::string* out) {
+  ACC_ASSERT(size >= 1, "a range hash covers at least one leaf");
   if (std::has_single_bit(size) && start % size == 0)
     return read(static_cast<uint8_t>(std::countr_zero(size)), start / size, out);
   const uint64_t k = SplitPoint(size);
@@ -28,6 +33,7 @@ Status Range(const NodeReader& read, uint64_t start, uint64_t size, std::string*
 }
 
 Status Path(const NodeReader& read, uint64_t m, uint64_t start, uint64_t n, std::vector<std::string>* proof) {
+  ACC_ASSERT(m < n, "the proven leaf lies inside the subtree");
   if (n <= 1) return Status::OK();
   const uint64_t k = SplitPoint(n);
   std::string sibling;
@@ -44,6 +50,7 @@ Status Path(const NodeReader& read, uint64_t m, uint64_t start, uint64_t n, std:
 
 Status SubProof(const NodeReader& read, uint64_t m, uint64_t start, uint64_t n, bool complete,
                 std::vector<std::string>* proof) {
+  ACC_ASSERT(m >= 1 && m <= n, "a consistency subproof needs 0 < m <= n");
   std::string h;
   if (m == n) {
     if (complete) return Status::OK();

@@ -5,7 +5,7 @@
 #include <rocksdb/options.h>
 
 #include <algorithm>
-#include <cassert>
+#include "events/assert.h"
 #include <filesystem>
 #include <unordered_map>
 
@@ -162,7 +162,7 @@ class ScratchImpl final : public ScratchStore {
   using Rows = std::unordered_map<std::string, Row, KeyHash, std::equal_to<>>;
 
   static size_t Index(Cf cf) {
-    assert(static_cast<size_t>(cf) < kCfCount && "projections never touch the Merkle tree");
+    ACC_ASSERT(static_cast<size_t>(cf) < kCfCount, "projections never touch the Merkle tree");
     return static_cast<size_t>(cf);
   }
   void Fail(Status s) {

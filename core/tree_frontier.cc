@@ -4,11 +4,13 @@
 #include <string>
 
 #include "core/merkle.h"
+#include "events/assert.h"
 
 namespace accountable {
 
 void TreeFrontier::AddLeaves(uint64_t first_index, const std::vector<Digest>& leaves, const PutRow& put) {
   if (leaves.empty()) return;
+  ACC_ASSERT(first_index + leaves.size() > first_index, "leaf indexes never wrap");
   std::string run;
   run.reserve(leaves.size() * merkle::kHashBytes);
   for (const Digest& d : leaves) run.append(View(d));
@@ -23,6 +25,7 @@ void TreeFrontier::AddLeaf(uint64_t index, Digest hash, const PutRow& put) {
     // A missing sibling means a log written before the tree existed; no
     // parent can be computed, and RootAt will report the gap.
     const bool parent = (index & 1) && LeftSibling(level, index - 1, &left);
+    ACC_ASSERT(!last_[level] || last_[level]->first < index, "the frontier only moves right");
     last_[level] = std::make_pair(index, hash);
     if (!parent) return;
     hash = merkle::NodeDigest(left, hash);

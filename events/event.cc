@@ -1,7 +1,7 @@
 #include "events/event.h"
 
 #include <array>
-#include <cassert>
+#include "events/assert.h"
 #include <cstring>
 
 namespace accountable::events {
@@ -59,7 +59,7 @@ EventView EventView::FromVerified(std::string_view bytes) {
   EventView v;
   v.env_ = fb::GetEnvelope(bytes.data());
   v.bytes_ = bytes;
-  assert(v.env_->payload() != nullptr);
+  ACC_ASSERT(v.env_->payload() != nullptr, "FromVerified takes only bytes Parse accepted");
   return v;
 }
 
