@@ -60,7 +60,8 @@ Status WriteKeyFile(const std::string& path, const crypto::Key32& key) {
 
 class VaultImpl final : public Vault {
  public:
-  ~VaultImpl() override { Close(); }
+  // As the ledger: owners who care call Close() first and check it.
+  ~VaultImpl() override { static_cast<void>(Close()); }
   Status OpenDb(const VaultOptions& o);
   Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) override;
   Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) override;

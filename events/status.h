@@ -8,6 +8,9 @@
 //   Status s = ledger->Append(...);
 //   if (!s.ok()) { std::cerr << s.ToString() << "\n"; return ExitCode(s); }
 //
+// Status is [[nodiscard]]: a result is handled, or discarded with
+// static_cast<void>(...) and a comment saying why that is safe.
+//
 // Thread safety: a Status is a value; distinct objects need no locking.
 #pragma once
 
@@ -17,7 +20,7 @@
 
 namespace accountable {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // Stable: codes appear in CLI exit codes and wire responses (docs/protocol.md).
   enum class Code : unsigned char {
