@@ -76,7 +76,6 @@ std::string SealPadded(const Key32& key, std::string_view plaintext, std::string
   // One block of the bucket's size: the result is exactly the bucket.
   const int rc = sodium_pad(&padded, reinterpret_cast<unsigned char*>(buf.data()), plaintext.size(), bucket, bucket);
   ACC_ASSERT(rc == 0 && padded == bucket, "padding fills exactly one bucket");
-  (void)rc;
   std::string box = Seal(key, buf, ad);
   sodium_memzero(buf.data(), buf.size());
   return box;
@@ -98,12 +97,10 @@ Status OpenPadded(const Key32& key, std::string_view box, std::string_view ad, s
 }
 
 std::string HmacSha256(const Key32& key, std::string_view message) {
+  static_assert(crypto_auth_hmacsha256_KEYBYTES == kKeyBytes);
   std::string out(crypto_auth_hmacsha256_BYTES, '\0');
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, key.data(), kKeyBytes);
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const uint8_t*>(message.data()), message.size());
-  crypto_auth_hmacsha256_final(&st, reinterpret_cast<uint8_t*>(out.data()));
-  sodium_memzero(&st, sizeof st);
+  crypto_auth_hmacsha256(reinterpret_cast<uint8_t*>(out.data()), reinterpret_cast<const uint8_t*>(message.data()),
+                         message.size(), key.data());
   return out;
 }
 

@@ -98,6 +98,10 @@ Status ReadEvent(Ledger& ledger, const std::string& version, const Row& row, boo
 
 Status Read(Ledger& ledger, std::string_view version, bool with_text, Info* out) {
   std::string v(version);
+  // Checked before any lookup so that whatever a caller typed (it could be
+  // anything, an e-mail address included) is never echoed in the error.
+  std::vector<uint32_t> components;
+  if (!v.empty()) ACC_RETURN_IF_ERROR(ParseVersion(v, &components));
   if (v.empty()) {
     Status s = ledger.Get(Cf::kMeta, kMetaPolicyCurrent, &v);
     if (s.Is(Status::Code::kNotFound)) return Status::NotFound("no policy version was published");

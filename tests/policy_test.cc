@@ -185,6 +185,10 @@ TEST_CASE("policy: show and list give text, effective date and summary", "[polic
 
   policy::Info none;
   CHECK(policy::Read(f.a().ledger(), "9.99", false, &none).code() == Code::kNotFound);
+  // Not a version at all: refused as such, and what was typed is not echoed.
+  const Status typed = policy::Read(f.a().ledger(), "ann.reader@example.org", false, &none);
+  CHECK(typed.code() == Code::kInvalidArgument);
+  CHECK(typed.message().find("example.org") == std::string::npos);
 }
 
 TEST_CASE("policy: an imported registration names a version in effect at its time", "[policy][import]") {
