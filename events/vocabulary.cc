@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 
 namespace accountable::events {
 namespace {
@@ -46,6 +48,52 @@ std::optional<fb::Safeguard> ParseSafeguard(std::string_view name) {
   for (size_t i = 0; i < kSafeguards.size(); ++i)
     if (kSafeguards[i] == name) return static_cast<fb::Safeguard>(i);
   return std::nullopt;
+}
+
+std::string FormatTime(int64_t ms) {
+  using namespace std::chrono;
+  sys_time<milliseconds> tp{milliseconds{ms}};
+  auto day = floor<days>(tp);
+  year_month_day ymd{day};
+  hh_mm_ss<milliseconds> t{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld.%03lldZ", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()), long(t.hours().count()),
+                long(t.minutes().count()), static_cast<long long>(t.seconds().count()),
+                static_cast<long long>(t.subseconds().count()));
+  return buf;
+}
+
+std::optional<int64_t> ParseTime(std::string_view s) {
+  using namespace std::chrono;
+  auto num = [&](size_t pos, size_t len, int* out) {
+    if (pos + len > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int y, mo, d, h = 0, mi = 0, se = 0, ms = 0;
+  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d))
+    return std::nullopt;
+  if (s.size() > 10) {
+    if (s.size() < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z' ||
+        !num(11, 2, &h) || !num(14, 2, &mi) || !num(17, 2, &se))
+      return std::nullopt;
+    if (s.size() == 24) {
+      if (s[19] != '.' || !num(20, 3, &ms)) return std::nullopt;
+    } else if (s.size() != 20) {
+      return std::nullopt;
+    }
+  }
+  year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || se > 59) return std::nullopt;
+  auto tp = sys_days(ymd) + hours{h} + minutes{mi} + seconds{se} + milliseconds{ms};
+  return duration_cast<milliseconds>(tp.time_since_epoch()).count();
 }
 
 }  // namespace accountable::events

@@ -1,6 +1,6 @@
 // Vocabulary: the closed sets of values that events may hold in plaintext
 // beside the schema's enums: ISO 3166-1 alpha-2 country codes and the names
-// of transfer safeguards. A value outside these sets is refused at input, so
+// of transfer safeguards; and the text form of times. A value outside these sets is refused at input, so
 // nothing a caller types can reach the log through these fields.
 //
 //   if (!events::IsCountryCode("DE")) return Status::InvalidArgument(...);
@@ -9,7 +9,9 @@
 // Thread safety: pure functions over constant tables.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "accountable_generated.h"
@@ -23,5 +25,11 @@ inline constexpr size_t kCountryCodeCount = 249;
 
 std::string_view SafeguardName(fb::Safeguard s);
 std::optional<fb::Safeguard> ParseSafeguard(std::string_view name);
+
+// The one text form of a time: RFC 3339 UTC with milliseconds,
+// 2026-11-29T05:36:27.000Z, so that logs, JSON and errors sort and compare alike.
+std::string FormatTime(int64_t ms);
+// Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.sssZ.
+std::optional<int64_t> ParseTime(std::string_view text);
 
 }  // namespace accountable::events

@@ -9,6 +9,7 @@
 #include "core/merkle.h"
 #include "projections/activity.h"
 #include "projections/history.h"
+#include "projections/policy.h"
 #include "projections/proof_json.h"
 #include "projections/validate.h"
 
@@ -195,7 +196,7 @@ Status Accounts::CheckRegistration(const Registration& r, int64_t now_ms) {
   ACC_RETURN_IF_ERROR(validate::Text("company", r.company, validate::kCompanyBytesMax, true));
   if (r.accept_policy.empty())
     return Status::Refused("registration requires accepting the privacy policy (accept-policy)");
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(r.accept_policy));
+  ACC_RETURN_IF_ERROR(policy::CheckVersion(r.accept_policy));
   if (!r.request_id.empty())
     ACC_RETURN_IF_ERROR(validate::Text("request id", r.request_id, events::kRequestIdBytesMax));
   if (r.account_id > kAccountIdMax)

@@ -32,9 +32,9 @@
 #include "core/ledger.h"
 #include "core/tree_head.h"
 #include "core/vault.h"
-#include "policy_101_text.h"
 #include "projections/account_state.h"
 #include "projections/projector.h"
+#include "policy_101_text.h"
 
 namespace accountable {
 
@@ -266,7 +266,6 @@ class Accounts {
   static Status CheckPolicyDraft(const PolicyDraft& d);
   static Status CheckAccessLog(const AccessLog& log);
   static Status CheckLogin(const LoginRequest& r);
-  static Status CheckRecipient(const std::string& name, const std::string& country);
   // Business times may not lie in the future (beyond clock skew): a future
   // activity time would keep an account from retention forever.
   static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
@@ -336,16 +335,10 @@ class Accounts {
 
 inline constexpr std::string_view kMetaLatestHead = "sth/latest";
 
-// "yyyymmdd" of the UTC day containing ms, as a number.
-uint32_t DayOf(int64_t ms);
-
 std::string NewRequestId();
 
 // Canonical encoding of a request's inputs for ContentDigest: each value
 // length-prefixed (BE32), so ("ab","c") and ("a","bc") differ.
 std::string ContentFields(std::initializer_list<std::string_view> values);
-
-inline constexpr size_t kRecipientNameBytesMax = 128;
-inline constexpr size_t kRecipientsMax = 4096;
 
 }  // namespace accountable

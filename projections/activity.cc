@@ -132,6 +132,12 @@ int MonthIndex(int64_t ms) {
   return int(ymd.year()) * 12 + int(unsigned(ymd.month())) - 1;
 }
 
+uint32_t DayOf(int64_t ms) {
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(sys_time<milliseconds>{milliseconds{ms}})};
+  return uint32_t(int(ymd.year())) * 10000 + unsigned(ymd.month()) * 100 + unsigned(ymd.day());
+}
+
 std::string MonthKey(int64_t ms) { return MonthKeyFromIndex(MonthIndex(ms)); }
 
 std::string MonthKey(int64_t ms, int64_t* first_ms, int64_t* end_ms) {

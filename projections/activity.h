@@ -27,6 +27,9 @@ namespace accountable {
 
 inline constexpr std::string_view kActivityLiveKey = "live";
 
+// "yyyymmdd" of the UTC day containing ms, as a number (ActivityRecorded.day).
+uint32_t DayOf(int64_t ms);
+
 // "m/yyyymm" of the UTC month containing ms.
 std::string MonthKey(int64_t ms);
 // The same, plus that month's instants [*first_ms, *end_ms), so that a

@@ -1,57 +1,10 @@
 #include "projections/describe.h"
 
-#include <chrono>
 #include <cstdio>
 
 #include "events/vocabulary.h"
 
 namespace accountable {
-
-std::string FormatTime(int64_t ms) {
-  using namespace std::chrono;
-  sys_time<milliseconds> tp{milliseconds{ms}};
-  auto day = floor<days>(tp);
-  year_month_day ymd{day};
-  hh_mm_ss<milliseconds> t{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld.%03lldZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), long(t.hours().count()),
-                long(t.minutes().count()), static_cast<long long>(t.seconds().count()),
-                static_cast<long long>(t.subseconds().count()));
-  return buf;
-}
-
-std::optional<int64_t> ParseTime(std::string_view s) {
-  using namespace std::chrono;
-  auto num = [&](size_t pos, size_t len, int* out) {
-    if (pos + len > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int y, mo, d, h = 0, mi = 0, se = 0, ms = 0;
-  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
-      !num(8, 2, &d))
-    return std::nullopt;
-  if (s.size() > 10) {
-    if (s.size() < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z' ||
-        !num(11, 2, &h) || !num(14, 2, &mi) || !num(17, 2, &se))
-      return std::nullopt;
-    if (s.size() == 24) {
-      if (s[19] != '.' || !num(20, 3, &ms)) return std::nullopt;
-    } else if (s.size() != 20) {
-      return std::nullopt;
-    }
-  }
-  year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || se > 59) return std::nullopt;
-  auto tp = sys_days(ymd) + hours{h} + minutes{mi} + seconds{se} + milliseconds{ms};
-  return duration_cast<milliseconds>(tp.time_since_epoch()).count();
-}
 
 namespace {
 
@@ -116,10 +69,10 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
   const fb::Envelope* env = e.envelope();
   switch (e.type()) {
     case fb::Payload::DeletionRequested:
-      j["grace_deadline"] = FormatTime(env->payload_as_DeletionRequested()->grace_deadline_ms());
+      j["grace_deadline"] = events::FormatTime(env->payload_as_DeletionRequested()->grace_deadline_ms());
       break;
     case fb::Payload::DeletionCancelled:
-      j["grace_deadline"] = FormatTime(env->payload_as_DeletionCancelled()->grace_deadline_ms());
+      j["grace_deadline"] = events::FormatTime(env->payload_as_DeletionCancelled()->grace_deadline_ms());
       break;
     case fb::Payload::AccountErased:
       j["reason"] = events::ErasureReasonName(env->payload_as_AccountErased()->reason());
@@ -155,8 +108,8 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
     case fb::Payload::PolicyPublished: {
       auto* p = env->payload_as_PolicyPublished();
       j["version"] = Str(p->version());
-      j["published_at"] = FormatTime(p->published_at_ms());
-      j["effective_at"] = FormatTime(p->effective_at_ms() ? p->effective_at_ms() : p->published_at_ms());
+      j["published_at"] = events::FormatTime(p->published_at_ms());
+      j["effective_at"] = events::FormatTime(p->effective_at_ms() ? p->effective_at_ms() : p->published_at_ms());
       if (p->summary()) j["summary"] = p->summary()->str();
       if (p->text()) j["text_bytes"] = p->text()->size();  // `policy show VERSION` prints the text
       if (p->text_sha256())
@@ -171,7 +124,7 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
       j["day"] = env->payload_as_ActivityRecorded()->day();
       break;
     case fb::Payload::RetentionNoticeSent:
-      j["due_at"] = FormatTime(env->payload_as_RetentionNoticeSent()->due_at_ms());
+      j["due_at"] = events::FormatTime(env->payload_as_RetentionNoticeSent()->due_at_ms());
       break;
     default:
       break;
@@ -187,8 +140,8 @@ nlohmann::ordered_json DescribeEvent(const events::EventView& e) {
   j["type"] = events::PayloadName(e.type());
   j["account_id"] = env->account_id();
   j["actor"] = events::ActorName(env->actor());
-  j["occurred_at"] = FormatTime(env->occurred_at_ms());
-  j["recorded_at"] = FormatTime(env->recorded_at_ms());
+  j["occurred_at"] = events::FormatTime(env->occurred_at_ms());
+  j["recorded_at"] = events::FormatTime(env->recorded_at_ms());
   j["request_id"] = Str(env->request_id());
   j["policy_version"] = Str(env->policy_version());
   DescribePayload(e, j);
@@ -202,13 +155,13 @@ nlohmann::ordered_json DescribeAccount(const AccountView& v) {
   j["account_id"] = s.account_id;
   j["status"] = StatusName(s.status);
   j["display_name"] = v.display_name;
-  j["registered_at"] = FormatTime(s.registered_at_ms);
-  j["last_active_at"] = FormatTime(s.last_active_at_ms);
+  j["registered_at"] = events::FormatTime(s.registered_at_ms);
+  j["last_active_at"] = events::FormatTime(s.last_active_at_ms);
   j["accepted_policy"] = s.accepted_policy_version;
   j["stream_version"] = v.stream_version;
-  if (s.status == AccountStatus::kPendingDeletion) j["deletion_deadline"] = FormatTime(s.deletion_deadline_ms);
+  if (s.status == AccountStatus::kPendingDeletion) j["deletion_deadline"] = events::FormatTime(s.deletion_deadline_ms);
   if (s.status == AccountStatus::kErased) {
-    j["erased_at"] = FormatTime(s.erased_at_ms);
+    j["erased_at"] = events::FormatTime(s.erased_at_ms);
     j["erasure_reason"] = s.erasure_reason;
     j["erasure_verified"] = s.erasure_verified;
   }
@@ -218,7 +171,7 @@ nlohmann::ordered_json DescribeAccount(const AccountView& v) {
     if (c.changed_at_ms == 0) continue;
     consents[std::string(events::PurposeName(static_cast<fb::Purpose>(i)))] = {
         {"given", c.given}, {"implicit", c.implicit}, {"policy_version", c.policy_version},
-        {"at", FormatTime(c.changed_at_ms)}};
+        {"at", events::FormatTime(c.changed_at_ms)}};
   }
   j["consents"] = consents;
   if (v.pii) {

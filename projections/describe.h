@@ -19,11 +19,6 @@
 
 namespace accountable {
 
-// RFC 3339 UTC with milliseconds: 2026-11-29T05:36:27.000Z.
-std::string FormatTime(int64_t ms);
-// Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.sssZ.
-std::optional<int64_t> ParseTime(std::string_view text);
-
 nlohmann::ordered_json DescribeEvent(const events::EventView& e);
 nlohmann::ordered_json DescribeAccount(const AccountView& v);
 // Flat "key=value" rendering of a JSON object (nested values as compact JSON).

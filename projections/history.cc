@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "events/vocabulary.h"
 #include "projections/account_state.h"
 #include "projections/describe.h"
 #include "projections/projector.h"
@@ -144,7 +145,7 @@ Status ExportDocument(Ledger& ledger, Vault* vault, uint64_t id, int64_t now_ms,
     if (s.ok()) view.display_name = p.nickname, view.pii = std::move(p);
   }
   Json out;
-  out["generated_at"] = FormatTime(now_ms);
+  out["generated_at"] = events::FormatTime(now_ms);
   out["account"] = DescribeAccount(view);
   if (!vault && view.state.status != AccountStatus::kErased) out["account"]["pii"] = "sealed (no vault given)";
   Json history = Json::array(), disclosures = Json::array();

@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "events/vocabulary.h"
 #include "projections/describe.h"
 #include "projections/policy.h"
 #include "projections/projector.h"
@@ -122,7 +123,7 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
     if (!allowed->second.count(k)) return Status::InvalidArgument("unknown key " + k + " for " + op->type);
     if (!it->is_string()) return Status::InvalidArgument(k + ": must be a string");
   }
-  auto at = ParseTime(S(j, "occurred_at"));
+  auto at = events::ParseTime(S(j, "occurred_at"));
   if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
   op->at_ms = *at;
   ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
@@ -141,7 +142,7 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
 Status EffectiveAt(const Op& op, int64_t* out) {
   *out = op.at_ms;
   if (!op.j.contains("effective_at")) return Status::OK();
-  auto t = ParseTime(S(op.j, "effective_at"));
+  auto t = events::ParseTime(S(op.j, "effective_at"));
   if (!t) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
   *out = *t;
   return Status::OK();
@@ -192,7 +193,7 @@ Status Simulation::FindRecipient(const std::string& id_or_name) {
 
 Status Simulation::CheckRecipient(const Op& op) {
   const std::string name = S(op.j, "name"), country = S(op.j, "country");
-  ACC_RETURN_IF_ERROR(Accounts::CheckRecipient(name, country));
+  ACC_RETURN_IF_ERROR(accountable::CheckRecipient(name, country));
   Recipient existing;
   if (recipients_.count(RecipientNameKey(name)) || a_.FindRecipient(name, &existing).ok())
     return Status::Refused("a recipient of that name is already registered");
@@ -398,7 +399,7 @@ Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   }
   if (op.type == "register-recipient") {
     const std::string name = S(j, "name"), country = S(j, "country");
-    return dry_run ? Accounts::CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
+    return dry_run ? CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
   }
   if (op.type == "publish-policy") {
     PolicyDraft d{S(j, "version"), S(j, "text"), S(j, "summary"), 0};

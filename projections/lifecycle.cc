@@ -4,9 +4,10 @@
 #include <cctype>
 #include <chrono>
 
-#include "projections/accounts.h"
-#include "projections/describe.h"
 #include "events/vocabulary.h"
+#include "projections/accounts.h"
+#include "projections/activity.h"
+#include "projections/describe.h"
 #include "projections/policy.h"
 #include "projections/validate.h"
 
@@ -29,12 +30,6 @@ flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilde
 }
 
 }  // namespace
-
-uint32_t DayOf(int64_t ms) {
-  using namespace std::chrono;
-  year_month_day ymd{floor<days>(sys_time<milliseconds>{milliseconds{ms}})};
-  return uint32_t(int(ymd.year())) * 10000 + unsigned(ymd.month()) * 100 + unsigned(ymd.day());
-}
 
 const std::string& Accounts::DummyCredential() {
   std::call_once(dummy_once_, [this] {
@@ -380,7 +375,7 @@ Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt*
 }
 
 Status Accounts::CheckPolicyDraft(const PolicyDraft& d) {
-  ACC_RETURN_IF_ERROR(validate::PolicyVersion(d.version));
+  ACC_RETURN_IF_ERROR(policy::CheckVersion(d.version));
   if (d.text.empty() || d.text.size() > policy::kTextBytesMax)
     return Status::InvalidArgument("policy text: must be 1.." + std::to_string(policy::kTextBytesMax) + " bytes");
   if (!validate::IsValidUtf8(d.text)) return Status::InvalidArgument("policy text: not valid UTF-8");

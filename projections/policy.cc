@@ -5,7 +5,7 @@
 #include "core/coding.h"
 #include "core/crypto.h"
 #include "events/event.h"
-#include "projections/describe.h"
+#include "events/vocabulary.h"
 #include "projections/projector.h"
 
 namespace accountable::policy {
@@ -31,6 +31,11 @@ Status ParseVersion(std::string_view v, std::vector<uint32_t>* out) {
     if (dot == v.size()) return Status::OK();
     begin = dot + 1;
   }
+}
+
+Status CheckVersion(std::string_view v) {
+  std::vector<uint32_t> components;
+  return ParseVersion(v, &components);
 }
 
 int CompareVersions(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
@@ -72,7 +77,7 @@ Status CheckSuccessor(std::string_view current_version, const Row& current, std:
   if (c < 0) return Status::Refused(names + ": versions only go forward");
   if (effective_at_ms < current.effective_at_ms)
     return Status::Refused("policy version " + std::string(version) + " would take effect before the current version " +
-                           std::string(current_version) + " (" + FormatTime(current.effective_at_ms) + ")");
+                           std::string(current_version) + " (" + events::FormatTime(current.effective_at_ms) + ")");
   return Status::OK();
 }
 
@@ -159,8 +164,8 @@ Status InEffectAt(Ledger& ledger, int64_t at_ms, std::optional<std::string>* ver
 
 nlohmann::ordered_json Describe(const Info& info, bool with_text) {
   nlohmann::ordered_json j{{"version", info.version},
-                           {"effective_at", FormatTime(info.row.effective_at_ms)},
-                           {"published_at", FormatTime(info.row.published_at_ms)},
+                           {"effective_at", events::FormatTime(info.row.effective_at_ms)},
+                           {"published_at", events::FormatTime(info.row.published_at_ms)},
                            {"summary", info.summary},
                            {"text_sha256", crypto::ToHex(info.row.text_sha256)},
                            {"seq", info.row.seq}};

@@ -41,6 +41,8 @@ inline constexpr size_t kListMax = 500;
 
 // InvalidArgument unless v follows the grammar above.
 Status ParseVersion(std::string_view v, std::vector<uint32_t>* components);
+// ParseVersion without the components: input validation.
+Status CheckVersion(std::string_view v);
 // <0, 0, >0 as a is older than, the same version as, or newer than b.
 int CompareVersions(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
 

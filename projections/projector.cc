@@ -1,11 +1,10 @@
 #include "projections/projector.h"
 
-#include "events/vocabulary.h"
-#include "projections/accounts.h"
 #include "core/crypto.h"
+#include "events/vocabulary.h"
 #include "projections/activity.h"
-#include "projections/describe.h"
 #include "projections/policy.h"
+#include "projections/validate.h"
 
 namespace accountable {
 
@@ -41,17 +40,17 @@ const flatbuffers::String* NamedPolicy(const events::EventView& e) {
 Status CheckNamedPolicy(const events::EventView& e, std::optional<int64_t> effective_at_ms, std::string_view what) {
   const flatbuffers::String* named = NamedPolicy(e);
   if (!named || named->size() == 0)
-    return Status::Refused(std::string(what) + " at " + FormatTime(e.envelope()->occurred_at_ms()) +
+    return Status::Refused(std::string(what) + " at " + events::FormatTime(e.envelope()->occurred_at_ms()) +
                            ": no policy version was in effect then");
   if (!effective_at_ms) return Status::Refused(std::string(what) + " names a policy version that was never published");
   if (*effective_at_ms > e.envelope()->occurred_at_ms())
-    return Status::Refused(std::string(what) + " at " + FormatTime(e.envelope()->occurred_at_ms()) +
-                           " names a policy version in effect only from " + FormatTime(*effective_at_ms));
+    return Status::Refused(std::string(what) + " at " + events::FormatTime(e.envelope()->occurred_at_ms()) +
+                           " names a policy version in effect only from " + events::FormatTime(*effective_at_ms));
   return Status::OK();
 }
 
 Status DeletionDue(uint64_t id, int64_t deadline_ms) {
-  return Status::Refused(Id(id) + ": deletion due since " + FormatTime(deadline_ms) + "; it is being erased");
+  return Status::Refused(Id(id) + ": deletion due since " + events::FormatTime(deadline_ms) + "; it is being erased");
 }
 
 Status CheckRegistration(const AccountState& s, const events::EventView& e,
@@ -252,7 +251,7 @@ Status Projector::ApplyRecipient(const events::EventView& e, GroupTx& tx) {
   auto* p = e.envelope()->payload_as_RecipientRegistered();
   const std::string name = p->name() ? p->name()->str() : std::string();
   const std::string country = p->country() ? p->country()->str() : std::string();
-  ACC_RETURN_IF_ERROR(Accounts::CheckRecipient(name, country));
+  ACC_RETURN_IF_ERROR(CheckRecipient(name, country));
   if (e.envelope()->account_id() != 0) return Status::InvalidArgument("a recipient belongs to no account");
   std::string v;
   Status s = tx.Get(Cf::kMeta, RecipientNameKey(name), &v);
@@ -377,6 +376,16 @@ Status ReadAccount(Ledger& ledger, uint64_t account_id, AccountState* out) {
     return Status::NotFound("account " + std::to_string(account_id) + " does not exist");
   ACC_RETURN_IF_ERROR(s);
   return DecodeState(row, out);
+}
+
+Status CheckRecipient(const std::string& name, const std::string& country) {
+  ACC_RETURN_IF_ERROR(validate::Text("recipient name", name, kRecipientNameBytesMax));
+  // A name of digits only would be taken for an id wherever a recipient is named.
+  if (name.find_first_not_of("0123456789") == std::string::npos)
+    return Status::InvalidArgument("recipient name: must not be a number");
+  if (!events::IsCountryCode(country))
+    return Status::InvalidArgument("country: must be an assigned ISO 3166-1 alpha-2 code such as DE");
+  return Status::OK();
 }
 
 }  // namespace accountable

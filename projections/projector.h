@@ -40,6 +40,8 @@ inline constexpr std::string_view kMetaRecipientPrefix = "recipient/id/";
 // + name folded to ASCII lower case -> BE64 id (names are unique that way).
 inline constexpr std::string_view kMetaRecipientNamePrefix = "recipient/name/";
 inline constexpr std::string_view kMetaRecipientCount = "recipient/count";  // BE64
+inline constexpr size_t kRecipientNameBytesMax = 128;
+inline constexpr size_t kRecipientsMax = 4096;
 
 std::string AccountKey(uint64_t account_id);
 std::string RecipientNameKey(std::string_view name);
@@ -52,6 +54,10 @@ std::string DeletionKey(int64_t deadline_ms, uint64_t account_id);
 // a consent's policy_version), nullopt if that version was never published.
 Status CheckAccountRules(const AccountState& state, const events::EventView& e,
                          const std::string& current_policy, std::optional<int64_t> named_effective_at_ms);
+
+// A recipient's name and country (RecipientRegistered): checked by the
+// command, and again here, since an imported or replayed event skips the command.
+Status CheckRecipient(const std::string& name, const std::string& country);
 
 class Projector final : public AppendHook {
  public:

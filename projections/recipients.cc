@@ -8,16 +8,6 @@
 
 namespace accountable {
 
-Status Accounts::CheckRecipient(const std::string& name, const std::string& country) {
-  ACC_RETURN_IF_ERROR(validate::Text("recipient name", name, kRecipientNameBytesMax));
-  // A name of digits only would be taken for an id wherever a recipient is named.
-  if (name.find_first_not_of("0123456789") == std::string::npos)
-    return Status::InvalidArgument("recipient name: must not be a number");
-  if (!events::IsCountryCode(country))
-    return Status::InvalidArgument("country: must be an assigned ISO 3166-1 alpha-2 code such as DE");
-  return Status::OK();
-}
-
 Status Accounts::RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
                                    Receipt* out) {
   ACC_RETURN_IF_ERROR(CheckRecipient(name, country));

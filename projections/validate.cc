@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "projections/policy.h"
 
 namespace accountable::validate {
 
@@ -219,11 +218,6 @@ Status Password(std::string_view v) {
     return Status::InvalidArgument("password: longer than " + std::to_string(kPasswordBytesMax) + " bytes");
   if (!IsValidUtf8(v)) return Status::InvalidArgument("password: not valid UTF-8");
   return Status::OK();
-}
-
-Status PolicyVersion(std::string_view v) {
-  std::vector<uint32_t> components;
-  return policy::ParseVersion(v, &components);
 }
 
 }  // namespace accountable::validate

@@ -49,6 +49,5 @@ Status Birthdate(std::string_view value, int64_t today_ms);
 // IPv4 or IPv6 literal.
 Status Ip(std::string_view value);
 Status Password(std::string_view value);
-Status PolicyVersion(std::string_view value);
 
 }  // namespace accountable::validate

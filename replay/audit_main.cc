@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
+#include "events/vocabulary.h"
 #include "core/crypto.h"
 #include "projections/accounts.h"
 #include "projections/activity.h"
@@ -129,7 +130,7 @@ Status ResolveUntil(accountable::Ledger& ledger, const std::string& until, uint6
                                      std::to_string(ledger.LastSeq()) + ")");
     return Status::OK();
   }
-  auto ms = accountable::ParseTime(until);
+  auto ms = accountable::events::ParseTime(until);
   if (!ms) return Status::InvalidArgument("--until takes a seq or a time (YYYY-MM-DD[THH:MM:SS[.sss]Z])");
   return audit::SeqAtTime(ledger, *ms, seq);
 }

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "events/vocabulary.h"
 #include "projections/describe.h"
 #include "projections/policy.h"
 #include "server/cli_commands.h"
@@ -67,7 +68,7 @@ class Embedded final : public Backend {
     for (uint64_t id : ids) {
       AccountState st;
       ACC_RETURN_IF_ERROR(ReadAccount(a_->ledger(), id, &st));
-      out->push_back({{"account_id", id}, {"status", StatusName(st.status)}, {"last_active_at", FormatTime(st.last_active_at_ms)}});
+      out->push_back({{"account_id", id}, {"status", StatusName(st.status)}, {"last_active_at", events::FormatTime(st.last_active_at_ms)}});
     }
     return Status::OK();
   }
@@ -84,8 +85,8 @@ class Embedded final : public Backend {
     std::vector<RetentionCandidate> due;
     ACC_RETURN_IF_ERROR(a_->RetentionDue((as_of ? as_of : a_->NowMs()) + within_days * kDayMs, months, &due, truncated));
     for (const auto& d : due)
-      out->push_back({{"account_id", d.account_id}, {"last_active_at", FormatTime(d.last_active_at_ms)},
-                      {"due_at", FormatTime(d.due_at_ms)}});
+      out->push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
+                      {"due_at", events::FormatTime(d.due_at_ms)}});
     return Status::OK();
   }
 
@@ -235,7 +236,7 @@ Status Remote::Sweep(const SweepOptions& o, SweepReport* out) {
   try {
     for (auto& e : j.at("erased"))
       out->erased.push_back({e.at("account_id").get<uint64_t>(), e.at("reason").get<std::string>(),
-                             ParseTime(e.at("due_at").get<std::string>()).value_or(0)});
+                             events::ParseTime(e.at("due_at").get<std::string>()).value_or(0)});
     for (auto& d : j.at("days_shredded")) out->days_shredded.push_back(d.get<uint32_t>());
     out->verified = j.at("verified").get<bool>();
     out->shred.files_scanned = j.at("files_scanned").get<uint64_t>();

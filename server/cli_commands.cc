@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "events/vocabulary.h"
 #include "projections/describe.h"
 
 namespace accountable::cli {
@@ -123,7 +124,7 @@ Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
 }
 
 Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms) {
-  auto t = ParseTime(text);
+  auto t = events::ParseTime(text);
   if (!t) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
   *ms = *t;
   return Status::OK();

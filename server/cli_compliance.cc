@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "events/vocabulary.h"
 #include "projections/describe.h"
 #include "projections/import.h"
 #include "projections/policy.h"
@@ -56,7 +57,7 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
     Status s = a.Sweep(o, &r);
     const char* verb = f.dry_run ? "would_erase" : "erased";
     for (const auto& e : r.erased)
-      Print(g, Json{{"action", verb}, {"account_id", e.account_id}, {"reason", e.reason}, {"due_at", FormatTime(e.due_at_ms)}});
+      Print(g, Json{{"action", verb}, {"account_id", e.account_id}, {"reason", e.reason}, {"due_at", events::FormatTime(e.due_at_ms)}});
     for (uint32_t d : r.days_shredded)
       Print(g, Json{{"action", f.dry_run ? "would_shred_day_key" : "shredded_day_key"}, {"day", d}});
     if (!s.ok()) return Fail(g, s);

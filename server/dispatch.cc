@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "core/tree_head.h"
+#include "events/vocabulary.h"
 #include "projections/describe.h"
 #include "projections/policy.h"
 #include "projections/proof_json.h"
@@ -164,8 +165,8 @@ std::string HandleInactive(Accounts& a, const wire::Request* r) {
   Status s = a.RetentionDue(as_of + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
   Json rows = Json::array();
   for (const auto& d : due)
-    rows.push_back({{"account_id", d.account_id}, {"last_active_at", FormatTime(d.last_active_at_ms)},
-                    {"due_at", FormatTime(d.due_at_ms)}});
+    rows.push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
+                    {"due_at", events::FormatTime(d.due_at_ms)}});
   return Doc(corr, s, Json{{"accounts", rows}, {"truncated", truncated}}.dump());
 }
 
@@ -178,7 +179,7 @@ std::string HandleSweep(Accounts& a, const wire::Request* r) {
   SweepReport rep;
   Status s = a.Sweep({b->as_of_ms(), b->dry_run()}, &rep);
   Json erased = Json::array();
-  for (auto& e : rep.erased) erased.push_back({{"account_id", e.account_id}, {"reason", e.reason}, {"due_at", FormatTime(e.due_at_ms)}});
+  for (auto& e : rep.erased) erased.push_back({{"account_id", e.account_id}, {"reason", e.reason}, {"due_at", events::FormatTime(e.due_at_ms)}});
   Json j{{"dry_run", b->dry_run()}, {"erased", erased}, {"days_shredded", rep.days_shredded},
          {"verified", rep.verified}, {"files_scanned", rep.shred.files_scanned},
          {"bytes_scanned", rep.shred.bytes_scanned}, {"hits", rep.shred.hits}, {"elapsed_ms", rep.elapsed_ms}};

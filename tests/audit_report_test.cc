@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "events/vocabulary.h"
 #include "projections/accounts.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
@@ -300,7 +301,7 @@ TEST_CASE("accountable-audit: prove-erasure, verify-certificate, replay and disc
   CHECK(replay.out.find("KeptNick") != std::string::npos);
   CHECK(run({"replay", "--until", "0"}).code == 6);
   CHECK(run({"replay", "--until", "yesterday"}).code == 6);
-  test::ExecResult all = run({"replay", "--until", FormatTime(h.time_before_update)});
+  test::ExecResult all = run({"replay", "--until", events::FormatTime(h.time_before_update)});
   CHECK(all.code == 0);
   CHECK(all.out.find("KeptNick") != std::string::npos);
   test::ExecResult disclosures = run({"disclosures"});

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "events/vocabulary.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
 #include "projections/import.h"
@@ -124,7 +125,7 @@ TEST_CASE("deletion: from the deadline on, login, consent, update and export say
   f.SetNow(deadline - 1);
   REQUIRE(f.Login(id).ok());  // still in the grace period
   f.SetNow(deadline);
-  const std::string due = "account " + std::to_string(id) + ": deletion due since " + FormatTime(deadline);
+  const std::string due = "account " + std::to_string(id) + ": deletion due since " + events::FormatTime(deadline);
   test::ExpectRefused(f, Code::kRefused, due, [&] { return f.Login(id); });
   test::ExpectRefused(f, Code::kRefused, "deletion due",
                       [&] { return f.a().WithdrawConsent(id, fb::Purpose::Surveys, {}, &r); });
@@ -162,9 +163,9 @@ TEST_CASE("deletion: import applies the same deadline rule", "[issue9][deletion]
                                {{"nickname", "Imp"}, {"email", "imp40@example.org"}, {"password", "correct horse battery"},
                                 {"gender", "female"}, {"birthdate", "1980-02-03"}, {"ip", "192.0.2.1"},
                                 {"accept_policy", "1.01"}});
-  const int64_t requested = *ParseTime("2021-02-01T00:00:00Z");
-  const std::string deadline = FormatTime(requested + f.a().grace_period_ms());
-  const std::string just_before = FormatTime(requested + f.a().grace_period_ms() - 1);
+  const int64_t requested = *events::ParseTime("2021-02-01T00:00:00Z");
+  const std::string deadline = events::FormatTime(requested + f.a().grace_period_ms());
+  const std::string just_before = events::FormatTime(requested + f.a().grace_period_ms() - 1);
   const std::string head = reg + line("request-deletion", "2021-02-01T00:00:00Z");
   ImportReport rep;
   const uint64_t before = f.LastSeq();

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "events/vocabulary.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
 #include "tests/accounts_fixture.h"
@@ -80,16 +81,16 @@ TEST_CASE("forum: change-password is refused for pending and erased accounts", "
 
 TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9][touch]") {
   test::AccountsFixture f;
-  f.SetNow(*ParseTime("2024-03-10T08:00:00Z"));
+  f.SetNow(*events::ParseTime("2024-03-10T08:00:00Z"));
   uint64_t id = f.Register("touch@example.org");  // registration is the day's activity
   Receipt r;
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   CHECK(r.seq == 0);
-  f.SetNow(*ParseTime("2024-03-11T00:00:00Z"));
+  f.SetNow(*events::ParseTime("2024-03-11T00:00:00Z"));
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   REQUIRE(r.seq != 0);
   CHECK(f.State(id).last_active_at_ms == f.now());
-  f.SetNow(*ParseTime("2024-03-11T23:59:59Z"));
+  f.SetNow(*events::ParseTime("2024-03-11T23:59:59Z"));
   const uint64_t before = f.LastSeq();
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   CHECK(r.seq == 0);
@@ -104,7 +105,7 @@ TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9]
   CHECK(v.envelope()->actor() == fb::Actor::Holder);
   test::ExpectRefused(f, Code::kNotFound, "does not exist", [&] { return f.a().Touch(4242, {}, &r); });
   // The projector checks a crafted event too: its day must be its time's.
-  f.SetNow(*ParseTime("2024-03-12T10:00:00Z"));
+  f.SetNow(*events::ParseTime("2024-03-12T10:00:00Z"));
   test::ExpectRefused(f, Code::kInvalidArgument, "day does not match", [&] {
     events::EnvelopeBuilder b;
     auto p = fb::CreateActivityRecorded(b.fbb(), 20240311);
@@ -154,15 +155,15 @@ TEST_CASE("forum: an account in daily use through one long session is never eras
 
 TEST_CASE("forum: RetentionDueAt is the first instant the sweep erases", "[issue9][retention]") {
   std::mt19937_64 rng(9);
-  std::uniform_int_distribution<int64_t> when(*ParseTime("1999-01-01"), *ParseTime("2060-01-01"));
-  std::vector<int64_t> edges = {*ParseTime("2024-01-31T12:00:00Z"), *ParseTime("2024-02-29T23:59:59.999Z"),
-                                *ParseTime("2023-12-31T23:59:59.999Z"), *ParseTime("2024-03-31T00:00:00Z"),
-                                *ParseTime("2024-05-01T00:00:00Z") - 1};
+  std::uniform_int_distribution<int64_t> when(*events::ParseTime("1999-01-01"), *events::ParseTime("2060-01-01"));
+  std::vector<int64_t> edges = {*events::ParseTime("2024-01-31T12:00:00Z"), *events::ParseTime("2024-02-29T23:59:59.999Z"),
+                                *events::ParseTime("2023-12-31T23:59:59.999Z"), *events::ParseTime("2024-03-31T00:00:00Z"),
+                                *events::ParseTime("2024-05-01T00:00:00Z") - 1};
   for (int i = 0; i < 2000; ++i) edges.push_back(when(rng));
   for (int64_t last : edges)
     for (int months : {1, 6, 12, 36, 37}) {
       const int64_t due = RetentionDueAt(last, months);
-      INFO("last=" << FormatTime(last) << " months=" << months << " due=" << FormatTime(due));
+      INFO("last=" << events::FormatTime(last) << " months=" << months << " due=" << events::FormatTime(due));
       REQUIRE(MonthsBefore(due, months) > last);
       REQUIRE(MonthsBefore(due - 1, months) <= last);
     }

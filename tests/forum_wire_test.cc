@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "events/vocabulary.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
 #include "tests/server_test_util.h"
@@ -82,7 +83,7 @@ TEST_CASE("forum wire: ChangePassword, Touch, RetentionNotice and Inactive withi
   Json j = Json::parse(due.json);
   REQUIRE(j["accounts"].size() == 1);
   CHECK(j["accounts"][0]["account_id"] == id);
-  CHECK(j["accounts"][0]["due_at"] == FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
+  CHECK(j["accounts"][0]["due_at"] == events::FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
   CHECK(j["truncated"] == false);
   Client::Reply notice = Call(*admin, Body::RetentionNotice, NoticeBody(id));
   REQUIRE(notice.status.ok());
@@ -212,7 +213,7 @@ TEST_CASE("forum cli: the same commands through a server", "[issue9][cli][server
   INFO(due.out);
   REQUIRE(due.code == 0);
   CHECK(due.json()["account_id"].dump() == id);
-  CHECK(due.json()["due_at"] == FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
+  CHECK(due.json()["due_at"] == events::FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
   CHECK(run(admin_tokens, {"notice-sent", id}).json()["event"] == "retention_notice_sent");
 
   const uint64_t before = f.accounts().ledger().LastSeq();

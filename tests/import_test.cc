@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "events/vocabulary.h"
 #include "projections/accounts.h"
 #include "projections/activity.h"
 #include "projections/describe.h"
@@ -66,7 +67,7 @@ std::string GoodFile() {
          Line("login", 11, "2021-07-01T00:00:00Z", {{"ip", "192.0.2.3"}});
 }
 
-int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
+int64_t T(const std::string& rfc3339) { return *events::ParseTime(rfc3339); }
 
 // A service on the wall clock (imports are dated relative to real time here)
 // that knows the recipient GoodFile's disclosure names.
@@ -303,8 +304,8 @@ TEST_CASE("import: time may not go back behind an account's history in the ledge
 TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys", "[import][retention]") {
   Fixture f;
   const int64_t now = f.a().NowMs();
-  auto ago = [&](int months) { return FormatTime(MonthsBefore(now, months)); };
-  const std::string old_day = FormatTime(now - 40LL * 24 * 3600 * 1000);
+  auto ago = [&](int months) { return events::FormatTime(MonthsBefore(now, months)); };
+  const std::string old_day = events::FormatTime(now - 40LL * 24 * 3600 * 1000);
   const std::string file = RegisterLine(60, ago(37), "old@example.org") + RegisterLine(61, ago(35), "recent@example.org") +
                            RegisterLine(62, ago(35), "leaving@example.org") + Line("request-deletion", 62, ago(12)) +
                            Line("record-access", 0, old_day, {{"ip", "198.51.100.1"}});
@@ -314,7 +315,7 @@ TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys",
   std::map<uint64_t, std::string> want = {{60, "retention_inactive"}, {62, "user_request"}}, got;
   for (const auto& e : dry.erased) got[e.account_id] = e.reason;
   CHECK(got == want);
-  CHECK(dry.days_shredded == std::vector<uint32_t>{DayOf(*ParseTime(old_day))});
+  CHECK(dry.days_shredded == std::vector<uint32_t>{DayOf(*events::ParseTime(old_day))});
   SweepReport rep;
   REQUIRE(f.a().Sweep({}, &rep).ok());
   CHECK(rep.erased.size() == 2);
@@ -322,7 +323,7 @@ TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys",
   CHECK(f.State(61).status == AccountStatus::kActive);
   CHECK(f.State(62).erasure_reason == "user_request");
   crypto::Key32 key;
-  CHECK(f.a().vault().GetDayKey(DayOf(*ParseTime(old_day)), &key).code() == Code::kNotFound);
+  CHECK(f.a().vault().GetDayKey(DayOf(*events::ParseTime(old_day)), &key).code() == Code::kNotFound);
 }
 
 TEST_CASE("import: line numbers count blank lines", "[import]") {
@@ -583,9 +584,9 @@ TEST_CASE("import: an admin's edit keeps no account from retention, as live", "[
   const int64_t registered = MonthsBefore(now, 40), edited = MonthsBefore(now, 12);
   // Imported: 80 has only an admin edit since its registration, 81 a holder edit.
   const std::string file =
-      RegisterLine(80, FormatTime(registered), "imp80@example.org") + RegisterLine(81, FormatTime(registered), "imp81@example.org") +
-      Line("update", 80, FormatTime(edited), {{"nickname", "Renamed"}, {"reason", "t3"}, {"by", "admin"}}) +
-      Line("update", 81, FormatTime(edited), {{"nickname", "Renamed"}});
+      RegisterLine(80, events::FormatTime(registered), "imp80@example.org") + RegisterLine(81, events::FormatTime(registered), "imp81@example.org") +
+      Line("update", 80, events::FormatTime(edited), {{"nickname", "Renamed"}, {"reason", "t3"}, {"by", "admin"}}) +
+      Line("update", 81, events::FormatTime(edited), {{"nickname", "Renamed"}});
   REQUIRE(f.Import(file).ok());
   // Live: the same two histories through the Accounts API.
   uint64_t live[2] = {0, 0};

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "events/vocabulary.h"
 #include "projections/accounts.h"
 #include "projections/describe.h"
 #include "projections/import.h"
@@ -30,7 +31,7 @@ using Code = Status::Code;
 using Json = nlohmann::json;
 
 bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
+int64_t T(const std::string& rfc3339) { return *events::ParseTime(rfc3339); }
 
 using test::ExpectRefused;
 
@@ -100,7 +101,7 @@ TEST_CASE("policy: a new ledger starts with the 1.01 text of docs/privacy-policy
   CHECK(p.text == file);
   CHECK(crypto::ToHex(p.row.text_sha256) == kPolicy101Sha256Hex);
   CHECK(crypto::ToHex(crypto::Sha256(kPolicy101Text)) == kPolicy101Sha256Hex);
-  CHECK(FormatTime(p.row.effective_at_ms).rfind("2018-04-28T00:00:00", 0) == 0);
+  CHECK(events::FormatTime(p.row.effective_at_ms).rfind("2018-04-28T00:00:00", 0) == 0);
   CHECK(p.summary == "initial version");
   CHECK(Read(f, "").version == "1.01");  // empty: the current version
 }
