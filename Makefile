@@ -23,16 +23,16 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	./server/run.sh $(BUILD) $(DATA)
+	./server/daemon/run.sh $(BUILD) $(DATA)
 
 demo: build
-	./server/demo.sh $(BUILD) $(DATA)
+	./server/cli/demo.sh $(BUILD) $(DATA)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	$(BUILD)/tests/accountable-append-bench
+	$(BUILD)/bin/accountable-append-bench
 
 clean:
 	rm -rf $(BUILD)

@@ -1,6 +1,6 @@
 // ScratchStore: a throwaway RocksDB of the projection column families
 // (accounts, activity, meta), for rebuilding every projection from the log
-// beside the live ones (projections/rebuild.h) without holding them in memory.
+// beside the live ones (projections/fold/rebuild.h) without holding them in memory.
 //
 //   std::unique_ptr<ScratchStore> s;
 //   Status st = ScratchStore::Open({.dir = tmp, .activity_merge = MergeActivity}, &s);

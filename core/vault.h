@@ -52,7 +52,7 @@ class Vault {
   // NotFound when the account has no key (never created, or shredded).
   virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
 
-  // Blind index over canonical emails (projections/validate.h, CanonicalEmail).
+  // Blind index over canonical emails (projections/validate/validate.h, CanonicalEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
   // Callers must not write the same email from two threads at once.
   virtual Status PutEmail(std::string_view normalized_email, uint64_t account_id) = 0;

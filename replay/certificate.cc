@@ -5,8 +5,8 @@
 
 #include "core/crypto.h"
 #include "core/merkle.h"
-#include "projections/accounts.h"
-#include "projections/history.h"
+#include "projections/service/accounts.h"
+#include "projections/service/history.h"
 #include "replay/proofs.h"
 
 namespace accountable::audit {

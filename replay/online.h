@@ -23,7 +23,7 @@
 #include <string>
 
 #include "replay/proofs.h"
-#include "server/client.h"
+#include "server/client/client.h"
 
 namespace accountable::audit {
 

@@ -1,6 +1,6 @@
 // Proofs: the auditor's whole-log checks on a (read-only) ledger. The
 // head and proof documents they share with the server are in
-// projections/proof_json.h, included here.
+// projections/service/proof_json.h, included here.
 //
 //   audit::Json j;
 //   Status s = audit::VerifyTree(ledger, &j);                 // Corruption names the first bad seq
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ledger.h"
-#include "projections/proof_json.h"
+#include "projections/service/proof_json.h"
 
 namespace accountable::audit {
 

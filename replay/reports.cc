@@ -3,10 +3,10 @@
 
 #include <map>
 
-#include "projections/account_state.h"
-#include "projections/describe.h"
-#include "projections/history.h"
-#include "projections/projector.h"
+#include "projections/fold/account_state.h"
+#include "projections/service/describe.h"
+#include "projections/service/history.h"
+#include "projections/fold/projector.h"
 
 namespace accountable::audit {
 namespace {

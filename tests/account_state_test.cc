@@ -1,4 +1,4 @@
-// The account-row encoding (projections/account_state.h, version 2): random
+// The account-row encoding (projections/fold/account_state.h, version 2): random
 // states round-trip exactly; every truncation, trailing byte, bad field and
 // random buffer is Corruption, never a crash or a read past the end (run
 // under ASan to see the latter).
@@ -8,7 +8,7 @@
 #include <random>
 #include <string>
 
-#include "projections/account_state.h"
+#include "projections/fold/account_state.h"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "projections/accounts.h"
+#include "projections/service/accounts.h"
 #include "tests/test_util.h"
 
 namespace accountable::test {

@@ -1,4 +1,4 @@
-// The activity index (projections/activity.h): month arithmetic at month
+// The activity index (projections/fold/activity.h): month arithmetic at month
 // ends and leap days, the merge operator's add/remove semantics, bitmap
 // decoding of hostile bytes, and InactiveCandidates against a brute-force
 // computation over random histories.
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "projections/activity.h"
+#include "projections/fold/activity.h"
 #include "tests/test_util.h"
 
 namespace {

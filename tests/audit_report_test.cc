@@ -14,10 +14,10 @@
 #include <sodium.h>
 
 #include "events/vocabulary.h"
-#include "projections/accounts.h"
-#include "projections/activity.h"
-#include "projections/describe.h"
-#include "projections/history.h"
+#include "projections/service/accounts.h"
+#include "projections/fold/activity.h"
+#include "projections/service/describe.h"
+#include "projections/service/history.h"
 #include "replay/certificate.h"
 #include "replay/proofs.h"
 #include "replay/reports.h"

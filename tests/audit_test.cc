@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "core/merkle.h"
-#include "projections/accounts.h"
-#include "projections/activity.h"
+#include "projections/service/accounts.h"
+#include "projections/fold/activity.h"
 #include "replay/proofs.h"
 #include "test_util.h"
 #include "tests/raw_events.h"

@@ -1,5 +1,5 @@
 // End-to-end tests of the real `accountable` binary (embedded mode): output
-// shapes, exit codes (server/cli_commands.h), one-line errors that never echo
+// shapes, exit codes (server/cli/cli_commands.h), one-line errors that never echo
 // the rejected value, and "a refused command appends nothing".
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "projections/accounts.h"
+#include "projections/service/accounts.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -12,11 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "events/vocabulary.h"
-#include "projections/activity.h"
-#include "projections/describe.h"
-#include "projections/import.h"
-#include "server/client.h"
-#include "server/server.h"
+#include "projections/fold/activity.h"
+#include "projections/service/describe.h"
+#include "projections/service/import.h"
+#include "server/client/client.h"
+#include "server/daemon/server.h"
 #include "tests/accounts_fixture.h"
 
 namespace {

@@ -25,9 +25,9 @@
 #include <rocksdb/db.h>
 
 #include "core/byte_scan.h"
-#include "projections/accounts.h"
-#include "projections/activity.h"
-#include "projections/rebuild.h"
+#include "projections/service/accounts.h"
+#include "projections/fold/activity.h"
+#include "projections/fold/rebuild.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 

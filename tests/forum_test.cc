@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "events/vocabulary.h"
-#include "projections/activity.h"
-#include "projections/describe.h"
+#include "projections/fold/activity.h"
+#include "projections/service/describe.h"
 #include "tests/accounts_fixture.h"
 
 namespace {

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "events/vocabulary.h"
-#include "projections/activity.h"
-#include "projections/describe.h"
+#include "projections/fold/activity.h"
+#include "projections/service/describe.h"
 #include "tests/server_test_util.h"
 
 namespace {

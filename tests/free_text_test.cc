@@ -13,8 +13,8 @@
 
 #include "core/crypto.h"
 #include "events/vocabulary.h"
-#include "projections/accounts.h"
-#include "projections/history.h"
+#include "projections/service/accounts.h"
+#include "projections/service/history.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "projections/accounts.h"
-#include "projections/import.h"
-#include "projections/validate.h"
+#include "projections/service/accounts.h"
+#include "projections/service/import.h"
+#include "projections/validate/validate.h"
 #include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"

@@ -1,4 +1,4 @@
-// Import of a forum's existing history (projections/import.h): JSON lines in
+// Import of a forum's existing history (projections/service/import.h): JSON lines in
 // the shape of the CLI. A good file imports and re-imports as a no-op; a bad
 // line is named ("line N") and nothing of its file is appended, in process
 // and through `accountable import` with its exit codes.
@@ -18,10 +18,10 @@
 #include <nlohmann/json.hpp>
 
 #include "events/vocabulary.h"
-#include "projections/accounts.h"
-#include "projections/activity.h"
-#include "projections/describe.h"
-#include "projections/import.h"
+#include "projections/service/accounts.h"
+#include "projections/fold/activity.h"
+#include "projections/service/describe.h"
+#include "projections/service/import.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 

@@ -1,6 +1,6 @@
 // The account lifecycle rules through the real `accountable` binary: the same
 // positive and negative cases as lifecycle_test.cc, seen as exit codes
-// (server/cli_commands.h: 2 invalid, 3 refused, 4 not found, 5 login failed)
+// (server/cli/cli_commands.h: 2 invalid, 3 refused, 4 not found, 5 login failed)
 // and JSON output, and every refused command leaves the log as it was.
 #include <fcntl.h>
 #include <sys/wait.h>

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "projections/accounts.h"
-#include "projections/activity.h"
-#include "projections/history.h"
+#include "projections/service/accounts.h"
+#include "projections/fold/activity.h"
+#include "projections/service/history.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 

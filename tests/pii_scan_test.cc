@@ -31,7 +31,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_reader.h>
 
-#include "projections/accounts.h"
+#include "projections/service/accounts.h"
 #include "tests/pii_scan_util.h"
 
 namespace {

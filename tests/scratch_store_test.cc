@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/scratch_store.h"
-#include "projections/activity.h"
+#include "projections/fold/activity.h"
 #include "tests/test_util.h"
 
 namespace {

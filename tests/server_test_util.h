@@ -28,10 +28,10 @@
 #include <string>
 #include <vector>
 
-#include "projections/accounts.h"
-#include "server/client.h"
-#include "server/server.h"
-#include "server/wire.h"
+#include "projections/service/accounts.h"
+#include "server/client/client.h"
+#include "server/daemon/server.h"
+#include "server/client/wire.h"
 #include "tests/test_util.h"
 
 namespace accountable::test {

@@ -35,7 +35,7 @@
 
 #include "core/ledger.h"
 #include "events/event.h"
-#include "projections/activity.h"
+#include "projections/fold/activity.h"
 #include "bench_util.h"
 
 namespace acc = accountable;

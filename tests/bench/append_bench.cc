@@ -31,8 +31,8 @@
 #include "core/ledger.h"
 #include "core/vault.h"
 #include "events/event.h"
-#include "projections/activity.h"
-#include "projections/projector.h"
+#include "projections/fold/activity.h"
+#include "projections/fold/projector.h"
 #include "bench_util.h"
 
 namespace acc = accountable;

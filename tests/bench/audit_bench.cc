@@ -12,7 +12,7 @@
 // reopens the ledger read-only, as an auditor does, and times
 //   - audit::VerifyTree (replay/proofs.h): every leaf recomputed and checked,
 //     and the root recomputed from them;
-//   - RebuildCheck (projections/rebuild.h): the whole log replayed through
+//   - RebuildCheck (projections/fold/rebuild.h): the whole log replayed through
 //     the Projector and compared with the stored projections;
 //   - --proofs random inclusion and consistency proofs at the full size
 //     (audit::ProveInclusion / ProveConsistency: JSON as accountable-audit
@@ -35,9 +35,9 @@
 #include "core/sha256.h"
 #include "core/vault.h"
 #include "events/event.h"
-#include "projections/activity.h"
-#include "projections/projector.h"
-#include "projections/rebuild.h"
+#include "projections/fold/activity.h"
+#include "projections/fold/projector.h"
+#include "projections/fold/rebuild.h"
 #include "replay/proofs.h"
 #include "bench_util.h"
 

@@ -26,7 +26,7 @@
 
 #include "core/byte_scan.h"
 #include "core/crypto.h"
-#include "projections/accounts.h"
+#include "projections/service/accounts.h"
 #include "bench_util.h"
 
 namespace acc = accountable;

@@ -47,7 +47,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/client.h"
+#include "server/client/client.h"
 
 namespace acc = accountable;
 namespace wire = accountable::wire;

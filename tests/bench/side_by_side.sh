@@ -7,7 +7,7 @@
 #   tests/bench/side_by_side.sh [BUILD_DIR]          # default: build
 #   SECONDS_PER_POINT=10 CLIENTS="1 16 64" DEPTH=8 tests/bench/side_by_side.sh build
 #
-# Needs: BUILD_DIR/server/accountabled and BUILD_DIR/tests/accountable-bench
+# Needs: BUILD_DIR/bin/accountabled and BUILD_DIR/bin/accountable-bench
 # (cmake --build BUILD_DIR --target accountabled accountable-bench). Installs
 # postgresql and rocksdb-tools with apt-get if they are missing (root).
 # Everything runs under one temporary directory on the same file system as
@@ -33,8 +33,8 @@ S=${SECONDS_PER_POINT:-10}
 CLIENTS=${CLIENTS:-"1 16 64"}
 DEPTH=${DEPTH:-8}
 ACCOUNTS=${ACCOUNTS:-1000}
-SERVER_BIN=$BUILD/server/accountabled
-BENCH_BIN=$BUILD/tests/accountable-bench
+SERVER_BIN=$BUILD/bin/accountabled
+BENCH_BIN=$BUILD/bin/accountable-bench
 PGBIN=/usr/lib/postgresql/15/bin
 
 die() { echo "side_by_side: $*" >&2; exit 1; }

@@ -1,0 +1,344 @@
+// Accounts: the lifecycle service over one data directory.
+//
+// Opens DATA/events (Ledger) and DATA/vault (Vault) with the KEK from the key
+// directory, and turns lifecycle commands into sealed, validated events.
+// The CLI (embedded mode) and the server both go through this class, so a
+// rule lives in exactly one place: input checks here, state-dependent rules
+// in the Projector on the writer thread.
+//
+//   std::unique_ptr<Accounts> accounts;
+//   Status s = Accounts::Open({.data_dir = "data"}, &accounts);
+//   Registration r{.nickname = "ann", .email = "ann@example.org", ...};
+//   RegisterResult out;
+//   s = accounts->Register(r, &out);       // out.account_id
+//
+// Thread safety: all methods are thread-safe; Argon2id hashing and sealing
+// run on the calling thread, so callers parallelize them for free.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/crypto.h"
+#include "core/ledger.h"
+#include "core/tree_head.h"
+#include "core/vault.h"
+#include "projections/fold/account_state.h"
+#include "projections/fold/projector.h"
+#include "policy_101_text.h"
+
+namespace accountable {
+
+// SHA-256 of docs/privacy-policy-1.01.txt, the policy a new ledger starts with.
+inline constexpr std::string_view kPolicy101Sha256Hex =
+    "66b2e74fd8d12eb962a8ccab15a0d4fc84decb48a2221413d6ac0f0a0e678560";
+
+struct AccountsOptions {
+  std::string data_dir = "data";
+  std::string key_dir;                       // default: data_dir/keys
+  crypto::PasswordCost password_cost;
+  std::string initial_policy_version = "1.01";
+  // The text published with it; Open refuses a text whose SHA-256 is not the hex below.
+  std::string initial_policy_text = std::string(kPolicy101Text);
+  std::string initial_policy_sha256_hex = std::string(kPolicy101Sha256Hex);
+  // "This Privacy Policy has version 1.01 and was last updated on 2018-04-28."
+  int64_t initial_policy_effective_at_ms = 1'524'873'600'000;  // 2018-04-28T00:00:00Z
+  std::function<int64_t()> clock_ms;         // wall clock if empty
+  int64_t grace_period_ms = 3LL * 24 * 3600 * 1000;  // deletion request -> erasure
+  int retention_months = 36;                 // inactivity -> erasure
+  int access_log_days = 30;                  // access-log day keys kept this long
+  std::function<void(uint64_t last_seq)> on_commit;  // see LedgerOptions::on_commit
+  // 0: sign a tree head after every group commit (an auditor's head is never
+  // behind the log). > 0: at most one head per interval from the commit path,
+  // which saves one Ed25519 signature and one meta write per group under
+  // load; whoever owns the process calls SignTreeHeadIfBehind() on a timer of
+  // the same interval so a quiet log's tail still gets signed.
+  int64_t sign_interval_ms = 0;
+};
+
+// Who caused a command, when, and its idempotency key.
+struct Context {
+  fb::Actor actor = fb::Actor::Holder;
+  int64_t occurred_at_ms = 0;                // now if 0
+  std::string request_id;                    // random if empty
+  std::string reason;                        // required for admin updates
+};
+
+struct Receipt {
+  uint64_t seq = 0;
+  bool duplicate = false;                    // request id seen before; nothing appended
+};
+
+struct LoginRequest {
+  std::string email;                         // either email ...
+  uint64_t account_id = 0;                   // ... or account id
+  std::string password;
+  std::string ip, user_agent;
+  bool recorded_fact = false;                // import: a past login, no password to check
+  Context ctx;
+  bool recorded_failure = false;             // with recorded_fact: the past attempt failed (LoginFailed)
+};
+
+struct LoginResult {
+  uint64_t account_id = 0;
+  uint64_t seq = 0;
+  bool implicit_acceptance = false;          // a newer policy was accepted by this login
+  bool duplicate = false;                    // request id seen before; nothing appended
+};
+
+struct ProfileChange {
+  std::optional<std::string> nickname, email, company, gender, birthdate;
+};
+
+// A disclosure as the caller gives it. Only structured values reach the log
+// in plaintext: the recipient's id, the country code, the legal basis and
+// the safeguard; purpose and reference are sealed under the account's key.
+struct Disclosure {
+  std::string recipient;                     // registered recipient: decimal id or exact name
+  std::string country;                       // ISO 3166-1 alpha-2; default: the recipient's
+  std::string purpose, legal_basis;          // legal_basis: consent | legal_obligation
+  std::string safeguard;                     // events::ParseSafeguard names
+  std::string reference;                     // required for legal_obligation
+};
+
+// A recipient of disclosures, published by an admin (RecipientRegistered).
+struct Recipient {
+  uint64_t id = 0;                           // seq of its RecipientRegistered event
+  std::string name;                          // an organisation, unique (ASCII case-insensitive)
+  std::string country;                       // ISO 3166-1 alpha-2
+};
+
+struct AccessLog {
+  std::string ip, browser, isp, referrer, os, path;
+};
+
+// A new policy version for PublishPolicy.
+struct PolicyDraft {
+  std::string version;                       // greater than the current one (projections/fold/policy.h)
+  std::string text;                          // the policy itself, 1..policy::kTextBytesMax bytes
+  std::string summary;                       // what changed; optional
+  int64_t effective_at_ms = 0;               // the publication's time if 0
+};
+
+struct SweepOptions {
+  int64_t as_of_ms = 0;                      // now if 0
+  bool dry_run = false;
+};
+
+struct SweepReport {
+  struct Erasure {
+    uint64_t account_id = 0;
+    std::string reason;
+    int64_t due_at_ms = 0;                   // grace deadline, or the retention due date
+  };
+  std::vector<Erasure> erased;               // or, when dry_run, would be erased
+  std::vector<uint32_t> days_shredded;       // access-log day keys destroyed
+  Vault::ShredReport shred;
+  bool verified = false;                     // ErasureVerified appended for every erasure
+  int64_t elapsed_ms = 0;
+};
+
+// change-password: the holder gives the old password; an admin reset does not.
+struct PasswordChange {
+  std::string old_password, new_password;
+};
+
+// An account the retention rule erases at due_at_ms unless its holder is active before.
+struct RetentionCandidate {
+  uint64_t account_id = 0;
+  int64_t last_active_at_ms = 0;
+  int64_t due_at_ms = 0;                     // RetentionDueAt(last_active_at_ms, retention months)
+};
+
+// Rows of one RetentionDue answer, at most (a wire frame holds them; soonest due first).
+inline constexpr size_t kRetentionRowsMax = 5000;
+// How far ahead `inactive --within DAYS` may look.
+inline constexpr int kRetentionWithinDaysMax = 3650;
+
+struct Registration {
+  std::string nickname, email, password, gender, birthdate, ip, user_agent, company;
+  std::string accept_policy;                 // must equal the current version
+  std::string request_id;                    // random if empty
+  fb::Actor actor = fb::Actor::Holder;
+  int64_t occurred_at_ms = 0;                // now if 0
+  uint64_t account_id = 0;                   // allocated if 0 (import gives one)
+};
+
+struct RegisterResult {
+  uint64_t account_id = 0;
+  uint64_t seq = 0;
+  bool duplicate = false;                    // request id seen before
+};
+
+// Decrypted personal data, as currently held.
+struct Pii {
+  std::string nickname, email, gender, birthdate, company, ip, user_agent;
+};
+
+struct AccountView {
+  AccountState state;
+  uint64_t stream_version = 0;
+  std::string display_name;                  // "Anonymous" once erased
+  std::optional<Pii> pii;                    // empty once erased (shredded)
+};
+
+class Accounts {
+ public:
+  static Status Open(const AccountsOptions& options, std::unique_ptr<Accounts>* out);
+  ~Accounts();
+
+  Status Register(const Registration& r, RegisterResult* out);
+  Status Show(uint64_t account_id, AccountView* out);
+  std::string CurrentPolicyVersion();
+
+  // AuthFailed for a wrong password, an unknown or an erased account alike.
+  // A recorded fact (import) is OK once appended, recorded_failure too.
+  Status Login(const LoginRequest& r, LoginResult* out);
+  Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
+  Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
+  Status Update(uint64_t account_id, const ProfileChange& change, const Context& ctx, Receipt* out);
+  Status RequestDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status CancelDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, Receipt* out);
+  Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out);
+  Status PublishPolicy(const PolicyDraft& draft, const Context& ctx, Receipt* out);
+  // No summary, in effect from its publication.
+  Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) {
+    return PublishPolicy(PolicyDraft{version, text, "", 0}, ctx, out);
+  }
+  // Publishes a recipient of disclosures (admin); out->seq is its id.
+  Status RegisterRecipient(const std::string& name, const std::string& country, const Context& ctx,
+                           Receipt* out);
+  // Every registered recipient, in id order (at most kRecipientsMax).
+  Status ListRecipients(std::vector<Recipient>* out);
+  // A recipient by decimal id or exact name; NotFound if none is registered.
+  Status FindRecipient(const std::string& id_or_name, Recipient* out);
+  // Records the access request (DSAR), then returns everything held about
+  // the account, decrypted, as one JSON document.
+  Status Export(uint64_t account_id, const Context& ctx, std::string* json);
+  // Only records the access request (AccessRequested, channel from the
+  // actor): what Export appends, for import's access_requested lines.
+  Status RecordAccessRequest(uint64_t account_id, const Context& ctx, Receipt* out);
+
+  // The holder changes the password, verified as a login verifies it
+  // (AuthFailed if wrong, nothing appended); or an admin resets it
+  // (ctx.actor Admin, no old password, not holder activity). Appends
+  // CredentialsChanged; from then on login checks the new password only.
+  Status ChangePassword(uint64_t account_id, const PasswordChange& c, const Context& ctx, Receipt* out);
+  // The holder used the forum: one ActivityRecorded per account and UTC day
+  // (holder activity for retention). A later call the same day, or on a day
+  // the holder was already active, appends nothing: out->seq == 0.
+  Status Touch(uint64_t account_id, const Context& ctx, Receipt* out);
+  // Records that the holder was warned that retention erases the account
+  // (RetentionNoticeSent with the due date as of its last activity).
+  Status RecordRetentionNotice(uint64_t account_id, const Context& ctx, Receipt* out);
+  // Active accounts that a retention of `months` erases at or before
+  // until_ms, soonest due first, at most kRetentionRowsMax (*truncated says
+  // if there were more).
+  Status RetentionDue(int64_t until_ms, int months, std::vector<RetentionCandidate>* out, bool* truncated);
+  int retention_months() const { return opt_.retention_months; }
+
+  // Erases accounts past their grace period or inactive past the retention
+  // window, and shreds access-log day keys past their window, in one vault
+  // pass. Finishes any erasure a crash interrupted first.
+  Status Sweep(const SweepOptions& o, SweepReport* out);
+  // The earliest grace deadline among pending deletions (the head of the
+  // meta deletion/ index); empty if none is pending. For an erasure timer.
+  Status NextDeletionDeadline(std::optional<int64_t>* deadline_ms);
+  // Accounts not active since MonthsBefore(as_of, months), exact boundary.
+  Status Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* out);
+  // Erases the given accounts now (admin), same sequence as the sweep.
+  Status Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out);
+
+  // Input checks of each command, also used by import before it appends.
+  static Status CheckRegistration(const Registration& r, int64_t now_ms);
+  static Status CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms);
+  static Status CheckDisclosure(const Disclosure& d);
+  static Status CheckPolicyDraft(const PolicyDraft& d);
+  static Status CheckAccessLog(const AccessLog& log);
+  static Status CheckLogin(const LoginRequest& r);
+  // Business times may not lie in the future (beyond clock skew): a future
+  // activity time would keep an account from retention forever.
+  static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
+
+  // Signs the head of the whole log and keeps it as the latest (meta
+  // "sth/latest"); also runs after every group commit (or interval). Open
+  // signs only if the stored head does not already cover the log.
+  Status SignTreeHead(SignedTreeHead* out);
+  // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
+  Status SignTreeHeadIfBehind(bool* signed_now);
+  const std::string& public_key() const { return signing_key_.public_key; }
+  // The form a caller's request id is stored in (envelope, idempotency
+  // index, sealing ad): hex HMAC-SHA-256 under the server secret, so the
+  // text a caller chose never reaches the log. Deterministic: retries match.
+  std::string RequestKey(std::string_view request_id) const;
+  // Keyed digest of a request's content, compared when a request id comes
+  // back: HMAC under the same secret, so a password inside cannot be guessed offline.
+  std::string ContentDigest(uint64_t account_id, const Context& ctx, fb::Payload type,
+                            std::string_view content) const;
+
+  Ledger& ledger() { return *ledger_; }
+  int64_t grace_period_ms() const { return opt_.grace_period_ms; }
+  Vault& vault() { return *vault_; }
+  int64_t NowMs() const;
+  Status Close();
+
+ private:
+  Accounts() = default;
+  Status PublishInitialPolicy();
+  Status AdoptOrSignHead();
+  Status ReserveEmail(const std::string& normalized, uint64_t account_id);
+  void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
+  Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
+  Status PriorRegistration(const std::string& rid, const std::string& digest, RegisterResult* out, bool* found);
+  Status ReadPii(uint64_t account_id, Pii* out);  // the current profile (Registered + ProfileUpdated)
+  // Appends one event. build gets the stored (hashed) request id for the
+  // sealing ad; content is the request's canonical inputs (ContentFields).
+  Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
+                const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
+                                                              const std::string& rid)>& build,
+                Receipt* out, std::string_view content = {});
+  Status ActiveState(uint64_t account_id, AccountState* out);
+  Status ConsentPolicy(const Context& ctx, std::string* version);
+  Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
+  Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
+  Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);
+  Status DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out);
+  Status ExpiredDays(int64_t as_of_ms, std::vector<uint32_t>* out);
+
+  AccountsOptions opt_;
+  Projector projector_;
+  std::unique_ptr<Vault> vault_;
+  std::unique_ptr<Ledger> ledger_;
+  std::atomic<uint64_t> next_account_id_{1};
+  std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic
+  std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
+  std::mutex sweep_mu_;  // one erasure pass at a time
+  SigningKey signing_key_;
+  crypto::Key32 request_secret_;  // DATA/keys/request: request-id and content HMACs
+  std::mutex sth_mu_;    // heads are made in seq order
+  uint64_t signed_size_ = 0;     // under sth_mu_
+  std::atomic<int64_t> signed_at_ms_{0};
+  std::once_flag dummy_once_;
+  std::string dummy_credential_;  // verified against when no account matches
+  const std::string& DummyCredential();
+};
+
+inline constexpr std::string_view kMetaLatestHead = "sth/latest";
+
+std::string NewRequestId();
+
+// Canonical encoding of a request's inputs for ContentDigest: each value
+// length-prefixed (BE32), so ("ab","c") and ("a","bc") differ.
+std::string ContentFields(std::initializer_list<std::string_view> values);
+
+}  // namespace accountable

@@ -1,0 +1,73 @@
+// The CLI's commands, one small Attach function per theme so that main()
+// and each command stay short. Output shapes are a contract for scripts:
+// see README.md ("CLI tour") and docs/compliance.md.
+//
+// Exit codes (stable):
+//   0 success · 2 invalid input or usage · 3 refused by a rule, a version
+//   conflict or a request id reused with a different content · 4 not found · 5 failed authentication · 6 storage error
+//   (I/O, corruption, data directory busy, shredded data)
+//
+// Thread safety: single-threaded, one command per process.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "events/status.h"
+#include "projections/service/accounts.h"
+#include "server/cli/cli_backend.h"
+
+namespace accountable::cli {
+
+struct Globals {
+  std::string server;                        // HOST:PORT: remote mode
+  std::string token_file;                    // remote mode: first word is the token
+  std::string data_dir = "data";
+  std::string key_dir;
+  bool json = false;
+  unsigned long long argon2_ops = 2;
+  size_t argon2_mem_mib = 64;
+  double grace_days = 3;
+  int retention_months = 36;
+  int access_log_days = 30;
+};
+
+// Numbers on the command line are plain decimal: CLI11 alone would take
+// 0x1, 010 (octal) and -1 (wrapping to 2^64-1) and pick the wrong account.
+inline const CLI::Validator kDecimal(
+    [](std::string& s) -> std::string {
+      uint64_t v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() ||
+          end != s.data() + s.size())
+        return "must be a decimal number below 2^64";
+      return "";
+    },
+    "DECIMAL");
+
+// The chosen command, run after parsing succeeded.
+using Selected = std::function<int()>;
+
+int ExitCode(const Status& s);
+// Prints an error in the chosen format; returns its exit code.
+int Fail(const Globals& g, const Status& s);
+int PrintUsageError(const Globals& g, const std::string& message);
+void Print(const Globals& g, const nlohmann::ordered_json& j);
+Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out);
+// Parses an RFC 3339 UTC time for flags such as --as-of.
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms);
+// Reads the password from the first line of stdin (only with --password-stdin).
+Status ReadPassword(bool password_stdin, std::string* out);
+
+void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
+void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
+void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
+
+}  // namespace accountable::cli

@@ -1,0 +1,133 @@
+#include "server/client/client.h"
+
+// Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio.hpp>
+
+namespace accountable {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Status StatusFromCode(uint8_t code, std::string m) {
+  using C = Status::Code;
+  switch (code) {
+    case 0: return Status::OK();
+    case uint8_t(C::kInvalidArgument): return Status::InvalidArgument(std::move(m));
+    case uint8_t(C::kRefused): return Status::Refused(std::move(m));
+    case uint8_t(C::kConflict): return Status::Conflict(std::move(m));
+    case uint8_t(C::kNotFound): return Status::NotFound(std::move(m));
+    case uint8_t(C::kAuthFailed): return Status::AuthFailed(std::move(m));
+    case uint8_t(C::kShredded): return Status::Shredded(std::move(m));
+    case uint8_t(C::kCorruption): return Status::Corruption(std::move(m));
+    case uint8_t(C::kBusy): return Status::Busy(std::move(m));
+    case uint8_t(C::kRequestReused): return Status::RequestReused(std::move(m));
+    case uint8_t(wire::ProtocolCode::kNotAuthenticated): return Status::AuthFailed(std::move(m));
+    case uint8_t(wire::ProtocolCode::kForbidden): return Status::Refused(std::move(m));
+    default: return Status::IOError(std::move(m));
+  }
+}
+
+namespace {
+
+class ClientImpl final : public Client {
+ public:
+  explicit ClientImpl(size_t frame_bytes_max) : socket_(io_), frame_bytes_max_(frame_bytes_max) {}
+
+  Status Open(const std::string& host_port, const std::string& token) {
+    auto colon = host_port.rfind(':');
+    if (colon == std::string::npos) return Status::InvalidArgument("server: HOST:PORT");
+    boost::system::error_code ec;
+    tcp::resolver resolver(io_);
+    auto eps = resolver.resolve(host_port.substr(0, colon), host_port.substr(colon + 1), ec);
+    if (!ec) asio::connect(socket_, eps, ec);
+    if (ec) return Status::IOError("connect " + host_port + ": " + ec.message());
+    socket_.set_option(tcp::no_delay(true), ec);
+    Reply r;
+    ACC_RETURN_IF_ERROR(Call(wire::Body::Hello, [&](flatbuffers::FlatBufferBuilder& f) {
+      return wire::CreateHelloDirect(f, token.c_str(), "accountable-client").Union();
+    }, &r, ""));
+    if (!r.status.ok()) return r.status;
+    role_ = r.role;
+    return Status::OK();
+  }
+
+  Status Send(wire::Body type, const BodyFn& body, uint64_t* corr, const std::string& rid) override {
+    flatbuffers::FlatBufferBuilder fbb(256);
+    auto b = body(fbb);
+    auto r = rid.empty() ? 0 : fbb.CreateString(rid);
+    *corr = ++next_corr_;
+    fbb.Finish(wire::CreateRequest(fbb, *corr, r, type, b), wire::RequestIdentifier());
+    return SendRaw(wire::Frame(fbb.GetBufferPointer(), fbb.GetSize()));
+  }
+
+  Status SendRaw(std::string_view bytes) override {
+    boost::system::error_code ec;
+    asio::write(socket_, asio::buffer(bytes.data(), bytes.size()), ec);
+    return ec ? Status::IOError("send: " + ec.message()) : Status::OK();
+  }
+
+  Status Receive(Reply* out) override {
+    uint8_t header[wire::kFrameHeaderBytes];
+    boost::system::error_code ec;
+    asio::read(socket_, asio::buffer(header), ec);
+    if (ec) return Status::IOError("receive: " + ec.message());
+    uint32_t len = wire::DecodeLength(header);
+    if (len == 0 || len > frame_bytes_max_) return Status::Corruption("response frame length out of range");
+    std::string body(len, '\0');
+    asio::read(socket_, asio::buffer(body), ec);
+    if (ec) return Status::IOError("receive: " + ec.message());
+    const wire::Response* r;
+    ACC_RETURN_IF_ERROR(wire::ParseResponse(body, &r));
+    *out = Reply();
+    out->correlation_id = r->correlation_id();
+    out->code = r->code();
+    out->status = StatusFromCode(r->code(), r->message() ? r->message()->str() : "");
+    out->seq = r->seq();
+    out->account_id = r->account_id();
+    out->duplicate = r->duplicate();
+    out->role = r->role();
+    if (r->json()) out->json = r->json()->str();
+    if (r->events())
+      for (auto* e : *r->events())
+        out->events.emplace_back(e->seq(), e->envelope() ? std::string(reinterpret_cast<const char*>(e->envelope()->data()),
+                                                                       e->envelope()->size()) : std::string());
+    if (r->results())
+      for (auto* res : *r->results())
+        if (res->response())
+          out->results.emplace_back(reinterpret_cast<const char*>(res->response()->data()), res->response()->size());
+    return Status::OK();
+  }
+
+  Status Call(wire::Body type, const BodyFn& body, Reply* out, const std::string& rid) override {
+    uint64_t corr = 0;
+    ACC_RETURN_IF_ERROR(Send(type, body, &corr, rid));
+    for (;;) {
+      ACC_RETURN_IF_ERROR(Receive(out));
+      // Correlation id 0: a connection-level error (bad frame, limit) is for us too.
+      if (out->correlation_id == corr || out->correlation_id == 0) return Status::OK();
+    }
+  }
+
+  wire::Role role() const override { return role_; }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  size_t frame_bytes_max_;
+  uint64_t next_corr_ = 0;
+  wire::Role role_ = wire::Role::None;
+};
+
+}  // namespace
+
+Status Client::Connect(const std::string& host_port, const std::string& token, std::unique_ptr<Client>* out,
+                       size_t frame_bytes_max) {
+  auto c = std::make_unique<ClientImpl>(frame_bytes_max);
+  ACC_RETURN_IF_ERROR(c->Open(host_port, token));
+  *out = std::move(c);
+  return Status::OK();
+}
+
+}  // namespace accountable

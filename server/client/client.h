@@ -1,0 +1,63 @@
+// Client: a blocking C++ client for the Accountable protocol (docs/protocol.md).
+// Used by the CLI's remote mode, the tests and accountable-bench.
+//
+//   std::unique_ptr<Client> c;
+//   Status s = Client::Connect("127.0.0.1:7400", token, &c);   // Hello included
+//   Client::Reply r;
+//   s = c->Call(wire::Body::GetAccount, [&](auto& fbb) {
+//         return wire::CreateGetAccount(fbb, 42).Union(); }, &r);
+//   // r.status, r.json, r.seq ...
+//
+// Pipelining: Send() several requests, then Receive() their replies in any
+// order and match them by correlation id.
+//
+// Thread safety: one Client per thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "events/status.h"
+#include "server/client/wire.h"
+
+namespace accountable {
+
+class Client {
+ public:
+  struct Reply {
+    uint64_t correlation_id = 0;
+    uint8_t code = 0;
+    Status status;                 // code mapped back; protocol codes become IOError/AuthFailed
+    uint64_t seq = 0, account_id = 0;
+    bool duplicate = false;
+    wire::Role role = wire::Role::None;
+    std::string json;
+    std::vector<std::pair<uint64_t, std::string>> events;
+    std::vector<std::string> results;  // Batch: Response buffers; read each with wire::ParseResponse
+  };
+  using BodyFn = std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>;
+
+  // Connects and authenticates; AuthFailed for an unknown token.
+  static Status Connect(const std::string& host_port, const std::string& token, std::unique_ptr<Client>* out,
+                        size_t frame_bytes_max = wire::kFrameBytesMaxDefault);
+  virtual ~Client() = default;
+
+  virtual Status Send(wire::Body type, const BodyFn& body, uint64_t* correlation_id,
+                      const std::string& request_id = "") = 0;
+  virtual Status Receive(Reply* out) = 0;
+  // Send, then receive until the reply with this correlation id arrives.
+  virtual Status Call(wire::Body type, const BodyFn& body, Reply* out, const std::string& request_id = "") = 0;
+  virtual wire::Role role() const = 0;
+  // Raw bytes, for protocol tests that must send malformed frames.
+  virtual Status SendRaw(std::string_view bytes) = 0;
+};
+
+// Maps a response code to a Status (0..9 are Status codes; protocol codes
+// 64+ become IOError with their message, except kNotAuthenticated/kForbidden
+// which become AuthFailed / Refused).
+Status StatusFromCode(uint8_t code, std::string message);
+
+}  // namespace accountable

@@ -1,0 +1,114 @@
+// accountabled: the Accountable server. Every limit is a flag; a config file
+// (--config, INI or TOML "key = value" lines with the same names) can set them.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+// Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <memory>
+
+#include "server/daemon/server.h"
+
+namespace {
+
+struct Flags {
+  std::string data = "data", key_dir, listen = "127.0.0.1:7400", token_file;
+  unsigned long long argon2_ops = 2;
+  size_t argon2_mem_mib = 64;
+  double grace_days = 3;
+  int retention_months = 36, access_log_days = 30;
+  int64_t sweep_interval_s = 3600;
+  int64_t sign_interval_ms = 0;
+};
+
+accountable::Status ParseListen(const std::string& listen, accountable::ServerOptions* o) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return accountable::Status::InvalidArgument("--listen: HOST:PORT");
+  o->host = listen.substr(0, colon);
+  try {
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    o->port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    return accountable::Status::InvalidArgument("--listen: port must be 0..65535");
+  }
+  return accountable::Status::OK();
+}
+
+void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
+  app.add_option("--data", f.data)->capture_default_str();
+  app.add_option("--key-dir", f.key_dir, "default DATA/keys");
+  app.add_option("--listen", f.listen)->capture_default_str();
+  app.add_option("--token-file", f.token_file, "TOKEN ROLE lines; default DATA/keys/tokens");
+  app.add_option("--argon2-ops", f.argon2_ops)->check(CLI::Range(1, 10))->capture_default_str();
+  app.add_option("--argon2-mem-mib", f.argon2_mem_mib)->check(CLI::Range(8, 1024))->capture_default_str();
+  app.add_option("--grace-days", f.grace_days)->check(CLI::Range(0.0, 365.0))->capture_default_str();
+  app.add_option("--retention-months", f.retention_months)->check(CLI::Range(1, 1200))->capture_default_str();
+  app.add_option("--access-log-days", f.access_log_days)->check(CLI::Range(1, 3650))->capture_default_str();
+  app.add_option("--sweep-interval-s", f.sweep_interval_s, "0 disables")->check(CLI::Range(0, 86400 * 30))->capture_default_str();
+  app.add_option("--sign-interval-ms", f.sign_interval_ms,
+                 "0: a signed tree head per group commit; > 0: at most one per interval")
+      ->check(CLI::Range(0, 3'600'000))->capture_default_str();
+  app.add_option("--io-threads", o.io_threads)->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--worker-threads", o.worker_threads)->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--connections-max", o.connections_max)->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--frame-bytes-max", o.frame_bytes_max)->check(CLI::Range(64, 64 << 20))->capture_default_str();
+  app.add_option("--inflight-max", o.inflight_per_connection_max)->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--idle-timeout-ms", o.idle_timeout_ms)->check(CLI::Range(100, 86400000))->capture_default_str();
+  app.add_option("--frame-timeout-ms", o.frame_timeout_ms)->check(CLI::Range(100, 3600000))->capture_default_str();
+  app.add_option("--subscriber-lag-max", o.subscriber_lag_events_max)->capture_default_str();
+  app.set_config("--config");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace accountable;
+  CLI::App app{"accountabled: the Accountable ledger server"};
+  Flags f;
+  ServerOptions so;
+  AddLimits(app, f, so);
+  CLI11_PARSE(app, argc, argv);
+  Status s = ParseListen(f.listen, &so);
+  so.sweep_interval_ms = f.sweep_interval_s * 1000;
+  so.sign_interval_ms = f.sign_interval_ms;
+  const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
+  if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.tokens);
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  std::unique_ptr<Server> server;
+  AccountsOptions ao;
+  ao.data_dir = f.data;
+  ao.key_dir = f.key_dir;
+  ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
+  ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
+  ao.retention_months = f.retention_months;
+  ao.access_log_days = f.access_log_days;
+  ao.sign_interval_ms = f.sign_interval_ms;
+  ao.on_commit = [&server](uint64_t last) {
+    if (server) server->OnCommit(last);
+  };
+  std::unique_ptr<Accounts> accounts;
+  s = Accounts::Open(ao, &accounts);
+  if (s.ok()) s = Server::Start(so, accounts.get(), &server);
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return s.Is(Status::Code::kInvalidArgument) ? 2 : 6;
+  }
+  spdlog::info("accountabled listening on {}:{} (data {}, {} tokens, last seq {})", so.host, server->port(), f.data,
+               so.tokens.size(), accounts->ledger().LastSeq());
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int sig) { spdlog::info("signal {}: stopping", sig); });
+  signals_io.run();
+  server->Stop();
+  s = accounts->Close();
+  spdlog::info("stopped cleanly: {}", s.ToString());
+  return s.ok() ? 0 : 6;
+}

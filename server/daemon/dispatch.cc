@@ -1,0 +1,379 @@
+#include "server/daemon/dispatch.h"
+
+#include <algorithm>
+
+#include "core/crypto.h"
+#include "core/tree_head.h"
+#include "events/vocabulary.h"
+#include "projections/service/describe.h"
+#include "projections/fold/policy.h"
+#include "projections/service/proof_json.h"
+
+namespace accountable {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using wire::Body;
+
+constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+
+std::string S(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+std::optional<std::string> Opt(const flatbuffers::String* s) {
+  return s ? std::optional<std::string>(s->str()) : std::nullopt;
+}
+
+Context Ctx(const wire::Request* r, fb::Actor actor = fb::Actor::Holder) {
+  Context c;
+  c.actor = actor;
+  c.request_id = S(r->request_id());
+  return c;
+}
+
+std::string Receipt1(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
+  wire::ResponseFields f;
+  f.seq = r.seq;
+  f.account_id = account;
+  f.duplicate = r.duplicate;
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string Events(uint64_t corr, const Status& s, std::vector<Ledger::Stored>& events) {
+  // Stop before the frame could pass the default frame limit; the client
+  // continues from the last seq it got.
+  constexpr size_t kEventBytesBudget = wire::kFrameBytesMaxDefault - 64 * 1024;
+  wire::ResponseFields f;
+  size_t bytes = 0;
+  for (auto& e : events) {
+    bytes += e.envelope.size() + 32;
+    if (bytes > kEventBytesBudget && !f.events.empty()) break;
+    f.events.emplace_back(e.seq, std::move(e.envelope));
+  }
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string Doc(uint64_t corr, const Status& s, std::string json) {
+  wire::ResponseFields f;
+  if (s.ok()) f.json = std::move(json);
+  return wire::ResponseFrame(corr, s, f);
+}
+
+std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  Receipt rc;
+  switch (r->body_type()) {
+    case Body::Register: {
+      auto* b = r->body_as_Register();
+      Registration reg{S(b->nickname()), S(b->email()), S(b->password()), S(b->gender()), S(b->birthdate()),
+                       S(b->ip()), S(b->user_agent()), S(b->company()), S(b->accept_policy()), S(r->request_id())};
+      RegisterResult out;
+      Status s = a.Register(reg, &out);
+      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
+    }
+    case Body::Login: {
+      auto* b = r->body_as_Login();
+      LoginRequest l{S(b->email()), b->account_id(), S(b->password()), S(b->ip()), S(b->user_agent()), false, Ctx(r)};
+      LoginResult out;
+      Status s = a.Login(l, &out);
+      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
+    }
+    case Body::Consent: {
+      auto* b = r->body_as_Consent();
+      auto p = events::ParsePurpose(S(b->purpose()));
+      if (!p) return wire::ResponseFrame(corr, Status::InvalidArgument("purpose: unknown"));
+      Status s = b->give() ? a.GiveConsent(b->account_id(), *p, Ctx(r), &rc)
+                           : a.WithdrawConsent(b->account_id(), *p, Ctx(r), &rc);
+      return Receipt1(corr, s, b->account_id(), rc);
+    }
+    case Body::Update: {
+      auto* b = r->body_as_Update();
+      Context c = Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder);
+      c.reason = S(b->reason());
+      ProfileChange ch{Opt(b->nickname()), Opt(b->email()), Opt(b->company()), Opt(b->gender()), Opt(b->birthdate())};
+      return Receipt1(corr, a.Update(b->account_id(), ch, c, &rc), b->account_id(), rc);
+    }
+    case Body::RequestDeletion: {
+      uint64_t id = r->body_as_RequestDeletion()->account_id();
+      return Receipt1(corr, a.RequestDeletion(id, Ctx(r), &rc), id, rc);
+    }
+    case Body::CancelDeletion: {
+      uint64_t id = r->body_as_CancelDeletion()->account_id();
+      return Receipt1(corr, a.CancelDeletion(id, Ctx(r), &rc), id, rc);
+    }
+    case Body::Disclose: {
+      auto* b = r->body_as_Disclose();
+      Disclosure d{S(b->recipient()), S(b->country()), S(b->purpose()), S(b->legal_basis()), S(b->safeguard()),
+                   S(b->reference())};
+      return Receipt1(corr, a.Disclose(b->account_id(), d, Ctx(r, fb::Actor::Admin), &rc), b->account_id(), rc);
+    }
+    case Body::RecordAccess: {
+      auto* b = r->body_as_RecordAccess();
+      AccessLog l{S(b->ip()), S(b->browser()), S(b->isp()), S(b->referrer()), S(b->os()), S(b->path())};
+      return Receipt1(corr, a.RecordAccess(l, Ctx(r, fb::Actor::System), &rc), 0, rc);
+    }
+    case Body::PublishPolicy: {
+      auto* b = r->body_as_PublishPolicy();
+      PolicyDraft d{S(b->version()), S(b->text()), S(b->summary()), b->effective_at_ms()};
+      return Receipt1(corr, a.PublishPolicy(d, Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+    }
+    case Body::RegisterRecipient: {
+      auto* b = r->body_as_RegisterRecipient();
+      return Receipt1(corr, a.RegisterRecipient(S(b->name()), S(b->country()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+    }
+    default:
+      return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
+  }
+}
+
+// The ops a forum needs day to day: change-password, touch, retention notices.
+std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  Receipt rc;
+  if (r->body_type() == Body::Touch) {
+    const uint64_t id = r->body_as_Touch()->account_id();
+    return Receipt1(corr, a.Touch(id, Ctx(r), &rc), id, rc);
+  }
+  if (r->body_type() == Body::RetentionNotice) {
+    const uint64_t id = r->body_as_RetentionNotice()->account_id();
+    return Receipt1(corr, a.RecordRetentionNotice(id, Ctx(r, fb::Actor::System), &rc), id, rc);
+  }
+  auto* b = r->body_as_ChangePassword();
+  // Without the old password only an admin may set a new one.
+  if (b->by_admin() && role != wire::Role::Admin)
+    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
+                               "role " + std::string(wire::RoleName(role)) + " may not reset a password");
+  PasswordChange pc{S(b->old_password()), S(b->new_password())};
+  Status s = a.ChangePassword(b->account_id(), pc, Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
+  std::fill(pc.old_password.begin(), pc.old_password.end(), '\0');
+  std::fill(pc.new_password.begin(), pc.new_password.end(), '\0');
+  return Receipt1(corr, s, b->account_id(), rc);
+}
+
+std::string HandleInactive(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  auto* b = r->body_as_Inactive();
+  const int64_t as_of = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
+  const int months = b->months() ? b->months() : a.retention_months();
+  if (b->within_days() < 0) {
+    std::vector<uint64_t> ids;
+    Status s = a.Inactive(as_of, months, &ids);
+    return Doc(corr, s, Json{{"account_ids", ids}}.dump());
+  }
+  if (b->within_days() > kRetentionWithinDaysMax)
+    return wire::ResponseFrame(corr, Status::InvalidArgument("within_days: must be 0.." + std::to_string(kRetentionWithinDaysMax)));
+  std::vector<RetentionCandidate> due;
+  bool truncated = false;
+  Status s = a.RetentionDue(as_of + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
+  Json rows = Json::array();
+  for (const auto& d : due)
+    rows.push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
+                    {"due_at", events::FormatTime(d.due_at_ms)}});
+  return Doc(corr, s, Json{{"accounts", rows}, {"truncated", truncated}}.dump());
+}
+
+std::string HandleSweep(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (r->body_type() == Body::Inactive) return HandleInactive(a, r);
+  auto* b = r->body_as_Sweep();
+  if (b->as_of_ms() && !b->dry_run())
+    return wire::ResponseFrame(corr, Status::InvalidArgument("as_of needs dry_run: a real sweep runs on the real clock"));
+  SweepReport rep;
+  Status s = a.Sweep({b->as_of_ms(), b->dry_run()}, &rep);
+  Json erased = Json::array();
+  for (auto& e : rep.erased) erased.push_back({{"account_id", e.account_id}, {"reason", e.reason}, {"due_at", events::FormatTime(e.due_at_ms)}});
+  Json j{{"dry_run", b->dry_run()}, {"erased", erased}, {"days_shredded", rep.days_shredded},
+         {"verified", rep.verified}, {"files_scanned", rep.shred.files_scanned},
+         {"bytes_scanned", rep.shred.bytes_scanned}, {"hits", rep.shred.hits}, {"elapsed_ms", rep.elapsed_ms}};
+  return Doc(corr, s, j.dump());
+}
+
+std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  std::vector<Ledger::Stored> events;
+  switch (r->body_type()) {
+    case Body::ReadLog: {
+      auto* b = r->body_as_ReadLog();
+      uint32_t limit = std::min(b->limit() ? b->limit() : wire::kReadEventsMax, wire::kReadEventsMax);
+      return Events(corr, a.ledger().ReadRange(std::max<uint64_t>(b->from_seq(), 1), limit, &events), events);
+    }
+    case Body::ReadStream: {
+      auto* b = r->body_as_ReadStream();
+      uint32_t limit = std::min(b->limit() ? b->limit() : wire::kReadEventsMax, wire::kReadEventsMax);
+      Status s = a.ledger().ReadStream(b->account_id(), std::max<uint64_t>(b->from_version(), 1), limit, &events);
+      return Events(corr, s, events);
+    }
+    case Body::GetAccount: {
+      AccountView v;
+      Status s = a.Show(r->body_as_GetAccount()->account_id(), &v);
+      Json j = s.ok() ? DescribeAccount(v) : Json();
+      if (s.ok() && role != wire::Role::Admin) j.erase("pii");  // PII is for admins only
+      // The forum (writer) shows nicknames; an auditor sees no personal data at all.
+      if (s.ok() && role == wire::Role::Auditor && v.state.status != AccountStatus::kErased) j.erase("display_name");
+      return Doc(corr, s, s.ok() ? j.dump() : "");
+    }
+    case Body::Export: {
+      std::string json;
+      Status s = a.Export(r->body_as_Export()->account_id(), Ctx(r, fb::Actor::Admin), &json);
+      return Doc(corr, s, std::move(json));
+    }
+    case Body::TreeHead: {
+      SignedTreeHead h;
+      Status s = audit::ReadLatestHead(a.ledger(), &h);
+      if (!s.ok()) return wire::ResponseFrame(corr, s);
+      Json j{{"tree_size", h.size}, {"root", crypto::ToHex(h.root)}, {"timestamp_ms", h.timestamp_ms},
+             {"signature", crypto::ToHex(h.signature)}, {"public_key", crypto::ToHex(a.public_key())}};
+      return Doc(corr, Status::OK(), j.dump());
+    }
+    case Body::ListRecipients: {
+      std::vector<Recipient> all;
+      Status s = a.ListRecipients(&all);
+      Json list = Json::array();
+      for (const auto& x : all) list.push_back({{"recipient_id", x.id}, {"name", x.name}, {"country", x.country}});
+      return Doc(corr, s, Json{{"recipients", list}}.dump());
+    }
+    default: {  // Stats
+      Json j{{"last_seq", a.ledger().LastSeq()}, {"policy_version", a.CurrentPolicyVersion()}};
+      return Doc(corr, Status::OK(), j.dump());
+    }
+  }
+}
+
+// Policy versions with their effective dates and summaries; one with its text.
+std::string HandlePolicy(Accounts& a, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (r->body_type() == Body::GetPolicy) {
+    policy::Info info;
+    Status s = policy::Read(a.ledger(), S(r->body_as_GetPolicy()->version()), true, &info);
+    return Doc(corr, s, s.ok() ? policy::Describe(info, true).dump() : "");
+  }
+  std::vector<policy::Info> infos;
+  Status s = policy::List(a.ledger(), &infos);
+  Json list = Json::array();
+  for (const auto& i : infos) list.push_back(policy::Describe(i, false));
+  return Doc(corr, s, s.ok() ? Json{{"policies", list}}.dump() : "");
+}
+
+// The size a proof defaults to: the latest signed head's, so the root in the
+// proof is one the server signed (the whole log may be a group commit ahead).
+Status SignedSize(Accounts& a, uint64_t* size) {
+  SignedTreeHead h;
+  ACC_RETURN_IF_ERROR(audit::ReadLatestHead(a.ledger(), &h));
+  *size = h.size;
+  return Status::OK();
+}
+
+// Inclusion and consistency proofs, shaped by projections/service/proof_json.h exactly as the
+// offline tool prints them, so one verify-* command checks both.
+std::string HandleProof(Accounts& a, const wire::Request* r) {
+  audit::Json j;
+  Status s;
+  if (r->body_type() == Body::InclusionProof) {
+    auto* b = r->body_as_InclusionProof();
+    uint64_t size = b->tree_size();
+    if (b->seq() == 0) s = Status::InvalidArgument("seq: must be 1 or more");
+    else if (size == 0) s = SignedSize(a, &size);
+    if (s.ok()) s = audit::ProveInclusion(a.ledger(), b->seq(), size, &j);
+  } else {
+    auto* b = r->body_as_ConsistencyProof();
+    uint64_t new_size = b->new_size();
+    if (b->old_size() == 0) s = Status::InvalidArgument("old_size: must be 1 or more");
+    else if (new_size == 0) s = SignedSize(a, &new_size);
+    if (s.ok() && b->old_size() > new_size) s = Status::InvalidArgument("old_size: must not exceed new_size");
+    if (s.ok()) s = audit::ProveConsistency(a.ledger(), b->old_size(), new_size, &j);
+  }
+  return Doc(r->correlation_id(), s, s.ok() ? j.dump() : "");
+}
+
+// Executes the requests of a Batch in order, each as if sent alone; one
+// result per request. A Batch amortizes frames and round trips, not fsyncs.
+std::string HandleBatch(Accounts& a, wire::Role role, const wire::Request* r) {
+  const auto* reqs = r->body_as_Batch()->requests();
+  if (!reqs || reqs->size() == 0 || reqs->size() > wire::kBatchRequestsMax)
+    return wire::ResponseFrame(r->correlation_id(), Status::InvalidArgument(
+        "a batch holds 1.." + std::to_string(wire::kBatchRequestsMax) + " requests"));
+  wire::ResponseFields f;
+  for (const wire::Request* sub : *reqs) {
+    const Body t = sub->body_type();
+    std::string frame;
+    if (!wire::BodyUsable(sub) || t == Body::Hello || t == Body::Subscribe || t == Body::Batch)
+      frame = wire::ResponseFrame(sub->correlation_id(), static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
+                                  "not allowed inside a batch");
+    else
+      frame = Dispatch(a, role, sub);
+    f.results.push_back(frame.substr(wire::kFrameHeaderBytes));
+  }
+  return wire::ResponseFrame(r->correlation_id(), Status::OK(), f);
+}
+
+}  // namespace
+
+bool Allowed(wire::Role role, Body op) {
+  if (role == wire::Role::Admin) return true;
+  switch (op) {
+    case Body::Hello:
+    case Body::Stats:
+    case Body::GetAccount:
+    case Body::ListRecipients:  // organisations, not personal data
+    case Body::GetPolicy:     // policies are public
+    case Body::ListPolicies:
+    case Body::Batch:  // each request inside is checked on its own
+      return role != wire::Role::None;
+    case Body::TreeHead:
+    case Body::InclusionProof:
+    case Body::ConsistencyProof:
+      return role == wire::Role::Auditor;
+    case Body::ReadLog:
+    case Body::ReadStream:
+    case Body::Subscribe:
+      return role == wire::Role::Auditor;
+    case Body::Register:
+    case Body::Login:
+    case Body::Consent:
+    case Body::Update:
+    case Body::RequestDeletion:
+    case Body::CancelDeletion:
+    case Body::Disclose:
+    case Body::RecordAccess:
+    case Body::ChangePassword:  // by_admin: admin only (HandleForum)
+    case Body::Touch:
+      return role == wire::Role::Writer;
+    default:
+      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive, RetentionNotice: admin only
+  }
+}
+
+std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
+  const uint64_t corr = r->correlation_id();
+  if (!Allowed(role, r->body_type()))
+    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
+                               std::string("role ") + std::string(wire::RoleName(role)) + " may not " +
+                                   std::string(wire::BodyName(r->body_type())));
+  switch (r->body_type()) {
+    case Body::Sweep:
+    case Body::Inactive:
+      return HandleSweep(a, r);
+    case Body::ReadLog:
+    case Body::ReadStream:
+    case Body::GetAccount:
+    case Body::Export:
+    case Body::Stats:
+    case Body::TreeHead:
+    case Body::ListRecipients:
+      return HandleRead(a, role, r);
+    case Body::InclusionProof:
+    case Body::ConsistencyProof:
+      return HandleProof(a, r);
+    case Body::GetPolicy:
+    case Body::ListPolicies:
+      return HandlePolicy(a, r);
+    case Body::Batch:
+      return HandleBatch(a, role, r);
+    case Body::ChangePassword:
+    case Body::Touch:
+    case Body::RetentionNotice:
+      return HandleForum(a, role, r);
+    default:
+      return HandleLifecycle(a, r);
+  }
+}
+
+}  // namespace accountable

@@ -1,0 +1,285 @@
+// ServerImpl: accept loop, worker-side request processing, periodic sweep,
+// the erasure timer on the earliest deletion deadline, shutdown.
+#include "server/daemon/server_impl.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "core/crypto.h"
+#include "server/daemon/dispatch.h"
+
+namespace accountable {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr size_t kTokenBytesMin = 16;
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// The erasure timer wakes at least this often, so a wall clock that jumped
+// cannot delay an erasure by more than this.
+constexpr int64_t kDeletionWaitMaxMs = 3'600'000;
+// After a sweep that left a due account in place (an I/O error, say).
+constexpr int64_t kDeletionRetryMs = 60'000;
+
+// Requests after which the earliest deletion deadline may have changed.
+bool MovesDeletions(wire::Body b) {
+  return b == wire::Body::RequestDeletion || b == wire::Body::CancelDeletion || b == wire::Body::Sweep ||
+         b == wire::Body::Batch;
+}
+}  // namespace
+
+Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out) {
+  std::ifstream f(path);
+  if (!f) return Status::NotFound("cannot open token file " + path);
+  std::string line;
+  for (size_t n = 1; std::getline(f, line); ++n) {
+    std::istringstream in(line);
+    std::string token, role;
+    if (!(in >> token) || token[0] == '#') continue;
+    in >> role;
+    wire::Role r = role == "writer" ? wire::Role::Writer : role == "auditor" ? wire::Role::Auditor
+                   : role == "admin" ? wire::Role::Admin : wire::Role::None;
+    if (r == wire::Role::None)
+      return Status::InvalidArgument(path + " line " + std::to_string(n) + ": role must be writer, auditor or admin");
+    if (token.size() < kTokenBytesMin)
+      return Status::InvalidArgument(path + " line " + std::to_string(n) + ": token shorter than 16 bytes");
+    (*out)[token] = r;
+  }
+  return Status::OK();
+}
+
+ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
+    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
+      deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_) {
+  for (const auto& [token, role] : o.tokens) token_hashes_.emplace_back(crypto::Sha256(token), role);
+}
+
+Status ServerImpl::Listen() {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(opt_.host, ec);
+  if (ec) return Status::InvalidArgument("listen: not an IP address: " + opt_.host);
+  tcp::endpoint ep(addr, opt_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError("listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  if (opt_.sweep_interval_ms > 0)
+    asio::co_spawn(io_, Every(sweep_timer_, opt_.sweep_interval_ms, [this] {
+      Sweep();
+      ArmDeletionTimer();
+    }), asio::detached);
+  ArmDeletionTimer();
+  if (opt_.sign_interval_ms > 0)
+    asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }), asio::detached);
+  for (size_t i = 0; i < opt_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  return Status::OK();
+}
+
+asio::awaitable<void> ServerImpl::AcceptLoop() {
+  for (;;) {
+    boost::system::error_code ec;
+    // Named, not a temporary inside co_await: g++ 12 destroys those twice.
+    auto strand = asio::make_strand(io_);
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    tcp::socket s = co_await acceptor_.async_accept(strand, token);
+    if (ec) {
+      if (!acceptor_.is_open()) co_return;
+      // e.g. EMFILE: keep serving the connections we have, and retry shortly
+      // rather than in a tight loop.
+      asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!stopping_ && sessions_.size() < opt_.connections_max) {
+        session = std::make_shared<Session>(this, std::move(s));
+        sessions_[session.get()] = session;
+      }
+    }
+    if (session) {
+      session->Start();
+      continue;
+    }
+    // Over the limit: say why, then close. Small frame, so a blocking write is fine.
+    std::string f = wire::ResponseFrame(0, Status::Busy("connection limit reached"));
+    asio::write(s, asio::buffer(f), ec);
+    s.close(ec);
+  }
+}
+
+asio::awaitable<void> ServerImpl::Every(asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job) {
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(interval_ms));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    asio::post(workers_, job);
+  }
+}
+
+void ServerImpl::Sweep() {
+  SweepReport r;
+  Status s = accounts_->Sweep({}, &r);
+  if (s.ok())
+    spdlog::info("sweep: erased {} accounts, shredded {} day keys, {} ms", r.erased.size(), r.days_shredded.size(),
+                 r.elapsed_ms);
+  else
+    spdlog::error("sweep failed: {}", s.ToString());
+}
+
+void ServerImpl::ArmDeletionTimer(int64_t fired_ms) {
+  asio::post(deletion_strand_, [this, fired_ms] {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+    }
+    std::optional<int64_t> deadline;
+    Status s = accounts_->NextDeletionDeadline(&deadline);
+    if (!s.ok()) spdlog::error("reading the deletion index failed: {}", s.ToString());
+    if (!s.ok() || !deadline) {
+      deletion_timer_.cancel();  // the hourly sweep still runs
+      return;
+    }
+    int64_t delay_ms = *deadline - accounts_->NowMs();
+    if (fired_ms != 0 && *deadline <= fired_ms) delay_ms = std::max(delay_ms, kDeletionRetryMs);
+    delay_ms = std::clamp<int64_t>(delay_ms, 0, kDeletionWaitMaxMs);
+    deletion_timer_.expires_after(std::chrono::milliseconds(delay_ms));  // cancels the previous wait
+    deletion_timer_.async_wait([this, d = *deadline](const boost::system::error_code& ec) {
+      if (!ec) asio::post(workers_, [this, d] { OnDeletionTimer(d); });
+    });
+  });
+}
+
+void ServerImpl::OnDeletionTimer(int64_t deadline_ms) {
+  // Woken early (the wait is capped): nothing is due yet, only re-arm.
+  if (deadline_ms > accounts_->NowMs()) return ArmDeletionTimer();
+  Sweep();
+  ArmDeletionTimer(deadline_ms);
+}
+
+void ServerImpl::SignIfBehind() {
+  bool signed_now = false;
+  Status s = accounts_->SignTreeHeadIfBehind(&signed_now);
+  if (!s.ok()) spdlog::error("signing the tree head failed: {}", s.ToString());
+}
+
+wire::Role ServerImpl::Authenticate(std::string_view token) const {
+  const std::string h = crypto::Sha256(token);
+  wire::Role granted = wire::Role::None;
+  for (const auto& [hash, role] : token_hashes_)  // every entry, so timing says nothing
+    if (sodium_memcmp(hash.data(), h.data(), hash.size()) == 0) granted = role;
+  return granted;
+}
+
+Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
+  Outcome o;
+  const wire::Request* req = nullptr;
+  Status s = wire::ParseRequest(body, &req);
+  if (!s.ok()) {
+    o.frame = wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kBadFrame), s.message());
+    o.close = true;
+    return o;
+  }
+  const uint64_t corr = req->correlation_id();
+  if (req->body_type() == wire::Body::Hello) {
+    auto* h = req->body_as_Hello();
+    o.granted = Authenticate(h->token() ? h->token()->string_view() : std::string_view());
+    wire::ResponseFields f;
+    f.role = o.granted;
+    o.frame = o.granted == wire::Role::None ? wire::ResponseFrame(corr, Status::AuthFailed("unknown token"))
+                                            : wire::ResponseFrame(corr, Status::OK(), f);
+    o.close = o.granted == wire::Role::None;
+    return o;
+  }
+  if (role == wire::Role::None) {
+    o.frame = wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kNotAuthenticated), "authenticate with Hello first");
+    o.close = true;
+    return o;
+  }
+  if (req->body_type() == wire::Body::Subscribe && Allowed(role, wire::Body::Subscribe)) {
+    o.subscribe = true;
+    o.subscribe_corr = corr;
+    o.subscribe_from = std::max<uint64_t>(1, req->body_as_Subscribe()->from_seq());
+    o.frame = wire::ResponseFrame(corr, Status::OK());
+    return o;
+  }
+  if (!wire::BodyUsable(req)) {
+    o.frame = wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
+    return o;
+  }
+  o.frame = Dispatch(*accounts_, role, req);
+  if (MovesDeletions(req->body_type())) ArmDeletionTimer();
+  return o;
+}
+
+void ServerImpl::OnCommit(uint64_t) {
+  std::vector<std::shared_ptr<Session>> subs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Session* s : subscribers_) {
+      auto it = sessions_.find(s);  // never operator[]: it would add a session that is gone
+      if (it == sessions_.end()) continue;
+      if (auto p = it->second.lock()) subs.push_back(std::move(p));
+    }
+  }
+  for (auto& s : subs) s->Wake();
+}
+
+void ServerImpl::Remove(Session* s) {
+  std::lock_guard<std::mutex> l(mu_);
+  sessions_.erase(s);
+  subscribers_.erase(s);
+  if (sessions_.empty()) drained_cv_.notify_all();
+}
+
+void ServerImpl::Stop() {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    for (auto& [p, w] : sessions_)
+      if (auto s = w.lock()) live.push_back(std::move(s));
+  }
+  asio::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    sweep_timer_.cancel();
+    sign_timer_.cancel();
+  });
+  asio::post(deletion_strand_, [this] { deletion_timer_.cancel(); });
+  for (auto& s : live) s->Shutdown();
+  live.clear();
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    drained_cv_.wait_for(l, kShutdownGrace, [this] { return sessions_.empty(); });
+  }
+  io_.stop();
+  for (auto& t : io_threads_)
+    if (t.joinable()) t.join();
+  workers_.join();
+}
+
+Status Server::Start(const ServerOptions& o, Accounts* accounts, std::unique_ptr<Server>* out) {
+  if (o.io_threads == 0 || o.worker_threads == 0 || o.connections_max == 0 || o.inflight_per_connection_max == 0 ||
+      o.frame_bytes_max < 64)
+    return Status::InvalidArgument("server limits must be positive (frame_bytes_max >= 64)");
+  auto impl = std::make_unique<ServerImpl>(o, accounts);
+  ACC_RETURN_IF_ERROR(impl->Listen());
+  *out = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace accountable

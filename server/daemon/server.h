@@ -1,0 +1,68 @@
+// Server: the Accountable TCP service (Boost.Asio, C++20 coroutines).
+//
+// A few I/O threads read and write frames; a worker pool verifies frames and
+// runs commands (Argon2id, sealing, the blocking Append), so the one ledger
+// writer can group the appends of every connection into one fsync. A
+// response is sent only after its command's fsync. Protocol: docs/protocol.md.
+//
+//   std::unique_ptr<Server> server;
+//   Status s = Server::Start(options, accounts.get(), &server);
+//   ...
+//   server->Stop();       // stop accepting, finish in-flight commands, close
+//
+// Erasure is on time: a timer armed on the earliest pending deletion deadline
+// (re-armed after every deletion request, cancel and sweep) runs the sweep
+// when that deadline comes, besides the periodic sweep.
+//
+// Every resource has a limit (ServerOptions); a client that exceeds one gets
+// a typed error and, where the stream can no longer be trusted, a close.
+//
+// Thread safety: Start/Stop from one thread; the server is internally synchronized.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "projections/service/accounts.h"
+#include "server/client/wire.h"
+
+namespace accountable {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;                      // 0: any free port (tests)
+  size_t io_threads = 2;
+  size_t worker_threads = 64;                // commands executing at once, all connections
+  size_t connections_max = 1024;
+  size_t frame_bytes_max = wire::kFrameBytesMaxDefault;
+  size_t inflight_per_connection_max = 256;  // pipelined requests awaiting a response
+  int64_t idle_timeout_ms = 300'000;         // no frame started for this long -> close
+  int64_t frame_timeout_ms = 10'000;         // a started frame must complete within this
+  uint64_t subscriber_lag_events_max = 100'000;
+  size_t out_queue_bytes_max = 8 << 20;      // per connection; beyond it a subscriber is cut off
+  int64_t sweep_interval_ms = 3'600'000;     // 0: no periodic sweep
+  // Set to AccountsOptions::sign_interval_ms: when > 0, a timer signs the
+  // log's tail that the commit path left unsigned. 0: no timer.
+  int64_t sign_interval_ms = 0;
+  std::map<std::string, wire::Role> tokens;  // token -> role (see LoadTokens)
+};
+
+// Token file: one "TOKEN ROLE" per line (role: writer | auditor | admin),
+// '#' comments. Tokens must be at least 16 bytes.
+Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out);
+
+class Server {
+ public:
+  static Status Start(const ServerOptions& options, Accounts* accounts, std::unique_ptr<Server>* out);
+  virtual ~Server() = default;
+  virtual uint16_t port() const = 0;
+  // Wakes subscribers; wire it to AccountsOptions::on_commit.
+  virtual void OnCommit(uint64_t last_seq) = 0;
+  // Stops accepting, lets in-flight commands finish and their responses go
+  // out, then closes every connection. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace accountable

@@ -1,0 +1,76 @@
+// Internal to server/: the server object that sessions call back into.
+#pragma once
+
+// Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio.hpp>
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "server/daemon/server.h"
+#include "server/daemon/session.h"
+
+namespace accountable {
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& o, Accounts* a);
+  ~ServerImpl() override { Stop(); }
+  Status Listen();
+  uint16_t port() const override { return port_; }
+  void OnCommit(uint64_t last_seq) override;
+  void Stop() override;
+
+  // For sessions.
+  const ServerOptions& options() const { return opt_; }
+  Accounts& accounts() { return *accounts_; }
+  boost::asio::thread_pool& workers() { return workers_; }
+  // Runs on a worker: verify, authorize, execute.
+  Outcome Process(const std::string& body, wire::Role role);
+  void Remove(Session* s);
+
+ private:
+  boost::asio::awaitable<void> AcceptLoop();
+  // Runs job on a worker every interval_ms until the timer is cancelled.
+  boost::asio::awaitable<void> Every(boost::asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job);
+  void Sweep();
+  void SignIfBehind();
+  // (Re)arms the erasure timer on the earliest pending deletion deadline,
+  // read afresh on the timer's strand so the latest call wins. fired_ms: the
+  // deadline a sweep just ran for (0: none); if that deadline is still the
+  // earliest, the sweep failed and the next try waits kDeletionRetryMs.
+  void ArmDeletionTimer(int64_t fired_ms = 0);
+  void OnDeletionTimer(int64_t deadline_ms);
+  wire::Role Authenticate(std::string_view token) const;
+
+  ServerOptions opt_;
+  Accounts* accounts_;
+  boost::asio::io_context io_;
+  boost::asio::thread_pool workers_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer sign_timer_;
+  boost::asio::strand<boost::asio::io_context::executor_type> deletion_strand_;
+  boost::asio::steady_timer deletion_timer_;  // on deletion_strand_ only
+  std::vector<std::thread> io_threads_;
+  uint16_t port_ = 0;
+  // SHA-256 of each token -> role: compared in constant time, never stored raw.
+  std::vector<std::pair<std::string, wire::Role>> token_hashes_;
+
+  std::mutex mu_;
+  std::condition_variable drained_cv_;
+  std::map<Session*, std::weak_ptr<Session>> sessions_;
+  std::set<Session*> subscribers_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  friend class Session;
+};
+
+}  // namespace accountable

@@ -1,0 +1,248 @@
+// Session: one connection. All members are touched only on the socket's
+// strand; commands run on the worker pool and come back through Apply().
+#include "server/daemon/session.h"
+
+#include "server/daemon/server_impl.h"
+
+namespace accountable {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+namespace {
+constexpr uint32_t kSubscribePageEvents = 256;
+// A push stays well under the C++ client's default 1 MiB frame limit however
+// large the events are (up to 64 KiB each): the subscriber cannot choose a
+// smaller page, unlike a ReadLog caller.
+constexpr size_t kSubscribePageBytes = 512 << 10;
+}
+
+Session::Session(ServerImpl* server, asio::ip::tcp::socket socket)
+    : server_(server), socket_(std::move(socket)), watchdog_(socket_.get_executor()),
+      slot_(socket_.get_executor()) {}
+
+void Session::Start() {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  // Pipelined responses must not wait for the client's delayed ACK (~40 ms).
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  Touch(server_->options().idle_timeout_ms);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->ReadLoop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->Watchdog(); }, asio::detached);
+}
+
+void Session::Touch(int64_t timeout_ms) {
+  deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  watchdog_.cancel();  // re-arm at the new deadline
+}
+
+asio::awaitable<void> Session::Watchdog() {
+  const auto idle = std::chrono::milliseconds(server_->options().idle_timeout_ms);
+  const auto frame = std::chrono::milliseconds(server_->options().frame_timeout_ms);
+  uint64_t writes_seen = writes_;
+  while (!closed_) {
+    boost::system::error_code ec;
+    watchdog_.expires_at(deadline_);
+    co_await watchdog_.async_wait(asio::redirect_error(use_awaitable, ec));
+    const auto now = std::chrono::steady_clock::now();
+    if (closed_ || now < deadline_) continue;
+    // Waiting for our own response is neither idleness nor a stalled frame.
+    // Pushing a subscription is not idleness, but a subscriber's stalled
+    // frame is still one. Having only output left that the client has not
+    // read any of for a whole period (a cut-off subscriber that never
+    // reads) ends the connection too.
+    const bool stalled_frame = in_frame_ && inflight_ == 0;
+    const bool idle_conn = !in_frame_ && inflight_ == 0 && !subscribed_ && !reading_done_;
+    const bool stuck_drain = reading_done_ && inflight_ == 0 && writes_ == writes_seen;
+    if (stalled_frame || idle_conn || stuck_drain) {
+      Close();
+      break;
+    }
+    // Busy: look again a period later (not at once: the deadline has passed,
+    // and waiting on it again would spin).
+    writes_seen = writes_;
+    deadline_ = now + (in_frame_ ? frame : idle);
+  }
+}
+
+asio::awaitable<void> Session::WaitForSlot() {
+  const auto& o = server_->options();
+  while (!closed_ && (handshake_pending_ || inflight_ >= o.inflight_per_connection_max ||
+                      out_bytes_ > o.out_queue_bytes_max)) {
+    boost::system::error_code ec;
+    slot_.expires_at(std::chrono::steady_clock::time_point::max());
+    co_await slot_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+asio::awaitable<void> Session::ReadLoop() {
+  const auto& o = server_->options();
+  try {
+    for (;;) {
+      co_await WaitForSlot();
+      if (closed_ || reading_done_) co_return;
+      uint8_t header[wire::kFrameHeaderBytes];
+      Touch(o.idle_timeout_ms);
+      co_await asio::async_read(socket_, asio::buffer(header), use_awaitable);
+      const uint32_t len = wire::DecodeLength(header);
+      if (len == 0 || len > o.frame_bytes_max) {
+        Send(wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kFrameTooLarge),
+                                 "frame length must be 1.." + std::to_string(o.frame_bytes_max)));
+        reading_done_ = true;  // the stream cannot be resynchronized
+        MaybeFinish();
+        co_return;
+      }
+      std::string body(len, '\0');
+      in_frame_ = true;
+      Touch(o.frame_timeout_ms);
+      co_await asio::async_read(socket_, asio::buffer(body), use_awaitable);
+      in_frame_ = false;
+      // The handshake is sequential: nothing else is read until Hello is answered.
+      handshake_pending_ = role_ == wire::Role::None;
+      Execute(std::move(body));
+    }
+  } catch (const std::exception&) {
+    // EOF, reset or our own close: stop reading, let in-flight responses finish.
+    in_frame_ = false;
+    reading_done_ = true;
+    MaybeFinish();
+  }
+}
+
+void Session::Execute(std::string body) {
+  ++inflight_;
+  auto self = shared_from_this();
+  const wire::Role role = role_;
+  // Verification and the command run on the worker pool, off the I/O threads.
+  // (Plain callbacks, not co_await co_spawn: g++ 12 destroys temporaries of a
+  // co_await expression twice.)
+  asio::post(server_->workers(), [self, role, body = std::move(body)] {
+    Outcome o = self->server_->Process(body, role);
+    asio::post(self->socket_.get_executor(), [self, o = std::move(o)]() mutable {
+      --self->inflight_;
+      self->Apply(std::move(o));
+    });
+  });
+}
+
+void Session::Apply(Outcome o) {
+  if (o.granted != wire::Role::None) role_ = o.granted;
+  handshake_pending_ = false;
+  if (!o.frame.empty()) Send(std::move(o.frame));
+  // Not once closed (Remove already ran: the server would keep a dangling
+  // subscriber) nor once reading stopped (cut off, or shutting down).
+  if (o.subscribe && !subscribed_ && !closed_ && !reading_done_) {
+    subscribed_ = true;
+    sub_corr_ = o.subscribe_corr;
+    sub_cursor_ = o.subscribe_from;
+    {
+      std::lock_guard<std::mutex> l(server_->mu_);
+      server_->subscribers_.insert(this);
+    }
+    Pump();
+  }
+  if (o.close) reading_done_ = true;
+  slot_.cancel();
+  MaybeFinish();
+}
+
+void Session::Send(std::string frame) {
+  if (closed_) return;
+  out_bytes_ += frame.size();
+  out_.push_back(std::move(frame));
+  WriteNext();
+}
+
+void Session::WriteNext() {
+  if (writing_ || out_.empty() || closed_) return;
+  writing_ = true;
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(out_.front()), [self](boost::system::error_code ec, size_t) {
+    self->writing_ = false;
+    ++self->writes_;
+    self->out_bytes_ -= self->out_.front().size();
+    self->out_.pop_front();
+    if (ec) return self->Close();
+    self->slot_.cancel();
+    self->WriteNext();
+    if (self->subscribed_) self->Pump();
+    self->MaybeFinish();
+  });
+}
+
+void Session::Wake() {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self] { self->Pump(); });
+}
+
+void Session::Pump() {
+  if (!subscribed_ || sub_reading_ || closed_) return;
+  const auto& o = server_->options();
+  const uint64_t last = server_->accounts().ledger().LastSeq();
+  if (last >= sub_cursor_ && last - sub_cursor_ + 1 > o.subscriber_lag_events_max) {
+    Send(wire::ResponseFrame(sub_corr_, static_cast<uint8_t>(wire::ProtocolCode::kSubscriberTooSlow),
+                             "subscriber fell more than " + std::to_string(o.subscriber_lag_events_max) + " events behind"));
+    subscribed_ = false;
+    reading_done_ = true;
+    MaybeFinish();
+    return;
+  }
+  if (sub_cursor_ > last || out_bytes_ > o.out_queue_bytes_max / 2) return;  // wait for events / for the client
+  sub_reading_ = true;
+  auto self = shared_from_this();
+  const uint64_t from = sub_cursor_, corr = sub_corr_;
+  asio::post(server_->workers(), [self, from, corr] {
+    std::vector<Ledger::Stored> events;
+    Status s = self->server_->accounts().ledger().ReadRange(from, kSubscribePageEvents, &events);
+    size_t keep = 0;
+    for (size_t bytes = 0; keep < events.size(); ++keep) {
+      bytes += events[keep].envelope.size();
+      if (keep > 0 && bytes > kSubscribePageBytes) break;
+    }
+    events.resize(keep);
+    const uint64_t next = events.empty() ? from : events.back().seq + 1;
+    wire::ResponseFields f;
+    for (auto& e : events) f.events.emplace_back(e.seq, std::move(e.envelope));
+    std::string frame = wire::ResponseFrame(corr, s, f);
+    asio::post(self->socket_.get_executor(), [self, frame = std::move(frame), next]() mutable {
+      self->PumpDone(std::move(frame), next);
+    });
+  });
+}
+
+void Session::PumpDone(std::string frame, uint64_t next_cursor) {
+  sub_reading_ = false;
+  if (next_cursor > sub_cursor_) {
+    sub_cursor_ = next_cursor;
+    Send(std::move(frame));
+  }
+  Pump();
+}
+
+void Session::Shutdown() {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self] {
+    boost::system::error_code ec;
+    self->reading_done_ = true;
+    self->subscribed_ = false;
+    self->socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+    self->MaybeFinish();
+  });
+}
+
+void Session::MaybeFinish() {
+  if (reading_done_ && inflight_ == 0 && out_.empty() && !sub_reading_) Close();
+}
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  watchdog_.cancel();
+  slot_.cancel();
+  server_->Remove(this);
+}
+
+}  // namespace accountable

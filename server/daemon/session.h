@@ -1,0 +1,73 @@
+// Internal to server/: one client connection. See server.h for the contract.
+#pragma once
+
+// Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "server/client/wire.h"
+
+namespace accountable {
+
+class ServerImpl;
+
+// What a worker decided about one request; applied back on the session's strand.
+struct Outcome {
+  std::string frame;             // response to send (may be empty)
+  bool close = false;            // protocol violation: close after sending
+  wire::Role granted = wire::Role::None;  // Hello succeeded
+  bool subscribe = false;
+  uint64_t subscribe_corr = 0;
+  uint64_t subscribe_from = 0;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerImpl* server, boost::asio::ip::tcp::socket socket);
+  void Start();
+  void Shutdown();   // stop reading; close once in-flight responses are out
+  void Wake();       // new events for a subscription
+
+ private:
+  using Timer = boost::asio::steady_timer;
+  boost::asio::awaitable<void> ReadLoop();
+  boost::asio::awaitable<void> Watchdog();
+  void Execute(std::string body);
+  boost::asio::awaitable<void> WaitForSlot();
+  void Apply(Outcome o);
+  void Send(std::string frame);
+  void WriteNext();
+  void Pump();
+  void PumpDone(std::string frame, uint64_t next_cursor);
+  void MaybeFinish();
+  void Close();
+  void Touch(int64_t timeout_ms);
+
+  ServerImpl* server_;
+  boost::asio::ip::tcp::socket socket_;
+  Timer watchdog_;
+  Timer slot_;                   // wakes ReadLoop when a pipelining slot or queue space frees
+  std::chrono::steady_clock::time_point deadline_;
+  wire::Role role_ = wire::Role::None;
+  size_t inflight_ = 0;
+  std::deque<std::string> out_;
+  size_t out_bytes_ = 0;
+  bool writing_ = false;
+  bool reading_done_ = false;
+  bool handshake_pending_ = false;
+  bool in_frame_ = false;        // between a frame's header and the end of its body
+  bool closed_ = false;
+  uint64_t writes_ = 0;          // completed writes: the watchdog's sign of a reading client
+  // Subscription state.
+  bool subscribed_ = false;
+  bool sub_reading_ = false;
+  uint64_t sub_corr_ = 0;
+  uint64_t sub_cursor_ = 0;
+};
+
+}  // namespace accountable
