@@ -1,0 +1,177 @@
+// Internal to core/ledger*.cc: the Ledger's implementation class, shared by
+// the open/read half (ledger.cc) and the group-commit writer
+// (ledger_writer.cc). Nothing outside core/ includes it; the contract is
+// core/ledger.h.
+//
+// Thread safety: as core/ledger.h. Fields marked "writer thread only" are
+// touched by WriterLoop's thread alone once Open returns; the queue is under mu_.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "core/ledger.h"
+#include "core/rocks_util.h"
+#include "core/tree_frontier.h"
+
+namespace accountable::ledger_internal {
+
+inline constexpr const char* kFormatKey = "format_version";
+// 2: Merkle leaves in one run per group, nodes only at levels >= 6 (core/merkle.h).
+// 4: request ids are HMACs, idempotency rows hold seq || content digest,
+// sealed payloads are padded, disclosures and admin reasons are sealed.
+inline constexpr const char* kFormatVersion = "4";
+// A scan over the whole log reads ahead this much, not one block at a time.
+inline constexpr size_t kScanReadaheadBytes = 4u << 20;
+inline constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree
+// Bounded so a ledger with many millions of accounts does not grow without limit.
+inline constexpr size_t kVersionCacheEntriesMax = 1 << 20;
+
+
+// Column family order in handles_: the four projection CFs first, in Cf order.
+enum Handle : size_t { kAccounts, kActivity, kMeta, kMerkle, kEvents, kStreams, kIdempotency, kCount };
+inline const char* const kCfNames[kCount] = {"accounts", "activity", "meta", "merkle",
+                                      "events",   "streams",  "idempotency"};
+
+inline std::string StreamKey(uint64_t account, uint64_t version) {
+  return EncodeBE64(account) + EncodeBE64(version);
+}
+
+struct Pending {
+  std::vector<Ledger::Command> batch;
+  std::vector<Ledger::Appended> results;
+  Status status;
+  bool done = false;
+};
+
+class LedgerImpl;
+
+// GroupTx over one WriteBatch. Reads consult the group's own writes first,
+// then the DB; a refused batch restores both to its save point.
+class WriterTx final : public GroupTx {
+ public:
+  WriterTx(LedgerImpl* ledger, rocksdb::WriteBatch* wb) : ledger_(ledger), wb_(wb) {}
+  Status Get(Cf cf, std::string_view key, std::string* value) override;
+  void Put(Cf cf, std::string_view key, std::string_view value) override;
+  void Merge(Cf cf, std::string_view key, std::string_view value) override;
+  void Delete(Cf cf, std::string_view key) override;
+
+  void PutRaw(size_t handle, std::string_view key, std::string_view value);
+  // Into the WriteBatch only: for rows no command of the group reads back
+  // (envelopes, tree nodes, streams), so the overlay does not copy them.
+  void PutBlind(size_t handle, std::string_view key, std::string_view value);
+  // True if the group wrote the key: *found says whether it still exists.
+  bool Lookup(size_t handle, const std::string& key, std::string* value, bool* found) const;
+  // Save points are per caller batch; an undo log keeps them O(writes), not O(group).
+  void SetSavePoint() {
+    wb_->SetSavePoint();
+    undo_.clear();
+  }
+  void RollbackToSavePoint() {
+    wb_->RollbackToSavePoint();
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      if (it->second) overlay_[it->first] = std::move(*it->second);
+      else overlay_.erase(it->first);
+    }
+    undo_.clear();
+  }
+  void DropSavePoint() {
+    wb_->PopSavePoint();
+    undo_.clear();
+  }
+
+ private:
+  LedgerImpl* ledger_;
+  rocksdb::WriteBatch* wb_;
+  // handle -> key -> value written by this group; undo_ rolls back one batch.
+  using Key = std::pair<size_t, std::string>;
+  using Slot = std::optional<std::string>;  // nullopt: deleted in this group
+  std::map<Key, Slot> overlay_;
+  std::vector<std::pair<Key, std::optional<Slot>>> undo_;
+  void Record(size_t h, std::string_view key, Slot value);
+};
+
+class LedgerImpl final : public Ledger {
+ public:
+  explicit LedgerImpl(const LedgerOptions& o) : opt_(o) {}
+  // A destructor has no caller to report to; owners who care call Close()
+  // first and check it (Accounts::Close does).
+  ~LedgerImpl() override { static_cast<void>(Close()); }
+
+  Status OpenDb();
+  Status Append(std::vector<Command> batch, std::vector<Appended>* out) override;
+  Status ReadRange(uint64_t from_seq, size_t limit, std::vector<Stored>* out) override;
+  Status ReadStream(uint64_t account_id, uint64_t from_version, size_t limit,
+                    std::vector<Stored>* out) override;
+  Status Get(Cf cf, std::string_view key, std::string* value) override {
+    return GetRaw(static_cast<size_t>(cf), key, value);
+  }
+  Status Scan(Cf cf, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status ScanFrom(Cf cf, std::string_view start,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status ScanEvents(uint64_t from_seq, const std::function<bool(uint64_t, std::string_view)>& fn) override;
+  Status PutMeta(std::string_view key, std::string_view value) override {
+    if (opt_.read_only) return Status::Refused("the ledger is open read-only");
+    return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)), "event DB write");
+  }
+  Status LookupRequest(std::string_view request_id, uint64_t* seq, std::string* content_digest) override {
+    std::string v;
+    ACC_RETURN_IF_ERROR(GetRaw(kIdempotency, request_id, &v));
+    if (v.size() < 8) return Status::Corruption("idempotency row is too short");
+    *seq = DecodeBE64(v);
+    if (content_digest) content_digest->assign(v, 8);
+    return Status::OK();
+  }
+  uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
+  uint64_t StreamVersion(uint64_t account_id) override;
+  Status Close() override;
+
+  Status GetRaw(size_t handle, std::string_view key, std::string* value);
+  rocksdb::ColumnFamilyHandle* handle(size_t h) { return handles_[h]; }
+
+ private:
+  void WriterLoop();
+  void WriteGroup(std::vector<Pending*>& group);
+  Status ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
+                    std::unordered_map<uint64_t, uint64_t>* versions);
+  Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,
+                      std::unordered_map<uint64_t, uint64_t>* versions, Appended* r);
+  uint64_t StreamVersionFromDb(uint64_t account_id);
+  Status CheckTreeMode();
+  int64_t NowMs() const;
+
+  LedgerOptions opt_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<uint64_t> last_seq_{0};
+  // recorded_at never decreases along the log, even if the wall clock steps
+  // back, so "as of time T" is a prefix an auditor can binary-search.
+  int64_t last_recorded_ms_ = 0;  // writer thread only, after Open
+
+  std::mutex mu_;
+  std::condition_variable queue_cv_;   // writer waits for work
+  std::condition_variable space_cv_;   // producers wait for queue space
+  std::condition_variable done_cv_;    // producers wait for their fsync
+  std::deque<Pending*> queue_;
+  size_t queued_commands_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+  // Writer-thread only: committed stream versions.
+  std::unordered_map<uint64_t, uint64_t> version_cache_;
+  // Writer-thread only: the tree's running edge (core/tree_frontier.h), and
+  // the leaf hashes of the group being written, stored as one row at its end.
+  TreeFrontier tree_{this};
+  std::vector<Digest> group_leaves_;
+};
+
+}  // namespace accountable::ledger_internal

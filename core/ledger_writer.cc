@@ -1,0 +1,265 @@
+// Ledger implementation, write half: the single writer thread that takes
+// queued batches, stamps seqs, runs the AppendHook, adds the Merkle leaves
+// and commits each group with one synced WriteBatch.
+#include <algorithm>
+
+#include "core/ledger_impl.h"
+#include "core/merkle.h"
+#include "events/assert.h"
+
+namespace accountable::ledger_internal {
+
+Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
+  size_t h = static_cast<size_t>(cf);
+  bool found = false;
+  if (Lookup(h, std::string(key), value, &found))
+    return found ? Status::OK() : Status::NotFound("no such row");
+  return ledger_->GetRaw(h, key, value);
+}
+
+void WriterTx::Delete(Cf cf, std::string_view key) {
+  size_t h = static_cast<size_t>(cf);
+  wb_->Delete(ledger_->handle(h), ToSlice(key));
+  Record(h, key, std::nullopt);
+}
+
+void WriterTx::Put(Cf cf, std::string_view key, std::string_view value) {
+  PutRaw(static_cast<size_t>(cf), key, value);
+}
+
+void WriterTx::Merge(Cf cf, std::string_view key, std::string_view value) {
+  // Merge operands are not folded into the overlay: no hook reads them back
+  // within a group (bitmaps are only read by queries).
+  wb_->Merge(ledger_->handle(static_cast<size_t>(cf)), ToSlice(key), ToSlice(value));
+}
+
+void WriterTx::PutBlind(size_t h, std::string_view key, std::string_view value) {
+  wb_->Put(ledger_->handle(h), ToSlice(key), ToSlice(value));
+}
+
+void WriterTx::PutRaw(size_t h, std::string_view key, std::string_view value) {
+  wb_->Put(ledger_->handle(h), ToSlice(key), ToSlice(value));
+  Record(h, key, std::string(value));
+}
+
+void WriterTx::Record(size_t h, std::string_view key, Slot value) {
+  Key k{h, std::string(key)};
+  auto it = overlay_.find(k);
+  undo_.emplace_back(k, it == overlay_.end() ? std::nullopt : std::optional<Slot>(std::move(it->second)));
+  overlay_[std::move(k)] = std::move(value);
+}
+
+bool WriterTx::Lookup(size_t h, const std::string& key, std::string* value, bool* found) const {
+  auto it = overlay_.find({h, key});
+  if (it == overlay_.end()) return false;
+  *found = it->second.has_value();
+  if (*found) *value = *it->second;
+  return true;
+}
+
+Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out) {
+  if (opt_.read_only) return Status::Refused("the ledger is open read-only");
+  if (batch.empty()) return Status::InvalidArgument("empty batch");
+  if (batch.size() > opt_.batch_commands_max || batch.size() > opt_.group_commands_max ||
+      batch.size() > opt_.queue_commands_max)
+    return Status::InvalidArgument("batch larger than " + std::to_string(opt_.batch_commands_max));
+  // Verification happens here, on the caller's thread, to keep it off the writer.
+  for (auto& c : batch) {
+    events::EventView v;
+    ACC_RETURN_IF_ERROR(events::EventView::Parse(c.envelope, &v));
+    if (!v.envelope()->request_id() || v.envelope()->request_id()->size() == 0 ||
+        v.envelope()->request_id()->size() > events::kRequestIdBytesMax)
+      return Status::InvalidArgument("request id must be 1.." +
+                                     std::to_string(events::kRequestIdBytesMax) + " bytes");
+    if (c.expected_version && v.envelope()->account_id() == 0)
+      return Status::InvalidArgument("expected version given for an event with no account");
+    if (c.content_digest.size() > kContentDigestBytesMax)
+      return Status::InvalidArgument("content digest longer than " + std::to_string(kContentDigestBytesMax) + " bytes");
+  }
+  Pending p;
+  p.batch = std::move(batch);
+  std::unique_lock<std::mutex> l(mu_);
+  space_cv_.wait(l, [&] {
+    return stopping_ || queued_commands_ + p.batch.size() <= opt_.queue_commands_max;
+  });
+  if (stopping_) return Status::IOError("ledger is closing");
+  queued_commands_ += p.batch.size();
+  queue_.push_back(&p);
+  queue_cv_.notify_one();
+  done_cv_.wait(l, [&] { return p.done; });
+  if (p.status.ok()) *out = std::move(p.results);
+  return p.status;
+}
+
+void LedgerImpl::WriterLoop() {
+  std::vector<Pending*> group;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued command was written
+      size_t n = 0;
+      while (!queue_.empty() && n + queue_.front()->batch.size() <= opt_.group_commands_max) {
+        n += queue_.front()->batch.size();
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      queued_commands_ -= n;
+    }
+    space_cv_.notify_all();
+    WriteGroup(group);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (Pending* p : group) p->done = true;
+    }
+    done_cv_.notify_all();
+    group.clear();
+  }
+}
+
+void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
+  ACC_ASSERT(!group.empty(), "the writer wakes only for queued commands");
+  rocksdb::WriteBatch wb;
+  WriterTx tx(this, &wb);
+  const uint64_t first_seq = last_seq_.load() + 1;
+  uint64_t next_seq = first_seq;
+  const int64_t now_ms = std::max(NowMs(), last_recorded_ms_);
+  std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
+  group_leaves_.clear();
+  for (Pending* p : group) p->status = ApplyBatch(p, tx, &next_seq, now_ms, &versions);
+  ACC_ASSERT(!opt_.merkle_tree || group_leaves_.size() == next_seq - first_seq,
+             "one Merkle leaf per newly assigned seq");
+  // The tree rows go last, once the group's refusals are known: leaves of
+  // seqs first_seq.. in one row, so a group of k events adds 1 + k/32 rows.
+  tree_.AddLeaves(first_seq - 1, group_leaves_, [&](std::string_view key, std::string_view value) {
+    wb.Put(handles_[kMerkle], ToSlice(key), ToSlice(value));
+  });
+  if (next_seq == first_seq && wb.Count() == 0) return;  // only refusals and duplicates
+  rocksdb::Status s = db_->Write(SyncWrite(), &wb);
+  if (!s.ok()) {
+    Status err = FromRocks(s, "event DB write");
+    for (Pending* p : group)
+      if (p->status.ok()) p->status = err;
+    version_cache_.clear();  // may hold versions that never became durable
+    tree_.Reset();  // may hold nodes that never became durable
+    return;
+  }
+  ACC_ASSERT(next_seq >= first_seq && last_seq_.load() == first_seq - 1,
+             "only the writer advances last_seq, by exactly the group's new events");
+  last_seq_.store(next_seq - 1, std::memory_order_release);
+  last_recorded_ms_ = now_ms;
+  if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
+  if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
+  for (auto& [account, version] : versions) version_cache_[account] = version;
+}
+
+Status LedgerImpl::ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
+                              std::unordered_map<uint64_t, uint64_t>* versions) {
+  const uint64_t saved_seq = *next_seq;
+  std::vector<std::pair<uint64_t, std::optional<uint64_t>>> version_undo;
+  for (auto& c : p->batch) {
+    uint64_t a = fb::GetEnvelope(c.envelope.data())->account_id();
+    auto it = versions->find(a);
+    version_undo.emplace_back(a, it == versions->end() ? std::nullopt
+                                                       : std::optional<uint64_t>(it->second));
+  }
+  tx.SetSavePoint();
+  const size_t saved_leaves = group_leaves_.size();
+  p->results.resize(p->batch.size());
+  for (size_t i = 0; i < p->batch.size(); ++i) {
+    Status s = ApplyCommand(p->batch[i], tx, *next_seq, now_ms, versions, &p->results[i]);
+    if (!s.ok()) {
+      tx.RollbackToSavePoint();
+      group_leaves_.resize(saved_leaves);
+      *next_seq = saved_seq;
+      for (auto it = version_undo.rbegin(); it != version_undo.rend(); ++it) {
+        if (it->second) (*versions)[it->first] = *it->second;
+        else versions->erase(it->first);
+      }
+      p->results.clear();
+      return s;
+    }
+    if (!p->results[i].duplicate) ++*next_seq;
+  }
+  tx.DropSavePoint();
+  return Status::OK();
+}
+
+Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,
+                                std::unordered_map<uint64_t, uint64_t>* versions, Appended* r) {
+  auto* env = fb::GetMutableEnvelope(c.envelope.data());
+  const std::string rid = env->request_id()->str();
+  std::string prior;
+  bool found = false;
+  Status ps = tx.Lookup(kIdempotency, rid, &prior, &found) ? Status::OK()
+                                                          : GetRaw(kIdempotency, rid, &prior);
+  if (ps.ok()) {
+    if (prior.size() < 8) return Status::Corruption("idempotency row is too short");
+    if (std::string_view(prior).substr(8) != c.content_digest)
+      return Status::RequestReused("request id was used before for a different request");
+    r->seq = DecodeBE64(prior);
+    r->duplicate = true;
+    return Status::OK();
+  }
+  if (!ps.Is(Status::Code::kNotFound)) return ps;
+
+  const uint64_t account = env->account_id();
+  uint64_t version = 0;
+  if (account != 0) {
+    auto it = versions->find(account);
+    uint64_t current = it != versions->end() ? it->second : StreamVersion(account);
+    if (c.expected_version && *c.expected_version != current)
+      return Status::Conflict("account " + std::to_string(account) + " is at version " +
+                              std::to_string(current) + ", expected " +
+                              std::to_string(*c.expected_version));
+    version = current + 1;
+  }
+  // Not an assert: in a release build an envelope without the fields would
+  // be stored unstamped (seq 0). Refuse the batch instead.
+  if (!events::PatchSequence(&c.envelope, seq, now_ms))
+    return Status::InvalidArgument("envelope has no seq/recorded_at fields to stamp "
+                                   "(not made by events::EnvelopeBuilder)");
+  if (opt_.hook) {
+    // Verified in Append() on the caller's thread; patching scalars in place
+    // does not change the buffer's structure.
+    ACC_RETURN_IF_ERROR(opt_.hook->Apply(events::EventView::FromVerified(c.envelope), tx));
+  }
+  if (opt_.merkle_tree) group_leaves_.push_back(merkle::LeafDigest(c.envelope));
+  const std::string seq_key = EncodeBE64(seq);
+  tx.PutBlind(kEvents, seq_key, c.envelope);
+  tx.PutRaw(kIdempotency, rid, seq_key + c.content_digest);
+  if (account != 0) {
+    tx.PutBlind(kStreams, StreamKey(account, version), seq_key);
+    (*versions)[account] = version;
+  }
+  ACC_ASSERT(seq >= 1 && (account == 0 || version >= 1), "seqs and stream versions are 1-based");
+  r->seq = seq;
+  r->version = version;
+  r->duplicate = false;
+  return Status::OK();
+}
+
+uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {
+  // Only the writer thread may use the cache; others read the DB.
+  if (std::this_thread::get_id() == writer_.get_id()) {
+    auto it = version_cache_.find(account_id);
+    if (it != version_cache_.end()) return it->second;
+    uint64_t v = StreamVersionFromDb(account_id);
+    if (version_cache_.size() < kVersionCacheEntriesMax) version_cache_[account_id] = v;
+    return v;
+  }
+  return StreamVersionFromDb(account_id);
+}
+
+uint64_t LedgerImpl::StreamVersionFromDb(uint64_t account_id) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kStreams]));
+  std::string upper = StreamKey(account_id, UINT64_MAX);
+  it->SeekForPrev(upper);
+  if (!it->Valid()) return 0;
+  std::string_view k = FromSlice(it->key());
+  if (k.size() != 16 || DecodeBE64(k) != account_id) return 0;
+  return DecodeBE64(k.substr(8));
+}
+
+
+}  // namespace accountable::ledger_internal
