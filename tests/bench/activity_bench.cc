@@ -306,6 +306,62 @@ std::string LoadAverage() {
   return one.empty() ? "?" : one;
 }
 
+// Row i of the hook: live, then the months, oldest first. Frees each month
+// bitmap of the model once encoded; returns the months' serialized bytes.
+size_t FillRows(const Config& c, Model& m, BitmapHook* hook) {
+  Roaring64Map live;
+  live.flip(1, c.accounts + 1);  // ids 1..N; no range add in CRoaring 0.2.66
+  live.runOptimize();
+  hook->rows.emplace_back(std::string(acc::kActivityLiveKey), Operands(live, c.split));
+  size_t month_bytes = 0;
+  for (int k = 0; k < c.months; ++k) {
+    const int64_t ms = acc::MonthsBefore(kAsOfMs, c.months - 1 - k);
+    auto& b = m.months[static_cast<size_t>(k)];
+    month_bytes += b.getSizeInBytes(true);
+    hook->rows.emplace_back(acc::MonthKey(ms), Operands(b, c.split));
+    b = Roaring64Map();
+  }
+  return month_bytes;
+}
+
+void WriteRows(const std::string& dir, BitmapHook* hook) {
+  std::unique_ptr<acc::Ledger> ledger;
+  acc::LedgerOptions lo{.dir = dir, .activity_merge = acc::MergeActivity, .hook = hook};
+  Check(acc::Ledger::Open(lo, &ledger), "open ledger");
+  for (size_t i = 0; i < hook->rows.size(); ++i) {
+    std::vector<acc::Ledger::Command> batch(1);
+    batch[0].envelope = MonthEvent(i);
+    std::vector<acc::Ledger::Appended> out;
+    Check(ledger->Append(std::move(batch), &out), "append");
+    hook->rows[i].second.clear();
+    hook->rows[i].second.shrink_to_fit();
+  }
+  Check(ledger->Close(), "close");
+}
+
+// The rows the query reads: live, then the months after the cutoff month.
+std::vector<std::string> QueryKeys(const Config& c) {
+  std::vector<std::string> keys{std::string(acc::kActivityLiveKey)};
+  const int first = acc::MonthIndex(acc::MonthsBefore(kAsOfMs, c.retention)) + 1;
+  for (int k = 0; k < c.months; ++k) {
+    const int64_t ms = acc::MonthsBefore(kAsOfMs, c.months - 1 - k);
+    if (acc::MonthIndex(ms) >= first) keys.push_back(acc::MonthKey(ms));
+  }
+  return keys;
+}
+
+void PrintRow(const Config& c, const RowForms& f, const QueryStats& q, int months_read) {
+  char form[64];
+  if (f.operand_rows == 0) std::snprintf(form, sizeof form, "values (compacted)");
+  else std::snprintf(form, sizeof form, "%d operand rows (%zu operands)", f.operand_rows, f.operands);
+  std::printf("| %s | %llu | %llu | %d | %zu | %zu | %.0f | %.2f | %.2f | %.2f | %.2f |\n", form,
+              static_cast<unsigned long long>(c.accounts), static_cast<unsigned long long>(q.candidates),
+              months_read + 1, q.bytes, q.live_bytes,
+              static_cast<double>(q.bytes - q.live_bytes) / months_read, q.get_min_ms, q.first_ms,
+              q.min_ms, q.median_ms);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -316,49 +372,13 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   Model m = Generate(c);
   const double gen_ms = MsSince(t0);
-
-  // Row i: live, then the months, oldest first.
   BitmapHook hook;
-  {
-    Roaring64Map live;
-    live.flip(1, c.accounts + 1);  // ids 1..N; no range add in CRoaring 0.2.66
-    live.runOptimize();
-    hook.rows.emplace_back(std::string(acc::kActivityLiveKey), Operands(live, c.split));
-  }
-  size_t month_bytes = 0;
-  for (int k = 0; k < c.months; ++k) {
-    const int64_t ms = acc::MonthsBefore(kAsOfMs, c.months - 1 - k);
-    auto& b = m.months[static_cast<size_t>(k)];
-    month_bytes += b.getSizeInBytes(true);
-    hook.rows.emplace_back(acc::MonthKey(ms), Operands(b, c.split));
-    b = Roaring64Map();
-  }
+  const size_t month_bytes = FillRows(c, m, &hook);
   const double encode_ms = MsSince(t0) - gen_ms;
-
   t0 = Clock::now();
-  {
-    std::unique_ptr<acc::Ledger> ledger;
-    acc::LedgerOptions lo{.dir = dir, .activity_merge = acc::MergeActivity, .hook = &hook};
-    Check(acc::Ledger::Open(lo, &ledger), "open ledger");
-    for (size_t i = 0; i < hook.rows.size(); ++i) {
-      std::vector<acc::Ledger::Command> batch(1);
-      batch[0].envelope = MonthEvent(i);
-      std::vector<acc::Ledger::Appended> out;
-      Check(ledger->Append(std::move(batch), &out), "append");
-      hook.rows[i].second.clear();
-      hook.rows[i].second.shrink_to_fit();
-    }
-    Check(ledger->Close(), "close");
-  }
+  WriteRows(dir, &hook);
   const double write_ms = MsSince(t0);
-
-  // The rows the query reads: live, then the months after the cutoff month.
-  std::vector<std::string> keys{std::string(acc::kActivityLiveKey)};
-  const int first = acc::MonthIndex(acc::MonthsBefore(kAsOfMs, c.retention)) + 1;
-  for (int k = 0; k < c.months; ++k) {
-    const int64_t ms = acc::MonthsBefore(kAsOfMs, c.months - 1 - k);
-    if (acc::MonthIndex(ms) >= first) keys.push_back(acc::MonthKey(ms));
-  }
+  const std::vector<std::string> keys = QueryKeys(c);
   const int months_read = static_cast<int>(keys.size()) - 1;
 
   std::printf("# %llu accounts, %d months (%.2f active months per account), %zu operand(s) per row, "
@@ -382,15 +402,7 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(m.expected_candidates));
       return 1;
     }
-    char form[64];
-    if (f.operand_rows == 0) std::snprintf(form, sizeof form, "values (compacted)");
-    else std::snprintf(form, sizeof form, "%d operand rows (%zu operands)", f.operand_rows, f.operands);
-    std::printf("| %s | %llu | %llu | %d | %zu | %zu | %.0f | %.2f | %.2f | %.2f | %.2f |\n", form,
-                static_cast<unsigned long long>(c.accounts), static_cast<unsigned long long>(q.candidates),
-                months_read + 1, q.bytes, q.live_bytes,
-                static_cast<double>(q.bytes - q.live_bytes) / months_read, q.get_min_ms, q.first_ms,
-                q.min_ms, q.median_ms);
-    std::fflush(stdout);
+    PrintRow(c, f, q, months_read);
   }
   std::printf("# peak RSS %ld MiB\n", PeakRssMiB());
   std::printf("# load average (1 min) at the end: %s\n", LoadAverage().c_str());

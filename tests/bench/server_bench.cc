@@ -321,11 +321,7 @@ double Percentile(const std::vector<uint32_t>& sorted, double p) {
   return sorted[std::min(i, sorted.size() - 1)] / 1000.0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Config c;
-  CLI::App app{"accountable-bench: load a running accountabled over the wire protocol"};
+void AddOptions(CLI::App& app, Config& c) {
   app.add_option("--server", c.server, "HOST:PORT")->capture_default_str();
   app.add_option("--token", c.token, "writer token");
   app.add_option("--token-file", c.token_file, "token file; the first writer token is used");
@@ -338,26 +334,17 @@ int main(int argc, char** argv) {
   app.add_option("--prepare-connections", c.prepare_connections)->check(CLI::Range(1, 1024))->capture_default_str();
   app.add_option("--prefix", c.prefix, "names the prepared accounts; reuse it to reuse them")->capture_default_str();
   app.add_option("--rate", c.rate, "total requests/s over all connections; 0 = unpaced")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  const std::string token = ReadToken(c);
-  if (token.empty()) {
-    std::fprintf(stderr, "error: give --token or a --token-file with a writer token\n");
-    return 2;
-  }
+}
 
-  std::vector<Account> accounts;
-  const auto p0 = Clock::now();
-  if (!Prepare(c, token, &accounts)) return 1;
-  std::fprintf(stderr, "prepared %zu accounts in %.1f s\n", accounts.size(),
-               std::chrono::duration<double>(Clock::now() - p0).count());
-
-  // Connect everyone first, so connection setup is not measured.
+// Connects everyone first, so connection setup is not measured, then runs
+// the load; false if a connection could not be made.
+bool RunLoad(const Config& c, const std::string& token, std::vector<Account>& accounts, std::vector<Stats>* stats) {
   std::vector<std::unique_ptr<acc::Client>> clients(c.connections);
   for (auto& cl : clients) {
     acc::Status s = acc::Client::Connect(c.server, token, &cl);
     if (!s.ok()) {
       std::fprintf(stderr, "connect: %s\n", s.ToString().c_str());
-      return 1;
+      return false;
     }
   }
   std::vector<std::unique_ptr<Connection>> conns;
@@ -366,7 +353,7 @@ int main(int argc, char** argv) {
     for (size_t k = i; k < accounts.size(); k += c.connections) mine.push_back(accounts[k]);
     conns.push_back(std::make_unique<Connection>(c, i, std::move(mine), &accounts));
   }
-  std::vector<Stats> stats(c.connections);
+  stats->assign(c.connections, Stats());
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.warmup));
   const auto stop = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
@@ -374,22 +361,32 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < c.connections; ++i)
     threads.emplace_back([&, i] {
       std::this_thread::sleep_until(start);
-      conns[i]->Run(*clients[i], start, measure_from, stop, &stats[i]);
+      conns[i]->Run(*clients[i], start, measure_from, stop, &(*stats)[i]);
     });
   for (auto& t : threads) t.join();
 
+  return true;
+}
+
+// Sums the connections' counts and latencies into one; *failed counts the
+// connections that broke (the first five are named on stderr).
+Stats MergeStats(std::vector<Stats>& stats, size_t* failed) {
   Stats all;
-  size_t failed = 0;
+  *failed = 0;
   for (auto& s : stats) {
     all.ok += s.ok;
     all.duplicates += s.duplicates;
     for (auto [code, n] : s.errors) all.errors[code] += n;
     all.latency_us.insert(all.latency_us.end(), s.latency_us.begin(), s.latency_us.end());
     if (!s.failure.empty()) {
-      if (failed++ < 5) std::fprintf(stderr, "connection failed: %s\n", s.failure.c_str());
+      if ((*failed)++ < 5) std::fprintf(stderr, "connection failed: %s\n", s.failure.c_str());
     }
   }
   std::sort(all.latency_us.begin(), all.latency_us.end());
+  return all;
+}
+
+void Report(const Config& c, const Stats& all, size_t failed) {
   uint64_t errors = 0;
   std::string by_code;
   for (auto [code, n] : all.errors) {
@@ -412,5 +409,31 @@ int main(int argc, char** argv) {
               Percentile(all.latency_us, 0.5), Percentile(all.latency_us, 0.99), Percentile(all.latency_us, 0.999),
               static_cast<unsigned long long>(errors), failed);
   std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config c;
+  CLI::App app{"accountable-bench: load a running accountabled over the wire protocol"};
+  AddOptions(app, c);
+  CLI11_PARSE(app, argc, argv);
+  const std::string token = ReadToken(c);
+  if (token.empty()) {
+    std::fprintf(stderr, "error: give --token or a --token-file with a writer token\n");
+    return 2;
+  }
+
+  std::vector<Account> accounts;
+  const auto p0 = Clock::now();
+  if (!Prepare(c, token, &accounts)) return 1;
+  std::fprintf(stderr, "prepared %zu accounts in %.1f s\n", accounts.size(),
+               std::chrono::duration<double>(Clock::now() - p0).count());
+
+  std::vector<Stats> stats;
+  if (!RunLoad(c, token, accounts, &stats)) return 1;
+  size_t failed = 0;
+  const Stats all = MergeStats(stats, &failed);
+  Report(c, all, failed);
   return failed > 0 || all.ok == 0 ? 1 : 0;
 }
