@@ -42,6 +42,7 @@ std::vector<std::string> Stream(test::AccountsFixture& f, uint64_t id) {
   return out;
 }
 
+// The view borrows `bytes`: keep them alive as long as the view is used.
 events::EventView View(const std::string& bytes) {
   events::EventView v;
   REQUIRE(events::EventView::Parse(bytes, &v).ok());
@@ -147,7 +148,8 @@ TEST_CASE("lifecycle: login by email or id records success and failure", "[lifec
   Status wrong = f.Login("", id, "not the password");
   CHECK(wrong.code() == Code::kAuthFailed);
   REQUIRE(f.a().ledger().LastSeq() == before + 1);
-  auto failed = View(EventAt(f, before + 1));
+  const std::string failed_bytes = EventAt(f, before + 1);
+  auto failed = View(failed_bytes);
   CHECK(failed.type() == fb::Payload::LoginFailed);
   CHECK(failed.envelope()->account_id() == id);
   CHECK(f.State(id).last_active_at_ms == last_success);  // a failed login is no activity
@@ -176,7 +178,8 @@ TEST_CASE("lifecycle: a login after a new policy accepts it once, implicitly", "
   CHECK(st.consents[0].given);
   CHECK(st.consents[0].implicit);
   CHECK(st.consents[0].policy_version == "1.02");
-  auto consent = View(EventAt(f, out.seq + 1));
+  const std::string consent_bytes = EventAt(f, out.seq + 1);
+  auto consent = View(consent_bytes);
   REQUIRE(consent.type() == fb::Payload::ConsentGiven);
   CHECK(consent.envelope()->payload_as_ConsentGiven()->implicit());
 
@@ -244,7 +247,8 @@ TEST_CASE("lifecycle: the holder updates the profile, an admin only some fields 
   ExpectRefused(f, Code::kInvalidArgument, "at least one field", [&] { return f.a().Update(id, {}, {}, &r); });
 
   REQUIRE(f.a().Update(id, {.nickname = "AdminSet", .company = "Admin Co"}, AdminCtx("ticket 12"), &r).ok());
-  auto ev = View(EventAt(f, r.seq));
+  const std::string ev_bytes = EventAt(f, r.seq);
+  auto ev = View(ev_bytes);
   CHECK(ev.envelope()->actor() == fb::Actor::Admin);
   CHECK(ev.envelope()->payload_as_ProfileUpdated()->has_reason());
   CHECK(DescribeEventPii(f.a().vault(), ev)["reason"] == "ticket 12");
@@ -284,7 +288,8 @@ TEST_CASE("lifecycle: an access request is recorded and exports decrypted data",
   std::string text;
   REQUIRE(f.a().Export(id, {}, &text).ok());
   REQUIRE(f.a().ledger().LastSeq() == before + 1);
-  auto req = View(EventAt(f, before + 1));
+  const std::string req_bytes = EventAt(f, before + 1);
+  auto req = View(req_bytes);
   CHECK(req.type() == fb::Payload::AccessRequested);
   CHECK(req.envelope()->payload_as_AccessRequested()->channel() == fb::AccessChannel::SelfService);
 
@@ -390,7 +395,8 @@ TEST_CASE("lifecycle: disclosure needs consent or a recorded legal obligation", 
   ExpectRefused(f, Code::kRefused, "third_party_forwarding", [&] { return f.a().Disclose(id, d, AdminCtx(), &r); });
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
   REQUIRE(f.a().Disclose(id, d, AdminCtx(), &r).ok());
-  auto* p = View(EventAt(f, r.seq)).envelope()->payload_as_DisclosureRecorded();
+  const std::string bytes = EventAt(f, r.seq);
+  auto* p = View(bytes).envelope()->payload_as_DisclosureRecorded();
   REQUIRE(p);
   CHECK(p->recipient_id() == acme);
   CHECK(p->country()->str() == "US");  // the recipient's, as none was given
