@@ -1,6 +1,6 @@
 // ByteScan: search every file under a directory for byte strings.
 //
-// The erasure proof (DESIGN §6 step 5) and the PII tests rely on it: a key
+// The erasure proof (docs/architecture.md, "Erasure", step 5) and the PII tests rely on it: a key
 // that is gone must not appear in any SST, WAL, MANIFEST, LOG or OPTIONS file.
 //
 //   ScanReport r;

@@ -5,7 +5,8 @@
 // When the environment variable ACCOUNTABLE_CRASH_AT equals the point's
 // name, the process sends itself SIGKILL at that point: no destructors, no
 // flush, exactly like power loss after the preceding fsync. Tests use it to
-// prove that every multi-step sequence (DESIGN §6) is finished at next open.
+// prove that every multi-step sequence (such as docs/architecture.md,
+// "Erasure") is finished at next open.
 // Unset in production, where each call is one getenv and a compare.
 //
 // Thread safety: thread-safe.

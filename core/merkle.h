@@ -12,8 +12,8 @@
 // 2^(kStoredLevelMin-1) leaves, read with one range scan of at most that many
 // rows (usually one or two runs). So a root,
 // an inclusion proof or a consistency proof at any size costs O(log n) reads,
-// while a group of k events adds 1 + k/32 rows, not 2k (docs/performance.md,
-// "Merkle tree and audit"). Both kinds of key only grow as the log does.
+// while a group of k events adds 1 + k/32 rows, not 2k (its cost on the
+// writer: docs/performance.md, "Append throughput"). Both kinds of key only grow as the log does.
 // Leaves hash ciphertext, never plaintext: erasure leaves every proof valid.
 //
 //   std::string root;

@@ -134,7 +134,8 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   rocksdb::Options dbo;
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
-  // Every one of these could keep a copy of a deleted key alive (DESIGN §6).
+  // Every one of these could keep a copy of a deleted key alive
+  // (docs/architecture.md, "Why two RocksDB instances").
   dbo.WAL_ttl_seconds = 0;
   dbo.WAL_size_limit_MB = 0;
   dbo.recycle_log_file_num = 0;

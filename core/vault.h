@@ -79,11 +79,11 @@ class Vault {
     uint32_t compaction_passes = 0;
     uint64_t keys_known = 0;             // rows whose key bytes were read before deletion
   };
-  // Destroys the rows and proves it (DESIGN §6 steps 2-5): SingleDelete with
-  // sync, flush, forced bottommost compaction, then GetAllKeyVersions and a
-  // byte scan of every vault file for each DEK and wrapped DEK. Compaction is
-  // retried while anything is found; Corruption if it still is after the
-  // last pass (the report says what was found). Rows already gone are fine:
+  // Destroys the rows and proves it (docs/architecture.md, "Erasure", steps
+  // 3-5): SingleDelete with sync, flush, forced bottommost compaction, then
+  // GetAllKeyVersions and a byte scan of every vault file for each key, raw
+  // and wrapped. Compaction is retried while anything is found; Corruption if
+  // it still is after the last pass (the report says what was found). Rows already gone are fine:
   // a crashed erasure is finished by running it again.
   virtual Status Shred(const ShredRequest& request, ShredReport* report) = 0;
 

@@ -1,4 +1,4 @@
-// Erasure that can be proven (DESIGN §6): after a sweep no file of the data
+// Erasure that can be proven (docs/architecture.md, "Erasure"): after a sweep no file of the data
 // directory holds an erased account's key (raw or wrapped) or its personal
 // data in plaintext; a crash at any point of the sequence is finished at the
 // next open; and the projections of a long mixed log rebuild identically.

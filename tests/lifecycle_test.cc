@@ -1,7 +1,7 @@
-// The account lifecycle rules (DESIGN §5), in process: every rule has a
-// positive and a negative case, and every refusal appends nothing. The clock
-// is the test's, so grace periods, retention and access-log windows are
-// exercised without waiting.
+// The account lifecycle rules (docs/events.md, "Catalog"; docs/compliance.md),
+// in process: every rule has a positive and a negative case, and every
+// refusal appends nothing. The clock is the test's, so grace periods,
+// retention and access-log windows are exercised without waiting.
 #include <catch2/catch.hpp>
 
 #include <algorithm>

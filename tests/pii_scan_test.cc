@@ -1,4 +1,4 @@
-// The PII invariant (DESIGN §3): no file under DATA/events ever holds a
+// The PII invariant (docs/architecture.md, "The PII invariant"): no file under DATA/events ever holds a
 // plaintext personal value. Accounts are registered in-process with
 // distinctive values; then the raw bytes of every file in the event DB (SST,
 // WAL, MANIFEST, LOG, OPTIONS, ...) are searched for each value.

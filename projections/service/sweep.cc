@@ -1,6 +1,6 @@
 // Accounts: erasure (crypto-shredding with proof), retention and the sweep.
-// The sequence is DESIGN §6: AccountErased (sync) -> vault Shred (delete,
-// flush, forced compaction, verify) -> ErasureVerified. A crash anywhere in
+// The sequence (docs/architecture.md, "Erasure"): AccountErased (sync) ->
+// vault Shred (delete, flush, forced compaction, verify) -> ErasureVerified. A crash anywhere in
 // between leaves an erasure/pending row, and the next open finishes it.
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 // accountable-audit-bench: how fast an auditor can check a ledger, and what
 // its proofs cost. Not a test; run by hand, results go to docs/performance.md
-// ("Merkle tree and audit").
+// ("Verify, replay and proofs").
 //
 //   accountable-audit-bench --events 1000000                 # build, verify, replay, proofs
 //   accountable-audit-bench --events 10000000 --proofs 2000  # the 10M proof table
@@ -8,7 +8,7 @@
 // Builds a ledger of N events with Ledger::Append in large batches (one
 // fsync per batch, not per event) through the Projector hook: --accounts
 // Registered events, then LoginSucceeded events round-robin over them, each
-// with a sealed box of --payload-bytes (as accountable-append-bench). Then it
+// sealed from --payload-bytes as in accountable-append-bench. Then it
 // reopens the ledger read-only, as an auditor does, and times
 //   - audit::VerifyTree (replay/proofs.h): every leaf recomputed and checked,
 //     and the root recomputed from them;
@@ -230,7 +230,7 @@ void TimeProofs(acc::Ledger& ledger, size_t count) {
 int main(int argc, char** argv) {
   Config c = ParseArgs(argc, argv);
   Check(acc::crypto::InitCrypto(), "init crypto");
-  std::printf("# %llu events, %llu accounts, sealed box %zu bytes, SHA-NI %s\n",
+  std::printf("# %llu events, %llu accounts, --payload-bytes %zu, SHA-NI %s\n",
               static_cast<unsigned long long>(c.events), static_cast<unsigned long long>(c.accounts), c.payload_bytes,
               acc::Sha256HasShaNi() ? "yes" : "no");
   if (!c.reuse.empty()) {
