@@ -1,4 +1,5 @@
 #include "projections/account_state.h"
+#include "events/fields.h"
 
 #include <algorithm>
 #include <cstring>
@@ -45,7 +46,7 @@ void SetConsent(AccountState& s, fb::Purpose p, bool given, bool implicit,
                 const flatbuffers::String* version, int64_t at_ms) {
   auto i = static_cast<size_t>(p);
   if (i >= kPurposeCount) return;  // a purpose from a newer schema: not ours to fold
-  s.consents[i] = {given, implicit, version ? version->str() : std::string(), at_ms};
+  s.consents[i] = {given, implicit, events::StringOrEmpty(version), at_ms};
 }
 
 }  // namespace
@@ -62,7 +63,7 @@ void Apply(AccountState& s, const events::EventView& e) {
       s.account_id = env->account_id();
       s.registered_at_ms = at;
       s.credential_seq = env->seq();
-      s.accepted_policy_version = p->policy_version() ? p->policy_version()->str() : "";
+      s.accepted_policy_version = events::StringOrEmpty(p->policy_version());
       if (p->consents())
         for (auto c : *p->consents())
           SetConsent(s, static_cast<fb::Purpose>(c), true, false, p->policy_version(), at);

@@ -4,9 +4,10 @@
 #include <cctype>
 #include <chrono>
 
+#include "events/fields.h"
+#include "events/vocabulary.h"
 #include "projections/accounts.h"
 #include "projections/describe.h"
-#include "events/vocabulary.h"
 #include "projections/policy.h"
 #include "projections/validate.h"
 
@@ -60,11 +61,11 @@ Status Accounts::ReadCredential(uint64_t id, uint64_t seq, std::string* credenti
   if (v.type() == fb::Payload::Registered) {
     const fb::RegistrationPii* p;
     ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-    *credential = p->credential() ? p->credential()->str() : "";
+    *credential = events::StringOrEmpty(p->credential());
   } else {
     const fb::CredentialPii* p;
     ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-    *credential = p->credential() ? p->credential()->str() : "";
+    *credential = events::StringOrEmpty(p->credential());
   }
   std::fill(plain.begin(), plain.end(), '\0');
   return Status::OK();

@@ -158,7 +158,7 @@ int PrintReceipt(const Globals& g, uint64_t id, std::string_view what, const Sta
   return 0;
 }
 
-Context Ctx(const ReceiptFlags& f) {
+Context ContextOf(const ReceiptFlags& f) {
   Context c;
   c.actor = f.by == "admin" ? fb::Actor::Admin : fb::Actor::Holder;
   c.request_id = f.request_id;
@@ -168,7 +168,7 @@ Context Ctx(const ReceiptFlags& f) {
 int RunExport(const Globals& g, const ReceiptFlags& f) {
   return WithBackend(g, [&](Backend& a) {
     std::string json;
-    Status s = a.Export(f.account, Ctx(f), &json);
+    Status s = a.Export(f.account, ContextOf(f), &json);
     if (!s.ok()) return Fail(g, s);
     std::cout << json << "\n";
     return 0;
@@ -176,7 +176,7 @@ int RunExport(const Globals& g, const ReceiptFlags& f) {
 }
 
 int RunRecordAccess(const Globals& g, const ReceiptFlags& f) {
-  Context c = Ctx(f);
+  Context c = ContextOf(f);
   c.actor = fb::Actor::System;  // collected automatically, not caused by a holder
   if (!f.at.empty()) {
     Status s = ParseTimeFlag("--at", f.at, &c.occurred_at_ms);
@@ -193,7 +193,7 @@ int RunPublish(const Globals& g, const ReceiptFlags& f) {
   Status s = ReadFile(f.text_file, kPolicyFileBytesMax, &d.text);
   if (s.ok() && !f.effective.empty()) s = ParseTimeFlag("--effective", f.effective, &d.effective_at_ms);
   if (!s.ok()) return Fail(g, s);
-  Context c = Ctx(f);
+  Context c = ContextOf(f);
   c.actor = fb::Actor::Admin;
   return WithBackend(g, [&](Backend& a) {
     Receipt r;
@@ -304,7 +304,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
     *selected = [&g, df] {
       return WithBackend(g, [&](Backend& a) {
         Receipt r;
-        Context c = Ctx(*df);
+        Context c = ContextOf(*df);
         c.actor = fb::Actor::Admin;
         return PrintReceipt(g, df->account, "disclosure_recorded", a.Disclose(df->account, df->disclosure, c, &r), r);
       });
@@ -332,7 +332,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
     *selected = [&g, nf] {
       return WithBackend(g, [&](Backend& a) {
         Receipt r;
-        Context c = Ctx(*nf);
+        Context c = ContextOf(*nf);
         c.actor = fb::Actor::System;  // the forum's mailer, not the holder
         return PrintReceipt(g, nf->account, "retention_notice_sent", a.RetentionNotice(nf->account, c, &r), r);
       });

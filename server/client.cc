@@ -5,6 +5,8 @@
 
 #include <boost/asio.hpp>
 
+#include "events/fields.h"
+
 namespace accountable {
 
 namespace asio = boost::asio;
@@ -83,7 +85,7 @@ class ClientImpl final : public Client {
     *out = Reply();
     out->correlation_id = r->correlation_id();
     out->code = r->code();
-    out->status = StatusFromCode(r->code(), r->message() ? r->message()->str() : "");
+    out->status = StatusFromCode(r->code(), events::StringOrEmpty(r->message()));
     out->seq = r->seq();
     out->account_id = r->account_id();
     out->duplicate = r->duplicate();

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "events/fields.h"
 #include "projections/accounts.h"
 #include "server/client.h"
 #include "server/server.h"
@@ -162,7 +163,7 @@ class RawConn {
           const wire::Response* r = nullptr;
           REQUIRE(wire::ParseResponse(body, &r).ok());
           *out = RawReply{r->correlation_id(), r->code(), r->role(), r->seq(),
-                          r->events() ? r->events()->size() : 0u, r->message() ? r->message()->str() : ""};
+                          r->events() ? r->events()->size() : 0u, events::StringOrEmpty(r->message())};
           return Got::kFrame;
         }
       }
