@@ -37,14 +37,6 @@ uint64_t UnsignedOrZero(const Json& j, const char* key) {
 }
 
 template <class Json>
-Status GetRequiredString(const Json& j, const char* key, std::string* out) {
-  const Json& m = MemberOrNull(j, key);
-  if (!m.is_string()) return Status::InvalidArgument(std::string(key) + ": required, a string");
-  *out = m.template get<std::string>();
-  return Status::OK();
-}
-
-template <class Json>
 Status GetOptionalString(const Json& j, const char* key, std::optional<std::string>* out) {
   out->reset();
   if (!j.is_object() || !j.contains(key)) return Status::OK();
@@ -71,7 +63,6 @@ Status GetRequiredPositive(const Json& j, const char* key, uint64_t* out) {
   template std::string StringOrEmpty(const Json&, const char*);                             \
   template std::optional<std::string> StringIfPresent(const Json&, const char*);            \
   template uint64_t UnsignedOrZero(const Json&, const char*);                               \
-  template Status GetRequiredString(const Json&, const char*, std::string*);                \
   template Status GetOptionalString(const Json&, const char*, std::optional<std::string>*); \
   template Status GetRequiredPositive(const Json&, const char*, uint64_t*);
 

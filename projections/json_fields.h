@@ -55,10 +55,6 @@ std::optional<std::string> StringIfPresent(const Json& j, const char* key);
 template <class Json>
 uint64_t UnsignedOrZero(const Json& j, const char* key);
 
-// "<key>: required, a string" when missing or not a string.
-template <class Json>
-Status GetRequiredString(const Json& j, const char* key, std::string* out);
-
 // nullopt when missing; "<key>: must be a string" when of another type.
 template <class Json>
 Status GetOptionalString(const Json& j, const char* key, std::optional<std::string>* out);

@@ -178,7 +178,8 @@ Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
 using Command = std::function<Outcome(const Args&)>;
 using LedgerCommand = std::function<Outcome(const Args&, accountable::Ledger&)>;
 
-Outcome Doc(Status s, Json j) { return {std::move(s), std::move(j), true}; }
+// A command whose output is the JSON document itself, printed as is.
+Outcome JsonOutcome(Status s, Json j) { return {std::move(s), std::move(j), true}; }
 
 // Commands that need a data directory, opened read-only: an audit never
 // writes to what it audits.
@@ -202,17 +203,17 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
   m["tree-head"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::TreeHead(l, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["prove-inclusion"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::ProveInclusion(l, a.seq, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["prove-consistency"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::ProveConsistency(l, a.old_size, a.new_size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["replay"] = Replay;
   m["export"] = [](const Args& a, accountable::Ledger& l) {
@@ -260,17 +261,17 @@ std::map<std::string, Command> OnlineCommands() {
   m["tree-head"] = online([](const Args&, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineTreeHead(c, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   m["prove-inclusion"] = online([](const Args& a, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineProveInclusion(c, a.seq, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   m["prove-consistency"] = online([](const Args& a, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineProveConsistency(c, a.old_size, a.new_size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   return m;
 }

@@ -234,7 +234,7 @@ int RunCli(const std::string& data, const std::vector<std::string>& args, const 
 
 using test::Types;
 
-size_t Count(const std::vector<fb::Payload>& types, fb::Payload t) { return std::count(types.begin(), types.end(), t); }
+using test::CountOf;
 
 // The crash left the erasure unfinished: erased, pending, not yet verified.
 void ExpectUnfinished(const std::string& data, const std::vector<Person>& erased) {
@@ -252,8 +252,8 @@ void ExpectUnfinished(const std::string& data, const std::vector<Person>& erased
   CHECK(pending == erased.size());
   for (const Person& p : erased) {
     auto types = Types(*ledger, p.id);
-    CHECK(Count(types, fb::Payload::AccountErased) == 1);
-    CHECK(Count(types, fb::Payload::ErasureVerified) == 0);
+    CHECK(CountOf(types, fb::Payload::AccountErased) == 1);
+    CHECK(CountOf(types, fb::Payload::ErasureVerified) == 0);
   }
 }
 
@@ -267,8 +267,8 @@ void ExpectFinished(const std::string& data, const std::vector<Person>& erased, 
     CHECK(st.status == AccountStatus::kErased);
     CHECK(st.erasure_verified);
     auto types = Types(a->ledger(), p.id);
-    CHECK(Count(types, fb::Payload::AccountErased) == 1);
-    CHECK(Count(types, fb::Payload::ErasureVerified) == 1);
+    CHECK(CountOf(types, fb::Payload::AccountErased) == 1);
+    CHECK(CountOf(types, fb::Payload::ErasureVerified) == 1);
     CHECK(a->vault().GetAccountKey(p.id, &k).code() == Code::kNotFound);
   }
   AccountState st;

@@ -20,9 +20,7 @@ using test::kDayMs;
 
 constexpr const char* kNewPassword = "a brand new secret";
 
-size_t Count(const std::vector<fb::Payload>& types, fb::Payload t) {
-  return static_cast<size_t>(std::count(types.begin(), types.end(), t));
-}
+using test::CountOf;
 
 }  // namespace
 
@@ -94,7 +92,7 @@ TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9]
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   CHECK(r.seq == 0);
   CHECK(f.LastSeq() == before);
-  CHECK(Count(f.Types(id), fb::Payload::ActivityRecorded) == 1);
+  CHECK(CountOf(f.Types(id), fb::Payload::ActivityRecorded) == 1);
   std::vector<Ledger::Stored> ev;
   REQUIRE(f.a().ledger().ReadStream(id, 2, 1, &ev).ok());
   events::EventView v;
@@ -129,7 +127,7 @@ TEST_CASE("forum: racing touches of one day append one event", "[issue9][touch]"
     });
   for (auto& t : threads) t.join();
   CHECK(failures.load() == 0);
-  CHECK(Count(f.Types(id), fb::Payload::ActivityRecorded) == 1);
+  CHECK(CountOf(f.Types(id), fb::Payload::ActivityRecorded) == 1);
 }
 
 TEST_CASE("forum: an account in daily use through one long session is never erased", "[issue9][touch][retention]") {

@@ -30,7 +30,7 @@ using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 
 // One JSON line; `extra` holds the command's own keys.
 std::string Line(const std::string& type, uint64_t id, const std::string& at, Json extra = Json::object()) {

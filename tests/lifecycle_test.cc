@@ -32,7 +32,7 @@ using test::AdminCtx;
 using test::ExpectRefused;
 using test::Reg;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 
 std::vector<std::string> Stream(test::AccountsFixture& f, uint64_t id) {
   std::vector<Ledger::Stored> page;

@@ -32,7 +32,7 @@ std::string Unbase64(const std::string& s) {
   return out;
 }
 
-std::string B64(const nlohmann::json& j, const char* key) {
+std::string Base64Member(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? Unbase64(j[key].get<std::string>()) : std::string();
 }
 
@@ -129,9 +129,9 @@ TEST_CASE("merkle: every published RFC 6962 vector", "[merkle][vectors]") {
     const bool want_err = j.value("wantErr", false);
     const bool inclusion = name.rfind("inclusion/", 0) == 0;
     Status s = inclusion ? mk::VerifyInclusion(UnsignedOrZero(j, "leafIdx"), UnsignedOrZero(j, "treeSize"),
-                                               B64(j, "leafHash"), Proof(j), B64(j, "root"))
+                                               Base64Member(j, "leafHash"), Proof(j), Base64Member(j, "root"))
                          : mk::VerifyConsistency(UnsignedOrZero(j, "size1"), UnsignedOrZero(j, "size2"),
-                                                 B64(j, "root1"), B64(j, "root2"), Proof(j));
+                                                 Base64Member(j, "root1"), Base64Member(j, "root2"), Proof(j));
     CHECK(s.ok() == !want_err);
     ++cases;
     rejected += want_err;

@@ -29,7 +29,7 @@ using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 int64_t T(const std::string& rfc3339) { return *ParseTime(rfc3339); }
 
 using test::ExpectRefused;

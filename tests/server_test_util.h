@@ -45,6 +45,16 @@ inline constexpr const char* kServerPassword = "correct horse battery";
 using BodyFn = Client::BodyFn;
 
 // One Request frame (length prefix included).
+// One request that must reach the server and come back; the reply's own
+// status is the test's to check.
+inline Client::Reply CallOk(Client& c, wire::Body type, const BodyFn& body) {
+  Client::Reply r;
+  Status s = c.Call(type, body, &r);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return r;
+}
+
 inline std::string RequestFrame(uint64_t corr, wire::Body type, const BodyFn& body, const std::string& rid = "") {
   flatbuffers::FlatBufferBuilder fbb(256);
   flatbuffers::Offset<void> b = body ? body(fbb) : flatbuffers::Offset<void>();
