@@ -24,10 +24,10 @@ std::string FormatTime(int64_t ms) {
 
 std::optional<int64_t> ParseTime(std::string_view s) {
   using namespace std::chrono;
-  auto num = [&](size_t pos, size_t len, int* out) {
-    if (pos + len > s.size()) return false;
+  auto num = [&](size_t pos, size_t digits, int* out) {
+    if (pos + digits > s.size()) return false;
     int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
+    for (size_t i = pos; i < pos + digits; ++i) {
       if (s[i] < '0' || s[i] > '9') return false;
       v = v * 10 + (s[i] - '0');
     }

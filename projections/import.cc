@@ -118,9 +118,9 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
     std::optional<std::string> value;
     ACC_RETURN_IF_ERROR(json_fields::GetOptionalString(j, k.c_str(), &value));  // k is one of ours: checked above
   }
-  auto at = ParseTime(StringOrEmpty(j, "occurred_at"));
-  if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
-  op->at_ms = *at;
+  auto at_ms = ParseTime(StringOrEmpty(j, "occurred_at"));
+  if (!at_ms) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  op->at_ms = *at_ms;
   ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
   const bool needs_account =
       op->type != "record-access" && op->type != "publish-policy" && op->type != "register-recipient";
@@ -134,9 +134,9 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
 Status EffectiveAt(const Op& op, int64_t* out) {
   *out = op.at_ms;
   if (!op.j.contains("effective_at")) return Status::OK();
-  auto t = ParseTime(StringOrEmpty(op.j, "effective_at"));
-  if (!t) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
-  *out = *t;
+  auto effective_at_ms = ParseTime(StringOrEmpty(op.j, "effective_at"));
+  if (!effective_at_ms) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  *out = *effective_at_ms;
   return Status::OK();
 }
 
@@ -166,7 +166,7 @@ class Simulation {
   std::string current_;
   std::vector<Version> policies_;  // the ledger's, then this file's, in publication order
   std::map<uint64_t, AccountState> states_;
-  std::map<uint64_t, int64_t> last_at_;
+  std::map<uint64_t, int64_t> last_at_ms_;  // account -> the time its next line may not precede
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
   std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
   std::set<std::string> freed_;              // emails that an update in this file gave up
@@ -339,7 +339,7 @@ Status Simulation::Check(const Op& op) {
   AccountState* st = nullptr;
   ACC_RETURN_IF_ERROR(State(op.account_id, &st));
   // The account's history so far (this file, or the ledger) bounds the time from below.
-  auto last = last_at_.emplace(op.account_id, std::max(st->registered_at_ms, st->last_active_at_ms)).first;
+  auto last = last_at_ms_.emplace(op.account_id, std::max(st->registered_at_ms, st->last_active_at_ms)).first;
   if (op.at_ms < last->second) return Status::InvalidArgument("occurred_at goes back in time for this account");
   last->second = op.at_ms;
   if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(StringOrEmpty(op.j, "email"), op.account_id));

@@ -22,11 +22,11 @@ std::string Unb64(const nlohmann::json& v) {
   if (!v.is_string()) return "";
   const std::string s = v.get<std::string>();
   std::string out(s.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.c_str(), s.size(), nullptr, &len,
-                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+  size_t decoded_bytes = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.c_str(), s.size(), nullptr,
+                        &decoded_bytes, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
     return "";
-  out.resize(len);
+  out.resize(decoded_bytes);
   return out;
 }
 
