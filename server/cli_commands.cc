@@ -122,10 +122,10 @@ Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
   return Accounts::Open(o, out);
 }
 
-Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms) {
-  auto t = ParseTime(text);
-  if (!t) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
-  *ms = *t;
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* out_ms) {
+  auto parsed_ms = ParseTime(text);
+  if (!parsed_ms) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
+  *out_ms = *parsed_ms;
   return Status::OK();
 }
 

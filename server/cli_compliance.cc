@@ -38,18 +38,18 @@ int WithBackend(const Globals& g, const std::function<int(Backend&)>& fn) {
 }
 
 struct SweepFlags {
-  std::string as_of;
+  std::string as_of_text;  // RFC 3339, as typed
   bool dry_run = false;
 };
 
 int RunSweep(const Globals& g, const SweepFlags& f) {
   SweepOptions o;
   o.dry_run = f.dry_run;
-  if (!f.as_of.empty()) {
-    Status s = ParseTimeFlag("--as-of", f.as_of, &o.as_of_ms);
+  if (!f.as_of_text.empty()) {
+    Status s = ParseTimeFlag("--as-of", f.as_of_text, &o.as_of_ms);
     if (!s.ok()) return Fail(g, s);
   }
-  if (!f.as_of.empty() && !f.dry_run)
+  if (!f.as_of_text.empty() && !f.dry_run)
     return Fail(g, Status::InvalidArgument("--as-of needs --dry-run: a real sweep runs on the real clock"));
   return WithBackend(g, [&](Backend& a) {
     SweepReport r;
@@ -70,23 +70,23 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
 }
 
 struct InactiveFlags {
-  std::string as_of;
+  std::string as_of_text;     // RFC 3339, as typed
   std::optional<int> months;  // default: --retention-months
   std::optional<int> within_days;
 };
 
 int RunInactive(const Globals& g, const InactiveFlags& f) {
-  int64_t as_of = 0;
-  if (!f.as_of.empty()) {
-    Status s = ParseTimeFlag("--as-of", f.as_of, &as_of);
+  int64_t as_of_ms = 0;
+  if (!f.as_of_text.empty()) {
+    Status s = ParseTimeFlag("--as-of", f.as_of_text, &as_of_ms);
     if (!s.ok()) return Fail(g, s);
   }
   return WithBackend(g, [&](Backend& a) {
     std::vector<Json> rows;
     bool truncated = false;
     const int months = f.months.value_or(g.retention_months);
-    Status s = f.within_days ? a.RetentionDue(as_of, *f.within_days, months, &rows, &truncated)
-                             : a.Inactive(as_of, months, &rows);
+    Status s = f.within_days ? a.RetentionDue(as_of_ms, *f.within_days, months, &rows, &truncated)
+                             : a.Inactive(as_of_ms, months, &rows);
     if (!s.ok()) return Fail(g, s);
     for (const auto& row : rows) Print(g, row);
     // Said on stderr, so a script reading the rows still gets only rows.
@@ -103,13 +103,13 @@ void AttachPolicyCommands(CLI::App& app, Globals& g, Selected* selected);
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto sf = std::make_shared<SweepFlags>();
   auto* sweep = app.add_subcommand("sweep", "erase what the grace period and retention rules say, shred old access-log keys");
-  sweep->add_option("--as-of", sf->as_of, "with --dry-run: evaluate as of this time");
+  sweep->add_option("--as-of", sf->as_of_text, "with --dry-run: evaluate as of this time");
   sweep->add_flag("--dry-run", sf->dry_run, "only say what would be erased or shredded, and why");
   sweep->callback([&g, selected, sf] { *selected = [&g, sf] { return RunSweep(g, *sf); }; });
 
   auto inf = std::make_shared<InactiveFlags>();
   auto* inactive = app.add_subcommand("inactive", "accounts past the retention line, one per line");
-  inactive->add_option("--as-of", inf->as_of, "default: now");
+  inactive->add_option("--as-of", inf->as_of_text, "default: now");
   inactive->add_option("--months", inf->months, "default: --retention-months")->check(CLI::Range(1, 1200));
   inactive->add_option("--within", inf->within_days,
                        "DAYS: the active accounts retention erases within DAYS, with the date each is due")

@@ -75,9 +75,10 @@ class ClientImpl final : public Client {
     boost::system::error_code ec;
     asio::read(socket_, asio::buffer(header), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
-    uint32_t len = wire::DecodeLength(header);
-    if (len == 0 || len > frame_bytes_max_) return Status::Corruption("response frame length out of range");
-    std::string body(len, '\0');
+    uint32_t body_bytes = wire::DecodeLength(header);
+    if (body_bytes == 0 || body_bytes > frame_bytes_max_)
+      return Status::Corruption("response frame length out of range");
+    std::string body(body_bytes, '\0');
     asio::read(socket_, asio::buffer(body), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
     const wire::Response* r;

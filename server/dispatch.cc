@@ -184,18 +184,18 @@ std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
 std::string HandleInactive(Accounts& a, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   auto* b = r->body_as_Inactive();
-  const int64_t as_of = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
+  const int64_t as_of_ms = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
   const int months = b->months() ? b->months() : a.retention_months();
   if (b->within_days() < 0) {
     std::vector<uint64_t> ids;
-    Status s = a.Inactive(as_of, months, &ids);
+    Status s = a.Inactive(as_of_ms, months, &ids);
     return JsonFrame(corr, s, Json{{"account_ids", ids}}.dump());
   }
   if (b->within_days() > kRetentionWithinDaysMax)
     return wire::ResponseFrame(corr, Status::InvalidArgument("within_days: must be 0.." + std::to_string(kRetentionWithinDaysMax)));
   std::vector<RetentionCandidate> due;
   bool truncated = false;
-  Status s = a.RetentionDue(as_of + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
+  Status s = a.RetentionDue(as_of_ms + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
   Json rows = Json::array();
   for (const auto& d : due)
     rows.push_back({{"account_id", d.account_id}, {"last_active_at", FormatTime(d.last_active_at_ms)},
