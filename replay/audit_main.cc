@@ -144,16 +144,16 @@ void PrintLine(const Json& j) { std::cout << j.dump() << "\n"; }
 Outcome Replay(const Args& a, accountable::Ledger& ledger) {
   Outcome o;
   std::unique_ptr<accountable::Vault> vault;
-  uint64_t until = 0;
-  o.status = ResolveUntil(ledger, a.until, &until);
+  uint64_t until_seq = 0;
+  o.status = ResolveUntil(ledger, a.until, &until_seq);
   if (o.status.ok()) o.status = OpenVault(a, false, &vault);
   if (!o.status.ok()) return o;
   if (a.account != 0) {
     o.document = true;
-    o.status = audit::AccountAsOf(ledger, vault.get(), a.account, until, &o.json);
+    o.status = audit::AccountAsOf(ledger, vault.get(), a.account, until_seq, &o.json);
     return o;
   }
-  o.status = audit::AllAccountsAsOf(ledger, vault.get(), until, PrintLine, &o.json);
+  o.status = audit::AllAccountsAsOf(ledger, vault.get(), until_seq, PrintLine, &o.json);
   return o;
 }
 
