@@ -53,7 +53,7 @@ inline std::vector<fb::Payload> Types(Ledger& ledger, uint64_t id) {
 
 // A tweak for AccountsFixture: the service reads the wall clock, for tests
 // whose meaning depends on real time (e.g. policies effective "now" between
-// fixed dates of 2026). now()/Advance()/SetNow() then move only the
+// fixed dates of 2026). now_ms()/Advance()/SetNow() then move only the
 // fixture's own counter, which the service ignores.
 inline void WallClock(AccountsOptions& o) { o.clock_ms = nullptr; }
 
@@ -68,7 +68,7 @@ class AccountsFixture {
     Open();
   }
   Accounts& a() { return *a_; }
-  int64_t now() const { return now_->load(); }
+  int64_t now_ms() const { return now_->load(); }
   void Advance(int64_t ms) { now_->fetch_add(ms); }
   void SetNow(int64_t ms) { now_->store(ms); }
   uint64_t LastSeq() { return a_->ledger().LastSeq(); }

@@ -386,14 +386,14 @@ class ActivityHook final : public AppendHook {
   }
 };
 
-std::string Event(uint64_t id, int64_t at, fb::Payload type, uint64_t n) {
+std::string Event(uint64_t id, int64_t at_ms, fb::Payload type, uint64_t n) {
   events::EnvelopeBuilder b;
   auto& f = b.fbb();
   flatbuffers::Offset<void> p;
   if (type == fb::Payload::ConsentGiven) p = fb::CreateConsentGiven(f, fb::Purpose::Surveys, f.CreateString("1.01")).Union();
   if (type == fb::Payload::AccessRequested) p = fb::CreateAccessRequested(f).Union();
-  if (type == fb::Payload::DeletionRequested) p = fb::CreateDeletionRequested(f, at).Union();
-  return b.Finish({id, at, fb::Actor::Holder, test::Name("r", n), "1.01"}, type, p);
+  if (type == fb::Payload::DeletionRequested) p = fb::CreateDeletionRequested(f, at_ms).Union();
+  return b.Finish({id, at_ms, fb::Actor::Holder, test::Name("r", n), "1.01"}, type, p);
 }
 
 struct History {
@@ -411,15 +411,15 @@ History WriteHistory(Ledger& ledger, std::mt19937_64& rng) {
   History h;
   std::vector<Ledger::Command> batch;
   uint64_t n = 0;
-  auto add = [&](uint64_t id, int64_t at, fb::Payload t) { batch.push_back({Event(id, at, t, ++n), std::nullopt}); };
+  auto add = [&](uint64_t id, int64_t at_ms, fb::Payload t) { batch.push_back({Event(id, at_ms, t, ++n), std::nullopt}); };
   const int first = 2016 * 12, months = 9 * 12;
   for (uint64_t id = 1; id <= 400; ++id) {
     const bool registered = rng() % 10 != 0, erased = rng() % 8 == 0;
     if (registered) add(id, UtcMs(2016, 1, 1), fb::Payload::AccessRequested);
     for (int k = static_cast<int>(rng() % 6); k > 0; --k) {
-      int64_t at = RandomTimeInMonth(rng, first + static_cast<int>(rng() % months));
-      add(id, at, fb::Payload::ConsentGiven);
-      h.active[id].push_back(at);
+      int64_t at_ms = RandomTimeInMonth(rng, first + static_cast<int>(rng() % months));
+      add(id, at_ms, fb::Payload::ConsentGiven);
+      h.active[id].push_back(at_ms);
     }
     if (registered && erased) add(id, UtcMs(2016, 1, 1), fb::Payload::DeletionRequested);
     if (registered && !erased) h.live.insert(id);
@@ -446,10 +446,10 @@ TEST_CASE("activity: InactiveCandidates matches a brute-force computation", "[ac
   REQUIRE(h.live.size() > 250);
 
   for (int round = 0; round < 40; ++round) {
-    const int64_t as_of = RandomTimeInMonth(rng, 2017 * 12 + static_cast<int>(rng() % 96));
+    const int64_t as_of_ms = RandomTimeInMonth(rng, 2017 * 12 + static_cast<int>(rng() % 96));
     const int months = round % 4 == 0 ? 1 : round % 4 == 1 ? 12 : 36;
-    const int first = MonthIndex(MonthsBefore(as_of, months)) + 1, last = MonthIndex(as_of);
-    const int64_t cutoff = MonthsBefore(as_of, months);
+    const int first = MonthIndex(MonthsBefore(as_of_ms, months)) + 1, last = MonthIndex(as_of_ms);
+    const int64_t cutoff = MonthsBefore(as_of_ms, months);
     Roaring64Map want, exact;
     for (uint64_t id : h.live) {
       bool in_window = false, since_cutoff = false;
@@ -463,8 +463,8 @@ TEST_CASE("activity: InactiveCandidates matches a brute-force computation", "[ac
     }
     Roaring64Map got;
     size_t bytes = 0;
-    REQUIRE(InactiveCandidates(*ledger, as_of, months, &got, &bytes).ok());
-    INFO("round " << round << " as_of " << as_of << " months " << months);
+    REQUIRE(InactiveCandidates(*ledger, as_of_ms, months, &got, &bytes).ok());
+    INFO("round " << round << " as_of " << as_of_ms << " months " << months);
     CHECK(Ids(got) == Ids(want));
     const auto g = Ids(got), e = Ids(exact);
     CHECK(std::includes(g.begin(), g.end(), e.begin(), e.end()));  // a superset of the exactly inactive

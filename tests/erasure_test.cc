@@ -342,7 +342,7 @@ void BuildMixedLog(Accounts& a, std::vector<uint64_t>* ids) {
     (*ids)[i] = out.account_id;
     return s;
   }) == 0);
-  auto holder = [](int64_t at = 0) { return Context{fb::Actor::Holder, at}; };
+  auto holder = [](int64_t at_ms = 0) { return Context{fb::Actor::Holder, at_ms}; };
   CHECK(ParallelFor(300, [&](size_t i) {
     const uint64_t id = (*ids)[i];
     Receipt r;

@@ -302,9 +302,9 @@ TEST_CASE("import: time may not go back behind an account's history in the ledge
 
 TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys", "[import][retention]") {
   Fixture f;
-  const int64_t now = f.a().NowMs();
-  auto ago = [&](int months) { return FormatTime(MonthsBefore(now, months)); };
-  const std::string old_day = FormatTime(now - 40LL * 24 * 3600 * 1000);
+  const int64_t now_ms = f.a().NowMs();
+  auto ago = [&](int months) { return FormatTime(MonthsBefore(now_ms, months)); };
+  const std::string old_day = FormatTime(now_ms - 40LL * 24 * 3600 * 1000);
   const std::string file = RegisterLine(60, ago(37), "old@example.org") + RegisterLine(61, ago(35), "recent@example.org") +
                            RegisterLine(62, ago(35), "leaving@example.org") + Line("request-deletion", 62, ago(12)) +
                            Line("record-access", 0, old_day, {{"ip", "198.51.100.1"}});
@@ -579,8 +579,8 @@ TEST_CASE("import: \"by\" records who acted, and an admin's act is not the holde
 
 TEST_CASE("import: an admin's edit keeps no account from retention, as live", "[import][actor][retention]") {
   Fixture f;
-  const int64_t now = f.a().NowMs();
-  const int64_t registered = MonthsBefore(now, 40), edited = MonthsBefore(now, 12);
+  const int64_t now_ms = f.a().NowMs();
+  const int64_t registered = MonthsBefore(now_ms, 40), edited = MonthsBefore(now_ms, 12);
   // Imported: 80 has only an admin edit since its registration, 81 a holder edit.
   const std::string file =
       RegisterLine(80, FormatTime(registered), "imp80@example.org") + RegisterLine(81, FormatTime(registered), "imp81@example.org") +
