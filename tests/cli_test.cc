@@ -66,7 +66,7 @@ bool OneLine(const std::string& s) {
   return s.size() > 1 && s.back() == '\n' && s.find('\n') == s.size() - 1;
 }
 
-using test::Contains;
+using accountable::test::Contains;
 
 // A registration that passes every check; tests override one field at a time.
 struct Reg {
