@@ -36,12 +36,11 @@ std::string Seal(const Key32& key, std::string_view plaintext, std::string_view 
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   auto* nonce = reinterpret_cast<uint8_t*>(out.data());
   randombytes_buf(nonce, kNonceBytes);
-  unsigned long long ct_len = 0;
+  unsigned long long box_bytes = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + kNonceBytes, &ct_len, reinterpret_cast<const uint8_t*>(plaintext.data()),
-      plaintext.size(), reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nullptr, nonce,
-      key.data());
-  ACC_ASSERT(ct_len == plaintext.size() + kTagBytes, "an AEAD box is plaintext plus one tag");
+      nonce + kNonceBytes, &box_bytes, reinterpret_cast<const uint8_t*>(plaintext.data()), plaintext.size(),
+      reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nullptr, nonce, key.data());
+  ACC_ASSERT(box_bytes == plaintext.size() + kTagBytes, "an AEAD box is plaintext plus one tag");
   return out;
 }
 
@@ -49,11 +48,10 @@ Status Open(const Key32& key, std::string_view box, std::string_view ad, std::st
   if (box.size() < kSealOverheadBytes) return Status::Corruption("sealed box too short");
   const auto* nonce = reinterpret_cast<const uint8_t*>(box.data());
   std::string out(box.size() - kSealOverheadBytes, '\0');
-  unsigned long long len = 0;
+  unsigned long long plain_bytes = 0;
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-      reinterpret_cast<uint8_t*>(out.data()), &len, nullptr, nonce + kNonceBytes,
-      box.size() - kNonceBytes, reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nonce,
-      key.data());
+      reinterpret_cast<uint8_t*>(out.data()), &plain_bytes, nullptr, nonce + kNonceBytes, box.size() - kNonceBytes,
+      reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nonce, key.data());
   if (rc != 0) {
     sodium_memzero(out.data(), out.size());
     return Status::Corruption("sealed box failed authentication");
@@ -149,10 +147,10 @@ std::string ToHex(std::string_view bytes) {
 bool FromHex(std::string_view hex, size_t bytes, std::string* out) {
   if (hex.size() != 2 * bytes) return false;
   out->assign(bytes, '\0');
-  size_t len = 0;
-  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out->data()), bytes, hex.data(), hex.size(), nullptr, &len,
-                        nullptr) == 0 &&
-         len == bytes;
+  size_t decoded_bytes = 0;
+  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out->data()), bytes, hex.data(), hex.size(), nullptr,
+                        &decoded_bytes, nullptr) == 0 &&
+         decoded_bytes == bytes;
 }
 
 }  // namespace accountable::crypto

@@ -16,11 +16,11 @@ namespace {
 constexpr std::string_view kDomain = "accountable-sth-v1";
 constexpr size_t kEncodedBytes = 8 + 32 + 8 + crypto_sign_BYTES;
 
-std::string Message(uint64_t size, const std::string& root, int64_t ts) {
+std::string Message(uint64_t size, const std::string& root, int64_t timestamp_ms) {
   std::string m(kDomain);
   m += EncodeBE64(size);
   m += root;
-  m += EncodeBE64(static_cast<uint64_t>(ts));
+  m += EncodeBE64(static_cast<uint64_t>(timestamp_ms));
   return m;
 }
 
@@ -56,9 +56,9 @@ Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out) {
   return Status::OK();
 }
 
-SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t ts) {
-  SignedTreeHead h{size, root, ts, std::string(crypto_sign_BYTES, '\0')};
-  const std::string m = Message(size, root, ts);
+SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t timestamp_ms) {
+  SignedTreeHead h{size, root, timestamp_ms, std::string(crypto_sign_BYTES, '\0')};
+  const std::string m = Message(size, root, timestamp_ms);
   crypto_sign_detached(reinterpret_cast<unsigned char*>(h.signature.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(m.data()), m.size(),
                        reinterpret_cast<const unsigned char*>(key.secret.data()));

@@ -17,14 +17,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/crypto.h"
 #include "core/ledger.h"
 #include "events/vocabulary.h"
-#include "core/crypto.h"
-#include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
+#include "projections/fold/rebuild.h"
+#include "projections/service/accounts.h"
 #include "projections/service/describe.h"
 #include "projections/service/history.h"
-#include "projections/fold/rebuild.h"
 #include "replay/certificate.h"
 #include "replay/online.h"
 #include "replay/proofs.h"
@@ -145,16 +145,16 @@ void PrintLine(const Json& j) { std::cout << j.dump() << "\n"; }
 Outcome Replay(const Args& a, accountable::Ledger& ledger) {
   Outcome o;
   std::unique_ptr<accountable::Vault> vault;
-  uint64_t until = 0;
-  o.status = ResolveUntil(ledger, a.until, &until);
+  uint64_t until_seq = 0;
+  o.status = ResolveUntil(ledger, a.until, &until_seq);
   if (o.status.ok()) o.status = OpenVault(a, false, &vault);
   if (!o.status.ok()) return o;
   if (a.account != 0) {
     o.document = true;
-    o.status = audit::AccountAsOf(ledger, vault.get(), a.account, until, &o.json);
+    o.status = audit::AccountAsOf(ledger, vault.get(), a.account, until_seq, &o.json);
     return o;
   }
-  o.status = audit::AllAccountsAsOf(ledger, vault.get(), until, PrintLine, &o.json);
+  o.status = audit::AllAccountsAsOf(ledger, vault.get(), until_seq, PrintLine, &o.json);
   return o;
 }
 
@@ -179,7 +179,8 @@ Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
 using Command = std::function<Outcome(const Args&)>;
 using LedgerCommand = std::function<Outcome(const Args&, accountable::Ledger&)>;
 
-Outcome Doc(Status s, Json j) { return {std::move(s), std::move(j), true}; }
+// A command whose output is the JSON document itself, printed as is.
+Outcome JsonOutcome(Status s, Json j) { return {std::move(s), std::move(j), true}; }
 
 // Commands that need a data directory, opened read-only: an audit never
 // writes to what it audits.
@@ -203,17 +204,17 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
   m["tree-head"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::TreeHead(l, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["prove-inclusion"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::ProveInclusion(l, a.seq, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["prove-consistency"] = [](const Args& a, accountable::Ledger& l) {
     Json j;
     Status s = audit::ProveConsistency(l, a.old_size, a.new_size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   };
   m["replay"] = Replay;
   m["export"] = [](const Args& a, accountable::Ledger& l) {
@@ -261,17 +262,17 @@ std::map<std::string, Command> OnlineCommands() {
   m["tree-head"] = online([](const Args&, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineTreeHead(c, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   m["prove-inclusion"] = online([](const Args& a, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineProveInclusion(c, a.seq, a.size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   m["prove-consistency"] = online([](const Args& a, accountable::Client& c) {
     Json j;
     Status s = audit::OnlineProveConsistency(c, a.old_size, a.new_size, &j);
-    return Doc(s, j);
+    return JsonOutcome(s, j);
   });
   return m;
 }

@@ -7,6 +7,7 @@
 #include "core/merkle.h"
 #include "projections/service/accounts.h"
 #include "projections/service/history.h"
+#include "projections/service/json_fields.h"
 #include "replay/proofs.h"
 
 namespace accountable::audit {
@@ -120,28 +121,17 @@ namespace {
 
 Status Fail(const std::string& what) { return Status::Corruption("certificate: " + what); }
 
-// A member or null: a const json's operator[] on a missing key is undefined
-// behaviour, and certificates come from outside.
-const json& At(const json& j, const char* k) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(k);
-  return it == j.end() ? kNull : *it;
-}
-
-bool Has(const json& j, const char* k, json::value_t t) {
-  return j.is_object() && j.contains(k) && (j[k].type() == t || (t == json::value_t::number_unsigned &&
-                                                                 j[k].type() == json::value_t::number_integer &&
-                                                                 j[k].get<int64_t>() >= 0));
-}
+// Certificates come from outside: every member is read through these.
+using json_fields::HasMemberOfType;
+using json_fields::MemberOrNull;
 
 // One event of the certificate: its envelope is the leaf the proof includes
 // under the signed root, and it says what the certificate claims it says.
 Status CheckEvent(const json& e, const char* name, uint64_t id, fb::Payload type, const SignedTreeHead& head,
                   events::EventView* view, std::string* bytes) {
   const std::string at = std::string(name) + ": ";
-  if (!Has(e, "seq", json::value_t::number_unsigned) || !Has(e, "envelope", json::value_t::string) ||
-      !Has(e, "inclusion", json::value_t::object))
+  if (!HasMemberOfType(e, "seq", json::value_t::number_unsigned) ||
+      !HasMemberOfType(e, "envelope", json::value_t::string) || !HasMemberOfType(e, "inclusion", json::value_t::object))
     return Fail(at + "needs seq, envelope and inclusion");
   const uint64_t seq = e["seq"].get<uint64_t>();
   *bytes = Unb64(e["envelope"]);
@@ -162,8 +152,9 @@ Status CheckEvent(const json& e, const char* name, uint64_t id, fb::Payload type
 }
 
 Status CheckHead(const json& c, const std::string& public_key, SignedTreeHead* head) {
-  const json& h = At(c, "signed_head");
-  if (!Has(h, "treeSize", json::value_t::number_unsigned) || !Has(h, "timestamp_ms", json::value_t::number_unsigned))
+  const json& h = MemberOrNull(c, "signed_head");
+  if (!HasMemberOfType(h, "treeSize", json::value_t::number_unsigned) ||
+      !HasMemberOfType(h, "timestamp_ms", json::value_t::number_unsigned))
     return Fail("signed_head needs treeSize, root, timestamp_ms and signature");
   head->size = h["treeSize"].get<uint64_t>();
   head->root = Unb64(h.value("root", json()));
@@ -174,8 +165,9 @@ Status CheckHead(const json& c, const std::string& public_key, SignedTreeHead* h
 }
 
 Status CheckClaims(const json& c) {
-  if (At(c, "vault") != json{{"account_key", "absent"}}) return Fail("the vault does not report the key absent");
-  const json& sealed = At(c, "sealed_payloads");
+  if (MemberOrNull(c, "vault") != json{{"account_key", "absent"}})
+    return Fail("the vault does not report the key absent");
+  const json& sealed = MemberOrNull(c, "sealed_payloads");
   if (!sealed.is_array()) return Fail("sealed_payloads must be a list");
   for (const json& p : sealed)
     if (!p.is_object() || p.value("result", json()) != "shredded")
@@ -186,8 +178,9 @@ Status CheckClaims(const json& c) {
 }  // namespace
 
 Status VerifyCertificate(const json& file, const std::string& public_key, nlohmann::ordered_json* summary) {
-  if (!file.is_object() || !Has(file, "certificate", json::value_t::object) ||
-      !Has(file, "signature", json::value_t::string) || file["certificate"].value("format", json()) != kCertificateFormat)
+  if (!file.is_object() || !HasMemberOfType(file, "certificate", json::value_t::object) ||
+      !HasMemberOfType(file, "signature", json::value_t::string) ||
+      file["certificate"].value("format", json()) != kCertificateFormat)
     return Status::InvalidArgument(std::string("not an erasure certificate (") + std::string(kCertificateFormat) + ")");
   const json& c = file["certificate"];
   if (c.value("public_key", json()) != crypto::ToHex(public_key))
@@ -198,17 +191,18 @@ Status VerifyCertificate(const json& file, const std::string& public_key, nlohma
                                   reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
                                   reinterpret_cast<const unsigned char*>(public_key.data())) != 0)
     return Fail("the signature over the certificate does not verify");
-  if (!Has(c, "account_id", json::value_t::number_unsigned) || !Has(c, "generated_at_ms", json::value_t::number_unsigned))
+  if (!HasMemberOfType(c, "account_id", json::value_t::number_unsigned) ||
+      !HasMemberOfType(c, "generated_at_ms", json::value_t::number_unsigned))
     return Fail("account_id or generated_at_ms missing");
   const uint64_t id = c["account_id"].get<uint64_t>();
   SignedTreeHead head;
   ACC_RETURN_IF_ERROR(CheckHead(c, public_key, &head));
   events::EventView erased, verified;
   std::string erased_bytes, verified_bytes;
-  ACC_RETURN_IF_ERROR(CheckEvent(At(c, "account_erased"), "account_erased", id, fb::Payload::AccountErased, head,
-                                 &erased, &erased_bytes));
-  ACC_RETURN_IF_ERROR(CheckEvent(At(c, "erasure_verified"), "erasure_verified", id, fb::Payload::ErasureVerified, head,
-                                 &verified, &verified_bytes));
+  ACC_RETURN_IF_ERROR(CheckEvent(MemberOrNull(c, "account_erased"), "account_erased", id, fb::Payload::AccountErased,
+                                 head, &erased, &erased_bytes));
+  ACC_RETURN_IF_ERROR(CheckEvent(MemberOrNull(c, "erasure_verified"), "erasure_verified", id,
+                                 fb::Payload::ErasureVerified, head, &verified, &verified_bytes));
   const fb::ErasureVerified* ev = verified.envelope()->payload_as_ErasureVerified();
   if (ev->erased_seq() != erased.envelope()->seq()) return Fail("ErasureVerified proves another erasure");
   if (ev->hits() != 0) return Fail("the vault scan found key bytes");
@@ -219,7 +213,7 @@ Status VerifyCertificate(const json& file, const std::string& public_key, nlohma
               {"verified_seq", verified.envelope()->seq()},
               {"files_scanned", ev->files_scanned()},
               {"bytes_scanned", ev->bytes_scanned()},
-              {"sealed_payloads_shredded", At(c, "sealed_payloads").size()},
+              {"sealed_payloads_shredded", MemberOrNull(c, "sealed_payloads").size()},
               {"tree_size", head.size},
               {"generated_at_ms", c["generated_at_ms"]},
               {"head_timestamp_ms", head.timestamp_ms}};

@@ -10,6 +10,7 @@
 #include "core/merkle.h"
 #include "core/tree_head.h"
 #include "events/event.h"
+#include "projections/service/json_fields.h"
 
 namespace accountable::audit {
 namespace {
@@ -18,9 +19,7 @@ bool Unhex(const Json& j, const char* key, size_t bytes, std::string* out) {
   return j.contains(key) && j[key].is_string() && crypto::FromHex(j[key].get<std::string>(), bytes, out);
 }
 
-uint64_t U(const Json& j, const char* key) {
-  return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>() : 0;
-}
+using json_fields::UnsignedOrZero;
 
 // One request whose answer is a JSON document; the server's refusals pass
 // through unchanged, a document that is not a JSON object is Corruption.
@@ -172,7 +171,7 @@ Status OnlineProveInclusion(Client& client, uint64_t seq, uint64_t tree_size, Js
   ACC_RETURN_IF_ERROR(CallJson(client, wire::Body::InclusionProof, [&](flatbuffers::FlatBufferBuilder& f) {
     return wire::CreateInclusionProof(f, seq, tree_size).Union();
   }, &j));
-  if (U(j, "leafIdx") + 1 != seq || (tree_size != 0 && U(j, "treeSize") != tree_size))
+  if (UnsignedOrZero(j, "leafIdx") + 1 != seq || (tree_size != 0 && UnsignedOrZero(j, "treeSize") != tree_size))
     return Status::Corruption("the server's inclusion proof is for another seq or tree size");
   if (!VerifyInclusion(j).ok()) return Status::Corruption("the server's inclusion proof does not verify");
   *out = std::move(j);
@@ -184,7 +183,7 @@ Status OnlineProveConsistency(Client& client, uint64_t old_size, uint64_t new_si
   ACC_RETURN_IF_ERROR(CallJson(client, wire::Body::ConsistencyProof, [&](flatbuffers::FlatBufferBuilder& f) {
     return wire::CreateConsistencyProof(f, old_size, new_size).Union();
   }, &j));
-  if (U(j, "size1") != old_size || (new_size != 0 && U(j, "size2") != new_size))
+  if (UnsignedOrZero(j, "size1") != old_size || (new_size != 0 && UnsignedOrZero(j, "size2") != new_size))
     return Status::Corruption("the server's consistency proof is for other sizes");
   if (!VerifyConsistency(j).ok()) return Status::Corruption("the server's consistency proof does not verify");
   *out = std::move(j);

@@ -4,9 +4,9 @@
 #include <map>
 
 #include "projections/fold/account_state.h"
+#include "projections/fold/projector.h"
 #include "projections/service/describe.h"
 #include "projections/service/history.h"
-#include "projections/fold/projector.h"
 
 namespace accountable::audit {
 namespace {
@@ -64,9 +64,9 @@ Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq) {
   uint64_t lo = 0, hi = ledger.LastSeq();  // invariant: recorded_at(lo) <= time < recorded_at(hi + 1)
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo + 1) / 2;
-    int64_t at = 0;
-    ACC_RETURN_IF_ERROR(RecordedAt(ledger, mid, &at));
-    if (at <= time_ms) lo = mid;
+    int64_t at_ms = 0;
+    ACC_RETURN_IF_ERROR(RecordedAt(ledger, mid, &at_ms));
+    if (at_ms <= time_ms) lo = mid;
     else hi = mid - 1;
   }
   *seq = lo;

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "projections/service/accounts.h"
 #include "tests/test_util.h"
 
@@ -34,6 +36,16 @@ inline Registration Reg(const std::string& email, const std::string& nick = "Nic
                         const std::string& policy = "1.01") {
   return Registration{nick, email, kFixturePassword, "female", "1990-04-01", "192.0.2.10", "ua/1.0", "Example Ltd",
                       policy};
+}
+
+// One line of an import file (docs/import.md); `extra` holds the command's
+// own keys, and an empty `at` leaves occurred_at out.
+inline std::string ImportLine(const std::string& type, uint64_t id, const std::string& at,
+                              nlohmann::json extra = nlohmann::json::object()) {
+  extra["type"] = type;
+  if (id) extra["account_id"] = id;
+  if (!at.empty()) extra["occurred_at"] = at;
+  return extra.dump() + "\n";
 }
 
 inline Context AdminCtx(const std::string& reason = "") { return Context{fb::Actor::Admin, 0, "", reason}; }
@@ -53,7 +65,7 @@ inline std::vector<fb::Payload> Types(Ledger& ledger, uint64_t id) {
 
 // A tweak for AccountsFixture: the service reads the wall clock, for tests
 // whose meaning depends on real time (e.g. policies effective "now" between
-// fixed dates of 2026). now()/Advance()/SetNow() then move only the
+// fixed dates of 2026). now_ms()/Advance()/SetNow() then move only the
 // fixture's own counter, which the service ignores.
 inline void WallClock(AccountsOptions& o) { o.clock_ms = nullptr; }
 
@@ -68,7 +80,7 @@ class AccountsFixture {
     Open();
   }
   Accounts& a() { return *a_; }
-  int64_t now() const { return now_->load(); }
+  int64_t now_ms() const { return now_->load(); }
   void Advance(int64_t ms) { now_->fetch_add(ms); }
   void SetNow(int64_t ms) { now_->store(ms); }
   uint64_t LastSeq() { return a_->ledger().LastSeq(); }

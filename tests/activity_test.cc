@@ -27,7 +27,8 @@ namespace {
 
 using namespace accountable;
 
-int64_t At(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0, int ms = 0) {
+// A UTC calendar time in epoch milliseconds, the unit of every event time.
+int64_t UtcMs(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0, int ms = 0) {
   using namespace std::chrono;
   auto tp = sys_days(year{y} / month{m} / day{d}) + hours{hh} + minutes{mm} + seconds{ss} + milliseconds{ms};
   return duration_cast<milliseconds>(tp.time_since_epoch()).count();
@@ -102,33 +103,33 @@ class QuietStderr {
 }  // namespace
 
 TEST_CASE("activity: MonthKey names the UTC month", "[activity][month]") {
-  CHECK(MonthKey(At(2023, 12, 31, 23, 59, 59, 999)) == "m/202312");
-  CHECK(MonthKey(At(2024, 1, 1)) == "m/202401");
-  CHECK(MonthKey(At(2024, 2, 29, 12)) == "m/202402");
+  CHECK(MonthKey(UtcMs(2023, 12, 31, 23, 59, 59, 999)) == "m/202312");
+  CHECK(MonthKey(UtcMs(2024, 1, 1)) == "m/202401");
+  CHECK(MonthKey(UtcMs(2024, 2, 29, 12)) == "m/202402");
   CHECK(MonthKey(0) == "m/197001");
   CHECK(MonthKey(-1) == "m/196912");
-  CHECK(MonthIndex(At(2024, 1, 1)) - MonthIndex(At(2023, 12, 31, 23, 59, 59, 999)) == 1);
-  CHECK(MonthIndex(At(2024, 1, 31)) == MonthIndex(At(2024, 1, 1)));
-  CHECK(MonthKey(At(1999, 9, 9)) < MonthKey(At(1999, 10, 1)));  // keys sort by time
+  CHECK(MonthIndex(UtcMs(2024, 1, 1)) - MonthIndex(UtcMs(2023, 12, 31, 23, 59, 59, 999)) == 1);
+  CHECK(MonthIndex(UtcMs(2024, 1, 31)) == MonthIndex(UtcMs(2024, 1, 1)));
+  CHECK(MonthKey(UtcMs(1999, 9, 9)) < MonthKey(UtcMs(1999, 10, 1)));  // keys sort by time
 }
 
 TEST_CASE("activity: MonthsBefore clamps the day and keeps the time of day", "[activity][month]") {
-  CHECK(MonthsBefore(At(2024, 3, 31, 10, 20, 30, 456), 1) == At(2024, 2, 29, 10, 20, 30, 456));
-  CHECK(MonthsBefore(At(2023, 3, 31, 1), 1) == At(2023, 2, 28, 1));
-  CHECK(MonthsBefore(At(2024, 2, 29), 12) == At(2023, 2, 28));
-  CHECK(MonthsBefore(At(2024, 2, 29), 48) == At(2020, 2, 29));
-  CHECK(MonthsBefore(At(2024, 5, 31), 1) == At(2024, 4, 30));
-  CHECK(MonthsBefore(At(2024, 1, 15, 8), 1) == At(2023, 12, 15, 8));
-  CHECK(MonthsBefore(At(2024, 1, 31), 36) == At(2021, 1, 31));
-  CHECK(MonthsBefore(At(2100, 3, 29), 1) == At(2100, 2, 28));  // 2100 is not a leap year
-  CHECK(MonthsBefore(At(2000, 3, 30), 1) == At(2000, 2, 29));  // 2000 is
-  CHECK(MonthsBefore(At(1970, 1, 1), 1) == At(1969, 12, 1));
-  CHECK(MonthsBefore(At(2024, 7, 4, 5), 0) == At(2024, 7, 4, 5));
+  CHECK(MonthsBefore(UtcMs(2024, 3, 31, 10, 20, 30, 456), 1) == UtcMs(2024, 2, 29, 10, 20, 30, 456));
+  CHECK(MonthsBefore(UtcMs(2023, 3, 31, 1), 1) == UtcMs(2023, 2, 28, 1));
+  CHECK(MonthsBefore(UtcMs(2024, 2, 29), 12) == UtcMs(2023, 2, 28));
+  CHECK(MonthsBefore(UtcMs(2024, 2, 29), 48) == UtcMs(2020, 2, 29));
+  CHECK(MonthsBefore(UtcMs(2024, 5, 31), 1) == UtcMs(2024, 4, 30));
+  CHECK(MonthsBefore(UtcMs(2024, 1, 15, 8), 1) == UtcMs(2023, 12, 15, 8));
+  CHECK(MonthsBefore(UtcMs(2024, 1, 31), 36) == UtcMs(2021, 1, 31));
+  CHECK(MonthsBefore(UtcMs(2100, 3, 29), 1) == UtcMs(2100, 2, 28));  // 2100 is not a leap year
+  CHECK(MonthsBefore(UtcMs(2000, 3, 30), 1) == UtcMs(2000, 2, 29));  // 2000 is
+  CHECK(MonthsBefore(UtcMs(1970, 1, 1), 1) == UtcMs(1969, 12, 1));
+  CHECK(MonthsBefore(UtcMs(2024, 7, 4, 5), 0) == UtcMs(2024, 7, 4, 5));
 }
 
 TEST_CASE("activity: MonthsBefore moves exactly n months back, never forward", "[activity][month]") {
   std::mt19937_64 rng(7);
-  std::uniform_int_distribution<int64_t> when(At(1990, 1, 1), At(2090, 1, 1));
+  std::uniform_int_distribution<int64_t> when(UtcMs(1990, 1, 1), UtcMs(2090, 1, 1));
   std::uniform_int_distribution<int> months(0, 600);
   for (int i = 0; i < 2000; ++i) {
     const int64_t t = when(rng);
@@ -184,8 +185,9 @@ TEST_CASE("activity: one-account operands are the bytes CRoaring writes", "[acti
 TEST_CASE("activity: MonthKey with bounds names the same month and its instants", "[activity][month]") {
   std::mt19937_64 rng(8);
   for (int i = 0; i < 5000; ++i) {
-    const int64_t ms = i < 4 ? std::array<int64_t, 4>{0, -1, At(2024, 2, 29, 12), At(1999, 12, 31, 23, 59, 59, 999)}[i]
-                             : static_cast<int64_t>(rng() % 8'000'000'000'000) - 1'000'000'000'000;
+    const int64_t ms =
+        i < 4 ? std::array<int64_t, 4>{0, -1, UtcMs(2024, 2, 29, 12), UtcMs(1999, 12, 31, 23, 59, 59, 999)}[i]
+              : static_cast<int64_t>(rng() % 8'000'000'000'000) - 1'000'000'000'000;
     int64_t first = 0, end = 0;
     const std::string key = MonthKey(ms, &first, &end);
     INFO("ms " << ms);
@@ -384,14 +386,14 @@ class ActivityHook final : public AppendHook {
   }
 };
 
-std::string Event(uint64_t id, int64_t at, fb::Payload type, uint64_t n) {
+std::string Event(uint64_t id, int64_t at_ms, fb::Payload type, uint64_t n) {
   events::EnvelopeBuilder b;
   auto& f = b.fbb();
   flatbuffers::Offset<void> p;
   if (type == fb::Payload::ConsentGiven) p = fb::CreateConsentGiven(f, fb::Purpose::Surveys, f.CreateString("1.01")).Union();
   if (type == fb::Payload::AccessRequested) p = fb::CreateAccessRequested(f).Union();
-  if (type == fb::Payload::DeletionRequested) p = fb::CreateDeletionRequested(f, at).Union();
-  return b.Finish({id, at, fb::Actor::Holder, test::Name("r", n), "1.01"}, type, p);
+  if (type == fb::Payload::DeletionRequested) p = fb::CreateDeletionRequested(f, at_ms).Union();
+  return b.Finish({id, at_ms, fb::Actor::Holder, test::Name("r", n), "1.01"}, type, p);
 }
 
 struct History {
@@ -400,7 +402,7 @@ struct History {
 };
 
 int64_t RandomTimeInMonth(std::mt19937_64& rng, int month_index) {
-  return At(month_index / 12, static_cast<unsigned>(month_index % 12 + 1), 1 + rng() % 28, 0) +
+  return UtcMs(month_index / 12, static_cast<unsigned>(month_index % 12 + 1), 1 + rng() % 28, 0) +
          static_cast<int64_t>(rng() % 86'400'000);
 }
 
@@ -409,17 +411,17 @@ History WriteHistory(Ledger& ledger, std::mt19937_64& rng) {
   History h;
   std::vector<Ledger::Command> batch;
   uint64_t n = 0;
-  auto add = [&](uint64_t id, int64_t at, fb::Payload t) { batch.push_back({Event(id, at, t, ++n), std::nullopt}); };
+  auto add = [&](uint64_t id, int64_t at_ms, fb::Payload t) { batch.push_back({Event(id, at_ms, t, ++n), std::nullopt}); };
   const int first = 2016 * 12, months = 9 * 12;
   for (uint64_t id = 1; id <= 400; ++id) {
     const bool registered = rng() % 10 != 0, erased = rng() % 8 == 0;
-    if (registered) add(id, At(2016, 1, 1), fb::Payload::AccessRequested);
+    if (registered) add(id, UtcMs(2016, 1, 1), fb::Payload::AccessRequested);
     for (int k = static_cast<int>(rng() % 6); k > 0; --k) {
-      int64_t at = RandomTimeInMonth(rng, first + static_cast<int>(rng() % months));
-      add(id, at, fb::Payload::ConsentGiven);
-      h.active[id].push_back(at);
+      int64_t at_ms = RandomTimeInMonth(rng, first + static_cast<int>(rng() % months));
+      add(id, at_ms, fb::Payload::ConsentGiven);
+      h.active[id].push_back(at_ms);
     }
-    if (registered && erased) add(id, At(2016, 1, 1), fb::Payload::DeletionRequested);
+    if (registered && erased) add(id, UtcMs(2016, 1, 1), fb::Payload::DeletionRequested);
     if (registered && !erased) h.live.insert(id);
   }
   std::vector<Ledger::Appended> out;
@@ -444,10 +446,10 @@ TEST_CASE("activity: InactiveCandidates matches a brute-force computation", "[ac
   REQUIRE(h.live.size() > 250);
 
   for (int round = 0; round < 40; ++round) {
-    const int64_t as_of = RandomTimeInMonth(rng, 2017 * 12 + static_cast<int>(rng() % 96));
+    const int64_t as_of_ms = RandomTimeInMonth(rng, 2017 * 12 + static_cast<int>(rng() % 96));
     const int months = round % 4 == 0 ? 1 : round % 4 == 1 ? 12 : 36;
-    const int first = MonthIndex(MonthsBefore(as_of, months)) + 1, last = MonthIndex(as_of);
-    const int64_t cutoff = MonthsBefore(as_of, months);
+    const int first = MonthIndex(MonthsBefore(as_of_ms, months)) + 1, last = MonthIndex(as_of_ms);
+    const int64_t cutoff = MonthsBefore(as_of_ms, months);
     Roaring64Map want, exact;
     for (uint64_t id : h.live) {
       bool in_window = false, since_cutoff = false;
@@ -461,8 +463,8 @@ TEST_CASE("activity: InactiveCandidates matches a brute-force computation", "[ac
     }
     Roaring64Map got;
     size_t bytes = 0;
-    REQUIRE(InactiveCandidates(*ledger, as_of, months, &got, &bytes).ok());
-    INFO("round " << round << " as_of " << as_of << " months " << months);
+    REQUIRE(InactiveCandidates(*ledger, as_of_ms, months, &got, &bytes).ok());
+    INFO("round " << round << " as_of " << as_of_ms << " months " << months);
     CHECK(Ids(got) == Ids(want));
     const auto g = Ids(got), e = Ids(exact);
     CHECK(std::includes(g.begin(), g.end(), e.begin(), e.end()));  // a superset of the exactly inactive
@@ -477,6 +479,6 @@ TEST_CASE("activity: an empty ledger has no candidates", "[activity][inactive]")
   std::unique_ptr<Ledger> ledger;
   REQUIRE(Ledger::Open(o, &ledger).ok());
   Roaring64Map got = Set({1});
-  REQUIRE(InactiveCandidates(*ledger, At(2024, 1, 1), 36, &got).ok());
+  REQUIRE(InactiveCandidates(*ledger, UtcMs(2024, 1, 1), 36, &got).ok());
   CHECK(got.isEmpty());
 }

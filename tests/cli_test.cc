@@ -66,7 +66,7 @@ bool OneLine(const std::string& s) {
   return s.size() > 1 && s.back() == '\n' && s.find('\n') == s.size() - 1;
 }
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using accountable::test::Contains;
 
 // A registration that passes every check; tests override one field at a time.
 struct Reg {

@@ -88,7 +88,7 @@ TEST_CASE("deletion: a disclosure needs the consent at its own time", "[issue9][
   f.Advance(kDayMs);
   Receipt r;
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::ThirdPartyForwarding, {}, &r).ok());
-  const int64_t given_at = f.now();
+  const int64_t given_at = f.now_ms();
   f.Advance(kDayMs);
   Context before = test::AdminCtx();
   before.occurred_at_ms = given_at - 1;  // recorded late, happened before the consent
@@ -105,13 +105,13 @@ TEST_CASE("deletion: cancel only strictly before the deadline", "[issue9][deleti
   uint64_t late = f.Register("late@example.org");
   RequestDeletion(f, early);
   RequestDeletion(f, late);
-  const int64_t deadline = f.State(early).deletion_deadline_ms;
-  REQUIRE(f.State(late).deletion_deadline_ms == deadline);
+  const int64_t deadline_ms = f.State(early).deletion_deadline_ms;
+  REQUIRE(f.State(late).deletion_deadline_ms == deadline_ms);
   Receipt r;
-  f.SetNow(deadline - 1);
+  f.SetNow(deadline_ms - 1);
   REQUIRE(f.a().CancelDeletion(early, {}, &r).ok());
   CHECK(f.State(early).status == AccountStatus::kActive);
-  f.SetNow(deadline);
+  f.SetNow(deadline_ms);
   test::ExpectRefused(f, Code::kRefused, "deletion due since", [&] { return f.a().CancelDeletion(late, {}, &r); });
 }
 
@@ -121,11 +121,11 @@ TEST_CASE("deletion: from the deadline on, login, consent, update and export say
   Receipt r;
   REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, {}, &r).ok());
   RequestDeletion(f, id);
-  const int64_t deadline = f.State(id).deletion_deadline_ms;
-  f.SetNow(deadline - 1);
+  const int64_t deadline_ms = f.State(id).deletion_deadline_ms;
+  f.SetNow(deadline_ms - 1);
   REQUIRE(f.Login(id).ok());  // still in the grace period
-  f.SetNow(deadline);
-  const std::string due = "account " + std::to_string(id) + ": deletion due since " + events::FormatTime(deadline);
+  f.SetNow(deadline_ms);
+  const std::string due = "account " + std::to_string(id) + ": deletion due since " + events::FormatTime(deadline_ms);
   test::ExpectRefused(f, Code::kRefused, due, [&] { return f.Login(id); });
   test::ExpectRefused(f, Code::kRefused, "deletion due",
                       [&] { return f.a().WithdrawConsent(id, fb::Purpose::Surveys, {}, &r); });
@@ -147,7 +147,7 @@ TEST_CASE("deletion: from the deadline on, login, consent, update and export say
   SweepReport rep;
   REQUIRE(f.a().Sweep({}, &rep).ok());
   REQUIRE(rep.erased.size() == 1);
-  CHECK(rep.erased[0].due_at_ms == deadline);
+  CHECK(rep.erased[0].due_at_ms == deadline_ms);
   CHECK(f.State(id).status == AccountStatus::kErased);
 }
 

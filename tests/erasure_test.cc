@@ -25,9 +25,9 @@
 #include <rocksdb/db.h>
 
 #include "core/byte_scan.h"
-#include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
 #include "projections/fold/rebuild.h"
+#include "projections/service/accounts.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
@@ -234,7 +234,7 @@ int RunCli(const std::string& data, const std::vector<std::string>& args, const 
 
 using test::Types;
 
-size_t Count(const std::vector<fb::Payload>& types, fb::Payload t) { return std::count(types.begin(), types.end(), t); }
+using test::CountOf;
 
 // The crash left the erasure unfinished: erased, pending, not yet verified.
 void ExpectUnfinished(const std::string& data, const std::vector<Person>& erased) {
@@ -252,8 +252,8 @@ void ExpectUnfinished(const std::string& data, const std::vector<Person>& erased
   CHECK(pending == erased.size());
   for (const Person& p : erased) {
     auto types = Types(*ledger, p.id);
-    CHECK(Count(types, fb::Payload::AccountErased) == 1);
-    CHECK(Count(types, fb::Payload::ErasureVerified) == 0);
+    CHECK(CountOf(types, fb::Payload::AccountErased) == 1);
+    CHECK(CountOf(types, fb::Payload::ErasureVerified) == 0);
   }
 }
 
@@ -267,8 +267,8 @@ void ExpectFinished(const std::string& data, const std::vector<Person>& erased, 
     CHECK(st.status == AccountStatus::kErased);
     CHECK(st.erasure_verified);
     auto types = Types(a->ledger(), p.id);
-    CHECK(Count(types, fb::Payload::AccountErased) == 1);
-    CHECK(Count(types, fb::Payload::ErasureVerified) == 1);
+    CHECK(CountOf(types, fb::Payload::AccountErased) == 1);
+    CHECK(CountOf(types, fb::Payload::ErasureVerified) == 1);
     CHECK(a->vault().GetAccountKey(p.id, &k).code() == Code::kNotFound);
   }
   AccountState st;
@@ -342,7 +342,7 @@ void BuildMixedLog(Accounts& a, std::vector<uint64_t>* ids) {
     (*ids)[i] = out.account_id;
     return s;
   }) == 0);
-  auto holder = [](int64_t at = 0) { return Context{fb::Actor::Holder, at}; };
+  auto holder = [](int64_t at_ms = 0) { return Context{fb::Actor::Holder, at_ms}; };
   CHECK(ParallelFor(300, [&](size_t i) {
     const uint64_t id = (*ids)[i];
     Receipt r;

@@ -21,9 +21,7 @@ using test::kDayMs;
 
 constexpr const char* kNewPassword = "a brand new secret";
 
-size_t Count(const std::vector<fb::Payload>& types, fb::Payload t) {
-  return static_cast<size_t>(std::count(types.begin(), types.end(), t));
-}
+using test::CountOf;
 
 }  // namespace
 
@@ -42,7 +40,7 @@ TEST_CASE("forum: the holder changes the password with the old one", "[issue9][p
                       [&] { return f.a().ChangePassword(id, {"", kNewPassword}, {}, &r); });
   REQUIRE(f.a().ChangePassword(id, {test::kFixturePassword, kNewPassword}, {}, &r).ok());
   CHECK(f.State(id).credential_seq == r.seq);
-  CHECK(f.State(id).last_active_at_ms == f.now());  // the holder's own act counts as activity
+  CHECK(f.State(id).last_active_at_ms == f.now_ms());  // the holder's own act counts as activity
   CHECK(f.Login(id).code() == Code::kAuthFailed);
   CHECK(f.Login(id, kNewPassword).ok());
   // The sealed credential is the only copy: the event says nothing readable.
@@ -54,7 +52,7 @@ TEST_CASE("forum: the holder changes the password with the old one", "[issue9][p
 TEST_CASE("forum: an admin resets a password without the old one; it is not holder activity", "[issue9][password]") {
   test::AccountsFixture f;
   uint64_t id = f.Register("reset@example.org");
-  const int64_t registered = f.now();
+  const int64_t registered = f.now_ms();
   f.Advance(kDayMs);
   Receipt r;
   REQUIRE(f.a().ChangePassword(id, {"", kNewPassword}, test::AdminCtx(), &r).ok());
@@ -89,13 +87,13 @@ TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9]
   f.SetNow(*events::ParseTime("2024-03-11T00:00:00Z"));
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   REQUIRE(r.seq != 0);
-  CHECK(f.State(id).last_active_at_ms == f.now());
+  CHECK(f.State(id).last_active_at_ms == f.now_ms());
   f.SetNow(*events::ParseTime("2024-03-11T23:59:59Z"));
   const uint64_t before = f.LastSeq();
   REQUIRE(f.a().Touch(id, {}, &r).ok());
   CHECK(r.seq == 0);
   CHECK(f.LastSeq() == before);
-  CHECK(Count(f.Types(id), fb::Payload::ActivityRecorded) == 1);
+  CHECK(CountOf(f.Types(id), fb::Payload::ActivityRecorded) == 1);
   std::vector<Ledger::Stored> ev;
   REQUIRE(f.a().ledger().ReadStream(id, 2, 1, &ev).ok());
   events::EventView v;
@@ -110,7 +108,7 @@ TEST_CASE("forum: touch records one activity per account and UTC day", "[issue9]
     events::EnvelopeBuilder b;
     auto p = fb::CreateActivityRecorded(b.fbb(), 20240311);
     std::vector<Ledger::Command> batch(1);
-    batch[0].envelope = b.Finish({id, f.now(), fb::Actor::Holder, "crafted-day", "1.01"},
+    batch[0].envelope = b.Finish({id, f.now_ms(), fb::Actor::Holder, "crafted-day", "1.01"},
                                  fb::Payload::ActivityRecorded, p.Union());
     std::vector<Ledger::Appended> res;
     return f.a().ledger().Append(std::move(batch), &res);
@@ -130,18 +128,18 @@ TEST_CASE("forum: racing touches of one day append one event", "[issue9][touch]"
     });
   for (auto& t : threads) t.join();
   CHECK(failures.load() == 0);
-  CHECK(Count(f.Types(id), fb::Payload::ActivityRecorded) == 1);
+  CHECK(CountOf(f.Types(id), fb::Payload::ActivityRecorded) == 1);
 }
 
 TEST_CASE("forum: an account in daily use through one long session is never erased", "[issue9][touch][retention]") {
   test::AccountsFixture f;
-  const int64_t start = f.now();
+  const int64_t start_ms = f.now_ms();
   uint64_t used = f.Register("used@example.org");
   uint64_t idle = f.Register("idle@example.org");
   REQUIRE(f.Login(used).ok());  // one login, then only touches for four years
   Receipt r;
   for (int day = 1; day <= 4 * 365; day += 7) {
-    f.SetNow(start + day * kDayMs);
+    f.SetNow(start_ms + day * kDayMs);
     REQUIRE(f.a().Touch(used, {}, &r).ok());
   }
   SweepReport rep;
@@ -171,24 +169,24 @@ TEST_CASE("forum: RetentionDueAt is the first instant the sweep erases", "[issue
 
 TEST_CASE("forum: retention due dates for inactive --within and sweep --dry-run", "[issue9][retention]") {
   test::AccountsFixture f;
-  const int64_t now = f.now();
-  uint64_t soon = f.RegisterAt("soon@example.org", MonthsBefore(now, 36) + 5 * kDayMs);
-  uint64_t later = f.RegisterAt("later@example.org", MonthsBefore(now, 36) + 60 * kDayMs);
-  uint64_t overdue = f.RegisterAt("overdue@example.org", MonthsBefore(now, 37));
-  uint64_t pending = f.RegisterAt("pending@example.org", MonthsBefore(now, 36) + kDayMs);
+  const int64_t now_ms = f.now_ms();
+  uint64_t soon = f.RegisterAt("soon@example.org", MonthsBefore(now_ms, 36) + 5 * kDayMs);
+  uint64_t later = f.RegisterAt("later@example.org", MonthsBefore(now_ms, 36) + 60 * kDayMs);
+  uint64_t overdue = f.RegisterAt("overdue@example.org", MonthsBefore(now_ms, 37));
+  uint64_t pending = f.RegisterAt("pending@example.org", MonthsBefore(now_ms, 36) + kDayMs);
   Receipt r;
   REQUIRE(f.a().RequestDeletion(pending, {}, &r).ok());  // erased by its deadline, not by retention
   std::vector<RetentionCandidate> due;
   bool truncated = true;
-  REQUIRE(f.a().RetentionDue(now + 30 * kDayMs, 36, &due, &truncated).ok());
+  REQUIRE(f.a().RetentionDue(now_ms + 30 * kDayMs, 36, &due, &truncated).ok());
   CHECK_FALSE(truncated);
   REQUIRE(due.size() == 2);
   CHECK(due[0].account_id == overdue);
   CHECK(due[1].account_id == soon);
   CHECK(due[1].due_at_ms == RetentionDueAt(f.State(soon).last_active_at_ms, 36));
-  CHECK(due[1].due_at_ms > now);
-  CHECK(due[1].due_at_ms <= now + 30 * kDayMs);
-  REQUIRE(f.a().RetentionDue(now + 90 * kDayMs, 36, &due, &truncated).ok());
+  CHECK(due[1].due_at_ms > now_ms);
+  CHECK(due[1].due_at_ms <= now_ms + 30 * kDayMs);
+  REQUIRE(f.a().RetentionDue(now_ms + 90 * kDayMs, 36, &due, &truncated).ok());
   CHECK(due.size() == 3);
   CHECK(due[2].account_id == later);
 
@@ -208,7 +206,7 @@ TEST_CASE("forum: retention due dates for inactive --within and sweep --dry-run"
 
 TEST_CASE("forum: a retention notice records the due date it warned of", "[issue9][retention]") {
   test::AccountsFixture f;
-  uint64_t id = f.RegisterAt("notice@example.org", MonthsBefore(f.now(), 36) + 10 * kDayMs);
+  uint64_t id = f.RegisterAt("notice@example.org", MonthsBefore(f.now_ms(), 36) + 10 * kDayMs);
   Receipt r;
   Context system{fb::Actor::System};
   REQUIRE(f.a().RecordRetentionNotice(id, system, &r).ok());
@@ -219,7 +217,7 @@ TEST_CASE("forum: a retention notice records the due date it warned of", "[issue
   REQUIRE(v.type() == fb::Payload::RetentionNoticeSent);
   CHECK(v.envelope()->payload_as_RetentionNoticeSent()->due_at_ms() ==
         RetentionDueAt(f.State(id).last_active_at_ms, 36));
-  CHECK(f.State(id).last_active_at_ms < f.now() - kDayMs);  // a notice is not the holder's activity
+  CHECK(f.State(id).last_active_at_ms < f.now_ms() - kDayMs);  // a notice is not the holder's activity
   test::ExpectRefused(f, Code::kNotFound, "does not exist", [&] { return f.a().RecordRetentionNotice(77, system, &r); });
   SweepReport rep;
   f.Advance(11 * kDayMs);

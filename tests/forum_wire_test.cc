@@ -21,13 +21,7 @@ using wire::Body;
 
 constexpr const char* kNewPassword = "a brand new secret";
 
-Client::Reply Call(Client& c, Body type, const test::BodyFn& body) {
-  Client::Reply r;
-  Status s = c.Call(type, body, &r);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return r;
-}
+using test::CallOk;
 
 test::BodyFn PasswordBody(uint64_t id, const char* old_password, bool by_admin) {
   return [=](flatbuffers::FlatBufferBuilder& f) {
@@ -50,7 +44,7 @@ test::BodyFn InactiveBody(int within_days) {
 // The reply has `code` and the log did not move.
 void ExpectNothingAppended(test::ServerFixture& f, Client& c, Body type, const test::BodyFn& body, uint8_t code) {
   const uint64_t before = f.accounts().ledger().LastSeq();
-  Client::Reply r = Call(c, type, body);
+  Client::Reply r = CallOk(c, type, body);
   INFO("code " << int(r.code) << ": " << r.status.ToString());
   CHECK(r.code == code);
   CHECK(f.accounts().ledger().LastSeq() == before);
@@ -78,26 +72,26 @@ TEST_CASE("forum wire: ChangePassword, Touch, RetentionNotice and Inactive withi
   ExpectNothingAppended(f, *admin, Body::Inactive, InactiveBody(5000), uint8_t(Status::Code::kInvalidArgument));
   ExpectNothingAppended(f, *writer, Body::Touch, TouchBody(9999), uint8_t(Status::Code::kNotFound));
 
-  Client::Reply due = Call(*admin, Body::Inactive, InactiveBody(30));
+  Client::Reply due = CallOk(*admin, Body::Inactive, InactiveBody(30));
   REQUIRE(due.status.ok());
   Json j = Json::parse(due.json);
   REQUIRE(j["accounts"].size() == 1);
   CHECK(j["accounts"][0]["account_id"] == id);
   CHECK(j["accounts"][0]["due_at"] == events::FormatTime(RetentionDueAt(old.occurred_at_ms, 36)));
   CHECK(j["truncated"] == false);
-  Client::Reply notice = Call(*admin, Body::RetentionNotice, NoticeBody(id));
+  Client::Reply notice = CallOk(*admin, Body::RetentionNotice, NoticeBody(id));
   REQUIRE(notice.status.ok());
   CHECK(notice.seq != 0);
 
-  Client::Reply touch = Call(*writer, Body::Touch, TouchBody(id));
+  Client::Reply touch = CallOk(*writer, Body::Touch, TouchBody(id));
   REQUIRE(touch.status.ok());
   CHECK(touch.seq != 0);  // first activity of today
   ExpectNothingAppended(f, *writer, Body::Touch, TouchBody(id), 0);  // acknowledged, seq 0
-  CHECK(Json::parse(Call(*admin, Body::Inactive, InactiveBody(30)).json)["accounts"].empty());
+  CHECK(Json::parse(CallOk(*admin, Body::Inactive, InactiveBody(30)).json)["accounts"].empty());
 
-  Client::Reply changed = Call(*writer, Body::ChangePassword, PasswordBody(id, test::kServerPassword, false));
+  Client::Reply changed = CallOk(*writer, Body::ChangePassword, PasswordBody(id, test::kServerPassword, false));
   REQUIRE(changed.status.ok());
-  Client::Reply reset = Call(*admin, Body::ChangePassword, PasswordBody(id, nullptr, true));
+  Client::Reply reset = CallOk(*admin, Body::ChangePassword, PasswordBody(id, nullptr, true));
   REQUIRE(reset.status.ok());
   CHECK(reset.seq > changed.seq);
   LoginResult login;

@@ -27,7 +27,9 @@ constexpr const char* kPassword = test::kFixturePassword;
 using test::ExpectRefused;
 using test::Reg;
 
-Context Ctx(const std::string& rid, fb::Actor actor = fb::Actor::Holder) { return Context{actor, 0, rid, {}}; }
+Context ContextWithRequestId(const std::string& rid, fb::Actor actor = fb::Actor::Holder) {
+  return Context{actor, 0, rid, {}};
+}
 
 }  // namespace
 
@@ -68,17 +70,17 @@ TEST_CASE("request ids: the same id with another content is refused, never answe
   test::AccountsFixture f;
   const uint64_t id = f.Register(Reg("same@example.org"));
   Receipt first, again;
-  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &first).ok());
-  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &again).ok());
+  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, ContextWithRequestId("c-1"), &first).ok());
+  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, ContextWithRequestId("c-1"), &again).ok());
   CHECK(again.duplicate);
   CHECK(again.seq == first.seq);
   ExpectRefused(f, Code::kRequestReused, "different request",
-                [&] { return f.a().GiveConsent(id, fb::Purpose::Notifications, Ctx("c-1"), &again); });
+                [&] { return f.a().GiveConsent(id, fb::Purpose::Notifications, ContextWithRequestId("c-1"), &again); });
   ExpectRefused(f, Code::kRequestReused, "different request",
-                [&] { return f.a().WithdrawConsent(id, fb::Purpose::Surveys, Ctx("c-1"), &again); });
+                [&] { return f.a().WithdrawConsent(id, fb::Purpose::Surveys, ContextWithRequestId("c-1"), &again); });
   const uint64_t other = f.Register(Reg("other@example.org"));
   ExpectRefused(f, Code::kRequestReused, "different request",
-                [&] { return f.a().GiveConsent(other, fb::Purpose::Surveys, Ctx("c-1"), &again); });
+                [&] { return f.a().GiveConsent(other, fb::Purpose::Surveys, ContextWithRequestId("c-1"), &again); });
 
   // Registration has its own duplicate path.
   RegisterResult reg, reg2;
@@ -112,7 +114,7 @@ TEST_CASE("request ids: a login's implicit acceptance is keyed from the login's 
   test::AccountsFixture f;
   f.Register(Reg("implicit@example.org"));
   Receipt r;
-  REQUIRE(f.a().PublishPolicy("1.02", "revised", Ctx("", fb::Actor::Admin), &r).ok());
+  REQUIRE(f.a().PublishPolicy("1.02", "revised", ContextWithRequestId("", fb::Actor::Admin), &r).ok());
   LoginRequest l{"implicit@example.org", 0, kPassword, "192.0.2.1", "ua"};
   l.ctx.request_id = "login-zorro";
   LoginResult out;
@@ -139,14 +141,15 @@ TEST_CASE("disclosure: recipients come from the registry, countries and safeguar
   test::AccountsFixture f;
   const uint64_t id = f.Register(Reg("disc@example.org"));
   Receipt r;
-  const Context admin = Ctx("", fb::Actor::Admin);
+  const Context admin = ContextWithRequestId("", fb::Actor::Admin);
   REQUIRE(f.a().RegisterRecipient("Tax Office", "DE", admin, &r).ok());
   const uint64_t tax = r.seq;
   ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.a().RegisterRecipient("TAX OFFICE", "FR", admin, &r); });
   ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().RegisterRecipient("Nowhere", "XX", admin, &r); });
   ExpectRefused(f, Code::kInvalidArgument, "country", [&] { return f.a().RegisterRecipient("Nowhere", "de", admin, &r); });
   ExpectRefused(f, Code::kInvalidArgument, "number", [&] { return f.a().RegisterRecipient("12345", "DE", admin, &r); });
-  ExpectRefused(f, Code::kRefused, "admin", [&] { return f.a().RegisterRecipient("Mine", "DE", Ctx(""), &r); });
+  ExpectRefused(f, Code::kRefused, "admin",
+                [&] { return f.a().RegisterRecipient("Mine", "DE", ContextWithRequestId(""), &r); });
 
   Disclosure d{"Tax Office", "", "ticket for ZorroNick", "legal_obligation", "legal_obligation", "Order zorro-17"};
   Disclosure unknown = d;

@@ -28,7 +28,7 @@ using Code = Status::Code;
 using test::ExpectRefused;
 using test::Reg;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 
 // Logs in by e-mail alone; *id is the account it found.
 Status LoginByEmail(test::AccountsFixture& f, const std::string& email, uint64_t* id) {

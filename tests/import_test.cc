@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "events/vocabulary.h"
-#include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
+#include "projections/service/accounts.h"
 #include "projections/service/describe.h"
 #include "projections/service/import.h"
 #include "tests/accounts_fixture.h"
@@ -31,18 +31,12 @@ using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 
-// One JSON line; `extra` holds the command's own keys.
-std::string Line(const std::string& type, uint64_t id, const std::string& at, Json extra = Json::object()) {
-  extra["type"] = type;
-  if (id) extra["account_id"] = id;
-  if (!at.empty()) extra["occurred_at"] = at;
-  return extra.dump() + "\n";
-}
+using test::ImportLine;
 
 std::string RegisterLine(uint64_t id, const std::string& at, const std::string& email, const std::string& policy = "1.01") {
-  return Line("register", id, at,
+  return ImportLine("register", id, at,
               {{"nickname", "Imp" + std::to_string(id)}, {"email", email}, {"password", "correct horse battery"},
                {"gender", "female"}, {"birthdate", "1980-02-03"}, {"ip", "192.0.2.1"}, {"user_agent", "old-forum"},
                {"company", "Old Co"}, {"accept_policy", policy}});
@@ -53,18 +47,18 @@ std::string RegisterLine(uint64_t id, const std::string& at, const std::string& 
 std::string GoodFile() {
   return RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
          RegisterLine(11, "2021-01-06T10:00:00Z", "imp11@example.org") +
-         Line("login", 10, "2021-02-01T08:00:00Z", {{"ip", "192.0.2.2"}, {"user_agent", "ua"}}) +
-         Line("consent", 10, "2021-02-02T08:00:00Z", {{"give", "third_party_forwarding"}}) +
-         Line("disclose", 10, "2021-02-03T08:00:00Z",
+         ImportLine("login", 10, "2021-02-01T08:00:00Z", {{"ip", "192.0.2.2"}, {"user_agent", "ua"}}) +
+         ImportLine("consent", 10, "2021-02-02T08:00:00Z", {{"give", "third_party_forwarding"}}) +
+         ImportLine("disclose", 10, "2021-02-03T08:00:00Z",
               {{"recipient", "Acme"}, {"country", "US"}, {"purpose", "analytics"}, {"legal_basis", "consent"},
                {"safeguard", "standard_contractual_clauses"}}) +
          "\n" +  // blank lines are skipped but counted
-         Line("update", 11, "2021-03-01T00:00:00Z", {{"nickname", "Imp11b"}}) +
-         Line("record-access", 0, "2021-03-02T00:00:00Z", {{"ip", "198.51.100.1"}, {"path", "/"}}) +
-         Line("request-deletion", 11, "2021-04-01T00:00:00Z") + Line("cancel-deletion", 11, "2021-04-02T00:00:00Z") +
-         Line("consent", 10, "2021-05-01T00:00:00Z", {{"withdraw", "third_party_forwarding"}}) +
-         Line("publish-policy", 0, "2021-06-01T00:00:00Z", {{"version", "1.02"}, {"text", "revised"}}) +
-         Line("login", 11, "2021-07-01T00:00:00Z", {{"ip", "192.0.2.3"}});
+         ImportLine("update", 11, "2021-03-01T00:00:00Z", {{"nickname", "Imp11b"}}) +
+         ImportLine("record-access", 0, "2021-03-02T00:00:00Z", {{"ip", "198.51.100.1"}, {"path", "/"}}) +
+         ImportLine("request-deletion", 11, "2021-04-01T00:00:00Z") + ImportLine("cancel-deletion", 11, "2021-04-02T00:00:00Z") +
+         ImportLine("consent", 10, "2021-05-01T00:00:00Z", {{"withdraw", "third_party_forwarding"}}) +
+         ImportLine("publish-policy", 0, "2021-06-01T00:00:00Z", {{"version", "1.02"}, {"text", "revised"}}) +
+         ImportLine("login", 11, "2021-07-01T00:00:00Z", {{"ip", "192.0.2.3"}});
 }
 
 int64_t T(const std::string& rfc3339) { return *events::ParseTime(rfc3339); }
@@ -94,49 +88,49 @@ struct BadFile {
 // Two good lines (register 20, a consent), then the bad line (3 unless said).
 std::vector<BadFile> BadFiles() {
   const std::string head = RegisterLine(20, "2021-01-05T10:00:00Z", "imp20@example.org") +
-                           Line("consent", 20, "2021-01-06T10:00:00Z", {{"give", "surveys"}});
+                           ImportLine("consent", 20, "2021-01-06T10:00:00Z", {{"give", "surveys"}});
   const std::string at = "2021-02-01T00:00:00Z";
   return {
       {"malformed JSON", head + "{\"type\":\"login\",\n", Code::kInvalidArgument, "JSON"},
-      {"unknown type", head + Line("teleport", 20, at), Code::kInvalidArgument, "unknown type"},
+      {"unknown type", head + ImportLine("teleport", 20, at), Code::kInvalidArgument, "unknown type"},
       {"disclosure to an unregistered recipient",
-       head + Line("disclose", 20, at, {{"recipient", "Zorro Brokers"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
+       head + ImportLine("disclose", 20, at, {{"recipient", "Zorro Brokers"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
                                         {"safeguard", "none"}, {"reference", "r"}}),
        Code::kNotFound, "no registered recipient"},
       {"recipient already registered (ASCII case-insensitive)",
-       head + Line("register-recipient", 0, at, {{"name", "ACME"}, {"country", "US"}}), Code::kRefused,
+       head + ImportLine("register-recipient", 0, at, {{"name", "ACME"}, {"country", "US"}}), Code::kRefused,
        "already registered"},
       {"recipient with an unassigned country code",
-       head + Line("register-recipient", 0, at, {{"name", "Elsewhere"}, {"country", "EU"}}), Code::kInvalidArgument,
+       head + ImportLine("register-recipient", 0, at, {{"name", "Elsewhere"}, {"country", "EU"}}), Code::kInvalidArgument,
        "country"},
       {"disclosure with an unknown safeguard",
-       head + Line("disclose", 20, at, {{"recipient", "Acme"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
+       head + ImportLine("disclose", 20, at, {{"recipient", "Acme"}, {"purpose", "p"}, {"legal_basis", "legal_obligation"},
                                         {"safeguard", "SCC"}, {"reference", "r"}}),
        Code::kInvalidArgument, "safeguard"},
       {"disclosure to an unassigned country code",
-       head + Line("disclose", 20, at, {{"recipient", "Acme"}, {"country", "XK"}, {"purpose", "p"},
+       head + ImportLine("disclose", 20, at, {{"recipient", "Acme"}, {"country", "XK"}, {"purpose", "p"},
                                         {"legal_basis", "legal_obligation"}, {"safeguard", "none"}, {"reference", "r"}}),
        Code::kInvalidArgument, "country"},
-      {"unknown key", head + Line("login", 20, at, {{"ip", "192.0.2.1"}, {"shoe_size", "42"}}), Code::kInvalidArgument,
+      {"unknown key", head + ImportLine("login", 20, at, {{"ip", "192.0.2.1"}, {"shoe_size", "42"}}), Code::kInvalidArgument,
        "unknown key"},
-      {"missing occurred_at", head + Line("login", 20, "", {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "occurred_at"},
-      {"occurred_at in the future", head + Line("login", 20, "2999-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}),
+      {"missing occurred_at", head + ImportLine("login", 20, "", {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "occurred_at"},
+      {"occurred_at in the future", head + ImportLine("login", 20, "2999-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}),
        Code::kInvalidArgument, "future"},
-      {"missing account id", head + Line("login", 0, at, {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "account_id"},
+      {"missing account id", head + ImportLine("login", 0, at, {{"ip", "192.0.2.1"}}), Code::kInvalidArgument, "account_id"},
       {"bad email", head + RegisterLine(21, at, "not-an-email"), Code::kInvalidArgument, "email"},
-      {"login before registration", head + Line("login", 21, at, {{"ip", "192.0.2.1"}}) + RegisterLine(21, at, "i21@example.org"),
+      {"login before registration", head + ImportLine("login", 21, at, {{"ip", "192.0.2.1"}}) + RegisterLine(21, at, "i21@example.org"),
        Code::kNotFound, "does not exist"},
-      {"time goes backwards", head + Line("login", 20, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}),
+      {"time goes backwards", head + ImportLine("login", 20, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}),
        Code::kInvalidArgument, "back in time"},
       {"duplicate email in the file", head + RegisterLine(21, at, "IMP20@Example.org"), Code::kRefused, "already registered"},
       {"duplicate account id", head + RegisterLine(20, at, "other@example.org"), Code::kRefused, "already taken"},
-      {"withdraw privacy_policy", head + Line("consent", 20, at, {{"withdraw", "privacy_policy"}}), Code::kRefused,
+      {"withdraw privacy_policy", head + ImportLine("consent", 20, at, {{"withdraw", "privacy_policy"}}), Code::kRefused,
        "deletion"},
-      {"withdraw a consent not given", head + Line("consent", 20, at, {{"withdraw", "notifications"}}), Code::kRefused,
+      {"withdraw a consent not given", head + ImportLine("consent", 20, at, {{"withdraw", "notifications"}}), Code::kRefused,
        "not given"},
       {"unpublished policy", head + RegisterLine(21, at, "i21@example.org", "9.99"), Code::kRefused, "never published"},
       {"cancel after the grace period",
-       head + Line("request-deletion", 20, at) + Line("cancel-deletion", 20, "2021-03-01T00:00:00Z"), Code::kRefused,
+       head + ImportLine("request-deletion", 20, at) + ImportLine("cancel-deletion", 20, "2021-03-01T00:00:00Z"), Code::kRefused,
        "deletion due since", 4},
   };
 }
@@ -145,28 +139,28 @@ std::vector<BadFile> BadFiles() {
 // line 3 after the same two good lines, and only its own rule refuses it.
 std::vector<BadFile> BadActorFiles() {
   const std::string head = RegisterLine(20, "2021-01-05T10:00:00Z", "imp20@example.org") +
-                           Line("consent", 20, "2021-01-06T10:00:00Z", {{"give", "surveys"}});
+                           ImportLine("consent", 20, "2021-01-06T10:00:00Z", {{"give", "surveys"}});
   const std::string at = "2021-02-01T00:00:00Z";
   const std::string raw_at = "\"occurred_at\":\"" + at + "\"";
   auto raw = [&](const std::string& keys) {
     return head + "{\"type\":\"login\",\"account_id\":20," + raw_at + "," + keys + "}\n";
   };
   return {
-      {"by with a bad value", head + Line("update", 20, at, {{"nickname", "N"}, {"by", "zorro-superuser"}}),
+      {"by with a bad value", head + ImportLine("update", 20, at, {{"nickname", "N"}, {"by", "zorro-superuser"}}),
        Code::kInvalidArgument, "by: must be holder or admin", 3, "zorro"},
-      {"by on a login", head + Line("login", 20, at, {{"ip", "192.0.2.1"}, {"by", "holder"}}), Code::kInvalidArgument,
+      {"by on a login", head + ImportLine("login", 20, at, {{"ip", "192.0.2.1"}, {"by", "holder"}}), Code::kInvalidArgument,
        "by: only"},
-      {"by on a register", head + Line("register", 21, at, {{"by", "admin"}}), Code::kInvalidArgument, "by: only"},
-      {"by on an access request", head + Line("access_requested", 20, at, {{"by", "admin"}}), Code::kInvalidArgument,
+      {"by on a register", head + ImportLine("register", 21, at, {{"by", "admin"}}), Code::kInvalidArgument, "by: only"},
+      {"by on an access request", head + ImportLine("access_requested", 20, at, {{"by", "admin"}}), Code::kInvalidArgument,
        "by: only"},
-      {"admin update of gender", head + Line("update", 20, at, {{"gender", "male"}, {"reason", "t1"}, {"by", "admin"}}),
+      {"admin update of gender", head + ImportLine("update", 20, at, {{"gender", "male"}, {"reason", "t1"}, {"by", "admin"}}),
        Code::kRefused, "only nickname, email and company"},
       {"admin update of birthdate",
-       head + Line("update", 20, at, {{"birthdate", "1981-01-01"}, {"reason", "t1"}, {"by", "admin"}}), Code::kRefused,
+       head + ImportLine("update", 20, at, {{"birthdate", "1981-01-01"}, {"reason", "t1"}, {"by", "admin"}}), Code::kRefused,
        "only nickname, email and company"},
-      {"admin update without reason", head + Line("update", 20, at, {{"nickname", "N"}, {"by", "admin"}}),
+      {"admin update without reason", head + ImportLine("update", 20, at, {{"nickname", "N"}, {"by", "admin"}}),
        Code::kRefused, "needs a reason"},
-      {"admin gives a consent", head + Line("consent", 20, at, {{"give", "notifications"}, {"by", "admin"}}),
+      {"admin gives a consent", head + ImportLine("consent", 20, at, {{"give", "notifications"}, {"by", "admin"}}),
        Code::kRefused, "cannot give a consent"},
       {"duplicate known key", raw("\"ip\":\"192.0.2.1\",\"ip\":\"192.0.2.77\""), Code::kInvalidArgument,
        "duplicate key ip", 3, "192.0.2.77"},
@@ -177,12 +171,12 @@ std::vector<BadFile> BadActorFiles() {
       {"duplicate by", head + "{\"type\":\"update\",\"account_id\":20," + raw_at +
            ",\"nickname\":\"N\",\"by\":\"holder\",\"by\":\"admin\"}\n",
        Code::kInvalidArgument, "duplicate key by"},
-      {"login_failed without ip", head + Line("login_failed", 20, at), Code::kInvalidArgument, "ip"},
-      {"login_failed of an unknown account", head + Line("login_failed", 21, at, {{"ip", "192.0.2.1"}}),
+      {"login_failed without ip", head + ImportLine("login_failed", 20, at), Code::kInvalidArgument, "ip"},
+      {"login_failed of an unknown account", head + ImportLine("login_failed", 21, at, {{"ip", "192.0.2.1"}}),
        Code::kNotFound, "does not exist"},
-      {"access_requested with a key", head + Line("access_requested", 20, at, {{"channel", "admin"}}),
+      {"access_requested with a key", head + ImportLine("access_requested", 20, at, {{"channel", "admin"}}),
        Code::kInvalidArgument, "unknown key"},
-      {"access_requested of an unknown account", head + Line("access_requested", 21, at), Code::kNotFound,
+      {"access_requested of an unknown account", head + ImportLine("access_requested", 21, at), Code::kNotFound,
        "does not exist"},
   };
 }
@@ -226,8 +220,8 @@ TEST_CASE("import: a recipient registered in the file can be named by a later di
   const std::string at = "2021-02-01T00:00:00Z";
   const std::string file =
       RegisterLine(60, "2021-01-05T10:00:00Z", "imp60@example.org") +
-      Line("register-recipient", 0, at, {{"name", "Old Forum Host"}, {"country", "NL"}}) +
-      Line("disclose", 60, "2021-02-02T00:00:00Z",
+      ImportLine("register-recipient", 0, at, {{"name", "Old Forum Host"}, {"country", "NL"}}) +
+      ImportLine("disclose", 60, "2021-02-02T00:00:00Z",
            {{"recipient", "old forum host"}, {"purpose", "hosting"}, {"legal_basis", "legal_obligation"},
             {"safeguard", "none"}, {"reference", "contract 7"}});
   const uint64_t before = f.LastSeq();
@@ -290,25 +284,25 @@ TEST_CASE("import: time may not go back behind an account's history in the ledge
   Fixture f;
   REQUIRE(f.Import(RegisterLine(50, "2021-05-01T00:00:00Z", "imp50@example.org")).ok());
   const uint64_t before = f.LastSeq();
-  Status s = f.Import(Line("consent", 50, "2021-06-01T00:00:00Z", {{"give", "surveys"}}) +
-                      Line("login", 50, "2021-04-01T00:00:00Z", {{"ip", "192.0.2.1"}}));
+  Status s = f.Import(ImportLine("consent", 50, "2021-06-01T00:00:00Z", {{"give", "surveys"}}) +
+                      ImportLine("login", 50, "2021-04-01T00:00:00Z", {{"ip", "192.0.2.1"}}));
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(s.message().rfind("line 2: ", 0) == 0);
-  s = f.Import(Line("login", 50, "2021-04-30T23:59:59Z", {{"ip", "192.0.2.1"}}));
+  s = f.Import(ImportLine("login", 50, "2021-04-30T23:59:59Z", {{"ip", "192.0.2.1"}}));
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(Contains(s.message(), "back in time"));
   CHECK(f.LastSeq() == before);
-  REQUIRE(f.Import(Line("login", 50, "2021-05-01T00:00:00Z", {{"ip", "192.0.2.1"}})).ok());  // equal is fine
+  REQUIRE(f.Import(ImportLine("login", 50, "2021-05-01T00:00:00Z", {{"ip", "192.0.2.1"}})).ok());  // equal is fine
 }
 
 TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys", "[import][retention]") {
   Fixture f;
-  const int64_t now = f.a().NowMs();
-  auto ago = [&](int months) { return events::FormatTime(MonthsBefore(now, months)); };
-  const std::string old_day = events::FormatTime(now - 40LL * 24 * 3600 * 1000);
+  const int64_t now_ms = f.a().NowMs();
+  auto ago = [&](int months) { return events::FormatTime(MonthsBefore(now_ms, months)); };
+  const std::string old_day = events::FormatTime(now_ms - 40LL * 24 * 3600 * 1000);
   const std::string file = RegisterLine(60, ago(37), "old@example.org") + RegisterLine(61, ago(35), "recent@example.org") +
-                           RegisterLine(62, ago(35), "leaving@example.org") + Line("request-deletion", 62, ago(12)) +
-                           Line("record-access", 0, old_day, {{"ip", "198.51.100.1"}});
+                           RegisterLine(62, ago(35), "leaving@example.org") + ImportLine("request-deletion", 62, ago(12)) +
+                           ImportLine("record-access", 0, old_day, {{"ip", "198.51.100.1"}});
   REQUIRE(f.Import(file).ok());
   SweepReport dry;
   REQUIRE(f.a().Sweep({0, true}, &dry).ok());
@@ -328,7 +322,7 @@ TEST_CASE("import: occurred_at drives retention, deadlines and access-log keys",
 
 TEST_CASE("import: line numbers count blank lines", "[import]") {
   Fixture f;
-  Status s = f.Import("\n  \n" + Line("login", 5, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}));
+  Status s = f.Import("\n  \n" + ImportLine("login", 5, "2021-01-01T00:00:00Z", {{"ip", "192.0.2.1"}}));
   CHECK(s.code() == Code::kNotFound);
   CHECK(s.message().rfind("line 3: ", 0) == 0);
   ImportReport r;
@@ -339,9 +333,9 @@ TEST_CASE("import: line numbers count blank lines", "[import]") {
 TEST_CASE("import: a login during a pending deletion after a new policy imports", "[import]") {
   Fixture f;
   const std::string file = RegisterLine(30, "2021-01-01T00:00:00Z", "imp30@example.org") +
-                           Line("publish-policy", 0, "2021-02-01T00:00:00Z", {{"version", "1.02"}, {"text", "v2"}}) +
-                           Line("request-deletion", 30, "2021-03-01T00:00:00Z") +
-                           Line("login", 30, "2021-03-02T00:00:00Z", {{"ip", "192.0.2.1"}});
+                           ImportLine("publish-policy", 0, "2021-02-01T00:00:00Z", {{"version", "1.02"}, {"text", "v2"}}) +
+                           ImportLine("request-deletion", 30, "2021-03-01T00:00:00Z") +
+                           ImportLine("login", 30, "2021-03-02T00:00:00Z", {{"ip", "192.0.2.1"}});
   const uint64_t before = f.LastSeq();
   Status s = f.Import(file);
   INFO("status: " << s.ToString() << ", appended " << f.LastSeq() - before << " events");
@@ -422,9 +416,9 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
     std::string bytes;
     int code;
   } cases[] = {
-      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + "{not json\n", 2},
-      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + RegisterLine(40, at, "IMP10@example.org"), 3},
-      {Line("login", 10, at, {{"ip", "192.0.2.1"}}) + Line("login", 41, at, {{"ip", "192.0.2.1"}}), 4},
+      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + "{not json\n", 2},
+      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + RegisterLine(40, at, "IMP10@example.org"), 3},
+      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + ImportLine("login", 41, at, {{"ip", "192.0.2.1"}}), 4},
   };
   for (const Case& c : cases) {
     write(c.bytes);
@@ -446,7 +440,7 @@ TEST_CASE("import: the CLI records who acted and refuses a duplicate key or an a
   auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
 
   write(RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
-        Line("update", 10, "2021-01-06T10:00:00Z", {{"company", "New Co"}, {"reason", "t5"}, {"by", "admin"}}));
+        ImportLine("update", 10, "2021-01-06T10:00:00Z", {{"company", "New Co"}, {"reason", "t5"}, {"by", "admin"}}));
   REQUIRE(run({"import", file}).code == 0);
   const std::string log = run({"log"}).out;
   const size_t events = CountLines(log);
@@ -462,9 +456,9 @@ TEST_CASE("import: the CLI records who acted and refuses a duplicate key or an a
   } cases[] = {
       {"{\"type\":\"login\",\"account_id\":10," + at + ",\"ip\":\"192.0.2.1\",\"ip\":\"192.0.2.77\"}\n", 2,
        "line 1: duplicate key ip", "192.0.2.77"},
-      {Line("update", 10, "2021-02-01T00:00:00Z", {{"gender", "male"}, {"reason", "t6"}, {"by", "admin"}}), 3,
+      {ImportLine("update", 10, "2021-02-01T00:00:00Z", {{"gender", "male"}, {"reason", "t6"}, {"by", "admin"}}), 3,
        "line 1: an admin may change only nickname, email and company", "male"},
-      {Line("login", 10, "2021-02-01T00:00:00Z", {{"ip", "192.0.2.1"}, {"by", "admin"}}), 2, "line 1: by: only", ""},
+      {ImportLine("login", 10, "2021-02-01T00:00:00Z", {{"ip", "192.0.2.1"}, {"by", "admin"}}), 2, "line 1: by: only", ""},
   };
   for (const Case& c : cases) {
     write(c.bytes);
@@ -482,13 +476,13 @@ TEST_CASE("import: an email given up by an update can be registered again", "[im
   Fixture f;
   // In the file: account 30 moves from x@ to y@, then account 31 takes x@.
   const std::string in_file = RegisterLine(30, "2021-01-05T10:00:00Z", "x30@example.org") +
-                              Line("update", 30, "2021-01-06T10:00:00Z", {{"email", "y30@example.org"}}) +
+                              ImportLine("update", 30, "2021-01-06T10:00:00Z", {{"email", "y30@example.org"}}) +
                               RegisterLine(31, "2021-01-07T10:00:00Z", "x30@example.org");
   ImportReport r;
   REQUIRE(f.Import(in_file, &r).ok());
   CHECK(r.appended == 3);
   // Across files: 30 (in the ledger now with y@) moves to z@, then 32 takes y@.
-  const std::string next = Line("update", 30, "2021-02-01T10:00:00Z", {{"email", "z30@example.org"}}) +
+  const std::string next = ImportLine("update", 30, "2021-02-01T10:00:00Z", {{"email", "z30@example.org"}}) +
                            RegisterLine(32, "2021-02-02T10:00:00Z", "y30@example.org");
   REQUIRE(f.Import(next, &r).ok());
   CHECK(r.appended == 2);
@@ -535,14 +529,14 @@ TEST_CASE("import: \"by\" records who acted, and an admin's act is not the holde
   Fixture f;
   const std::string file =
       RegisterLine(70, "2021-01-01T00:00:00Z", "imp70@example.org") +
-      Line("consent", 70, "2021-01-02T00:00:00Z", {{"give", "surveys"}, {"by", "holder"}}) +
-      Line("update", 70, "2021-01-03T00:00:00Z", {{"email", "imp70b@example.org"}, {"reason", "t1"}, {"by", "admin"}}) +
-      Line("consent", 70, "2021-01-04T00:00:00Z", {{"withdraw", "surveys"}, {"by", "admin"}}) +
-      Line("request-deletion", 70, "2021-01-05T00:00:00Z", {{"by", "admin"}}) +
-      Line("cancel-deletion", 70, "2021-01-06T00:00:00Z", {{"by", "admin"}}) +
-      Line("login_failed", 70, "2021-01-07T00:00:00Z", {{"ip", "192.0.2.5"}, {"user_agent", "ua"}}) +
-      Line("access_requested", 70, "2021-01-08T00:00:00Z") +
-      Line("update", 70, "2021-01-09T00:00:00Z", {{"company", "New Co"}, {"by", "admin"}, {"reason", "t2"}});
+      ImportLine("consent", 70, "2021-01-02T00:00:00Z", {{"give", "surveys"}, {"by", "holder"}}) +
+      ImportLine("update", 70, "2021-01-03T00:00:00Z", {{"email", "imp70b@example.org"}, {"reason", "t1"}, {"by", "admin"}}) +
+      ImportLine("consent", 70, "2021-01-04T00:00:00Z", {{"withdraw", "surveys"}, {"by", "admin"}}) +
+      ImportLine("request-deletion", 70, "2021-01-05T00:00:00Z", {{"by", "admin"}}) +
+      ImportLine("cancel-deletion", 70, "2021-01-06T00:00:00Z", {{"by", "admin"}}) +
+      ImportLine("login_failed", 70, "2021-01-07T00:00:00Z", {{"ip", "192.0.2.5"}, {"user_agent", "ua"}}) +
+      ImportLine("access_requested", 70, "2021-01-08T00:00:00Z") +
+      ImportLine("update", 70, "2021-01-09T00:00:00Z", {{"company", "New Co"}, {"by", "admin"}, {"reason", "t2"}});
   const uint64_t before = f.LastSeq();
   Status s = f.Import(file);
   INFO(s.ToString());
@@ -580,13 +574,13 @@ TEST_CASE("import: \"by\" records who acted, and an admin's act is not the holde
 
 TEST_CASE("import: an admin's edit keeps no account from retention, as live", "[import][actor][retention]") {
   Fixture f;
-  const int64_t now = f.a().NowMs();
-  const int64_t registered = MonthsBefore(now, 40), edited = MonthsBefore(now, 12);
+  const int64_t now_ms = f.a().NowMs();
+  const int64_t registered = MonthsBefore(now_ms, 40), edited = MonthsBefore(now_ms, 12);
   // Imported: 80 has only an admin edit since its registration, 81 a holder edit.
   const std::string file =
       RegisterLine(80, events::FormatTime(registered), "imp80@example.org") + RegisterLine(81, events::FormatTime(registered), "imp81@example.org") +
-      Line("update", 80, events::FormatTime(edited), {{"nickname", "Renamed"}, {"reason", "t3"}, {"by", "admin"}}) +
-      Line("update", 81, events::FormatTime(edited), {{"nickname", "Renamed"}});
+      ImportLine("update", 80, events::FormatTime(edited), {{"nickname", "Renamed"}, {"reason", "t3"}, {"by", "admin"}}) +
+      ImportLine("update", 81, events::FormatTime(edited), {{"nickname", "Renamed"}});
   REQUIRE(f.Import(file).ok());
   // Live: the same two histories through the Accounts API.
   uint64_t live[2] = {0, 0};

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
+#include "projections/service/accounts.h"
 #include "projections/service/history.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
@@ -32,7 +32,7 @@ using test::AdminCtx;
 using test::ExpectRefused;
 using test::Reg;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 
 std::vector<std::string> Stream(test::AccountsFixture& f, uint64_t id) {
   std::vector<Ledger::Stored> page;
@@ -70,7 +70,7 @@ bool InMonth(test::AccountsFixture& f, int64_t at_ms, uint64_t id) {
 
 std::vector<uint64_t> Inactive(test::AccountsFixture& f, int months = 36) {
   std::vector<uint64_t> ids;
-  REQUIRE(f.a().Inactive(f.now(), months, &ids).ok());
+  REQUIRE(f.a().Inactive(f.now_ms(), months, &ids).ok());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
@@ -142,7 +142,7 @@ TEST_CASE("lifecycle: login by email or id records success and failure", "[lifec
   ev = EventAt(f, out.seq);
   CHECK(View(ev).envelope()->payload_as_LoginSucceeded()->method() == fb::LoginMethod::AccountId);
 
-  const int64_t last_success = f.now();
+  const int64_t last_success = f.now_ms();
   f.Advance(60'000);
   const uint64_t before = f.a().ledger().LastSeq();
   Status wrong = f.Login("", id, "not the password");
@@ -311,7 +311,7 @@ TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled w
   Receipt r;
   RequestDeletion(f, id);
   CHECK(f.State(id).status == AccountStatus::kPendingDeletion);
-  CHECK(f.State(id).deletion_deadline_ms == f.now() + f.a().grace_period_ms());
+  CHECK(f.State(id).deletion_deadline_ms == f.now_ms() + f.a().grace_period_ms());
   ExpectRefused(f, Code::kRefused, "already has a deletion", [&] { return f.a().RequestDeletion(id, {}, &r); });
   ExpectRefused(f, Code::kRefused, "cancel it first", [&] { return f.a().GiveConsent(id, fb::Purpose::Surveys, {}, &r); });
   ExpectRefused(f, Code::kRefused, "cancel it first", [&] { return f.a().Update(id, {.nickname = "Z"}, {}, &r); });
@@ -322,8 +322,8 @@ TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled w
   ExpectRefused(f, Code::kRefused, "no deletion request", [&] { return f.a().CancelDeletion(id, {}, &r); });
 
   RequestDeletion(f, id);
-  const int64_t deadline = f.State(id).deletion_deadline_ms;
-  f.Advance(deadline - 1 - f.now());
+  const int64_t deadline_ms = f.State(id).deletion_deadline_ms;
+  f.Advance(deadline_ms - 1 - f.now_ms());
   CHECK(Sweep(f).erased.empty());
   CHECK(f.State(id).status == AccountStatus::kPendingDeletion);
   f.Advance(2);
@@ -332,16 +332,16 @@ TEST_CASE("lifecycle: deletion waits for the grace period and can be cancelled w
   REQUIRE(rep.erased.size() == 1);
   CHECK(rep.erased[0].account_id == id);
   CHECK(rep.erased[0].reason == "user_request");
-  CHECK(rep.erased[0].due_at_ms == deadline);
+  CHECK(rep.erased[0].due_at_ms == deadline_ms);
   CHECK(f.State(id).status == AccountStatus::kErased);
   CHECK(f.State(id).erasure_verified);
 }
 
 TEST_CASE("lifecycle: retention erases accounts inactive for 36 months", "[lifecycle][retention]") {
   test::AccountsFixture f;
-  const int64_t cutoff = MonthsBefore(f.now(), 36);
-  uint64_t old = f.RegisterAt("old@example.org", MonthsBefore(f.now(), 37));
-  uint64_t recent = f.RegisterAt("recent@example.org", MonthsBefore(f.now(), 35));
+  const int64_t cutoff = MonthsBefore(f.now_ms(), 36);
+  uint64_t old = f.RegisterAt("old@example.org", MonthsBefore(f.now_ms(), 37));
+  uint64_t recent = f.RegisterAt("recent@example.org", MonthsBefore(f.now_ms(), 35));
   uint64_t just_before = f.RegisterAt("before@example.org", cutoff - 1);
   uint64_t at_cutoff = f.RegisterAt("at@example.org", cutoff);
   CHECK(Inactive(f) == std::vector<uint64_t>{old, just_before});
@@ -363,7 +363,7 @@ TEST_CASE("lifecycle: retention erases accounts inactive for 36 months", "[lifec
 
 TEST_CASE("lifecycle: only events the holder caused count as activity", "[lifecycle][retention]") {
   test::AccountsFixture f;
-  const int64_t registered = MonthsBefore(f.now(), 40);
+  const int64_t registered = MonthsBefore(f.now_ms(), 40);
   uint64_t id = f.RegisterAt("quiet@example.org", registered);
   Receipt r;
   REQUIRE(f.a().Update(id, {.company = "Admin Co"}, AdminCtx("support ticket"), &r).ok());
@@ -375,12 +375,12 @@ TEST_CASE("lifecycle: only events the holder caused count as activity", "[lifecy
   REQUIRE(f.a().Export(id, AdminCtx(), &json).ok());
   CHECK(f.Login("", id, "wrong password").code() == Code::kAuthFailed);
   CHECK(f.State(id).last_active_at_ms == registered);
-  CHECK_FALSE(InMonth(f, f.now(), id));
+  CHECK_FALSE(InMonth(f, f.now_ms(), id));
   CHECK(Inactive(f) == std::vector<uint64_t>{id});
 
   REQUIRE(f.Login("", id).ok());
-  CHECK(f.State(id).last_active_at_ms == f.now());
-  CHECK(InMonth(f, f.now(), id));
+  CHECK(f.State(id).last_active_at_ms == f.now_ms());
+  CHECK(InMonth(f, f.now_ms(), id));
   CHECK(Inactive(f).empty());
 }
 
@@ -447,7 +447,7 @@ TEST_CASE("lifecycle: access logs are sealed under a day key that the sweep shre
   CHECK(v.envelope()->account_id() == 0);
   CHECK(v.sealed()->key_kind() == fb::KeyKind::DayKey);
   const uint32_t day = v.envelope()->payload_as_AccessLogged()->day();
-  CHECK(day == DayOf(f.now()));
+  CHECK(day == DayOf(f.now_ms()));
   CHECK(v.envelope()->occurred_at_ms() % kDayMs == 0);  // only the day in plaintext
   CHECK(DayOf(v.envelope()->occurred_at_ms()) == day);
   std::string ip;
@@ -455,7 +455,7 @@ TEST_CASE("lifecycle: access logs are sealed under a day key that the sweep shre
   CHECK(ip == "198.51.100.23");
 
   ExpectRefused(f, Code::kInvalidArgument, "future", [&] {
-    return f.a().RecordAccess({"198.51.100.23"}, {fb::Actor::System, f.now() + kDayMs}, &r);
+    return f.a().RecordAccess({"198.51.100.23"}, {fb::Actor::System, f.now_ms() + kDayMs}, &r);
   });
   f.Advance(29 * kDayMs);
   CHECK(Sweep(f).days_shredded.empty());

@@ -12,9 +12,10 @@
 #include "core/crypto.h"
 #include "core/merkle.h"
 #include "core/sha256.h"
+#include "projections/service/json_fields.h"
 #include "replay/proofs.h"
-#include "test_util.h"
 #include "tests/raw_events.h"
+#include "test_util.h"
 
 using namespace accountable;
 namespace mk = accountable::merkle;
@@ -31,7 +32,7 @@ std::string Unbase64(const std::string& s) {
   return out;
 }
 
-std::string B64(const nlohmann::json& j, const char* key) {
+std::string Base64Member(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? Unbase64(j[key].get<std::string>()) : std::string();
 }
 
@@ -42,9 +43,7 @@ std::vector<std::string> Proof(const nlohmann::json& j) {
   return out;
 }
 
-uint64_t U(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>() : 0;
-}
+using json_fields::UnsignedOrZero;
 
 // RFC 6962 MTH, PATH and PROOF straight from the definitions, over leaf hashes.
 std::string NaiveRoot(const std::vector<std::string>& l, size_t b, size_t e) {
@@ -129,8 +128,10 @@ TEST_CASE("merkle: every published RFC 6962 vector", "[merkle][vectors]") {
     REQUIRE_FALSE(j.is_discarded());
     const bool want_err = j.value("wantErr", false);
     const bool inclusion = name.rfind("inclusion/", 0) == 0;
-    Status s = inclusion ? mk::VerifyInclusion(U(j, "leafIdx"), U(j, "treeSize"), B64(j, "leafHash"), Proof(j), B64(j, "root"))
-                         : mk::VerifyConsistency(U(j, "size1"), U(j, "size2"), B64(j, "root1"), B64(j, "root2"), Proof(j));
+    Status s = inclusion ? mk::VerifyInclusion(UnsignedOrZero(j, "leafIdx"), UnsignedOrZero(j, "treeSize"),
+                                               Base64Member(j, "leafHash"), Proof(j), Base64Member(j, "root"))
+                         : mk::VerifyConsistency(UnsignedOrZero(j, "size1"), UnsignedOrZero(j, "size2"),
+                                                 Base64Member(j, "root1"), Base64Member(j, "root2"), Proof(j));
     CHECK(s.ok() == !want_err);
     ++cases;
     rejected += want_err;

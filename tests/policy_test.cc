@@ -16,10 +16,10 @@
 
 #include "core/crypto.h"
 #include "events/vocabulary.h"
+#include "projections/fold/policy.h"
 #include "projections/service/accounts.h"
 #include "projections/service/describe.h"
 #include "projections/service/import.h"
-#include "projections/fold/policy.h"
 #include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"
@@ -30,7 +30,7 @@ using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
 
-bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::Contains;
 int64_t T(const std::string& rfc3339) { return *events::ParseTime(rfc3339); }
 
 using test::ExpectRefused;
@@ -62,15 +62,10 @@ policy::Info Read(test::AccountsFixture& f, const std::string& version) {
   return info;
 }
 
-std::string Line(const std::string& type, uint64_t id, const std::string& at, Json extra = Json::object()) {
-  extra["type"] = type;
-  if (id) extra["account_id"] = id;
-  extra["occurred_at"] = at;
-  return extra.dump() + "\n";
-}
+using test::ImportLine;
 
 std::string RegisterLine(uint64_t id, const std::string& at, const std::string& policy) {
-  return Line("register", id, at,
+  return ImportLine("register", id, at,
               {{"nickname", "Imp"}, {"email", "imp" + std::to_string(id) + "@example.org"},
                {"password", "correct horse battery"}, {"gender", "female"}, {"birthdate", "1980-02-03"},
                {"ip", "192.0.2.1"}, {"accept_policy", policy}});
@@ -208,13 +203,13 @@ TEST_CASE("policy: import obeys the version order and names the version in effec
   test::AccountsFixture f(test::WallClock);
   ImportReport rep;
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {Line("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.00"}, {"text", "old"}}), "versions only go forward"},
-      {Line("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.1"}, {"text", "same"}}), "same version"},
-      {Line("publish-policy", 0, "2021-01-01T00:00:00Z",
+      {ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.00"}, {"text", "old"}}), "versions only go forward"},
+      {ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.1"}, {"text", "same"}}), "same version"},
+      {ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z",
             {{"version", "1.02"}, {"text", "v"}, {"effective_at", "2017-01-01T00:00:00Z"}}), "take effect before"},
-      {Line("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.02"}, {"text", "v"}}) +
-           Line("publish-policy", 0, "2021-01-02T00:00:00Z", {{"version", "1.02"}, {"text", "v"}}), "already published"},
-      {Line("publish-policy", 0, "2021-01-01T00:00:00Z",
+      {ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.02"}, {"text", "v"}}) +
+           ImportLine("publish-policy", 0, "2021-01-02T00:00:00Z", {{"version", "1.02"}, {"text", "v"}}), "already published"},
+      {ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z",
             {{"version", "1.02"}, {"text", "v"}, {"effective_at", "2021-06-01T00:00:00Z"}}) +
            RegisterLine(201, "2021-05-01T00:00:00Z", "1.02"), "in effect only from"},
   };
@@ -228,7 +223,7 @@ TEST_CASE("policy: import obeys the version order and names the version in effec
   }
   const uint64_t before = f.LastSeq();
   Status bad_time = ImportJsonLines(
-      f.a(), Line("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.02"}, {"text", "v"}, {"effective_at", "soon"}}),
+      f.a(), ImportLine("publish-policy", 0, "2021-01-01T00:00:00Z", {{"version", "1.02"}, {"text", "v"}, {"effective_at", "soon"}}),
       &rep);
   CHECK(bad_time.code() == Code::kInvalidArgument);
   CHECK(Contains(bad_time.message(), "effective_at"));
@@ -236,10 +231,10 @@ TEST_CASE("policy: import obeys the version order and names the version in effec
 
   const std::string good =
       RegisterLine(210, "2021-01-05T00:00:00Z", "1.01") +
-      Line("publish-policy", 0, "2021-05-01T00:00:00Z",
+      ImportLine("publish-policy", 0, "2021-05-01T00:00:00Z",
            {{"version", "1.02"}, {"text", "v2"}, {"summary", "surveys"}, {"effective_at", "2021-06-01T00:00:00Z"}}) +
-      Line("consent", 210, "2021-05-20T00:00:00Z", {{"give", "surveys"}}) +
-      Line("consent", 210, "2021-06-20T00:00:00Z", {{"give", "notifications"}});
+      ImportLine("consent", 210, "2021-05-20T00:00:00Z", {{"give", "surveys"}}) +
+      ImportLine("consent", 210, "2021-06-20T00:00:00Z", {{"give", "notifications"}});
   Status s = ImportJsonLines(f.a(), good, &rep);
   INFO(s.ToString());
   REQUIRE(s.ok());

@@ -17,8 +17,8 @@
 #include "core/merkle.h"
 #include "replay/online.h"
 #include "replay/proofs.h"
-#include "server_test_util.h"
 #include "tests/raw_events.h"
+#include "server_test_util.h"
 
 using namespace accountable;
 
@@ -34,15 +34,9 @@ test::BodyFn ConsistencyBody(uint64_t old_size, uint64_t new_size) {
   return [=](flatbuffers::FlatBufferBuilder& f) { return wire::CreateConsistencyProof(f, old_size, new_size).Union(); };
 }
 
-Client::Reply Call(Client& c, wire::Body type, const test::BodyFn& body) {
-  Client::Reply rep;
-  Status s = c.Call(type, body, &rep);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return rep;
-}
+using test::CallOk;
 
-nlohmann::json Doc(const Client::Reply& rep) {
+nlohmann::json JsonOf(const Client::Reply& rep) {
   INFO(rep.status.ToString());
   REQUIRE(rep.status.ok());
   auto j = nlohmann::json::parse(rep.json, nullptr, false);
@@ -52,7 +46,8 @@ nlohmann::json Doc(const Client::Reply& rep) {
 
 // The signed head as the server states it: {tree_size, root (hex), ...}.
 nlohmann::json Head(Client& c) {
-  return Doc(Call(c, wire::Body::TreeHead, [](flatbuffers::FlatBufferBuilder& f) { return wire::CreateTreeHead(f).Union(); }));
+  return JsonOf(CallOk(c, wire::Body::TreeHead,
+                       [](flatbuffers::FlatBufferBuilder& f) { return wire::CreateTreeHead(f).Union(); }));
 }
 
 std::string HexOfB64(const nlohmann::json& v) { return crypto::ToHex(audit::Unb64(v)); }
@@ -78,7 +73,7 @@ void AppendAccessLogs(Client& w, int n) {
 
 void RegisterSome(Client& w, int n, int first = 0) {
   for (int i = first; i < first + n; ++i) {
-    auto rep = Call(w, wire::Body::Register, test::RegisterBody(test::Name("audit", uint64_t(i)) + "@example.org"));
+    auto rep = CallOk(w, wire::Body::Register, test::RegisterBody(test::Name("audit", uint64_t(i)) + "@example.org"));
     INFO(rep.status.ToString());
     REQUIRE(rep.status.ok());
   }
@@ -95,7 +90,7 @@ TEST_CASE("server audit: an inclusion proof verifies and its root is the signed 
     const uint64_t size = head["tree_size"].get<uint64_t>();
     REQUIRE(size == fx.accounts().ledger().LastSeq());
     for (uint64_t seq : {uint64_t(1), uint64_t(3), size}) {
-      auto j = Doc(Call(*c, wire::Body::InclusionProof, InclusionBody(seq, 0)));  // 0: the signed head's size
+      auto j = JsonOf(CallOk(*c, wire::Body::InclusionProof, InclusionBody(seq, 0)));  // 0: the signed head's size
       CHECK(audit::VerifyInclusion(j).ok());
       CHECK(j["leafIdx"] == seq - 1);
       CHECK(j["treeSize"] == size);
@@ -121,7 +116,7 @@ TEST_CASE("server audit: a consistency proof links a head saved earlier to a lat
   const uint64_t n1 = before["tree_size"].get<uint64_t>(), n2 = after["tree_size"].get<uint64_t>();
   REQUIRE(n2 == n1 + 8);
 
-  auto j = Doc(Call(*a, wire::Body::ConsistencyProof, ConsistencyBody(n1, 0)));  // 0: the latest head
+  auto j = JsonOf(CallOk(*a, wire::Body::ConsistencyProof, ConsistencyBody(n1, 0)));  // 0: the latest head
   CHECK(j["size1"] == n1);
   CHECK(j["size2"] == n2);
   CHECK(HexOfB64(j["root1"]) == before["root"]);
@@ -134,9 +129,9 @@ TEST_CASE("server audit: a consistency proof links a head saved earlier to a lat
   CHECK(audit::VerifyConsistency(forged).Is(Code::kCorruption));
 
   // Explicit sizes, and equal sizes (an empty proof), work as well.
-  auto explicit_sizes = Doc(Call(*a, wire::Body::ConsistencyProof, ConsistencyBody(n1, n2)));
+  auto explicit_sizes = JsonOf(CallOk(*a, wire::Body::ConsistencyProof, ConsistencyBody(n1, n2)));
   CHECK(explicit_sizes == j);
-  auto same = Doc(Call(*a, wire::Body::ConsistencyProof, ConsistencyBody(n2, n2)));
+  auto same = JsonOf(CallOk(*a, wire::Body::ConsistencyProof, ConsistencyBody(n2, n2)));
   CHECK(same["proof"].empty());
   CHECK(audit::VerifyConsistency(same).ok());
 }
@@ -147,7 +142,7 @@ TEST_CASE("server audit: a writer may not ask for proofs", "[server][audit][role
   const uint64_t before = fx.accounts().ledger().LastSeq();
   for (const auto& [type, body] : {std::pair{wire::Body::InclusionProof, InclusionBody(1, 0)},
                                    std::pair{wire::Body::ConsistencyProof, ConsistencyBody(1, 0)}}) {
-    auto rep = Call(*w, type, body);
+    auto rep = CallOk(*w, type, body);
     CHECK(rep.code == uint8_t(wire::ProtocolCode::kForbidden));
     CHECK(rep.status.Is(Code::kRefused));
     CHECK(rep.json.empty());
@@ -156,7 +151,7 @@ TEST_CASE("server audit: a writer may not ask for proofs", "[server][audit][role
   CHECK(audit::OnlineProveInclusion(*w, 1, 0, &j).Is(Code::kRefused));
   CHECK(audit::OnlineVerify(*w, fx.accounts().public_key(), &j).Is(Code::kRefused));
   // The connection stays usable and nothing was appended.
-  CHECK(Call(*w, wire::Body::Stats, test::StatsBody()).status.ok());
+  CHECK(CallOk(*w, wire::Body::Stats, test::StatsBody()).status.ok());
   CHECK(fx.accounts().ledger().LastSeq() == before);
 }
 
@@ -184,7 +179,7 @@ TEST_CASE("server audit: bad seqs and sizes are InvalidArgument and change nothi
   };
   for (const auto& c : cases) {
     INFO(c.what);
-    auto rep = Call(*a, c.type, c.body);
+    auto rep = CallOk(*a, c.type, c.body);
     CHECK(rep.status.Is(Code::kInvalidArgument));
     CHECK(!rep.status.message().empty());
     CHECK(rep.json.empty());
@@ -193,7 +188,7 @@ TEST_CASE("server audit: bad seqs and sizes are InvalidArgument and change nothi
   CHECK(audit::OnlineProveConsistency(*a, 3, 2, &j).Is(Code::kInvalidArgument));
   // Nothing was appended, and the same connection still gets good proofs.
   CHECK(fx.accounts().ledger().LastSeq() == size);
-  CHECK(audit::VerifyInclusion(Doc(Call(*a, wire::Body::InclusionProof, InclusionBody(size, size)))).ok());
+  CHECK(audit::VerifyInclusion(JsonOf(CallOk(*a, wire::Body::InclusionProof, InclusionBody(size, size)))).ok());
 }
 
 TEST_CASE("server audit: online verify and proofs match the offline ones over several pages", "[server][audit][online]") {

@@ -28,10 +28,11 @@
 #include <string>
 #include <vector>
 
+#include "events/fields.h"
 #include "projections/service/accounts.h"
 #include "server/client/client.h"
-#include "server/daemon/server.h"
 #include "server/client/wire.h"
+#include "server/daemon/server.h"
 #include "tests/test_util.h"
 
 namespace accountable::test {
@@ -44,6 +45,16 @@ inline constexpr const char* kServerPassword = "correct horse battery";
 using BodyFn = Client::BodyFn;
 
 // One Request frame (length prefix included).
+// One request that must reach the server and come back; the reply's own
+// status is the test's to check.
+inline Client::Reply CallOk(Client& c, wire::Body type, const BodyFn& body) {
+  Client::Reply r;
+  Status s = c.Call(type, body, &r);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return r;
+}
+
 inline std::string RequestFrame(uint64_t corr, wire::Body type, const BodyFn& body, const std::string& rid = "") {
   flatbuffers::FlatBufferBuilder fbb(256);
   flatbuffers::Offset<void> b = body ? body(fbb) : flatbuffers::Offset<void>();
@@ -162,7 +173,7 @@ class RawConn {
           const wire::Response* r = nullptr;
           REQUIRE(wire::ParseResponse(body, &r).ok());
           *out = RawReply{r->correlation_id(), r->code(), r->role(), r->seq(),
-                          r->events() ? r->events()->size() : 0u, r->message() ? r->message()->str() : ""};
+                          r->events() ? r->events()->size() : 0u, events::StringOrEmpty(r->message())};
           return Got::kFrame;
         }
       }

@@ -13,15 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,16 @@ class TempDir {
 
 // prefix followed by n in decimal ("r" + std::to_string(n) trips a GCC 12
 // -Wrestrict false positive at -O2).
+// Substring test for messages and CLI output; one copy instead of one per suite.
+inline bool Contains(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+// How many events of one type a list of payload types holds.
+inline size_t CountOf(const std::vector<fb::Payload>& types, fb::Payload t) {
+  return static_cast<size_t>(std::count(types.begin(), types.end(), t));
+}
+
 inline std::string Name(std::string_view prefix, uint64_t n) {
   return std::string(prefix).append(std::to_string(n));
 }

@@ -1,4 +1,5 @@
 #include "projections/fold/account_state.h"
+#include "events/fields.h"
 
 #include <algorithm>
 #include <cstring>
@@ -45,39 +46,39 @@ void SetConsent(AccountState& s, fb::Purpose p, bool given, bool implicit,
                 const flatbuffers::String* version, int64_t at_ms) {
   auto i = static_cast<size_t>(p);
   if (i >= kPurposeCount) return;  // a purpose from a newer schema: not ours to fold
-  s.consents[i] = {given, implicit, version ? version->str() : std::string(), at_ms};
+  s.consents[i] = {given, implicit, events::StringOrEmpty(version), at_ms};
 }
 
 }  // namespace
 
 void Apply(AccountState& s, const events::EventView& e) {
   const fb::Envelope* env = e.envelope();
-  const int64_t at = env->occurred_at_ms();
+  const int64_t at_ms = env->occurred_at_ms();
   s.last_seq = env->seq();
-  if (IsHolderActivity(e)) s.last_active_at_ms = std::max(s.last_active_at_ms, at);
+  if (IsHolderActivity(e)) s.last_active_at_ms = std::max(s.last_active_at_ms, at_ms);
   switch (e.type()) {
     case fb::Payload::Registered: {
       auto* p = env->payload_as_Registered();
       s.status = AccountStatus::kActive;
       s.account_id = env->account_id();
-      s.registered_at_ms = at;
+      s.registered_at_ms = at_ms;
       s.credential_seq = env->seq();
-      s.accepted_policy_version = p->policy_version() ? p->policy_version()->str() : "";
+      s.accepted_policy_version = events::StringOrEmpty(p->policy_version());
       if (p->consents())
         for (auto c : *p->consents())
-          SetConsent(s, static_cast<fb::Purpose>(c), true, false, p->policy_version(), at);
+          SetConsent(s, static_cast<fb::Purpose>(c), true, false, p->policy_version(), at_ms);
       break;
     }
     case fb::Payload::ConsentGiven: {
       auto* p = env->payload_as_ConsentGiven();
-      SetConsent(s, p->purpose(), true, p->implicit(), p->policy_version(), at);
+      SetConsent(s, p->purpose(), true, p->implicit(), p->policy_version(), at_ms);
       if (p->purpose() == fb::Purpose::PrivacyPolicy && p->policy_version())
         s.accepted_policy_version = p->policy_version()->str();
       break;
     }
     case fb::Payload::ConsentWithdrawn: {
       auto* p = env->payload_as_ConsentWithdrawn();
-      SetConsent(s, p->purpose(), false, false, p->policy_version(), at);
+      SetConsent(s, p->purpose(), false, false, p->policy_version(), at_ms);
       break;
     }
     case fb::Payload::CredentialsChanged:
@@ -93,7 +94,7 @@ void Apply(AccountState& s, const events::EventView& e) {
       break;
     case fb::Payload::AccountErased:
       s.status = AccountStatus::kErased;
-      s.erased_at_ms = at;
+      s.erased_at_ms = at_ms;
       s.erasure_reason = events::ErasureReasonName(env->payload_as_AccountErased()->reason());
       s.erased_seq = env->seq();
       s.deletion_deadline_ms = 0;

@@ -5,6 +5,7 @@
 #include "core/coding.h"
 #include "core/crypto.h"
 #include "events/event.h"
+#include "events/fields.h"
 #include "events/vocabulary.h"
 #include "projections/fold/projector.h"
 
@@ -94,8 +95,8 @@ Status ReadEvent(Ledger& ledger, const std::string& version, const Row& row, boo
   auto* p = v.envelope()->payload_as_PolicyPublished();
   out->version = version;
   out->row = row;
-  out->summary = p->summary() ? p->summary()->str() : "";
-  out->text = with_text && p->text() ? p->text()->str() : "";
+  out->summary = events::StringOrEmpty(p->summary());
+  out->text = with_text ? events::StringOrEmpty(p->text()) : "";
   return Status::OK();
 }
 

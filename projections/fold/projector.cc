@@ -129,11 +129,11 @@ Status CheckAdminAct(const events::EventView& e) {
 }
 
 Status CheckActivity(const AccountState& s, const events::EventView& e) {
-  const int64_t at = e.envelope()->occurred_at_ms();
-  if (e.envelope()->payload_as_ActivityRecorded()->day() != DayOf(at))
+  const int64_t at_ms = e.envelope()->occurred_at_ms();
+  if (e.envelope()->payload_as_ActivityRecorded()->day() != DayOf(at_ms))
     return Status::InvalidArgument("activity: day does not match occurred_at");
   // One event per UTC day is all retention needs; more would only grow the log.
-  if (DayOf(s.last_active_at_ms) >= DayOf(at))
+  if (DayOf(s.last_active_at_ms) >= DayOf(at_ms))
     return Status::Refused(Id(e.envelope()->account_id()) + ": activity of this day is already recorded");
   return Status::OK();
 }

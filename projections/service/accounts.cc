@@ -8,8 +8,8 @@
 
 #include "core/merkle.h"
 #include "projections/fold/activity.h"
-#include "projections/service/history.h"
 #include "projections/fold/policy.h"
+#include "projections/service/history.h"
 #include "projections/service/proof_json.h"
 #include "projections/validate/validate.h"
 
@@ -68,8 +68,8 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   // A fresh signed head per group commit (~one Ed25519 signature per fsync),
   // or per interval when sign_interval_ms says so.
   lo.on_commit = [self, user = o.on_commit](uint64_t last) {
-    const int64_t interval = self->opt_.sign_interval_ms;
-    if (interval <= 0 || self->NowMs() - self->signed_at_ms_.load() >= interval) {
+    const int64_t interval_ms = self->opt_.sign_interval_ms;
+    if (interval_ms <= 0 || self->NowMs() - self->signed_at_ms_.load() >= interval_ms) {
       SignedTreeHead h;
       // The group is already durable; a head that fails to sign leaves
       // signed_at_ms_ behind, so the next commit (or the interval timer's

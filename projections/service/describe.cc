@@ -2,13 +2,14 @@
 
 #include <cstdio>
 
+#include "events/fields.h"
 #include "events/vocabulary.h"
 
 namespace accountable {
 
 namespace {
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using events::StringOrEmpty;
 
 void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json& j);
 
@@ -18,7 +19,7 @@ void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
   switch (e.type()) {
     case fb::Payload::Registered: {
       auto* p = env->payload_as_Registered();
-      j["accepted_policy"] = Str(p->policy_version());
+      j["accepted_policy"] = StringOrEmpty(p->policy_version());
       nlohmann::ordered_json c = nlohmann::ordered_json::array();
       if (p->consents())
         for (auto x : *p->consents()) c.push_back(events::PurposeName(x));
@@ -34,14 +35,14 @@ void DescribePayload(const events::EventView& e, nlohmann::ordered_json& j) {
     case fb::Payload::ConsentGiven: {
       auto* p = env->payload_as_ConsentGiven();
       j["purpose"] = events::PurposeName(p->purpose());
-      j["under_policy"] = Str(p->policy_version());
+      j["under_policy"] = StringOrEmpty(p->policy_version());
       j["implicit"] = p->implicit();
       break;
     }
     case fb::Payload::ConsentWithdrawn: {
       auto* p = env->payload_as_ConsentWithdrawn();
       j["purpose"] = events::PurposeName(p->purpose());
-      j["under_policy"] = Str(p->policy_version());
+      j["under_policy"] = StringOrEmpty(p->policy_version());
       break;
     }
     case fb::Payload::ProfileUpdated: {
@@ -89,7 +90,7 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
     case fb::Payload::DisclosureRecorded: {
       auto* p = env->payload_as_DisclosureRecorded();
       j["recipient_id"] = p->recipient_id();
-      j["country"] = Str(p->country());
+      j["country"] = StringOrEmpty(p->country());
       j["legal_basis"] = p->legal_basis() == fb::LegalBasis::Consent ? "consent" : "legal_obligation";
       j["safeguard"] = events::SafeguardName(p->safeguard_kind());
       // Free text is sealed under the account's key: readable with the vault
@@ -101,13 +102,13 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
     case fb::Payload::RecipientRegistered: {
       auto* p = env->payload_as_RecipientRegistered();
       j["recipient_id"] = env->seq();
-      j["name"] = Str(p->name());
-      j["country"] = Str(p->country());
+      j["name"] = StringOrEmpty(p->name());
+      j["country"] = StringOrEmpty(p->country());
       break;
     }
     case fb::Payload::PolicyPublished: {
       auto* p = env->payload_as_PolicyPublished();
-      j["version"] = Str(p->version());
+      j["version"] = StringOrEmpty(p->version());
       j["published_at"] = events::FormatTime(p->published_at_ms());
       j["effective_at"] = events::FormatTime(p->effective_at_ms() ? p->effective_at_ms() : p->published_at_ms());
       if (p->summary()) j["summary"] = p->summary()->str();
@@ -142,8 +143,8 @@ nlohmann::ordered_json DescribeEvent(const events::EventView& e) {
   j["actor"] = events::ActorName(env->actor());
   j["occurred_at"] = events::FormatTime(env->occurred_at_ms());
   j["recorded_at"] = events::FormatTime(env->recorded_at_ms());
-  j["request_id"] = Str(env->request_id());
-  j["policy_version"] = Str(env->policy_version());
+  j["request_id"] = StringOrEmpty(env->request_id());
+  j["policy_version"] = StringOrEmpty(env->policy_version());
   DescribePayload(e, j);
   if (const fb::Sealed* s = e.sealed()) j["sealed_bytes"] = s->box() ? s->box()->size() : 0;
   return j;

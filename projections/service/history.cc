@@ -1,13 +1,14 @@
 // History: see history.h. The one place that walks an account's stream
 // and opens its sealed payloads.
+#include "events/vocabulary.h"
 #include "projections/service/history.h"
 
 #include <algorithm>
 
-#include "events/vocabulary.h"
+#include "events/fields.h"
 #include "projections/fold/account_state.h"
-#include "projections/service/describe.h"
 #include "projections/fold/projector.h"
+#include "projections/service/describe.h"
 
 namespace accountable {
 namespace {
@@ -16,15 +17,16 @@ using Json = nlohmann::ordered_json;
 
 constexpr size_t kStreamPageEvents = 1024;
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+using events::StringOrEmpty;
 
 // Folds one opened Registered/ProfileUpdated plaintext onto the profile.
 Status FoldProfile(const events::EventView& v, const std::string& plain, Pii* out) {
   if (v.type() == fb::Payload::Registered) {
     const fb::RegistrationPii* p;
     ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-    *out = {Str(p->nickname()), Str(p->email()), Str(p->gender()), Str(p->birthdate()),
-            Str(p->company()), Str(p->ip()), Str(p->user_agent())};
+    *out = {StringOrEmpty(p->nickname()),  StringOrEmpty(p->email()),   StringOrEmpty(p->gender()),
+            StringOrEmpty(p->birthdate()), StringOrEmpty(p->company()), StringOrEmpty(p->ip()),
+            StringOrEmpty(p->user_agent())};
     return Status::OK();
   }
   const fb::ProfilePii* p;
@@ -65,7 +67,8 @@ Status FoldProfilePii(Vault& vault, const events::EventView& v, Pii* out) {
   if (box.empty() || (v.type() != fb::Payload::Registered && v.type() != fb::Payload::ProfileUpdated))
     return Status::OK();
   std::string plain;
-  Status s = OpenForAccount(vault, v.envelope()->account_id(), v.type(), Str(v.envelope()->request_id()), box, &plain);
+  Status s = OpenForAccount(vault, v.envelope()->account_id(), v.type(), StringOrEmpty(v.envelope()->request_id()), box,
+                            &plain);
   if (s.ok()) s = FoldProfile(v, plain, out);
   std::fill(plain.begin(), plain.end(), '\0');
   return s;
@@ -84,17 +87,18 @@ Json DescribeEventPii(Vault& vault, const events::EventView& v) {
   std::string_view box = SealedBox(v);
   if (box.empty()) return nullptr;
   std::string plain;
-  Status s = OpenForAccount(vault, v.envelope()->account_id(), v.type(), Str(v.envelope()->request_id()),
-                            box, &plain);
+  Status s = OpenForAccount(vault, v.envelope()->account_id(), v.type(), StringOrEmpty(v.envelope()->request_id()), box,
+                            &plain);
   if (!s.ok()) return Json{{"error", Status::CodeName(s.code())}};
   Json j = Json::object();
   switch (v.type()) {
     case fb::Payload::Registered: {
       const fb::RegistrationPii* p;
       if (!events::ReadPii(plain, &p).ok()) return Json{{"error", "corruption"}};
-      j = {{"nickname", Str(p->nickname())}, {"email", Str(p->email())}, {"gender", Str(p->gender())},
-           {"birthdate", Str(p->birthdate())}, {"company", Str(p->company())}, {"ip", Str(p->ip())},
-           {"user_agent", Str(p->user_agent())},
+      j = {{"nickname", StringOrEmpty(p->nickname())},   {"email", StringOrEmpty(p->email())},
+           {"gender", StringOrEmpty(p->gender())},       {"birthdate", StringOrEmpty(p->birthdate())},
+           {"company", StringOrEmpty(p->company())},     {"ip", StringOrEmpty(p->ip())},
+           {"user_agent", StringOrEmpty(p->user_agent())},
            {"credential", "Argon2id hash held; the password itself is never stored"}};
       break;
     }
@@ -102,7 +106,7 @@ Json DescribeEventPii(Vault& vault, const events::EventView& v) {
     case fb::Payload::LoginFailed: {
       const fb::LoginPii* p;
       if (!events::ReadPii(plain, &p).ok()) return Json{{"error", "corruption"}};
-      j = {{"ip", Str(p->ip())}, {"user_agent", Str(p->user_agent())}};
+      j = {{"ip", StringOrEmpty(p->ip())}, {"user_agent", StringOrEmpty(p->user_agent())}};
       break;
     }
     case fb::Payload::ProfileUpdated: {
@@ -119,7 +123,7 @@ Json DescribeEventPii(Vault& vault, const events::EventView& v) {
     case fb::Payload::DisclosureRecorded: {
       const fb::DisclosurePii* p;
       if (!events::ReadPii(plain, &p).ok()) return Json{{"error", "corruption"}};
-      j = {{"purpose", Str(p->purpose())}, {"reference", Str(p->reference())}};
+      j = {{"purpose", StringOrEmpty(p->purpose())}, {"reference", StringOrEmpty(p->reference())}};
       break;
     }
     case fb::Payload::CredentialsChanged:

@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "events/vocabulary.h"
-#include "projections/service/describe.h"
 #include "projections/fold/policy.h"
 #include "projections/fold/projector.h"
+#include "projections/service/describe.h"
+#include "projections/service/json_fields.h"
 #include "projections/validate/validate.h"
 
 namespace accountable {
@@ -55,16 +56,10 @@ const std::map<std::string, std::set<std::string>, std::less<>>& AllowedKeys() {
   return k;
 }
 
-std::string S(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<std::string> Opt(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
+// ParseLine checks that every member but account_id is a string, so the
+// readers after it need no Status.
+using json_fields::StringIfPresent;
+using json_fields::StringOrEmpty;
 
 bool IsKnownKey(const std::string& key) {
   if (key == "type" || key == "account_id" || key == "occurred_at") return true;
@@ -103,7 +98,7 @@ Status ParseActor(const Json& j, const std::string& type, fb::Actor* actor) {
   if (!j.contains("by")) return Status::OK();
   if (!AllowedKeys().at(type).count("by"))
     return Status::InvalidArgument("by: only update, consent, request-deletion and cancel-deletion lines take it");
-  const std::string by = S(j, "by");
+  const std::string by = StringOrEmpty(j, "by");
   if (by == "admin") *actor = fb::Actor::ImportAdmin;
   else if (by != "holder") return Status::InvalidArgument("by: must be holder or admin");
   return Status::OK();
@@ -113,7 +108,7 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
   Json j;
   ACC_RETURN_IF_ERROR(ParseObject(text, &j));
   op->line = line;
-  op->type = S(j, "type");
+  op->type = StringOrEmpty(j, "type");
   auto allowed = AllowedKeys().find(op->type);
   if (allowed == AllowedKeys().end()) return Status::InvalidArgument("unknown type");
   ACC_RETURN_IF_ERROR(ParseActor(j, op->type, &op->actor));
@@ -121,18 +116,16 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
     const std::string& k = it.key();
     if (k == "type" || k == "occurred_at" || k == "account_id") continue;
     if (!allowed->second.count(k)) return Status::InvalidArgument("unknown key " + k + " for " + op->type);
-    if (!it->is_string()) return Status::InvalidArgument(k + ": must be a string");
+    std::optional<std::string> value;
+    ACC_RETURN_IF_ERROR(json_fields::GetOptionalString(j, k.c_str(), &value));  // k is one of ours: checked above
   }
-  auto at = events::ParseTime(S(j, "occurred_at"));
-  if (!at) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
-  op->at_ms = *at;
+  auto at_ms = events::ParseTime(StringOrEmpty(j, "occurred_at"));
+  if (!at_ms) return Status::InvalidArgument("occurred_at: required, RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  op->at_ms = *at_ms;
   ACC_RETURN_IF_ERROR(Accounts::CheckOccurredAt(op->at_ms, now_ms));
   const bool needs_account =
       op->type != "record-access" && op->type != "publish-policy" && op->type != "register-recipient";
-  auto id = j.find("account_id");
-  if (needs_account && (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0))
-    return Status::InvalidArgument("account_id: required, a positive integer");
-  if (needs_account) op->account_id = id->get<uint64_t>();
+  if (needs_account) ACC_RETURN_IF_ERROR(json_fields::GetRequiredPositive(j, "account_id", &op->account_id));
   op->request_id = rid_prefix + std::to_string(line);
   op->j = std::move(j);
   return Status::OK();
@@ -142,9 +135,9 @@ Status ParseLine(std::string_view text, size_t line, const std::string& rid_pref
 Status EffectiveAt(const Op& op, int64_t* out) {
   *out = op.at_ms;
   if (!op.j.contains("effective_at")) return Status::OK();
-  auto t = events::ParseTime(S(op.j, "effective_at"));
-  if (!t) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
-  *out = *t;
+  auto effective_at_ms = events::ParseTime(StringOrEmpty(op.j, "effective_at"));
+  if (!effective_at_ms) return Status::InvalidArgument("effective_at: RFC 3339 UTC (2022-01-05T10:00:00Z)");
+  *out = *effective_at_ms;
   return Status::OK();
 }
 
@@ -174,7 +167,7 @@ class Simulation {
   std::string current_;
   std::vector<Version> policies_;  // the ledger's, then this file's, in publication order
   std::map<uint64_t, AccountState> states_;
-  std::map<uint64_t, int64_t> last_at_;
+  std::map<uint64_t, int64_t> last_at_ms_;  // account -> the time its next line may not precede
   std::map<std::string, uint64_t> emails_;  // normalized -> account, claimed in this file
   std::map<uint64_t, std::string> email_of_;  // account -> its email as of this point of the file
   std::set<std::string> freed_;              // emails that an update in this file gave up
@@ -192,7 +185,7 @@ Status Simulation::FindRecipient(const std::string& id_or_name) {
 }
 
 Status Simulation::CheckRecipient(const Op& op) {
-  const std::string name = S(op.j, "name"), country = S(op.j, "country");
+  const std::string name = StringOrEmpty(op.j, "name"), country = StringOrEmpty(op.j, "country");
   ACC_RETURN_IF_ERROR(accountable::CheckRecipient(name, country));
   Recipient existing;
   if (recipients_.count(RecipientNameKey(name)) || a_.FindRecipient(name, &existing).ok())
@@ -223,7 +216,7 @@ std::optional<int64_t> Simulation::EffectiveAtOf(const std::string& version) con
 
 // As Projector::ApplyPolicy: new, greater than the current version, in effect no earlier.
 Status Simulation::CheckPublish(const Op& op) {
-  const std::string v = S(op.j, "version");
+  const std::string v = StringOrEmpty(op.j, "version");
   int64_t effective_at_ms = 0;
   ACC_RETURN_IF_ERROR(EffectiveAt(op, &effective_at_ms));
   if (EffectiveAtOf(v)) return Status::Refused("policy version " + v + " was already published");
@@ -294,7 +287,7 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
   fb::Payload t = fb::Payload::AccessRequested;
   if (op.type == "register") {
     t = fb::Payload::Registered;
-    p = fb::CreateRegistered(f, f.CreateString(S(j, "accept_policy"))).Union();
+    p = fb::CreateRegistered(f, f.CreateString(StringOrEmpty(j, "accept_policy"))).Union();
   } else if (op.type == "login") {
     t = fb::Payload::LoginSucceeded;
     p = fb::CreateLoginSucceeded(f).Union();
@@ -306,14 +299,14 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
     p = fb::CreateAccessRequested(f, fb::AccessChannel::Import).Union();
   } else if (op.type == "consent") {
     const bool give = j.contains("give");
-    auto purpose = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
+    auto purpose = *events::ParsePurpose(StringOrEmpty(j, give ? "give" : "withdraw"));
     t = give ? fb::Payload::ConsentGiven : fb::Payload::ConsentWithdrawn;
     const std::string version = InEffectAt(op.at_ms);  // as Accounts names it for imports
     p = give ? fb::CreateConsentGiven(f, purpose, f.CreateString(version)).Union()
              : fb::CreateConsentWithdrawn(f, purpose, f.CreateString(version)).Union();
   } else if (op.type == "update") {
     t = fb::Payload::ProfileUpdated;
-    p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), 0, !S(j, "reason").empty()).Union();
+    p = fb::CreateProfileUpdated(f, f.CreateVector(ProfileFields(j)), 0, !StringOrEmpty(j, "reason").empty()).Union();
   } else if (op.type == "request-deletion") {
     t = fb::Payload::DeletionRequested;
     p = fb::CreateDeletionRequested(f, op.at_ms + grace_ms_).Union();
@@ -322,13 +315,15 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
     p = fb::CreateDeletionCancelled(f, st.deletion_deadline_ms).Union();
   } else {  // disclose
     t = fb::Payload::DisclosureRecorded;
-    auto basis = S(j, "legal_basis") == "legal_obligation" ? fb::LegalBasis::LegalObligation : fb::LegalBasis::Consent;
+    auto basis = StringOrEmpty(j, "legal_basis") == "legal_obligation" ? fb::LegalBasis::LegalObligation
+                                                                       : fb::LegalBasis::Consent;
     fb::DisclosureRecordedBuilder db(f);
-    auto country = f.CreateString(S(j, "country").empty() ? recipient_.country : S(j, "country"));
+    auto country =
+        f.CreateString(StringOrEmpty(j, "country").empty() ? recipient_.country : StringOrEmpty(j, "country"));
     db.add_country(country);
     db.add_legal_basis(basis);
     db.add_recipient_id(recipient_.id);
-    db.add_has_reference(!S(j, "reference").empty());
+    db.add_has_reference(!StringOrEmpty(j, "reference").empty());
     p = db.Finish().Union();
   }
   return b.Finish({op.account_id, op.at_ms, op.actor, op.request_id, current_}, t, p);
@@ -336,26 +331,27 @@ std::string Simulation::Envelope(const Op& op, const AccountState& st) {
 
 Status Simulation::Check(const Op& op) {
   if (op.type == "publish-policy") return CheckPublish(op);
-  if (op.type == "record-access") return validate::Ip(S(op.j, "ip"));
+  if (op.type == "record-access") return validate::Ip(StringOrEmpty(op.j, "ip"));
   if (op.type == "register-recipient") return CheckRecipient(op);
   if (op.type == "consent" && op.j.contains("give") == op.j.contains("withdraw"))
     return Status::InvalidArgument("consent: give exactly one of give or withdraw");
-  if (op.type == "consent" && !events::ParsePurpose(S(op.j, op.j.contains("give") ? "give" : "withdraw")))
+  if (op.type == "consent" && !events::ParsePurpose(StringOrEmpty(op.j, op.j.contains("give") ? "give" : "withdraw")))
     return Status::InvalidArgument("consent: unknown purpose");
   AccountState* st = nullptr;
   ACC_RETURN_IF_ERROR(State(op.account_id, &st));
   // The account's history so far (this file, or the ledger) bounds the time from below.
-  auto last = last_at_.emplace(op.account_id, std::max(st->registered_at_ms, st->last_active_at_ms)).first;
+  auto last = last_at_ms_.emplace(op.account_id, std::max(st->registered_at_ms, st->last_active_at_ms)).first;
   if (op.at_ms < last->second) return Status::InvalidArgument("occurred_at goes back in time for this account");
   last->second = op.at_ms;
-  if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
-  if (op.type == "update" && op.j.contains("email")) ACC_RETURN_IF_ERROR(CheckEmail(S(op.j, "email"), op.account_id));
-  if (op.type == "disclose") ACC_RETURN_IF_ERROR(FindRecipient(S(op.j, "recipient")));
+  if (op.type == "register") ACC_RETURN_IF_ERROR(CheckEmail(StringOrEmpty(op.j, "email"), op.account_id));
+  if (op.type == "update" && op.j.contains("email"))
+    ACC_RETURN_IF_ERROR(CheckEmail(StringOrEmpty(op.j, "email"), op.account_id));
+  if (op.type == "disclose") ACC_RETURN_IF_ERROR(FindRecipient(StringOrEmpty(op.j, "recipient")));
   std::string env = Envelope(op, *st);
   events::EventView v;
   ACC_RETURN_IF_ERROR(events::EventView::Parse(env, &v));
   std::optional<int64_t> named_effective_at_ms;
-  if (op.type == "register") named_effective_at_ms = EffectiveAtOf(S(op.j, "accept_policy"));
+  if (op.type == "register") named_effective_at_ms = EffectiveAtOf(StringOrEmpty(op.j, "accept_policy"));
   if (op.type == "consent") named_effective_at_ms = EffectiveAtOf(InEffectAt(op.at_ms));
   ACC_RETURN_IF_ERROR(CheckAccountRules(*st, v, current_, named_effective_at_ms));
   accountable::Apply(*st, v);
@@ -364,52 +360,71 @@ Status Simulation::Check(const Op& op) {
 
 // Builds the service request of one line; with dry_run only its input
 // checks run, otherwise the command itself.
+// A register line as the service's argument; the account id is the old system's.
+Registration RegistrationOf(const Op& op) {
+  const Json& j = op.j;
+  return {StringOrEmpty(j, "nickname"),
+          StringOrEmpty(j, "email"),
+          StringOrEmpty(j, "password"),
+          StringOrEmpty(j, "gender"),
+          StringOrEmpty(j, "birthdate"),
+          StringOrEmpty(j, "ip"),
+          StringOrEmpty(j, "user_agent"),
+          StringOrEmpty(j, "company"),
+          StringOrEmpty(j, "accept_policy"),
+          op.request_id,
+          fb::Actor::Import,
+          op.at_ms,
+          op.account_id};
+}
+
 Status RunOp(Accounts& a, const Op& op, bool dry_run) {
   const Json& j = op.j;
-  Context ctx{op.actor, op.at_ms, op.request_id, S(j, "reason")};
+  Context ctx{op.actor, op.at_ms, op.request_id, StringOrEmpty(j, "reason")};
   Receipt r;
   const uint64_t id = op.account_id;
   if (op.type == "register") {
-    Registration reg{S(j, "nickname"), S(j, "email"), S(j, "password"), S(j, "gender"), S(j, "birthdate"),
-                     S(j, "ip"), S(j, "user_agent"), S(j, "company"), S(j, "accept_policy"),
-                     op.request_id, fb::Actor::Import, op.at_ms, id};
+    const Registration reg = RegistrationOf(op);
     if (dry_run) return Accounts::CheckRegistration(reg, op.at_ms);
     RegisterResult out;
     return a.Register(reg, &out);
   }
   if (op.type == "login" || op.type == "login_failed") {
     // An imported login is a recorded fact: there is no password to check.
-    LoginRequest l{"", id, "", S(j, "ip"), S(j, "user_agent"), true, ctx, op.type == "login_failed"};
+    LoginRequest l{
+        "", id, "", StringOrEmpty(j, "ip"), StringOrEmpty(j, "user_agent"), true, ctx, op.type == "login_failed"};
     if (dry_run) return Accounts::CheckLogin(l);
     LoginResult out;
     return a.Login(l, &out);
   }
   if (op.type == "update") {
-    ProfileChange c{Opt(j, "nickname"), Opt(j, "email"), Opt(j, "company"), Opt(j, "gender"), Opt(j, "birthdate")};
+    ProfileChange c{StringIfPresent(j, "nickname"), StringIfPresent(j, "email"), StringIfPresent(j, "company"),
+                    StringIfPresent(j, "gender"), StringIfPresent(j, "birthdate")};
     return dry_run ? Accounts::CheckChange(c, ctx, op.at_ms) : a.Update(id, c, ctx, &r);
   }
   if (op.type == "disclose") {
-    Disclosure d{S(j, "recipient"), S(j, "country"), S(j, "purpose"), S(j, "legal_basis"), S(j, "safeguard"),
-                 S(j, "reference")};
+    Disclosure d{StringOrEmpty(j, "recipient"),   StringOrEmpty(j, "country"),   StringOrEmpty(j, "purpose"),
+                 StringOrEmpty(j, "legal_basis"), StringOrEmpty(j, "safeguard"), StringOrEmpty(j, "reference")};
     return dry_run ? Accounts::CheckDisclosure(d) : a.Disclose(id, d, ctx, &r);
   }
   if (op.type == "record-access") {
-    AccessLog l{S(j, "ip"), S(j, "browser"), S(j, "isp"), S(j, "referrer"), S(j, "os"), S(j, "path")};
+    AccessLog l{StringOrEmpty(j, "ip"),       StringOrEmpty(j, "browser"), StringOrEmpty(j, "isp"),
+                StringOrEmpty(j, "referrer"), StringOrEmpty(j, "os"),      StringOrEmpty(j, "path")};
     return dry_run ? Accounts::CheckAccessLog(l) : a.RecordAccess(l, ctx, &r);
   }
   if (op.type == "register-recipient") {
-    const std::string name = S(j, "name"), country = S(j, "country");
-    return dry_run ? CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
+    const std::string name = StringOrEmpty(j, "name"), country = StringOrEmpty(j, "country");
+    return dry_run ? accountable::CheckRecipient(name, country) : a.RegisterRecipient(name, country, ctx, &r);
   }
   if (op.type == "publish-policy") {
-    PolicyDraft d{S(j, "version"), S(j, "text"), S(j, "summary"), 0};
+    PolicyDraft d{StringOrEmpty(j, "version"), StringOrEmpty(j, "text"), StringOrEmpty(j, "summary"), 0};
     ACC_RETURN_IF_ERROR(EffectiveAt(op, &d.effective_at_ms));
     return dry_run ? Accounts::CheckPolicyDraft(d) : a.PublishPolicy(d, ctx, &r);
   }
   if (dry_run) return Status::OK();  // the simulation checks the rest
   if (op.type == "consent") {
     const bool give = j.contains("give");
-    auto p = *events::ParsePurpose(S(j, give ? "give" : "withdraw"));
+    auto p = *events::ParsePurpose(StringOrEmpty(j, give ? "give" : "withdraw"));
     return give ? a.GiveConsent(id, p, ctx, &r) : a.WithdrawConsent(id, p, ctx, &r);
   }
   if (op.type == "request-deletion") return a.RequestDeletion(id, ctx, &r);

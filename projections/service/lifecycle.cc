@@ -4,11 +4,12 @@
 #include <cctype>
 #include <chrono>
 
+#include "events/fields.h"
 #include "events/vocabulary.h"
-#include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
-#include "projections/service/describe.h"
 #include "projections/fold/policy.h"
+#include "projections/service/accounts.h"
+#include "projections/service/describe.h"
 #include "projections/validate/validate.h"
 
 namespace accountable {
@@ -55,11 +56,11 @@ Status Accounts::ReadCredential(uint64_t id, uint64_t seq, std::string* credenti
   if (v.type() == fb::Payload::Registered) {
     const fb::RegistrationPii* p;
     ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-    *credential = p->credential() ? p->credential()->str() : "";
+    *credential = events::StringOrEmpty(p->credential());
   } else {
     const fb::CredentialPii* p;
     ACC_RETURN_IF_ERROR(events::ReadPii(plain, &p));
-    *credential = p->credential() ? p->credential()->str() : "";
+    *credential = events::StringOrEmpty(p->credential());
   }
   std::fill(plain.begin(), plain.end(), '\0');
   return Status::OK();
@@ -144,7 +145,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
       r.account_id, r.ctx, fb::Payload::LoginSucceeded,
       ContentFields({r.email, r.password, r.ip, r.user_agent, r.recorded_fact ? "fact" : "live"}));
   const std::string current = CurrentPolicyVersion();
-  const int64_t at = r.ctx.occurred_at_ms ? r.ctx.occurred_at_ms : NowMs();
+  const int64_t at_ms = r.ctx.occurred_at_ms ? r.ctx.occurred_at_ms : NowMs();
 
   flatbuffers::FlatBufferBuilder pf(128);
   std::string plain = events::FinishPii(pf, fb::CreateLoginPiiDirect(pf, r.ip.c_str(), r.user_agent.c_str()));
@@ -154,7 +155,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   auto payload = ok ? fb::CreateLoginSucceeded(b.fbb(), method, sealed).Union()
                     : fb::CreateLoginFailed(b.fbb(), method, sealed).Union();
   std::vector<Ledger::Command> batch(1);
-  batch[0].envelope = b.Finish({id, at, r.ctx.actor, rid, current}, type, payload);
+  batch[0].envelope = b.Finish({id, at_ms, r.ctx.actor, rid, current}, type, payload);
   batch[0].content_digest = digest;
   // "By continuing the use ... after an update ... you accept the revised policy."
   // Not for imported logins: the old system's record says nothing about a
@@ -163,7 +164,7 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
   if (implicit) {
     events::EnvelopeBuilder cb;
     auto cp = fb::CreateConsentGiven(cb.fbb(), fb::Purpose::PrivacyPolicy, cb.fbb().CreateString(current), true);
-    batch.push_back({cb.Finish({id, at, r.ctx.actor, RequestKey(raw + "/implicit"), current},
+    batch.push_back({cb.Finish({id, at_ms, r.ctx.actor, RequestKey(raw + "/implicit"), current},
                                fb::Payload::ConsentGiven, cp.Union()), std::nullopt, digest});
   }
   std::vector<Ledger::Appended> res;
@@ -280,9 +281,9 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
 Status Accounts::RequestDeletion(uint64_t id, const Context& ctx, Receipt* out) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
-  const int64_t deadline = (ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()) + opt_.grace_period_ms;
+  const int64_t deadline_ms = (ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()) + opt_.grace_period_ms;
   return Commit(id, ctx, fb::Payload::DeletionRequested, [&](events::EnvelopeBuilder& b, const std::string&) {
-    return fb::CreateDeletionRequested(b.fbb(), deadline).Union();
+    return fb::CreateDeletionRequested(b.fbb(), deadline_ms).Union();
   }, out);
 }
 
@@ -352,21 +353,21 @@ Status Accounts::CheckAccessLog(const AccessLog& log) {
 
 Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
   ACC_RETURN_IF_ERROR(CheckAccessLog(log));
-  const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
-  ACC_RETURN_IF_ERROR(CheckOccurredAt(at, NowMs()));
-  const uint32_t day = DayOf(at);
+  const int64_t at_ms = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  ACC_RETURN_IF_ERROR(CheckOccurredAt(at_ms, NowMs()));
+  const uint32_t day = DayOf(at_ms);
   crypto::Key32 key;
   ACC_RETURN_IF_ERROR(vault_->GetOrCreateDayKey(day, &key));
   Context c = ctx;
   // Only the day in plaintext: a precise time could link the line to an
   // account's login at the same instant. The exact time is sealed (at_ms).
   constexpr int64_t kDayMs = 24LL * 3600 * 1000;
-  c.occurred_at_ms = at - at % kDayMs;
+  c.occurred_at_ms = at_ms - at_ms % kDayMs;
   // Never linked to an account: account id 0, and the day key, not a DEK.
   return Commit(0, c, fb::Payload::AccessLogged, [&](events::EnvelopeBuilder& b, const std::string& rid) {
     flatbuffers::FlatBufferBuilder pf(256);
     auto pii = fb::CreateAccessLogPiiDirect(pf, log.ip.c_str(), log.browser.c_str(), log.isp.c_str(),
-                                            log.referrer.c_str(), log.os.c_str(), log.path.c_str(), at);
+                                            log.referrer.c_str(), log.os.c_str(), log.path.c_str(), at_ms);
     std::string plain = events::FinishPii(pf, pii);
     std::string box = crypto::SealPadded(key, plain, AccountAd(day, fb::Payload::AccessLogged, rid));
     std::fill(plain.begin(), plain.end(), '\0');
@@ -387,13 +388,13 @@ Status Accounts::CheckPolicyDraft(const PolicyDraft& d) {
 Status Accounts::PublishPolicy(const PolicyDraft& d, const Context& ctx, Receipt* out) {
   ACC_RETURN_IF_ERROR(CheckPolicyDraft(d));
   const std::string digest = crypto::Sha256(d.text);
-  const int64_t at = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
-  const int64_t effective_at_ms = d.effective_at_ms ? d.effective_at_ms : at;
+  const int64_t at_ms = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
+  const int64_t effective_at_ms = d.effective_at_ms ? d.effective_at_ms : at_ms;
   // The projector refuses a version that is not newer or takes effect earlier
   // than the current one (projections/fold/policy.h).
   return Commit(0, ctx, fb::Payload::PolicyPublished, [&](events::EnvelopeBuilder& b, const std::string&) {
     auto& f = b.fbb();
-    return fb::CreatePolicyPublished(f, f.CreateString(d.version), at,
+    return fb::CreatePolicyPublished(f, f.CreateString(d.version), at_ms,
                                      f.CreateVector(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()),
                                      f.CreateString(d.text), effective_at_ms, f.CreateString(d.summary))
         .Union();

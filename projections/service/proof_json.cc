@@ -5,6 +5,7 @@
 
 #include "core/merkle.h"
 #include "projections/service/accounts.h"
+#include "projections/service/json_fields.h"
 
 namespace accountable::audit {
 
@@ -21,19 +22,17 @@ std::string Unb64(const nlohmann::json& v) {
   if (!v.is_string()) return "";
   const std::string s = v.get<std::string>();
   std::string out(s.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.c_str(), s.size(), nullptr, &len,
-                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+  size_t decoded_bytes = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.c_str(), s.size(), nullptr,
+                        &decoded_bytes, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
     return "";
-  out.resize(len);
+  out.resize(decoded_bytes);
   return out;
 }
 
 namespace {
 
-uint64_t U(const nlohmann::json& j, const char* k) {
-  return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<uint64_t>() : 0;
-}
+using json_fields::UnsignedOrZero;
 
 std::vector<std::string> ProofOf(const nlohmann::json& j) {
   std::vector<std::string> out;
@@ -89,13 +88,15 @@ Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Js
 }
 
 Status VerifyInclusion(const nlohmann::json& j) {
-  return merkle::VerifyInclusion(U(j, "leafIdx"), U(j, "treeSize"), Unb64(j.value("leafHash", nlohmann::json())),
-                                 ProofOf(j), Unb64(j.value("root", nlohmann::json())));
+  return merkle::VerifyInclusion(UnsignedOrZero(j, "leafIdx"), UnsignedOrZero(j, "treeSize"),
+                                 Unb64(j.value("leafHash", nlohmann::json())), ProofOf(j),
+                                 Unb64(j.value("root", nlohmann::json())));
 }
 
 Status VerifyConsistency(const nlohmann::json& j) {
-  return merkle::VerifyConsistency(U(j, "size1"), U(j, "size2"), Unb64(j.value("root1", nlohmann::json())),
-                                   Unb64(j.value("root2", nlohmann::json())), ProofOf(j));
+  return merkle::VerifyConsistency(UnsignedOrZero(j, "size1"), UnsignedOrZero(j, "size2"),
+                                   Unb64(j.value("root1", nlohmann::json())), Unb64(j.value("root2", nlohmann::json())),
+                                   ProofOf(j));
 }
 
 Status ReadLatestHead(Ledger& ledger, SignedTreeHead* out) {

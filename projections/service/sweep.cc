@@ -7,9 +7,9 @@
 #include <set>
 
 #include "core/crash_point.h"
+#include "projections/fold/activity.h"
 #include "projections/service/accounts.h"
 #include "projections/validate/validate.h"
-#include "projections/fold/activity.h"
 
 namespace accountable {
 namespace {
@@ -40,11 +40,11 @@ Status Accounts::Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* o
   out->clear();
   Roaring64Map candidates;
   ACC_RETURN_IF_ERROR(InactiveCandidates(*ledger_, as_of_ms, months, &candidates));
-  const int64_t cutoff = MonthsBefore(as_of_ms, months);
+  const int64_t cutoff_ms = MonthsBefore(as_of_ms, months);
   for (uint64_t id : candidates) {
     AccountState st;
     ACC_RETURN_IF_ERROR(ReadAccount(*ledger_, id, &st));
-    if (st.status != AccountStatus::kErased && st.last_active_at_ms < cutoff) out->push_back(id);
+    if (st.status != AccountStatus::kErased && st.last_active_at_ms < cutoff_ms) out->push_back(id);
   }
   return Status::OK();
 }
@@ -80,10 +80,10 @@ Status Accounts::DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>
   std::set<uint64_t> seen;
   Status s = ledger_->Scan(Cf::kMeta, kMetaDeletionPrefix, [&](std::string_view k, std::string_view) {
     k.remove_prefix(kMetaDeletionPrefix.size());
-    const auto deadline = static_cast<int64_t>(DecodeBE64(k));
-    if (deadline > as_of_ms) return false;  // keys sort by deadline
+    const auto deadline_ms = static_cast<int64_t>(DecodeBE64(k));
+    if (deadline_ms > as_of_ms) return false;  // keys sort by deadline
     const uint64_t id = DecodeBE64(k.substr(8));
-    out->push_back({id, "user_request", deadline});
+    out->push_back({id, "user_request", deadline_ms});
     seen.insert(id);
     return true;
   });
@@ -202,11 +202,11 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
   std::lock_guard<std::mutex> l(sweep_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
-  const int64_t as_of = o.as_of_ms ? o.as_of_ms : NowMs();
+  const int64_t as_of_ms = o.as_of_ms ? o.as_of_ms : NowMs();
   std::vector<SweepReport::Erasure> due;
-  ACC_RETURN_IF_ERROR(DueErasures(as_of, &due));
+  ACC_RETURN_IF_ERROR(DueErasures(as_of_ms, &due));
   std::vector<uint32_t> days;
-  ACC_RETURN_IF_ERROR(ExpiredDays(as_of, &days));
+  ACC_RETURN_IF_ERROR(ExpiredDays(as_of_ms, &days));
   if (o.dry_run) {
     out->erased = std::move(due);
     out->days_shredded = std::move(days);

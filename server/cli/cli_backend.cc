@@ -3,8 +3,8 @@
 #include <fstream>
 
 #include "events/vocabulary.h"
-#include "projections/service/describe.h"
 #include "projections/fold/policy.h"
+#include "projections/service/describe.h"
 #include "server/cli/cli_commands.h"
 #include "server/client/client.h"
 
@@ -62,9 +62,9 @@ class Embedded final : public Backend {
   }
   Status ListRecipients(std::vector<Recipient>* out) override { return a_->ListRecipients(out); }
   Status Sweep(const SweepOptions& o, SweepReport* out) override { return a_->Sweep(o, out); }
-  Status Inactive(int64_t as_of, int months, std::vector<Json>* out) override {
+  Status Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) override {
     std::vector<uint64_t> ids;
-    ACC_RETURN_IF_ERROR(a_->Inactive(as_of ? as_of : a_->NowMs(), months, &ids));
+    ACC_RETURN_IF_ERROR(a_->Inactive(as_of_ms ? as_of_ms : a_->NowMs(), months, &ids));
     for (uint64_t id : ids) {
       AccountState st;
       ACC_RETURN_IF_ERROR(ReadAccount(a_->ledger(), id, &st));
@@ -80,10 +80,11 @@ class Embedded final : public Backend {
   Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) override {
     return a_->RecordRetentionNotice(id, ctx, out);
   }
-  Status RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) override {
+  Status RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out, bool* truncated) override {
     constexpr int64_t kDayMs = 24LL * 3600 * 1000;
     std::vector<RetentionCandidate> due;
-    ACC_RETURN_IF_ERROR(a_->RetentionDue((as_of ? as_of : a_->NowMs()) + within_days * kDayMs, months, &due, truncated));
+    ACC_RETURN_IF_ERROR(
+        a_->RetentionDue((as_of_ms ? as_of_ms : a_->NowMs()) + within_days * kDayMs, months, &due, truncated));
     for (const auto& d : due)
       out->push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
                       {"due_at", events::FormatTime(d.due_at_ms)}});
@@ -190,7 +191,7 @@ class Remote final : public Backend {
   }
   Status ListRecipients(std::vector<Recipient>* out) override;
   Status Sweep(const SweepOptions& o, SweepReport* out) override;
-  Status Inactive(int64_t as_of, int months, std::vector<Json>* out) override;
+  Status Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) override;
   Status Import(std::string_view, ImportReport*) override {
     return Status::InvalidArgument("import runs in embedded mode only (--data on the server's machine)");
   }
@@ -207,7 +208,7 @@ class Remote final : public Backend {
   Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) override {
     return Receipted(wire::Body::RetentionNotice, [&](auto& f) { return wire::CreateRetentionNotice(f, id).Union(); }, ctx, out);
   }
-  Status RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) override;
+  Status RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out, bool* truncated) override;
 
  private:
   Status Call(wire::Body type, const Client::BodyFn& body, Client::Reply* rep, const std::string& rid = "") {
@@ -275,9 +276,10 @@ Status Remote::Policies(std::vector<Json>* out) {
   return Status::OK();
 }
 
-Status Remote::Inactive(int64_t as_of, int months, std::vector<Json>* out) {
+Status Remote::Inactive(int64_t as_of_ms, int months, std::vector<Json>* out) {
   Client::Reply rep;
-  ACC_RETURN_IF_ERROR(Call(wire::Body::Inactive, [&](auto& f) { return wire::CreateInactive(f, as_of, months).Union(); }, &rep));
+  ACC_RETURN_IF_ERROR(Call(
+      wire::Body::Inactive, [&](auto& f) { return wire::CreateInactive(f, as_of_ms, months).Union(); }, &rep));
   Json j;
   ACC_RETURN_IF_ERROR(ParseJson(rep.json, &j));
   if (!j.contains("account_ids") || !j["account_ids"].is_array()) return Status::Corruption("server sent no account_ids");
@@ -289,11 +291,11 @@ Status Remote::Inactive(int64_t as_of, int months, std::vector<Json>* out) {
   return Status::OK();
 }
 
-Status Remote::RetentionDue(int64_t as_of, int within_days, int months, std::vector<Json>* out, bool* truncated) {
+Status Remote::RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out, bool* truncated) {
   Client::Reply rep;
-  ACC_RETURN_IF_ERROR(Call(wire::Body::Inactive, [&](auto& f) {
-    return wire::CreateInactive(f, as_of, months, within_days).Union();
-  }, &rep));
+  ACC_RETURN_IF_ERROR(Call(
+      wire::Body::Inactive, [&](auto& f) { return wire::CreateInactive(f, as_of_ms, months, within_days).Union(); },
+      &rep));
   Json j;
   ACC_RETURN_IF_ERROR(ParseJson(rep.json, &j));
   if (!j.contains("accounts") || !j["accounts"].is_array() || !j.contains("truncated") || !j["truncated"].is_boolean())

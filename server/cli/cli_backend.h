@@ -50,7 +50,7 @@ class Backend {
   // out->seq == 0: the day was already on record, nothing appended.
   virtual Status Touch(uint64_t id, const Context& ctx, Receipt* out) = 0;
   virtual Status RetentionNotice(uint64_t id, const Context& ctx, Receipt* out) = 0;
-  // Active accounts retention erases within `within_days` of as_of (0: now):
+  // Active accounts retention erases within `within_days` of as_of_ms (0: now):
   // account_id, last_active_at, due_at; soonest first.
   virtual Status RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out,
                               bool* truncated) = 0;

@@ -123,10 +123,10 @@ Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
   return Accounts::Open(o, out);
 }
 
-Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms) {
-  auto t = events::ParseTime(text);
-  if (!t) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
-  *ms = *t;
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* out_ms) {
+  auto parsed_ms = events::ParseTime(text);
+  if (!parsed_ms) return Status::InvalidArgument(flag + ": not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
+  *out_ms = *parsed_ms;
   return Status::OK();
 }
 

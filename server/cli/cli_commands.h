@@ -62,7 +62,7 @@ int PrintUsageError(const Globals& g, const std::string& message);
 void Print(const Globals& g, const nlohmann::ordered_json& j);
 Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out);
 // Parses an RFC 3339 UTC time for flags such as --as-of.
-Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* ms);
+Status ParseTimeFlag(const std::string& flag, const std::string& text, int64_t* out_ms);
 // Reads the password from the first line of stdin (only with --password-stdin).
 Status ReadPassword(bool password_stdin, std::string* out);
 

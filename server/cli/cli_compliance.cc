@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include "events/vocabulary.h"
+#include "projections/fold/policy.h"
 #include "projections/service/describe.h"
 #include "projections/service/import.h"
-#include "projections/fold/policy.h"
 #include "server/cli/cli_commands.h"
 
 namespace accountable::cli {
@@ -39,18 +39,18 @@ int WithBackend(const Globals& g, const std::function<int(Backend&)>& fn) {
 }
 
 struct SweepFlags {
-  std::string as_of;
+  std::string as_of_text;  // RFC 3339, as typed
   bool dry_run = false;
 };
 
 int RunSweep(const Globals& g, const SweepFlags& f) {
   SweepOptions o;
   o.dry_run = f.dry_run;
-  if (!f.as_of.empty()) {
-    Status s = ParseTimeFlag("--as-of", f.as_of, &o.as_of_ms);
+  if (!f.as_of_text.empty()) {
+    Status s = ParseTimeFlag("--as-of", f.as_of_text, &o.as_of_ms);
     if (!s.ok()) return Fail(g, s);
   }
-  if (!f.as_of.empty() && !f.dry_run)
+  if (!f.as_of_text.empty() && !f.dry_run)
     return Fail(g, Status::InvalidArgument("--as-of needs --dry-run: a real sweep runs on the real clock"));
   return WithBackend(g, [&](Backend& a) {
     SweepReport r;
@@ -71,23 +71,23 @@ int RunSweep(const Globals& g, const SweepFlags& f) {
 }
 
 struct InactiveFlags {
-  std::string as_of;
+  std::string as_of_text;     // RFC 3339, as typed
   std::optional<int> months;  // default: --retention-months
   std::optional<int> within_days;
 };
 
 int RunInactive(const Globals& g, const InactiveFlags& f) {
-  int64_t as_of = 0;
-  if (!f.as_of.empty()) {
-    Status s = ParseTimeFlag("--as-of", f.as_of, &as_of);
+  int64_t as_of_ms = 0;
+  if (!f.as_of_text.empty()) {
+    Status s = ParseTimeFlag("--as-of", f.as_of_text, &as_of_ms);
     if (!s.ok()) return Fail(g, s);
   }
   return WithBackend(g, [&](Backend& a) {
     std::vector<Json> rows;
     bool truncated = false;
     const int months = f.months.value_or(g.retention_months);
-    Status s = f.within_days ? a.RetentionDue(as_of, *f.within_days, months, &rows, &truncated)
-                             : a.Inactive(as_of, months, &rows);
+    Status s = f.within_days ? a.RetentionDue(as_of_ms, *f.within_days, months, &rows, &truncated)
+                             : a.Inactive(as_of_ms, months, &rows);
     if (!s.ok()) return Fail(g, s);
     for (const auto& row : rows) Print(g, row);
     // Said on stderr, so a script reading the rows still gets only rows.
@@ -104,13 +104,13 @@ void AttachPolicyCommands(CLI::App& app, Globals& g, Selected* selected);
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto sf = std::make_shared<SweepFlags>();
   auto* sweep = app.add_subcommand("sweep", "erase what the grace period and retention rules say, shred old access-log keys");
-  sweep->add_option("--as-of", sf->as_of, "with --dry-run: evaluate as of this time");
+  sweep->add_option("--as-of", sf->as_of_text, "with --dry-run: evaluate as of this time");
   sweep->add_flag("--dry-run", sf->dry_run, "only say what would be erased or shredded, and why");
   sweep->callback([&g, selected, sf] { *selected = [&g, sf] { return RunSweep(g, *sf); }; });
 
   auto inf = std::make_shared<InactiveFlags>();
   auto* inactive = app.add_subcommand("inactive", "accounts past the retention line, one per line");
-  inactive->add_option("--as-of", inf->as_of, "default: now");
+  inactive->add_option("--as-of", inf->as_of_text, "default: now");
   inactive->add_option("--months", inf->months, "default: --retention-months")->check(CLI::Range(1, 1200));
   inactive->add_option("--within", inf->within_days,
                        "DAYS: the active accounts retention erases within DAYS, with the date each is due")
@@ -159,7 +159,7 @@ int PrintReceipt(const Globals& g, uint64_t id, std::string_view what, const Sta
   return 0;
 }
 
-Context Ctx(const ReceiptFlags& f) {
+Context ContextOf(const ReceiptFlags& f) {
   Context c;
   c.actor = f.by == "admin" ? fb::Actor::Admin : fb::Actor::Holder;
   c.request_id = f.request_id;
@@ -169,7 +169,7 @@ Context Ctx(const ReceiptFlags& f) {
 int RunExport(const Globals& g, const ReceiptFlags& f) {
   return WithBackend(g, [&](Backend& a) {
     std::string json;
-    Status s = a.Export(f.account, Ctx(f), &json);
+    Status s = a.Export(f.account, ContextOf(f), &json);
     if (!s.ok()) return Fail(g, s);
     std::cout << json << "\n";
     return 0;
@@ -177,7 +177,7 @@ int RunExport(const Globals& g, const ReceiptFlags& f) {
 }
 
 int RunRecordAccess(const Globals& g, const ReceiptFlags& f) {
-  Context c = Ctx(f);
+  Context c = ContextOf(f);
   c.actor = fb::Actor::System;  // collected automatically, not caused by a holder
   if (!f.at.empty()) {
     Status s = ParseTimeFlag("--at", f.at, &c.occurred_at_ms);
@@ -194,7 +194,7 @@ int RunPublish(const Globals& g, const ReceiptFlags& f) {
   Status s = ReadFile(f.text_file, kPolicyFileBytesMax, &d.text);
   if (s.ok() && !f.effective.empty()) s = ParseTimeFlag("--effective", f.effective, &d.effective_at_ms);
   if (!s.ok()) return Fail(g, s);
-  Context c = Ctx(f);
+  Context c = ContextOf(f);
   c.actor = fb::Actor::Admin;
   return WithBackend(g, [&](Backend& a) {
     Receipt r;
@@ -305,7 +305,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
     *selected = [&g, df] {
       return WithBackend(g, [&](Backend& a) {
         Receipt r;
-        Context c = Ctx(*df);
+        Context c = ContextOf(*df);
         c.actor = fb::Actor::Admin;
         return PrintReceipt(g, df->account, "disclosure_recorded", a.Disclose(df->account, df->disclosure, c, &r), r);
       });
@@ -333,7 +333,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
     *selected = [&g, nf] {
       return WithBackend(g, [&](Backend& a) {
         Receipt r;
-        Context c = Ctx(*nf);
+        Context c = ContextOf(*nf);
         c.actor = fb::Actor::System;  // the forum's mailer, not the holder
         return PrintReceipt(g, nf->account, "retention_notice_sent", a.RetentionNotice(nf->account, c, &r), r);
       });

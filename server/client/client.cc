@@ -5,6 +5,8 @@
 
 #include <boost/asio.hpp>
 
+#include "events/fields.h"
+
 namespace accountable {
 
 namespace asio = boost::asio;
@@ -73,9 +75,10 @@ class ClientImpl final : public Client {
     boost::system::error_code ec;
     asio::read(socket_, asio::buffer(header), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
-    uint32_t len = wire::DecodeLength(header);
-    if (len == 0 || len > frame_bytes_max_) return Status::Corruption("response frame length out of range");
-    std::string body(len, '\0');
+    uint32_t body_bytes = wire::DecodeLength(header);
+    if (body_bytes == 0 || body_bytes > frame_bytes_max_)
+      return Status::Corruption("response frame length out of range");
+    std::string body(body_bytes, '\0');
     asio::read(socket_, asio::buffer(body), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
     const wire::Response* r;
@@ -83,7 +86,7 @@ class ClientImpl final : public Client {
     *out = Reply();
     out->correlation_id = r->correlation_id();
     out->code = r->code();
-    out->status = StatusFromCode(r->code(), r->message() ? r->message()->str() : "");
+    out->status = StatusFromCode(r->code(), events::StringOrEmpty(r->message()));
     out->seq = r->seq();
     out->account_id = r->account_id();
     out->duplicate = r->duplicate();

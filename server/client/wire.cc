@@ -6,11 +6,11 @@ uint32_t DecodeLength(const uint8_t h[kFrameHeaderBytes]) {
   return uint32_t(h[0]) | uint32_t(h[1]) << 8 | uint32_t(h[2]) << 16 | uint32_t(h[3]) << 24;
 }
 
-std::string Frame(const uint8_t* data, size_t size) {
-  std::string out(kFrameHeaderBytes + size, '\0');
-  const auto n = static_cast<uint32_t>(size);
+std::string Frame(const uint8_t* data, size_t body_bytes) {
+  std::string out(kFrameHeaderBytes + body_bytes, '\0');
+  const auto n = static_cast<uint32_t>(body_bytes);
   for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  std::copy(data, data + size, out.begin() + kFrameHeaderBytes);
+  std::copy(data, data + body_bytes, out.begin() + kFrameHeaderBytes);
   return out;
 }
 

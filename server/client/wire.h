@@ -39,7 +39,7 @@ enum class ProtocolCode : uint8_t {
 
 uint32_t DecodeLength(const uint8_t header[kFrameHeaderBytes]);
 // Prepends the length to a finished FlatBuffers buffer.
-std::string Frame(const uint8_t* data, size_t size);
+std::string Frame(const uint8_t* data, size_t body_bytes);
 
 Status ParseRequest(std::string_view body, const Request** out);
 // The verifier accepts a union type without its table (and unknown types);

@@ -4,9 +4,10 @@
 
 #include "core/crypto.h"
 #include "core/tree_head.h"
+#include "events/fields.h"
 #include "events/vocabulary.h"
-#include "projections/service/describe.h"
 #include "projections/fold/policy.h"
+#include "projections/service/describe.h"
 #include "projections/service/proof_json.h"
 
 namespace accountable {
@@ -17,19 +18,20 @@ using wire::Body;
 
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
-std::string S(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
-std::optional<std::string> Opt(const flatbuffers::String* s) {
-  return s ? std::optional<std::string>(s->str()) : std::nullopt;
-}
+using events::OptionalString;
+using events::StringOrEmpty;
 
-Context Ctx(const wire::Request* r, fb::Actor actor = fb::Actor::Holder) {
+// A request's idempotency key with the actor its handler names: the body
+// type, not the client, decides who acts.
+Context ContextOf(const wire::Request* r, fb::Actor actor = fb::Actor::Holder) {
   Context c;
   c.actor = actor;
-  c.request_id = S(r->request_id());
+  c.request_id = StringOrEmpty(r->request_id());
   return c;
 }
 
-std::string Receipt1(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
+// The answer to a command: the receipt of the one event it appended.
+std::string ReceiptFrame(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
   wire::ResponseFields f;
   f.seq = r.seq;
   f.account_id = account;
@@ -51,10 +53,47 @@ std::string Events(uint64_t corr, const Status& s, std::vector<Ledger::Stored>& 
   return wire::ResponseFrame(corr, s, f);
 }
 
-std::string Doc(uint64_t corr, const Status& s, std::string json) {
+// The answer to a query: a JSON document, sent only when the query succeeded.
+std::string JsonFrame(uint64_t corr, const Status& s, std::string json) {
   wire::ResponseFields f;
   if (s.ok()) f.json = std::move(json);
   return wire::ResponseFrame(corr, s, f);
+}
+
+// The wire bodies as the service's arguments. An unset string field reads as
+// "", except in an update, where an unset field means "leave it as it is".
+Registration RegistrationOf(const wire::Request* r) {
+  auto* b = r->body_as_Register();
+  return {StringOrEmpty(b->nickname()),   StringOrEmpty(b->email()),     StringOrEmpty(b->password()),
+          StringOrEmpty(b->gender()),     StringOrEmpty(b->birthdate()), StringOrEmpty(b->ip()),
+          StringOrEmpty(b->user_agent()), StringOrEmpty(b->company()),   StringOrEmpty(b->accept_policy()),
+          StringOrEmpty(r->request_id())};
+}
+
+LoginRequest LoginOf(const wire::Request* r) {
+  auto* b = r->body_as_Login();
+  return {StringOrEmpty(b->email()),
+          b->account_id(),
+          StringOrEmpty(b->password()),
+          StringOrEmpty(b->ip()),
+          StringOrEmpty(b->user_agent()),
+          false,
+          ContextOf(r)};
+}
+
+ProfileChange ProfileChangeOf(const wire::Update* b) {
+  return {OptionalString(b->nickname()), OptionalString(b->email()), OptionalString(b->company()),
+          OptionalString(b->gender()), OptionalString(b->birthdate())};
+}
+
+Disclosure DisclosureOf(const wire::Disclose* b) {
+  return {StringOrEmpty(b->recipient()),   StringOrEmpty(b->country()),   StringOrEmpty(b->purpose()),
+          StringOrEmpty(b->legal_basis()), StringOrEmpty(b->safeguard()), StringOrEmpty(b->reference())};
+}
+
+AccessLog AccessLogOf(const wire::RecordAccess* b) {
+  return {StringOrEmpty(b->ip()),       StringOrEmpty(b->browser()), StringOrEmpty(b->isp()),
+          StringOrEmpty(b->referrer()), StringOrEmpty(b->os()),      StringOrEmpty(b->path())};
 }
 
 std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
@@ -62,62 +101,56 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
   Receipt rc;
   switch (r->body_type()) {
     case Body::Register: {
-      auto* b = r->body_as_Register();
-      Registration reg{S(b->nickname()), S(b->email()), S(b->password()), S(b->gender()), S(b->birthdate()),
-                       S(b->ip()), S(b->user_agent()), S(b->company()), S(b->accept_policy()), S(r->request_id())};
       RegisterResult out;
-      Status s = a.Register(reg, &out);
-      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
+      Status s = a.Register(RegistrationOf(r), &out);
+      return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
     }
     case Body::Login: {
-      auto* b = r->body_as_Login();
-      LoginRequest l{S(b->email()), b->account_id(), S(b->password()), S(b->ip()), S(b->user_agent()), false, Ctx(r)};
       LoginResult out;
-      Status s = a.Login(l, &out);
-      return Receipt1(corr, s, out.account_id, {out.seq, out.duplicate});
+      Status s = a.Login(LoginOf(r), &out);
+      return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
     }
     case Body::Consent: {
       auto* b = r->body_as_Consent();
-      auto p = events::ParsePurpose(S(b->purpose()));
+      auto p = events::ParsePurpose(StringOrEmpty(b->purpose()));
       if (!p) return wire::ResponseFrame(corr, Status::InvalidArgument("purpose: unknown"));
-      Status s = b->give() ? a.GiveConsent(b->account_id(), *p, Ctx(r), &rc)
-                           : a.WithdrawConsent(b->account_id(), *p, Ctx(r), &rc);
-      return Receipt1(corr, s, b->account_id(), rc);
+      Status s = b->give() ? a.GiveConsent(b->account_id(), *p, ContextOf(r), &rc)
+                           : a.WithdrawConsent(b->account_id(), *p, ContextOf(r), &rc);
+      return ReceiptFrame(corr, s, b->account_id(), rc);
     }
     case Body::Update: {
       auto* b = r->body_as_Update();
-      Context c = Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder);
-      c.reason = S(b->reason());
-      ProfileChange ch{Opt(b->nickname()), Opt(b->email()), Opt(b->company()), Opt(b->gender()), Opt(b->birthdate())};
-      return Receipt1(corr, a.Update(b->account_id(), ch, c, &rc), b->account_id(), rc);
+      Context c = ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder);
+      c.reason = StringOrEmpty(b->reason());
+      return ReceiptFrame(corr, a.Update(b->account_id(), ProfileChangeOf(b), c, &rc), b->account_id(), rc);
     }
     case Body::RequestDeletion: {
       uint64_t id = r->body_as_RequestDeletion()->account_id();
-      return Receipt1(corr, a.RequestDeletion(id, Ctx(r), &rc), id, rc);
+      return ReceiptFrame(corr, a.RequestDeletion(id, ContextOf(r), &rc), id, rc);
     }
     case Body::CancelDeletion: {
       uint64_t id = r->body_as_CancelDeletion()->account_id();
-      return Receipt1(corr, a.CancelDeletion(id, Ctx(r), &rc), id, rc);
+      return ReceiptFrame(corr, a.CancelDeletion(id, ContextOf(r), &rc), id, rc);
     }
     case Body::Disclose: {
       auto* b = r->body_as_Disclose();
-      Disclosure d{S(b->recipient()), S(b->country()), S(b->purpose()), S(b->legal_basis()), S(b->safeguard()),
-                   S(b->reference())};
-      return Receipt1(corr, a.Disclose(b->account_id(), d, Ctx(r, fb::Actor::Admin), &rc), b->account_id(), rc);
+      Status s = a.Disclose(b->account_id(), DisclosureOf(b), ContextOf(r, fb::Actor::Admin), &rc);
+      return ReceiptFrame(corr, s, b->account_id(), rc);
     }
-    case Body::RecordAccess: {
-      auto* b = r->body_as_RecordAccess();
-      AccessLog l{S(b->ip()), S(b->browser()), S(b->isp()), S(b->referrer()), S(b->os()), S(b->path())};
-      return Receipt1(corr, a.RecordAccess(l, Ctx(r, fb::Actor::System), &rc), 0, rc);
-    }
+    case Body::RecordAccess:
+      return ReceiptFrame(
+          corr, a.RecordAccess(AccessLogOf(r->body_as_RecordAccess()), ContextOf(r, fb::Actor::System), &rc), 0, rc);
     case Body::PublishPolicy: {
       auto* b = r->body_as_PublishPolicy();
-      PolicyDraft d{S(b->version()), S(b->text()), S(b->summary()), b->effective_at_ms()};
-      return Receipt1(corr, a.PublishPolicy(d, Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+      PolicyDraft d{StringOrEmpty(b->version()), StringOrEmpty(b->text()), StringOrEmpty(b->summary()),
+                    b->effective_at_ms()};
+      return ReceiptFrame(corr, a.PublishPolicy(d, ContextOf(r, fb::Actor::Admin), &rc), 0, rc);
     }
     case Body::RegisterRecipient: {
       auto* b = r->body_as_RegisterRecipient();
-      return Receipt1(corr, a.RegisterRecipient(S(b->name()), S(b->country()), Ctx(r, fb::Actor::Admin), &rc), 0, rc);
+      Status s = a.RegisterRecipient(StringOrEmpty(b->name()), StringOrEmpty(b->country()),
+                                     ContextOf(r, fb::Actor::Admin), &rc);
+      return ReceiptFrame(corr, s, 0, rc);
     }
     default:
       return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
@@ -130,44 +163,45 @@ std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
   Receipt rc;
   if (r->body_type() == Body::Touch) {
     const uint64_t id = r->body_as_Touch()->account_id();
-    return Receipt1(corr, a.Touch(id, Ctx(r), &rc), id, rc);
+    return ReceiptFrame(corr, a.Touch(id, ContextOf(r), &rc), id, rc);
   }
   if (r->body_type() == Body::RetentionNotice) {
     const uint64_t id = r->body_as_RetentionNotice()->account_id();
-    return Receipt1(corr, a.RecordRetentionNotice(id, Ctx(r, fb::Actor::System), &rc), id, rc);
+    return ReceiptFrame(corr, a.RecordRetentionNotice(id, ContextOf(r, fb::Actor::System), &rc), id, rc);
   }
   auto* b = r->body_as_ChangePassword();
   // Without the old password only an admin may set a new one.
   if (b->by_admin() && role != wire::Role::Admin)
     return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
                                "role " + std::string(wire::RoleName(role)) + " may not reset a password");
-  PasswordChange pc{S(b->old_password()), S(b->new_password())};
-  Status s = a.ChangePassword(b->account_id(), pc, Ctx(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
+  PasswordChange pc{StringOrEmpty(b->old_password()), StringOrEmpty(b->new_password())};
+  Status s =
+      a.ChangePassword(b->account_id(), pc, ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
   std::fill(pc.old_password.begin(), pc.old_password.end(), '\0');
   std::fill(pc.new_password.begin(), pc.new_password.end(), '\0');
-  return Receipt1(corr, s, b->account_id(), rc);
+  return ReceiptFrame(corr, s, b->account_id(), rc);
 }
 
 std::string HandleInactive(Accounts& a, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   auto* b = r->body_as_Inactive();
-  const int64_t as_of = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
+  const int64_t as_of_ms = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
   const int months = b->months() ? b->months() : a.retention_months();
   if (b->within_days() < 0) {
     std::vector<uint64_t> ids;
-    Status s = a.Inactive(as_of, months, &ids);
-    return Doc(corr, s, Json{{"account_ids", ids}}.dump());
+    Status s = a.Inactive(as_of_ms, months, &ids);
+    return JsonFrame(corr, s, Json{{"account_ids", ids}}.dump());
   }
   if (b->within_days() > kRetentionWithinDaysMax)
     return wire::ResponseFrame(corr, Status::InvalidArgument("within_days: must be 0.." + std::to_string(kRetentionWithinDaysMax)));
   std::vector<RetentionCandidate> due;
   bool truncated = false;
-  Status s = a.RetentionDue(as_of + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
+  Status s = a.RetentionDue(as_of_ms + int64_t{b->within_days()} * kDayMs, months, &due, &truncated);
   Json rows = Json::array();
   for (const auto& d : due)
     rows.push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
                     {"due_at", events::FormatTime(d.due_at_ms)}});
-  return Doc(corr, s, Json{{"accounts", rows}, {"truncated", truncated}}.dump());
+  return JsonFrame(corr, s, Json{{"accounts", rows}, {"truncated", truncated}}.dump());
 }
 
 std::string HandleSweep(Accounts& a, const wire::Request* r) {
@@ -183,7 +217,7 @@ std::string HandleSweep(Accounts& a, const wire::Request* r) {
   Json j{{"dry_run", b->dry_run()}, {"erased", erased}, {"days_shredded", rep.days_shredded},
          {"verified", rep.verified}, {"files_scanned", rep.shred.files_scanned},
          {"bytes_scanned", rep.shred.bytes_scanned}, {"hits", rep.shred.hits}, {"elapsed_ms", rep.elapsed_ms}};
-  return Doc(corr, s, j.dump());
+  return JsonFrame(corr, s, j.dump());
 }
 
 std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
@@ -208,12 +242,12 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       if (s.ok() && role != wire::Role::Admin) j.erase("pii");  // PII is for admins only
       // The forum (writer) shows nicknames; an auditor sees no personal data at all.
       if (s.ok() && role == wire::Role::Auditor && v.state.status != AccountStatus::kErased) j.erase("display_name");
-      return Doc(corr, s, s.ok() ? j.dump() : "");
+      return JsonFrame(corr, s, s.ok() ? j.dump() : "");
     }
     case Body::Export: {
       std::string json;
-      Status s = a.Export(r->body_as_Export()->account_id(), Ctx(r, fb::Actor::Admin), &json);
-      return Doc(corr, s, std::move(json));
+      Status s = a.Export(r->body_as_Export()->account_id(), ContextOf(r, fb::Actor::Admin), &json);
+      return JsonFrame(corr, s, std::move(json));
     }
     case Body::TreeHead: {
       SignedTreeHead h;
@@ -221,18 +255,18 @@ std::string HandleRead(Accounts& a, wire::Role role, const wire::Request* r) {
       if (!s.ok()) return wire::ResponseFrame(corr, s);
       Json j{{"tree_size", h.size}, {"root", crypto::ToHex(h.root)}, {"timestamp_ms", h.timestamp_ms},
              {"signature", crypto::ToHex(h.signature)}, {"public_key", crypto::ToHex(a.public_key())}};
-      return Doc(corr, Status::OK(), j.dump());
+      return JsonFrame(corr, Status::OK(), j.dump());
     }
     case Body::ListRecipients: {
       std::vector<Recipient> all;
       Status s = a.ListRecipients(&all);
       Json list = Json::array();
       for (const auto& x : all) list.push_back({{"recipient_id", x.id}, {"name", x.name}, {"country", x.country}});
-      return Doc(corr, s, Json{{"recipients", list}}.dump());
+      return JsonFrame(corr, s, Json{{"recipients", list}}.dump());
     }
     default: {  // Stats
       Json j{{"last_seq", a.ledger().LastSeq()}, {"policy_version", a.CurrentPolicyVersion()}};
-      return Doc(corr, Status::OK(), j.dump());
+      return JsonFrame(corr, Status::OK(), j.dump());
     }
   }
 }
@@ -242,14 +276,14 @@ std::string HandlePolicy(Accounts& a, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   if (r->body_type() == Body::GetPolicy) {
     policy::Info info;
-    Status s = policy::Read(a.ledger(), S(r->body_as_GetPolicy()->version()), true, &info);
-    return Doc(corr, s, s.ok() ? policy::Describe(info, true).dump() : "");
+    Status s = policy::Read(a.ledger(), StringOrEmpty(r->body_as_GetPolicy()->version()), true, &info);
+    return JsonFrame(corr, s, s.ok() ? policy::Describe(info, true).dump() : "");
   }
   std::vector<policy::Info> infos;
   Status s = policy::List(a.ledger(), &infos);
   Json list = Json::array();
   for (const auto& i : infos) list.push_back(policy::Describe(i, false));
-  return Doc(corr, s, s.ok() ? Json{{"policies", list}}.dump() : "");
+  return JsonFrame(corr, s, s.ok() ? Json{{"policies", list}}.dump() : "");
 }
 
 // The size a proof defaults to: the latest signed head's, so the root in the
@@ -280,7 +314,7 @@ std::string HandleProof(Accounts& a, const wire::Request* r) {
     if (s.ok() && b->old_size() > new_size) s = Status::InvalidArgument("old_size: must not exceed new_size");
     if (s.ok()) s = audit::ProveConsistency(a.ledger(), b->old_size(), new_size, &j);
   }
-  return Doc(r->correlation_id(), s, s.ok() ? j.dump() : "");
+  return JsonFrame(r->correlation_id(), s, s.ok() ? j.dump() : "");
 }
 
 // Executes the requests of a Batch in order, each as if sent alone; one

@@ -144,19 +144,19 @@ void ServerImpl::ArmDeletionTimer(int64_t fired_ms) {
       std::lock_guard<std::mutex> l(mu_);
       if (stopping_) return;
     }
-    std::optional<int64_t> deadline;
-    Status s = accounts_->NextDeletionDeadline(&deadline);
+    std::optional<int64_t> deadline_ms;
+    Status s = accounts_->NextDeletionDeadline(&deadline_ms);
     if (!s.ok()) spdlog::error("reading the deletion index failed: {}", s.ToString());
-    if (!s.ok() || !deadline) {
+    if (!s.ok() || !deadline_ms) {
       deletion_timer_.cancel();  // the hourly sweep still runs
       return;
     }
-    int64_t delay_ms = *deadline - accounts_->NowMs();
-    if (fired_ms != 0 && *deadline <= fired_ms) delay_ms = std::max(delay_ms, kDeletionRetryMs);
+    int64_t delay_ms = *deadline_ms - accounts_->NowMs();
+    if (fired_ms != 0 && *deadline_ms <= fired_ms) delay_ms = std::max(delay_ms, kDeletionRetryMs);
     delay_ms = std::clamp<int64_t>(delay_ms, 0, kDeletionWaitMaxMs);
     deletion_timer_.expires_after(std::chrono::milliseconds(delay_ms));  // cancels the previous wait
-    deletion_timer_.async_wait([this, d = *deadline](const boost::system::error_code& ec) {
-      if (!ec) asio::post(workers_, [this, d] { OnDeletionTimer(d); });
+    deletion_timer_.async_wait([this, due_ms = *deadline_ms](const boost::system::error_code& ec) {
+      if (!ec) asio::post(workers_, [this, due_ms] { OnDeletionTimer(due_ms); });
     });
   });
 }

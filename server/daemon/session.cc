@@ -84,15 +84,15 @@ asio::awaitable<void> Session::ReadLoop() {
       uint8_t header[wire::kFrameHeaderBytes];
       Touch(o.idle_timeout_ms);
       co_await asio::async_read(socket_, asio::buffer(header), use_awaitable);
-      const uint32_t len = wire::DecodeLength(header);
-      if (len == 0 || len > o.frame_bytes_max) {
+      const uint32_t body_bytes = wire::DecodeLength(header);
+      if (body_bytes == 0 || body_bytes > o.frame_bytes_max) {
         Send(wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kFrameTooLarge),
                                  "frame length must be 1.." + std::to_string(o.frame_bytes_max)));
         reading_done_ = true;  // the stream cannot be resynchronized
         MaybeFinish();
         co_return;
       }
-      std::string body(len, '\0');
+      std::string body(body_bytes, '\0');
       in_frame_ = true;
       Touch(o.frame_timeout_ms);
       co_await asio::async_read(socket_, asio::buffer(body), use_awaitable);
