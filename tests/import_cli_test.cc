@@ -144,5 +144,3 @@ TEST_CASE("import: the CLI records who acted and refuses a duplicate key or an a
     CHECK(CountLines(run({"log"}).out) == events);
   }
 }
-
-}  // namespace
