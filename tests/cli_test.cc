@@ -533,14 +533,18 @@ TEST_CASE("cli: a data directory held by another process exits 6", "[cli]") {
 }
 
 // CLI11's own parse errors quote the unexpected argument, which after a
-// mistyped flag is the value meant for it; cli_main.cc replaces them.
+// mistyped flag is the value meant for it, and its Range and IsMember checks
+// quote the rejected value; cli_main.cc and cli_commands.h replace them.
 TEST_CASE("cli: a mistyped flag does not echo the value that follows it", "[cli]") {
   const std::string pw = std::string(kPassword) + "\n";
   auto typo = Reg{}.Drop("--company").Args();
   typo.insert(typo.end(), {"--compnay", "LeakCoQz9"});
   auto stray = Reg{}.Set("--email", "stray@example.org").Args();
   stray.push_back("StrayNickQz9");
-  ExpectRejected({{"--compnay", typo, pw, 2, "LeakCoQz9"}, {"stray argument", stray, pw, 2, "StrayNickQz9"}});
+  ExpectRejected({{"--compnay", typo, pw, 2, "LeakCoQz9"},
+                  {"stray argument", stray, pw, 2, "StrayNickQz9"},
+                  {"a name after --by", {"export", "1", "--by", "Ann ByNameQz9"}, "", 2, "ByNameQz9"},
+                  {"a word after --grace-days", {"--grace-days", "GraceQz9", "log"}, "", 2, "GraceQz9"}});
 }
 
 // nlohmann::json::dump throws on invalid UTF-8 unless told to replace it,
