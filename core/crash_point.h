@@ -9,12 +9,24 @@
 // "Erasure") is finished at next open.
 // Unset in production, where each call is one getenv and a compare.
 //
+// FaultPoint is for points on a hot path that a test reaches many times
+// before the fault is wanted (the server's read loop, say):
+//
+//   if (FaultPoint("session:throw")) throw std::logic_error("injected");
+//
+// It is true when ACCOUNTABLE_CRASH_AT is "name@N" and this is the N-th time
+// (counted from 1, over all threads) the point is reached; "name" alone means
+// "name@1". The caller decides what the fault is. The variable is read once
+// per process, so unset it costs a compare of a cached pointer.
+//
 // Thread safety: thread-safe.
 #pragma once
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,6 +35,26 @@ namespace accountable {
 inline void CrashPoint(const char* name) {
   const char* want = std::getenv("ACCOUNTABLE_CRASH_AT");
   if (want != nullptr && std::strcmp(want, name) == 0) ::kill(::getpid(), SIGKILL);
+}
+
+namespace crash_point_internal {
+inline bool FaultPointSlow(const char* want, const char* name) {
+  const size_t n = std::strlen(name);
+  if (std::strncmp(want, name, n) != 0) return false;
+  uint64_t nth = 1;
+  if (want[n] == '@') {
+    nth = std::strtoull(want + n + 1, nullptr, 10);
+  } else if (want[n] != '\0') {
+    return false;
+  }
+  static std::atomic<uint64_t> reached{0};
+  return reached.fetch_add(1) + 1 == nth;
+}
+}  // namespace crash_point_internal
+
+inline bool FaultPoint(const char* name) {
+  static const char* const want = std::getenv("ACCOUNTABLE_CRASH_AT");
+  return want != nullptr && crash_point_internal::FaultPointSlow(want, name);
 }
 
 }  // namespace accountable

@@ -38,16 +38,6 @@ inline Registration Reg(const std::string& email, const std::string& nick = "Nic
                       policy};
 }
 
-// One line of an import file (docs/import.md); `extra` holds the command's
-// own keys, and an empty `at` leaves occurred_at out.
-inline std::string ImportLine(const std::string& type, uint64_t id, const std::string& at,
-                              nlohmann::json extra = nlohmann::json::object()) {
-  extra["type"] = type;
-  if (id) extra["account_id"] = id;
-  if (!at.empty()) extra["occurred_at"] = at;
-  return extra.dump() + "\n";
-}
-
 inline Context AdminCtx(const std::string& reason = "") { return Context{fb::Actor::Admin, 0, "", reason}; }
 
 // The payload types of an account's stream, in order.

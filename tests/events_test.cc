@@ -160,8 +160,11 @@ TEST_CASE("events: metadata-only payloads round trip", "[events]") {
   CHECK(Bytes(p.envelope()->payload_as_PolicyPublished()->text_sha256()) == digest);
   const auto* ev = e.envelope()->payload_as_ErasureVerified();
   REQUIRE(ev != nullptr);
-  CHECK((ev->erased_seq() == 77 && ev->files_scanned() == 12 && ev->bytes_scanned() == 4096));
-  CHECK((ev->hits() == 0 && ev->compaction_passes() == 2));
+  CHECK(ev->erased_seq() == 77);
+  CHECK(ev->files_scanned() == 12);
+  CHECK(ev->bytes_scanned() == 4096);
+  CHECK(ev->hits() == 0);
+  CHECK(ev->compaction_passes() == 2);
   const auto* dr = d.envelope()->payload_as_DisclosureRecorded();
   REQUIRE(dr != nullptr);
   CHECK(dr->recipient_id() == 42);

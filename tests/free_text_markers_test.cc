@@ -148,57 +148,29 @@ struct Needles {
   }
 };
 
-}  // namespace
-
-TEST_CASE("free-text markers leave no trace after erasure", "[pii][erasure][server]") {
-  test::ServerFixture f;
-  const std::string data = f.data_dir();
-  // The server's log output goes to a file under the data directory, at
-  // the most verbose level, so it is scanned like everything else.
-  auto previous = spdlog::default_logger();
-  auto file_log = std::make_shared<spdlog::logger>(
-      "markers", std::make_shared<spdlog::sinks::basic_file_sink_mt>(data + "/server.log", true));
-  file_log->set_level(spdlog::level::trace);
-  spdlog::set_default_logger(file_log);
-  spdlog::info("{}", kLogControl);
-
-  auto w = f.Connect(test::kWriterToken);
-  auto admin = f.Connect(test::kAdminToken);
-  uint64_t recipient = 0;
-  const uint64_t id = ActWithMarkers(*w, *admin, &recipient);
-  CliWithMarkers(f, id);
-
-  // The values really went in: the admin's export opens every one of them.
-  auto exp = Call(*admin, Body::Export, [&](FB& fb) { return wire::CreateExport(fb, id).Union(); }, M("rid-export"));
+// The values really went in: the admin's export opens every one of them;
+// the log as an auditor reads it holds none of them, before erasure too.
+// A request id reused for another content gets its own code, appending nothing.
+void CheckMarkersWentIn(test::ServerFixture& f, Client& w, Client& admin, uint64_t id) {
+  auto exp = Call(admin, Body::Export, [&](FB& fb) { return wire::CreateExport(fb, id).Union(); }, M("rid-export"));
   REQUIRE(exp.status.ok());
   for (const std::string& v : {M("purpose ticket"), M("reference"), M("reason: holder asked by phone"), M("Nick2"),
                                M("LoginAgent"), kIpLogin, M("cli purpose"), M("cli reference"), M("cli reason"),
                                M("cli nick"), M("cli agent")})
     CHECK(exp.json.find(v) != std::string::npos);
-  // Before erasure too, the log as an auditor reads it holds none of them.
-  auto log = Call(*admin, Body::ReadLog, [](FB& fb) { return wire::CreateReadLog(fb, 1, 0).Union(); }, "");
+  auto log = Call(admin, Body::ReadLog, [](FB& fb) { return wire::CreateReadLog(fb, 1, 0).Union(); }, "");
   REQUIRE(log.events.size() > 10);
   for (const auto& [seq, envelope] : log.events) CHECK(envelope.find(kMarker) == std::string::npos);
-  const uint64_t before_erasure = f.accounts().ledger().LastSeq();
-  // A request id reused for another content: its own code, nothing appended.
-  auto reused = Call(*w, Body::Consent, [&](FB& fb) { return wire::CreateConsentDirect(fb, id, "surveys", true).Union(); },
+  const uint64_t before = f.accounts().ledger().LastSeq();
+  auto reused = Call(w, Body::Consent, [&](FB& fb) { return wire::CreateConsentDirect(fb, id, "surveys", true).Union(); },
                      M("rid-consent"));
   CHECK(reused.code == static_cast<uint8_t>(Code::kRequestReused));
   CHECK(reused.status.code() == Code::kRequestReused);
-  CHECK(f.accounts().ledger().LastSeq() == before_erasure);
+  CHECK(f.accounts().ledger().LastSeq() == before);
+}
 
-  SweepReport rep;
-  REQUIRE(f.accounts().Erase({{id, "admin", 0}}, &rep).ok());
-  REQUIRE(rep.verified);
-  AccountView v;
-  REQUIRE(f.accounts().Show(id, &v).ok());
-  CHECK(v.state.status == AccountStatus::kErased);
-  CHECK(f.accounts().ledger().LastSeq() == before_erasure + 2);  // AccountErased, ErasureVerified
-  const std::string stored_rid = f.accounts().RequestKey(M("rid-consent"));
-  f.StopAndClose();
-  spdlog::default_logger()->flush();
-  spdlog::set_default_logger(previous);
-
+// No forbidden needle anywhere under data; every control found.
+void CheckNoTrace(const std::string& data, const std::string& stored_rid) {
   const Needles needles(stored_rid);
   const test::pii::ScanReport r = test::pii::ScanTree(data, needles.scanner);
   CHECK(r.kinds.count("MANIFEST") == 1);
@@ -220,4 +192,41 @@ TEST_CASE("free-text markers leave no trace after erasure", "[pii][erasure][serv
   CHECK(controls.size() == 3);  // the recipient name, the log line and the stored request id were found
   CHECK(control_in_log_file);
   CHECK(r.files >= 10);
+}
+
+}  // namespace
+
+TEST_CASE("free-text markers leave no trace after erasure", "[pii][erasure][server]") {
+  test::ServerFixture f;
+  const std::string data = f.data_dir();
+  // The server's log output goes to a file under the data directory, at
+  // the most verbose level, so it is scanned like everything else.
+  auto previous = spdlog::default_logger();
+  auto file_log = std::make_shared<spdlog::logger>(
+      "markers", std::make_shared<spdlog::sinks::basic_file_sink_mt>(data + "/server.log", true));
+  file_log->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(file_log);
+  spdlog::info("{}", kLogControl);
+
+  auto w = f.Connect(test::kWriterToken);
+  auto admin = f.Connect(test::kAdminToken);
+  uint64_t recipient = 0;
+  const uint64_t id = ActWithMarkers(*w, *admin, &recipient);
+  CliWithMarkers(f, id);
+
+  CheckMarkersWentIn(f, *w, *admin, id);
+  const uint64_t before_erasure = f.accounts().ledger().LastSeq();
+  SweepReport rep;
+  REQUIRE(f.accounts().Erase({{id, "admin", 0}}, &rep).ok());
+  REQUIRE(rep.verified);
+  AccountView v;
+  REQUIRE(f.accounts().Show(id, &v).ok());
+  CHECK(v.state.status == AccountStatus::kErased);
+  CHECK(f.accounts().ledger().LastSeq() == before_erasure + 2);  // AccountErased, ErasureVerified
+  const std::string stored_rid = f.accounts().RequestKey(M("rid-consent"));
+  f.StopAndClose();
+  spdlog::default_logger()->flush();
+  spdlog::set_default_logger(previous);
+
+  CheckNoTrace(data, stored_rid);
 }

@@ -183,7 +183,9 @@ TEST_CASE("disclosure: recipients come from the registry, countries and safeguar
   std::vector<Recipient> all;
   REQUIRE(f.a().ListRecipients(&all).ok());
   REQUIRE(all.size() == 1);
-  CHECK((all[0].id == tax && all[0].name == "Tax Office" && all[0].country == "DE"));
+  CHECK(all[0].id == tax);
+  CHECK(all[0].name == "Tax Office");
+  CHECK(all[0].country == "DE");
 }
 
 TEST_CASE("vocabulary: exactly the 249 assigned ISO 3166-1 alpha-2 codes", "[free-text][disclosure]") {

@@ -1,17 +1,11 @@
 // Import of a forum's existing history (projections/service/import.h): JSON lines in
 // the shape of the CLI. A good file imports and re-imports as a no-op; a bad
-// line is named ("line N") and nothing of its file is appended, in process
-// and through `accountable import` with its exit codes.
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// line is named ("line N") and nothing of its file is appended. Through
+// `accountable import` and its exit codes: import_cli_test.cc.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +17,7 @@
 #include "projections/service/describe.h"
 #include "projections/service/import.h"
 #include "tests/accounts_fixture.h"
+#include "tests/import_lines.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -30,36 +25,11 @@ namespace {
 using namespace accountable;
 using Code = Status::Code;
 using Json = nlohmann::json;
+using test::GoodFile;
+using test::ImportLine;
+using test::RegisterLine;
 
 using test::Contains;
-
-using test::ImportLine;
-
-std::string RegisterLine(uint64_t id, const std::string& at, const std::string& email, const std::string& policy = "1.01") {
-  return ImportLine("register", id, at,
-              {{"nickname", "Imp" + std::to_string(id)}, {"email", email}, {"password", "correct horse battery"},
-               {"gender", "female"}, {"birthdate", "1980-02-03"}, {"ip", "192.0.2.1"}, {"user_agent", "old-forum"},
-               {"company", "Old Co"}, {"accept_policy", policy}});
-}
-
-// Twelve commands, one of each type, over two accounts. Account 11 logs in
-// after a new policy; an imported login is a recorded fact and accepts nothing.
-std::string GoodFile() {
-  return RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
-         RegisterLine(11, "2021-01-06T10:00:00Z", "imp11@example.org") +
-         ImportLine("login", 10, "2021-02-01T08:00:00Z", {{"ip", "192.0.2.2"}, {"user_agent", "ua"}}) +
-         ImportLine("consent", 10, "2021-02-02T08:00:00Z", {{"give", "third_party_forwarding"}}) +
-         ImportLine("disclose", 10, "2021-02-03T08:00:00Z",
-              {{"recipient", "Acme"}, {"country", "US"}, {"purpose", "analytics"}, {"legal_basis", "consent"},
-               {"safeguard", "standard_contractual_clauses"}}) +
-         "\n" +  // blank lines are skipped but counted
-         ImportLine("update", 11, "2021-03-01T00:00:00Z", {{"nickname", "Imp11b"}}) +
-         ImportLine("record-access", 0, "2021-03-02T00:00:00Z", {{"ip", "198.51.100.1"}, {"path", "/"}}) +
-         ImportLine("request-deletion", 11, "2021-04-01T00:00:00Z") + ImportLine("cancel-deletion", 11, "2021-04-02T00:00:00Z") +
-         ImportLine("consent", 10, "2021-05-01T00:00:00Z", {{"withdraw", "third_party_forwarding"}}) +
-         ImportLine("publish-policy", 0, "2021-06-01T00:00:00Z", {{"version", "1.02"}, {"text", "revised"}}) +
-         ImportLine("login", 11, "2021-07-01T00:00:00Z", {{"ip", "192.0.2.3"}});
-}
 
 int64_t T(const std::string& rfc3339) { return *events::ParseTime(rfc3339); }
 
@@ -342,134 +312,6 @@ TEST_CASE("import: a login during a pending deletion after a new policy imports"
   CHECK(s.ok());
   CHECK(f.LastSeq() == before + 4);
   CHECK(f.State(30).status == AccountStatus::kPendingDeletion);
-}
-
-namespace {
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Runs the CLI with cheap Argon2id over `data`, stdout captured to a file.
-Outcome RunCli(const std::string& data, const std::string& scratch, std::vector<std::string> args) {
-  std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--data", data, "--argon2-mem-mib", "8", "--argon2-ops", "1", "--json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  const std::string out = scratch + "/stdout";
-  Outcome o;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int fn = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fo < 0 || fn < 0 || ::dup2(fn, 0) < 0 || ::dup2(fo, 1) < 0 || ::dup2(fn, 2) < 0) ::_exit(126);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = Slurp(out);
-  return o;
-}
-
-size_t CountLines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-}  // namespace
-
-TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[import][cli]") {
-  test::TempDir dir("acc-import-cli");
-  const std::string data = dir.Sub("data"), file = dir.Sub("history.jsonl");
-  auto run = [&](std::vector<std::string> args) { return RunCli(data, dir.path().string(), std::move(args)); };
-  auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
-
-  REQUIRE(run({"recipient", "add", "--name", "Acme", "--country", "US"}).code == 0);
-  write(GoodFile());
-  Outcome ok = run({"import", file});
-  INFO(ok.out);
-  REQUIRE(ok.code == 0);
-  Json j = Json::parse(ok.out);
-  CHECK(j["ok"] == true);
-  CHECK(j["lines"] == 12);
-  CHECK(j["appended"] == 12);
-  Outcome again = run({"import", file});
-  REQUIRE(again.code == 0);
-  CHECK(Json::parse(again.out)["already_imported"] == 12);
-  const size_t events = CountLines(run({"log"}).out);
-  CHECK(events == 14);  // the initial policy, the recipient and 12 commands
-
-  const std::string at = "2021-08-01T00:00:00Z";
-  struct Case {
-    std::string bytes;
-    int code;
-  } cases[] = {
-      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + "{not json\n", 2},
-      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + RegisterLine(40, at, "IMP10@example.org"), 3},
-      {ImportLine("login", 10, at, {{"ip", "192.0.2.1"}}) + ImportLine("login", 41, at, {{"ip", "192.0.2.1"}}), 4},
-  };
-  for (const Case& c : cases) {
-    write(c.bytes);
-    Outcome o = run({"import", file});
-    INFO("file: " << c.bytes << "output: " << o.out);
-    CHECK(o.code == c.code);
-    Json e = Json::parse(o.out, nullptr, false);
-    CHECK(e.value("ok", true) == false);
-    CHECK(Contains(e.value("message", ""), "line 2"));
-    CHECK(CountLines(run({"log"}).out) == events);
-  }
-  CHECK(run({"import", dir.Sub("missing.jsonl")}).code == 4);
-}
-
-TEST_CASE("import: the CLI records who acted and refuses a duplicate key or an admin's gender edit", "[import][cli][actor]") {
-  test::TempDir dir("acc-import-by");
-  const std::string data = dir.Sub("data"), file = dir.Sub("history.jsonl");
-  auto run = [&](std::vector<std::string> args) { return RunCli(data, dir.path().string(), std::move(args)); };
-  auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes; };
-
-  write(RegisterLine(10, "2021-01-05T10:00:00Z", "imp10@example.org") +
-        ImportLine("update", 10, "2021-01-06T10:00:00Z", {{"company", "New Co"}, {"reason", "t5"}, {"by", "admin"}}));
-  REQUIRE(run({"import", file}).code == 0);
-  const std::string log = run({"log"}).out;
-  const size_t events = CountLines(log);
-  Json last = Json::parse(log.substr(log.rfind('\n', log.size() - 2) + 1));
-  CHECK(last["type"] == "profile_updated");
-  CHECK(last["actor"] == "import_admin");
-
-  const std::string at = "\"occurred_at\":\"2021-02-01T00:00:00Z\"";
-  struct Case {
-    std::string bytes;
-    int code;
-    std::string fragment, secret;
-  } cases[] = {
-      {"{\"type\":\"login\",\"account_id\":10," + at + ",\"ip\":\"192.0.2.1\",\"ip\":\"192.0.2.77\"}\n", 2,
-       "line 1: duplicate key ip", "192.0.2.77"},
-      {ImportLine("update", 10, "2021-02-01T00:00:00Z", {{"gender", "male"}, {"reason", "t6"}, {"by", "admin"}}), 3,
-       "line 1: an admin may change only nickname, email and company", "male"},
-      {ImportLine("login", 10, "2021-02-01T00:00:00Z", {{"ip", "192.0.2.1"}, {"by", "admin"}}), 2, "line 1: by: only", ""},
-  };
-  for (const Case& c : cases) {
-    write(c.bytes);
-    Outcome o = run({"import", file});
-    INFO("file: " << c.bytes << "output: " << o.out);
-    CHECK(o.code == c.code);
-    Json e = Json::parse(o.out, nullptr, false);
-    CHECK(Contains(e.value("message", ""), c.fragment));
-    if (!c.secret.empty()) CHECK_FALSE(Contains(o.out, c.secret));
-    CHECK(CountLines(run({"log"}).out) == events);
-  }
 }
 
 TEST_CASE("import: an email given up by an update can be registered again", "[import]") {

@@ -152,9 +152,18 @@ TEST_CASE("ledger: append assigns seqs and versions and reads them back", "[ledg
   auto b = AppendOne(*l, test::Consent(8, "r2"));
   auto c = AppendOne(*l, {test::AccessRequestedEnvelope(7, "r3"), std::nullopt});
   auto d = AppendOne(*l, {test::AccessRequestedEnvelope(0, "r4"), std::nullopt});
-  CHECK((a.seq == 1 && b.seq == 2 && c.seq == 3 && d.seq == 4));
-  CHECK((a.version == 1 && b.version == 1 && c.version == 2 && d.version == 0));
-  CHECK_FALSE((a.duplicate || b.duplicate || c.duplicate || d.duplicate));
+  CHECK(a.seq == 1);
+  CHECK(b.seq == 2);
+  CHECK(c.seq == 3);
+  CHECK(d.seq == 4);
+  CHECK(a.version == 1);
+  CHECK(b.version == 1);
+  CHECK(c.version == 2);
+  CHECK(d.version == 0);
+  CHECK_FALSE(a.duplicate);
+  CHECK_FALSE(b.duplicate);
+  CHECK_FALSE(c.duplicate);
+  CHECK_FALSE(d.duplicate);
   CHECK(l->LastSeq() == 4);
   CHECK(l->StreamVersion(7) == 2);
   CHECK(l->StreamVersion(8) == 1);
@@ -172,7 +181,8 @@ TEST_CASE("ledger: append assigns seqs and versions and reads them back", "[ledg
   std::vector<Ledger::Stored> page;
   REQUIRE(l->ReadRange(2, 2, &page).ok());
   REQUIRE(page.size() == 2);
-  CHECK((page[0].seq == 2 && page[1].seq == 3));
+  CHECK(page[0].seq == 2);
+  CHECK(page[1].seq == 3);
   REQUIRE(l->ReadRange(5, 10, &page).ok());
   CHECK(page.empty());
   REQUIRE(l->ReadRange(1, 0, &page).ok());
@@ -181,7 +191,8 @@ TEST_CASE("ledger: append assigns seqs and versions and reads them back", "[ledg
   std::vector<Ledger::Stored> stream;
   REQUIRE(l->ReadStream(7, 1, 100, &stream).ok());
   REQUIRE(stream.size() == 2);
-  CHECK((stream[0].seq == 1 && stream[1].seq == 3));
+  CHECK(stream[0].seq == 1);
+  CHECK(stream[1].seq == 3);
   CHECK(ParseStored(stream[1]).type() == fb::Payload::AccessRequested);
   REQUIRE(l->ReadStream(7, 2, 100, &stream).ok());
   REQUIRE(stream.size() == 1);
@@ -274,9 +285,12 @@ TEST_CASE("ledger: a request id repeated inside one batch is appended once", "[l
   std::vector<Ledger::Appended> out;
   REQUIRE(l->Append({test::Consent(3, "x"), test::Consent(3, "y"), test::Consent(3, "x")}, &out).ok());
   REQUIRE(out.size() == 3);
-  CHECK((out[0].seq == 1 && !out[0].duplicate));
-  CHECK((out[1].seq == 2 && !out[1].duplicate));
-  CHECK((out[2].seq == 1 && out[2].duplicate));
+  CHECK(out[0].seq == 1);
+  CHECK_FALSE(out[0].duplicate);
+  CHECK(out[1].seq == 2);
+  CHECK_FALSE(out[1].duplicate);
+  CHECK(out[2].seq == 1);
+  CHECK(out[2].duplicate);
   CHECK(l->LastSeq() == 2);
   CHECK(l->StreamVersion(3) == 2);
 }
@@ -296,7 +310,9 @@ TEST_CASE("ledger: state survives close and reopen", "[ledger]") {
   }
   auto l = Open(test::LedgerAt(path));
   CHECK(l->LastSeq() == 10);
-  CHECK((l->StreamVersion(1) == 4 && l->StreamVersion(2) == 3 && l->StreamVersion(3) == 3));
+  CHECK(l->StreamVersion(1) == 4);
+  CHECK(l->StreamVersion(2) == 3);
+  CHECK(l->StreamVersion(3) == 3);
   std::vector<Ledger::Stored> after;
   REQUIRE(l->ReadRange(1, 100, &after).ok());
   REQUIRE(after.size() == before.size());
@@ -367,16 +383,23 @@ TEST_CASE("ledger: a batch is all or nothing", "[ledger][version]") {
   CHECK(s.Is(Status::Code::kConflict));
   CHECK(out.empty());
   CHECK(l->LastSeq() == 1);
-  CHECK((l->StreamVersion(1) == 0 && l->StreamVersion(2) == 0));
-  CHECK((Missing(*l, "p") && Missing(*l, "q") && Missing(*l, "z")));
+  CHECK(l->StreamVersion(1) == 0);
+  CHECK(l->StreamVersion(2) == 0);
+  CHECK(Missing(*l, "p"));
+  CHECK(Missing(*l, "q"));
+  CHECK(Missing(*l, "z"));
   std::string row;
   CHECK(l->Get(Cf::kAccounts, "rid/p", &row).Is(Status::Code::kNotFound));
   CHECK(HookCount(*l) == 1);
 
   REQUIRE(l->Append({test::Consent(1, "p", 0), test::Consent(1, "p2", 1), test::Consent(2, "q")}, &out).ok());
   REQUIRE(out.size() == 3);
-  CHECK((out[0].seq == 2 && out[1].seq == 3 && out[2].seq == 4));
-  CHECK((out[0].version == 1 && out[1].version == 2 && out[2].version == 1));
+  CHECK(out[0].seq == 2);
+  CHECK(out[1].seq == 3);
+  CHECK(out[2].seq == 4);
+  CHECK(out[0].version == 1);
+  CHECK(out[1].version == 2);
+  CHECK(out[2].version == 1);
   CHECK(l->Append({test::Consent(4, "r", 0), test::Consent(4, "s", 0)}, &out).Is(Status::Code::kConflict));
   CHECK(l->StreamVersion(4) == 0);
   CHECK(HookCount(*l) == l->LastSeq());
@@ -400,7 +423,8 @@ bool ConflictInGroup(int settle_ms) {
   CHECK(out[1].status.Is(Status::Code::kConflict));
   CHECK(out[2].status.ok());
   CHECK(out[3].status.ok());
-  CHECK((Missing(*l, "b1") && Missing(*l, "b2")));
+  CHECK(Missing(*l, "b1"));
+  CHECK(Missing(*l, "b2"));
   CHECK(l->StreamVersion(3) == 0);
   CHECK(l->StreamVersion(1) == 3);
   CHECK(l->StreamVersion(4) == 2);
@@ -438,7 +462,8 @@ bool RefusalInGroup(int settle_ms) {
   CHECK(out[2].results[0].version == 1);  // r-ok's version was rolled back too
   CHECK(l->LastSeq() == 3);               // gate, a, c
   CHECK(l->StreamVersion(3) == 1);
-  CHECK((Missing(*l, "r-ok") && Missing(*l, "refuse-1")));
+  CHECK(Missing(*l, "r-ok"));
+  CHECK(Missing(*l, "refuse-1"));
   std::string row;
   CHECK(l->Get(Cf::kAccounts, "rid/r-ok", &row).Is(Status::Code::kNotFound));
   CHECK(l->Get(Cf::kAccounts, "rid/refuse-1", &row).Is(Status::Code::kNotFound));

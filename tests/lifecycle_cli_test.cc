@@ -153,6 +153,32 @@ TEST_CASE("lifecycle cli: logins record success, failure and implicit acceptance
                      });
 }
 
+namespace {
+
+// After two disclosures: the log shows the structured part of a disclosure
+// and seals its free text; the holder's export opens it (and is logged).
+void CheckLogSealedExportOpen(Cli& cli, const std::string& s) {
+  Outcome log = cli.Run({"log", "--account", s});
+  REQUIRE(log.code == 0);
+  CHECK(log.out.find("\"safeguard\":\"standard_contractual_clauses\"") != std::string::npos);
+  CHECK(log.out.find("\"purpose\":\"sealed\"") != std::string::npos);
+  CHECK(log.out.find("Order 2024/17") == std::string::npos);
+  CHECK(log.out.find("analytics") == std::string::npos);
+  CHECK(log.out.find("ticket 9") == std::string::npos);  // the admin's reason
+  CHECK(log.out.find("cli-rid-1") == std::string::npos);  // request ids only as HMACs
+
+  const size_t before = cli.Events();
+  Outcome exp = cli.Run({"export", s});
+  REQUIRE(exp.code == 0);
+  Json doc = exp.json();
+  CHECK(doc["account"]["pii"]["email"] == "moved@example.org");
+  CHECK(doc["account"]["display_name"] == "Holder Set");
+  CHECK(doc["disclosures"].size() == 2);
+  CHECK(cli.Events() == before + 1);  // access_requested
+}
+
+}  // namespace
+
 TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][cli]") {
   Cli cli;
   const uint64_t id = cli.Register("rules@example.org");
@@ -195,24 +221,7 @@ TEST_CASE("lifecycle cli: consent, profile and disclosure rules", "[lifecycle][c
   CHECK(cli.Run(disclose).code == 0);
   legal.insert(legal.end(), {"--reference", "Order 2024/17"});
   CHECK(cli.Run(legal).code == 0);
-  // The log shows the structured part of a disclosure; its free text is sealed.
-  Outcome log = cli.Run({"log", "--account", s});
-  REQUIRE(log.code == 0);
-  CHECK(log.out.find("\"safeguard\":\"standard_contractual_clauses\"") != std::string::npos);
-  CHECK(log.out.find("\"purpose\":\"sealed\"") != std::string::npos);
-  CHECK(log.out.find("Order 2024/17") == std::string::npos);
-  CHECK(log.out.find("analytics") == std::string::npos);
-  CHECK(log.out.find("ticket 9") == std::string::npos);  // the admin's reason
-  CHECK(log.out.find("cli-rid-1") == std::string::npos);  // request ids only as HMACs
-
-  const size_t before = cli.Events();
-  Outcome exp = cli.Run({"export", s});
-  REQUIRE(exp.code == 0);
-  Json doc = exp.json();
-  CHECK(doc["account"]["pii"]["email"] == "moved@example.org");
-  CHECK(doc["account"]["display_name"] == "Holder Set");
-  CHECK(doc["disclosures"].size() == 2);
-  CHECK(cli.Events() == before + 1);  // access_requested
+  CheckLogSealedExportOpen(cli, s);
 }
 
 TEST_CASE("lifecycle cli: deletion, sweep, erasure and access logs", "[lifecycle][cli]") {

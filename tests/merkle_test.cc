@@ -320,6 +320,17 @@ Status Verify(const std::string& dir, audit::Json* j) {
   return audit::VerifyTree(*ledger, j);
 }
 
+// Flips a bit of leaf 20000's hash (seq 20001) inside its stored leaf run.
+void FlipLeaf20000(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+  it->Seek(mk::LeafRunKey(20000));  // the run holding leaf 20000
+  REQUIRE(it->Valid());
+  const uint64_t last = DecodeBE64(it->key().ToString().substr(1));
+  std::string run = it->value().ToString();
+  run[run.size() - (last - 20000 + 1) * 32] ^= 0x01;
+  REQUIRE(db->Put(rocksdb::WriteOptions(), h, it->key(), run).ok());
+}
+
 }  // namespace
 
 TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][audit]") {
@@ -345,15 +356,7 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("seq 33333:") != std::string::npos);
   }
   SECTION("a rewritten leaf hash") {
-    test::EditCf(dir.Sub("events"), "merkle", [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
-      it->Seek(mk::LeafRunKey(20000));  // the run holding leaf 20000 (seq 20001)
-      REQUIRE(it->Valid());
-      const uint64_t last = DecodeBE64(it->key().ToString().substr(1));
-      std::string run = it->value().ToString();
-      run[run.size() - (last - 20000 + 1) * 32] ^= 0x01;
-      REQUIRE(db->Put(rocksdb::WriteOptions(), h, it->key(), run).ok());
-    });
+    test::EditCf(dir.Sub("events"), "merkle", FlipLeaf20000);
     Status s = Verify(dir.Sub("events"), &j);
     CHECK(s.Is(Status::Code::kCorruption));
     CHECK(s.message().find("seq 20001:") != std::string::npos);

@@ -21,6 +21,7 @@
 #include "projections/service/describe.h"
 #include "projections/service/import.h"
 #include "tests/accounts_fixture.h"
+#include "tests/import_lines.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"
 

@@ -40,7 +40,7 @@ std::map<std::string, std::string> All(ScratchStore& s, Cf cf) {
   std::map<std::string, std::string> out;
   std::string last;
   REQUIRE(s.Scan(cf, [&](std::string_view k, std::string_view v) {
-    CHECK((out.empty() || std::string(k) > last));
+    if (!out.empty()) CHECK(std::string(k) > last);
     last = std::string(k);
     out.emplace(k, v);
     return true;

@@ -310,6 +310,7 @@ TEST_CASE("server: a connection flood is limited and the server recovers", "[ser
   // While full, a new client is turned away with Busy (or a reset before it could read it).
   std::unique_ptr<Client> c;
   Status s = Client::Connect(f.address(), test::kWriterToken, &c);
+  INFO(s.ToString());  // the disjunction alone would not say which code came back
   CHECK((s.code() == Code::kBusy || s.code() == Code::kIOError));
 
   conns.clear();

@@ -1,17 +1,12 @@
 // The server over real TCP, in process: handshake, every operation and its
 // durability, roles, pipelining, subscriptions, no lost acknowledgements and
-// a graceful stop. Misbehaving clients and limits: server_limits_test.cc.
+// a graceful stop. Misbehaving clients and limits: server_limits_test.cc;
+// accountabled as a process: server_daemon_test.cc.
 #include <catch2/catch.hpp>
-
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -117,62 +112,73 @@ TEST_CASE("server: a request before Hello gets code 66 and a close", "[server]")
   CHECK(f.accounts().ledger().LastSeq() == 1);
 }
 
-TEST_CASE("server: every lifecycle operation works over the wire and is durable", "[server]") {
+// The lifecycle walk below, in phases: a writer, an admin and every seq the
+// server acknowledged with the event type it stands for.
+struct Walk {
   ServerFixture f;
-  auto w = f.Connect(test::kWriterToken);
-  auto admin = f.Connect(test::kAdminToken);
-  std::map<uint64_t, fb::Payload> acked;  // seq -> event type the server acknowledged
-  auto ack = [&](const Client::Reply& r, fb::Payload type) {
+  std::unique_ptr<Client> w = f.Connect(test::kWriterToken);
+  std::unique_ptr<Client> admin = f.Connect(test::kAdminToken);
+  std::map<uint64_t, fb::Payload> acked;
+
+  void Ack(const Client::Reply& r, fb::Payload type) {
     INFO(r.status.ToString());
     REQUIRE(r.status.ok());
     REQUIRE(r.seq != 0);
     CHECK_FALSE(r.duplicate);
     CHECK(acked.emplace(r.seq, type).second);
-  };
+  }
+};
 
-  auto reg = Call(*w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
-  ack(reg, fb::Payload::Registered);
+// Register (and its retry), good and bad logins; the new account's id.
+uint64_t WalkRegisterAndLogin(Walk& k) {
+  auto reg = Call(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
+  k.Ack(reg, fb::Payload::Registered);
   const uint64_t id = reg.account_id;
   REQUIRE(id != 0);
   // The same request id again: nothing appended, the original seq.
-  auto again = Call(*w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
+  auto again = Call(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
   REQUIRE(again.status.ok());
   CHECK(again.duplicate);
   CHECK(again.seq == reg.seq);
 
-  auto login = Call(*w, Body::Login, LoginBody("ann@example.org", test::kServerPassword));
-  ack(login, fb::Payload::LoginSucceeded);
+  auto login = Call(*k.w, Body::Login, LoginBody("ann@example.org", test::kServerPassword));
+  k.Ack(login, fb::Payload::LoginSucceeded);
   CHECK(login.account_id == id);
-  auto bad = Call(*w, Body::Login, LoginBody("ann@example.org", "wrong password!"));
+  auto bad = Call(*k.w, Body::Login, LoginBody("ann@example.org", "wrong password!"));
   CHECK(bad.status.code() == Code::kAuthFailed);
-  auto nobody = Call(*w, Body::Login, LoginBody("nobody@example.org", test::kServerPassword));
+  auto nobody = Call(*k.w, Body::Login, LoginBody("nobody@example.org", test::kServerPassword));
   CHECK(nobody.status.code() == Code::kAuthFailed);
+  return id;
+}
 
-  auto consent = Call(*w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
-  ack(consent, fb::Payload::ConsentGiven);
-  auto consent2 = Call(*w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
+void WalkConsentAndProfile(Walk& k, uint64_t id) {
+  auto consent = Call(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
+  k.Ack(consent, fb::Payload::ConsentGiven);
+  auto consent2 = Call(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
   CHECK(consent2.status.ok());
   CHECK(consent2.duplicate);
   CHECK(consent2.seq == consent.seq);
-  ack(Call(*w, Body::Consent, ConsentBody(id, "surveys", false)), fb::Payload::ConsentWithdrawn);
-  CHECK(Call(*w, Body::Consent, ConsentBody(id, "no_such_purpose", true)).status.code() == Code::kInvalidArgument);
+  k.Ack(Call(*k.w, Body::Consent, ConsentBody(id, "surveys", false)), fb::Payload::ConsentWithdrawn);
+  CHECK(Call(*k.w, Body::Consent, ConsentBody(id, "no_such_purpose", true)).status.code() == Code::kInvalidArgument);
 
-  ack(Call(*w, Body::Update, [&](flatbuffers::FlatBufferBuilder& fb) {
-        return wire::CreateUpdateDirect(fb, id, "Annie").Union();
-      }), fb::Payload::ProfileUpdated);
-  ack(Call(*w, Body::RequestDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
-        return wire::CreateRequestDeletion(fb, id).Union();
-      }), fb::Payload::DeletionRequested);
-  ack(Call(*w, Body::CancelDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
-        return wire::CreateCancelDeletion(fb, id).Union();
-      }), fb::Payload::DeletionCancelled);
+  k.Ack(Call(*k.w, Body::Update, [&](flatbuffers::FlatBufferBuilder& fb) {
+          return wire::CreateUpdateDirect(fb, id, "Annie").Union();
+        }), fb::Payload::ProfileUpdated);
+  k.Ack(Call(*k.w, Body::RequestDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
+          return wire::CreateRequestDeletion(fb, id).Union();
+        }), fb::Payload::DeletionRequested);
+  k.Ack(Call(*k.w, Body::CancelDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
+          return wire::CreateCancelDeletion(fb, id).Union();
+        }), fb::Payload::DeletionCancelled);
+}
 
-  // Disclosure on consent: refused without it, recorded with it.
-  auto recipient = Call(*admin, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+// Disclosure on consent: refused without it, recorded with it.
+void WalkDisclosure(Walk& k, uint64_t id) {
+  auto recipient = Call(*k.admin, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateRegisterRecipientDirect(fb, "Acme Analytics Inc", "US").Union();
   });
-  ack(recipient, fb::Payload::RecipientRegistered);
-  CHECK(Call(*w, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+  k.Ack(recipient, fb::Payload::RecipientRegistered);
+  CHECK(Call(*k.w, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateRegisterRecipientDirect(fb, "Writer Corp", "US").Union();
         }).status.code() == Code::kRefused);  // admin only
   auto disclose = [&](flatbuffers::FlatBufferBuilder& fb) {
@@ -180,16 +186,17 @@ TEST_CASE("server: every lifecycle operation works over the wire and is durable"
                                       "consent", "standard_contractual_clauses")
         .Union();
   };
-  CHECK(Call(*w, Body::Disclose, disclose).status.code() == Code::kRefused);
-  ack(Call(*w, Body::Consent, ConsentBody(id, "third_party_forwarding", true)), fb::Payload::ConsentGiven);
-  ack(Call(*w, Body::Disclose, disclose), fb::Payload::DisclosureRecorded);
-  ack(Call(*w, Body::RecordAccess, test::RecordAccessBody("/home")), fb::Payload::AccessLogged);
+  CHECK(Call(*k.w, Body::Disclose, disclose).status.code() == Code::kRefused);
+  k.Ack(Call(*k.w, Body::Consent, ConsentBody(id, "third_party_forwarding", true)), fb::Payload::ConsentGiven);
+  k.Ack(Call(*k.w, Body::Disclose, disclose), fb::Payload::DisclosureRecorded);
+  k.Ack(Call(*k.w, Body::RecordAccess, test::RecordAccessBody("/home")), fb::Payload::AccessLogged);
+}
 
-  // Admin operations.
-  ack(Call(*admin, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
-        return wire::CreatePublishPolicyDirect(fb, "1.02", "revised policy text").Union();
-      }), fb::Payload::PolicyPublished);
-  auto exported = Call(*admin, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) {
+void WalkPolicyAndExport(Walk& k, uint64_t id) {
+  k.Ack(Call(*k.admin, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
+          return wire::CreatePublishPolicyDirect(fb, "1.02", "revised policy text").Union();
+        }), fb::Payload::PolicyPublished);
+  auto exported = Call(*k.admin, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateExport(fb, id).Union();
   });
   REQUIRE(exported.status.ok());
@@ -197,37 +204,34 @@ TEST_CASE("server: every lifecycle operation works over the wire and is durable"
   CHECK(doc["account"]["pii"]["email"] == "ann@example.org");
   CHECK(doc["account"]["pii"]["nickname"] == "Annie");
   const uint64_t access_seq = doc["access_request_seq"].get<uint64_t>();
-  CHECK(acked.emplace(access_seq, fb::Payload::AccessRequested).second);
+  CHECK(k.acked.emplace(access_seq, fb::Payload::AccessRequested).second);
+}
 
-  auto dry = Call(*admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
+void WalkSweepAndInactive(Walk& k) {
+  auto dry = Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateSweep(fb, true, test::kTestTimeMs).Union();
   });
   REQUIRE(dry.status.ok());
   CHECK(Json::parse(dry.json)["dry_run"] == true);
-  auto real = Call(*admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); });
+  auto real = Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); });
   REQUIRE(real.status.ok());
   CHECK(Json::parse(real.json)["erased"].empty());  // nothing is due
   // A real sweep with a made-up clock is refused.
-  CHECK(Call(*admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
+  CHECK(Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateSweep(fb, false, test::kTestTimeMs).Union();
         }).status.code() == Code::kInvalidArgument);
-  auto inactive = Call(*admin, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) {
+  auto inactive = Call(*k.admin, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateInactive(fb, 0, 36).Union();
   });
   REQUIRE(inactive.status.ok());
   CHECK(Json::parse(inactive.json)["account_ids"].empty());
+}
 
-  auto stats = Call(*w, Body::Stats, test::StatsBody());
-  REQUIRE(stats.status.ok());
-  Json sj = Json::parse(stats.json);
-  CHECK(sj["policy_version"] == "1.02");
-  const uint64_t last = sj["last_seq"].get<uint64_t>();
-  CHECK(last == acked.rbegin()->first);
-
-  // Durable: every acknowledged seq holds the event type acknowledged.
-  Accounts& reopened = f.Reopen();
+// Durable: every acknowledged seq holds the event type acknowledged.
+void WalkCheckDurable(Walk& k, uint64_t id, uint64_t last) {
+  Accounts& reopened = k.f.Reopen();
   CHECK(reopened.ledger().LastSeq() == last);
-  for (const auto& [seq, type] : acked) {
+  for (const auto& [seq, type] : k.acked) {
     std::vector<Ledger::Stored> one;
     REQUIRE(reopened.ledger().ReadRange(seq, 1, &one).ok());
     REQUIRE(one.size() == 1);
@@ -239,6 +243,22 @@ TEST_CASE("server: every lifecycle operation works over the wire and is durable"
   REQUIRE(reopened.Show(id, &v).ok());
   REQUIRE(v.pii);
   CHECK(v.pii->nickname == "Annie");
+}
+
+TEST_CASE("server: every lifecycle operation works over the wire and is durable", "[server]") {
+  Walk k;
+  const uint64_t id = WalkRegisterAndLogin(k);
+  WalkConsentAndProfile(k, id);
+  WalkDisclosure(k, id);
+  WalkPolicyAndExport(k, id);
+  WalkSweepAndInactive(k);
+  auto stats = Call(*k.w, Body::Stats, test::StatsBody());
+  REQUIRE(stats.status.ok());
+  Json sj = Json::parse(stats.json);
+  CHECK(sj["policy_version"] == "1.02");
+  const uint64_t last = sj["last_seq"].get<uint64_t>();
+  CHECK(last == k.acked.rbegin()->first);
+  WalkCheckDurable(k, id, last);
 }
 
 TEST_CASE("server: roles decide who may do what", "[server]") {
@@ -423,191 +443,79 @@ TEST_CASE("server: no acknowledged append is lost", "[server]") {
     }
 }
 
+// What one client thread saw while the server stopped under it.
+struct Tally {
+  std::vector<uint64_t> acked;
+  int sent = 0, answered = 0, errors = 0;
+  bool connected = false;
+};
+
+// Keeps up to 16 requests in flight until the server goes away. No Catch2
+// assertions: it runs off the main thread.
+void PipelineUntilClosed(const std::string& address, int t, const std::atomic<bool>& stop_sending, Tally* out) {
+  std::unique_ptr<Client> c;
+  if (!Client::Connect(address, test::kWriterToken, &c).ok()) return void(++out->errors);
+  out->connected = true;
+  std::set<uint64_t> pending;
+  for (;;) {
+    while (!stop_sending && pending.size() < 16) {
+      uint64_t corr;
+      const bool reg = out->sent % 8 == 0;  // some Argon2id work too
+      Status s = reg ? c->Send(Body::Register,
+                               test::RegisterBody(test::Name("stop", t * 100000 + out->sent) + "@example.org"), &corr)
+                     : c->Send(Body::RecordAccess, test::RecordAccessBody(test::Name("/s", out->sent)), &corr);
+      if (!s.ok()) break;
+      ++out->sent;
+      pending.insert(corr);
+    }
+    if (pending.empty()) return;
+    Client::Reply r;
+    if (!c->Receive(&r).ok()) return;  // closed: the rest were never answered
+    if (pending.erase(r.correlation_id) != 1) return void(++out->errors);
+    ++out->answered;
+    if (r.status.ok() && r.seq) out->acked.push_back(r.seq);
+    else if (r.code != uint8_t(wire::ProtocolCode::kShuttingDown)) ++out->errors;
+  }
+}
+
 TEST_CASE("server: Stop with requests in flight answers or closes and loses nothing acknowledged", "[server]") {
   ServerFixture f;
   constexpr int kThreads = 4;
-  std::vector<std::vector<uint64_t>> acked(kThreads);
-  std::vector<int> sent(kThreads, 0), answered(kThreads, 0);
-  std::atomic<int> connected{0}, errors{0};
+  std::vector<Tally> tally(kThreads);
   std::atomic<bool> stop_sending{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
-    threads.emplace_back([&, t] {  // no Catch2 assertions off the main thread
-      std::unique_ptr<Client> c;
-      if (!Client::Connect(f.address(), test::kWriterToken, &c).ok()) return void(++errors);
-      ++connected;
-      std::set<uint64_t> pending;
-      // Keep up to 16 requests in flight until the server goes away.
-      for (;;) {
-        while (!stop_sending && pending.size() < 16) {
-          uint64_t corr;
-          const bool reg = sent[t] % 8 == 0;  // some Argon2id work too
-          Status s = reg ? c->Send(Body::Register,
-                                   test::RegisterBody(test::Name("stop", t * 100000 + sent[t]) + "@example.org"), &corr)
-                         : c->Send(Body::RecordAccess, test::RecordAccessBody(test::Name("/s", sent[t])), &corr);
-          if (!s.ok()) break;
-          ++sent[t];
-          pending.insert(corr);
-        }
-        if (pending.empty()) return;
-        Client::Reply r;
-        if (!c->Receive(&r).ok()) return;  // closed: the rest were never answered
-        if (pending.erase(r.correlation_id) != 1) return void(++errors);
-        ++answered[t];
-        if (r.status.ok() && r.seq) acked[t].push_back(r.seq);
-        else if (r.code != uint8_t(wire::ProtocolCode::kShuttingDown)) ++errors;
-      }
-    });
+    threads.emplace_back([&, t] { PipelineUntilClosed(f.address(), t, stop_sending, &tally[t]); });
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (f.accounts().ledger().LastSeq() < 100 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  CHECK(connected == kThreads);
   f.server().Stop();  // every thread's Receive returns: an answer, or the close
   stop_sending = true;
   for (auto& t : threads) t.join();
-  CHECK(errors == 0);
-
+  int connected = 0, errors = 0;
   size_t total = 0;
-  for (int t = 0; t < kThreads; ++t) {
-    CHECK(answered[t] > 0);
-    CHECK(answered[t] <= sent[t]);
-    total += acked[t].size();
+  for (const Tally& y : tally) {
+    connected += y.connected;
+    errors += y.errors;
+    CHECK(y.answered > 0);
+    CHECK(y.answered <= y.sent);
+    total += y.acked.size();
   }
+  CHECK(connected == kThreads);
+  CHECK(errors == 0);
   f.Reopen();
   auto all = f.AllEvents();
   for (size_t i = 0; i < all.size(); ++i) REQUIRE(all[i].seq == i + 1);
   std::set<uint64_t> unique;
-  for (auto& v : acked)
-    for (uint64_t seq : v) {
+  for (const Tally& y : tally)
+    for (uint64_t seq : y.acked) {
       REQUIRE(seq <= all.size());
       CHECK(unique.insert(seq).second);
       const fb::Payload type = TypeOf(all[seq - 1].envelope);
+      INFO("seq " << seq << " is a " << events::PayloadName(type));
       CHECK((type == fb::Payload::AccessLogged || type == fb::Payload::Registered));
     }
   CHECK(total == unique.size());
-}
-
-TEST_CASE("server: LoadTokens reads roles and rejects bad lines", "[server]") {
-  test::TempDir dir;
-  auto load = [&](const std::string& text, std::map<std::string, wire::Role>* out) {
-    std::ofstream(dir.Sub("tokens")) << text;
-    return LoadTokens(dir.Sub("tokens"), out);
-  };
-  std::map<std::string, wire::Role> t;
-  REQUIRE(load("# comment\n\nwriter-token-0123456789 writer trailing words\n"
-               "  auditor-token-012345678\tauditor\nadmin-token-0123456789ab admin\n", &t).ok());
-  CHECK(t == std::map<std::string, wire::Role>{{test::kWriterToken, wire::Role::Writer},
-                                               {test::kAuditorToken, wire::Role::Auditor},
-                                               {test::kAdminToken, wire::Role::Admin}});
-  t.clear();
-  CHECK(load("writer-token-0123456789 root\n", &t).code() == Code::kInvalidArgument);
-  CHECK(load("writer-token-0123456789\n", &t).code() == Code::kInvalidArgument);  // no role
-  CHECK(load("short-token writer\n", &t).code() == Code::kInvalidArgument);
-  CHECK(LoadTokens(dir.Sub("missing"), &t).code() == Code::kNotFound);
-}
-
-// accountabled as a process: stdout is a pipe, SIGTERM stops it.
-class Daemon {
- public:
-  explicit Daemon(std::vector<std::string> args) {
-    int fds[2];
-    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::dup2(fds[1], STDERR_FILENO);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(out_);
-  }
-  // The port from "listening on HOST:PORT"; 0 if the process ended first.
-  uint16_t WaitListening() {
-    test::LineReader reader(out_);
-    const std::regex re("listening on [0-9.]+:([0-9]+)");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    std::vector<std::string> lines;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!reader.Poll(100, &lines)) return 0;
-      for (auto& l : lines) {
-        std::smatch m;
-        if (std::regex_search(l, m, re)) return static_cast<uint16_t>(std::stoi(m[1]));
-      }
-      lines.clear();
-    }
-    return 0;
-  }
-  // Signals (if sig) and waits up to 30 s; the exit code, or -1.
-  int Exit(int sig) {
-    if (sig) ::kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
-
-TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[server]") {
-  test::TempDir dir;
-  std::ofstream(dir.Sub("tokens")) << test::kWriterToken << " writer\n" << test::kAdminToken << " admin\n";
-  const std::vector<std::string> base = {ACCOUNTABLE_SERVER, "--data", dir.Sub("data"), "--listen", "127.0.0.1:0",
-                                         "--token-file", dir.Sub("tokens"), "--argon2-ops", "1",
-                                         "--argon2-mem-mib", "8", "--sweep-interval-s", "0"};
-  uint64_t seq = 0, id = 0;
-  {
-    Daemon d(base);
-    const uint16_t port = d.WaitListening();
-    REQUIRE(port != 0);
-    std::unique_ptr<Client> w;
-    REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
-    auto r = Call(*w, Body::Register, test::RegisterBody("daemon@example.org"));
-    REQUIRE(r.status.ok());
-    seq = r.seq;
-    id = r.account_id;
-    std::unique_ptr<Client> nobody;
-    CHECK(Client::Connect("127.0.0.1:" + std::to_string(port), test::kAuditorToken, &nobody).code() ==
-          Code::kAuthFailed);  // not in this token file
-    CHECK(d.Exit(SIGTERM) == 0);
-    Client::Reply gone;
-    CHECK_FALSE(w->Receive(&gone).ok());  // closed
-  }
-  {
-    AccountsOptions ao;
-    ao.data_dir = dir.Sub("data");
-    ao.password_cost = {1, 8u << 20};
-    std::unique_ptr<Accounts> a;
-    REQUIRE(Accounts::Open(ao, &a).ok());
-    CHECK(a->ledger().LastSeq() == seq);
-    AccountView v;
-    REQUIRE(a->Show(id, &v).ok());
-    REQUIRE(v.pii);
-    CHECK(v.pii->email == "daemon@example.org");
-  }
-  // A bad token file stops it at start-up with exit code 2.
-  std::ofstream(dir.Sub("tokens")) << "short writer\n";
-  Daemon bad(base);
-  CHECK(bad.Exit(0) == 2);
 }
 
 }  // namespace

@@ -161,7 +161,7 @@ void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto lf = std::make_shared<LogFlags>();
   auto* log = app.add_subcommand("log", "events, one per line; PII only as sealed byte counts");
   log->add_option("--from", lf->from, "first seq (or stream version with --account)")->check(kDecimal);
-  log->add_option("--limit", lf->limit)->check(kDecimal)->check(CLI::Range(size_t{1}, kLogLimitMax));
+  log->add_option("--limit", lf->limit)->check(kDecimal)->check(InRange(size_t{1}, kLogLimitMax));
   log->add_option("--account", lf->account)->check(kDecimal);
   log->callback([&g, selected, lf] { *selected = [&g, lf] { return RunLog(g, *lf); }; });
 }

@@ -10,12 +10,15 @@
 // Thread safety: single-threaded, one command per process.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -51,6 +54,32 @@ inline const CLI::Validator kDecimal(
       return "";
     },
     "DECIMAL");
+
+// CLI::Range and CLI::IsMember quote the rejected value, which may be personal
+// data (a name typed after --by, a shifted argument): these say only what is
+// allowed.
+template <typename T>
+CLI::Validator InRange(T min, T max) {
+  std::ostringstream allowed;
+  allowed << "must be a number in the range " << min << " to " << max;
+  return CLI::Validator(
+      [min, max, message = allowed.str()](std::string& s) -> std::string {
+        T v{};
+        if (!CLI::detail::lexical_cast(s, v) || v < min || v > max) return message;
+        return "";
+      },
+      "RANGE");
+}
+
+inline CLI::Validator OneOf(std::vector<std::string> names) {
+  std::string allowed = "must be one of:";
+  for (const auto& n : names) allowed += " " + n;
+  return CLI::Validator(
+      [names = std::move(names), allowed](std::string& s) -> std::string {
+        return std::find(names.begin(), names.end(), s) == names.end() ? allowed : "";
+      },
+      "NAME");
+}
 
 // The chosen command, run after parsing succeeded.
 using Selected = std::function<int()>;

@@ -111,10 +111,10 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto inf = std::make_shared<InactiveFlags>();
   auto* inactive = app.add_subcommand("inactive", "accounts past the retention line, one per line");
   inactive->add_option("--as-of", inf->as_of_text, "default: now");
-  inactive->add_option("--months", inf->months, "default: --retention-months")->check(CLI::Range(1, 1200));
+  inactive->add_option("--months", inf->months, "default: --retention-months")->check(InRange(1, 1200));
   inactive->add_option("--within", inf->within_days,
                        "DAYS: the active accounts retention erases within DAYS, with the date each is due")
-      ->check(CLI::Range(0, kRetentionWithinDaysMax));
+      ->check(InRange(0, kRetentionWithinDaysMax));
   inactive->callback([&g, selected, inf] { *selected = [&g, inf] { return RunInactive(g, *inf); }; });
 
   auto file = std::make_shared<std::string>();
@@ -284,7 +284,7 @@ void AttachReceiptCommands(CLI::App& app, Globals& g, Selected* selected) {
   auto ef = std::make_shared<ReceiptFlags>();
   auto* exp = app.add_subcommand("export", "record an access request and print everything held, decrypted (JSON)");
   exp->add_option("ACCOUNT_ID", ef->account)->check(kDecimal)->required();
-  exp->add_option("--by", ef->by)->check(CLI::IsMember({"holder", "admin"}));
+  exp->add_option("--by", ef->by)->check(OneOf({"holder", "admin"}));
   exp->add_option("--request-id", ef->request_id);
   exp->callback([&g, selected, ef] { *selected = [&g, ef] { return RunExport(g, *ef); }; });
 

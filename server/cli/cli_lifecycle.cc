@@ -20,7 +20,7 @@ struct Common {
 void AddCommon(CLI::App* c, Common* f, bool with_by) {
   c->add_option("--request-id", f->request_id, "idempotency key (random if omitted)");
   if (!with_by) return;
-  c->add_option("--by", f->by, "who acts: holder | admin")->check(CLI::IsMember({"holder", "admin"}));
+  c->add_option("--by", f->by, "who acts: holder | admin")->check(OneOf({"holder", "admin"}));
   c->add_option("--reason", f->reason, "required when --by admin");
 }
 
@@ -135,7 +135,7 @@ void AttachForumCommands(CLI::App& app, Globals& g, Selected* selected) {
   pw->add_option("ACCOUNT_ID", pf->account)->check(kDecimal)->required();
   pw->add_flag("--password-stdin", pf->password_stdin, "read the passwords from stdin, one per line");
   pw->add_option("--by", pf->common.by, "holder | admin (a reset without the old password)")
-      ->check(CLI::IsMember({"holder", "admin"}));
+      ->check(OneOf({"holder", "admin"}));
   AddCommon(pw, &pf->common, false);
   pw->callback([&g, selected, pf] { *selected = [&g, pf] { return RunChangePassword(g, *pf); }; });
 

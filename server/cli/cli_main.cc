@@ -16,11 +16,11 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", g.token_file, "remote mode: file whose first word is the token");
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
   app.add_flag("--json", g.json, "one JSON object per line");
-  app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(CLI::Range(1, 10));
-  app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(CLI::Range(8, 1024));
-  app.add_option("--grace-days", g.grace_days, "deletion grace period")->check(CLI::Range(0.0, 365.0))->capture_default_str();
-  app.add_option("--retention-months", g.retention_months, "inactivity before erasure")->check(CLI::Range(1, 1200))->capture_default_str();
-  app.add_option("--access-log-days", g.access_log_days, "access-log day keys kept")->check(CLI::Range(1, 3650))->capture_default_str();
+  app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(InRange(1, 10));
+  app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(InRange(8, 1024));
+  app.add_option("--grace-days", g.grace_days, "deletion grace period")->check(InRange(0.0, 365.0))->capture_default_str();
+  app.add_option("--retention-months", g.retention_months, "inactivity before erasure")->check(InRange(1, 1200))->capture_default_str();
+  app.add_option("--access-log-days", g.access_log_days, "access-log day keys kept")->check(InRange(1, 3650))->capture_default_str();
 
   Selected selected;
   AttachAccountCommands(app, g, &selected);
@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ExtrasError&) {
     // CLI11 would quote the stray arguments, and they may be personal data.
     return PrintUsageError(g, "unexpected arguments (not repeated here: they may hold personal data); see --help");
+  } catch (const CLI::ConversionError&) {
+    // Its message quotes the value too.
+    return PrintUsageError(g, "an option's value has the wrong type (not repeated here: it may hold personal data); "
+                              "see --help");
   } catch (const CLI::ParseError& e) {
     return PrintUsageError(g, e.what());
   }

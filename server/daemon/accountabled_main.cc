@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <charconv>
 #include <memory>
 
 #include "server/daemon/server.h"
@@ -29,13 +30,13 @@ accountable::Status ParseListen(const std::string& listen, accountable::ServerOp
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return accountable::Status::InvalidArgument("--listen: HOST:PORT");
   o->host = listen.substr(0, colon);
-  try {
-    int port = std::stoi(listen.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    o->port = static_cast<uint16_t>(port);
-  } catch (const std::exception&) {
+  // from_chars, not std::stoi: no exceptions, and "80x" or " 80" is refused.
+  const std::string text = listen.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || port > 65535)
     return accountable::Status::InvalidArgument("--listen: port must be 0..65535");
-  }
+  o->port = static_cast<uint16_t>(port);
   return accountable::Status::OK();
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <typeinfo>
 
 #include "core/crypto.h"
 #include "server/daemon/dispatch.h"
@@ -33,6 +34,20 @@ bool MovesDeletions(wire::Body b) {
          b == wire::Body::Batch;
 }
 }  // namespace
+
+void CrashOnException::operator()(std::exception_ptr e) const {
+  if (!e) return;
+  const char* type = "a non-std exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    type = typeid(x).name();
+  } catch (...) {
+  }
+  spdlog::critical("{} ended by an unexpected exception ({}): aborting", what_ran, type);
+  spdlog::default_logger()->flush();
+  std::abort();
+}
 
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out) {
   std::ifstream f(path);
@@ -71,15 +86,16 @@ Status ServerImpl::Listen() {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::IOError("listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  asio::co_spawn(io_, AcceptLoop(), CrashOnException{"accept loop"});
   if (opt_.sweep_interval_ms > 0)
     asio::co_spawn(io_, Every(sweep_timer_, opt_.sweep_interval_ms, [this] {
       Sweep();
       ArmDeletionTimer();
-    }), asio::detached);
+    }), CrashOnException{"sweep timer"});
   ArmDeletionTimer();
   if (opt_.sign_interval_ms > 0)
-    asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }), asio::detached);
+    asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }),
+                   CrashOnException{"signing timer"});
   for (size_t i = 0; i < opt_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
   return Status::OK();
 }

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -18,6 +19,15 @@
 #include "server/daemon/session.h"
 
 namespace accountable {
+
+// The completion of every co_spawn in server/. I/O errors reach coroutines as
+// error codes, so an exception that ends one is a bug; asio::detached would
+// drop it and leave the server running on broken state. Logs the exception's
+// type (never its message, which may quote a request) and aborts.
+struct CrashOnException {
+  const char* what_ran;
+  void operator()(std::exception_ptr e) const;
+};
 
 class ServerImpl final : public Server {
  public:
