@@ -49,6 +49,25 @@ TEST_CASE("forum: the holder changes the password with the old one", "[issue9][p
   CHECK(ev[0].envelope.find(kNewPassword) == std::string::npos);
 }
 
+TEST_CASE("forum: a retried password change gets its first receipt, not wrong password", "[password][retry]") {
+  test::AccountsFixture f;
+  uint64_t id = f.Register("pw-retry@example.org");
+  Context ctx;
+  ctx.request_id = "change-1";
+  Receipt first, again;
+  REQUIRE(f.a().ChangePassword(id, {test::kFixturePassword, kNewPassword}, ctx, &first).ok());
+  CHECK_FALSE(first.duplicate);
+  const uint64_t last_seq = f.a().ledger().LastSeq();
+  REQUIRE(f.a().ChangePassword(id, {test::kFixturePassword, kNewPassword}, ctx, &again).ok());
+  CHECK(again.duplicate);
+  CHECK(again.seq == first.seq);
+  CHECK(f.a().ledger().LastSeq() == last_seq);
+  test::ExpectRefused(f, Code::kRequestReused, "different request", [&] {
+    return f.a().ChangePassword(id, {kNewPassword, "yet another secret"}, ctx, &again);
+  });
+  CHECK(f.Login(id, kNewPassword).ok());
+}
+
 TEST_CASE("forum: an admin resets a password without the old one; it is not holder activity", "[issue9][password]") {
   test::AccountsFixture f;
   uint64_t id = f.Register("reset@example.org");

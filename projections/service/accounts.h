@@ -307,6 +307,11 @@ class Accounts {
                 const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
                                                               const std::string& rid)>& build,
                 Receipt* out, std::string_view content = {});
+  // The receipt of ctx.request_id if it was used before with this content
+  // (*found), RequestReused if with other content; for commands whose checks
+  // would refuse a retry of their own success (ChangePassword's old password).
+  Status PriorReceipt(uint64_t account_id, const Context& ctx, fb::Payload type, std::string_view content,
+                      Receipt* out, bool* found);
   Status ActiveState(uint64_t account_id, AccountState* out);
   Status ConsentPolicy(const Context& ctx, std::string* version);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);

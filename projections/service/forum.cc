@@ -26,6 +26,12 @@ Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Cont
     return Status::InvalidArgument("change-password: only the holder or an admin changes a password");
   ACC_RETURN_IF_ERROR(validate::Password(c.new_password));
   if (!reset) ACC_RETURN_IF_ERROR(validate::Text("old password", c.old_password, validate::kPasswordBytesMax));
+  // A retry of a change that landed must get its receipt, not "wrong
+  // password": the old password no longer matches.
+  const std::string content = ContentFields({c.new_password});
+  bool done = false;
+  ACC_RETURN_IF_ERROR(PriorReceipt(id, ctx, fb::Payload::CredentialsChanged, content, out, &done));
+  if (done) return Status::OK();
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   if (!reset) {
@@ -45,7 +51,7 @@ Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Cont
     std::string box = SealForAccount(dek, id, fb::Payload::CredentialsChanged, rid, plain);
     std::fill(plain.begin(), plain.end(), '\0');
     return fb::CreateCredentialsChanged(b.fbb(), b.Sealed(fb::KeyKind::AccountDek, box)).Union();
-  }, out, ContentFields({c.new_password}));
+  }, out, content);
   std::fill(credential.begin(), credential.end(), '\0');
   return s;
 }

@@ -93,6 +93,23 @@ Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
   return Status::OK();
 }
 
+Status Accounts::PriorReceipt(uint64_t id, const Context& ctx, fb::Payload type, std::string_view content,
+                              Receipt* out, bool* found) {
+  *found = false;
+  if (ctx.request_id.empty()) return Status::OK();
+  ACC_RETURN_IF_ERROR(validate::Text("request id", ctx.request_id, events::kRequestIdBytesMax));
+  uint64_t prior_seq = 0;
+  std::string prior_digest;
+  Status ls = ledger_->LookupRequest(RequestKey(ctx.request_id), &prior_seq, &prior_digest);
+  if (ls.Is(Status::Code::kNotFound)) return Status::OK();
+  ACC_RETURN_IF_ERROR(ls);
+  if (prior_digest != ContentDigest(id, ctx, type, content))
+    return Status::RequestReused("request id was used before for a different request");
+  *out = {prior_seq, true};
+  *found = true;
+  return Status::OK();
+}
+
 Status Accounts::CheckOccurredAt(int64_t at_ms, int64_t now_ms) {
   constexpr int64_t kClockSkewMs = 5 * 60 * 1000;
   if (at_ms > now_ms + kClockSkewMs) return Status::InvalidArgument("occurred_at: in the future");
