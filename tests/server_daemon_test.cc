@@ -27,20 +27,6 @@ using namespace accountable;
 using Code = Status::Code;
 using wire::Body;
 
-// One request, one reply, with this request's correlation id.
-Client::Reply Call(Client& c, Body type, const test::BodyFn& body) {
-  uint64_t corr = 0;
-  Status s = c.Send(type, body, &corr);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  Client::Reply r;
-  s = c.Receive(&r);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  CHECK(r.correlation_id == corr);
-  return r;
-}
-
 TEST_CASE("server: LoadTokens reads roles and rejects bad lines", "[server]") {
   test::TempDir dir;
   auto load = [&](const std::string& text, std::map<std::string, wire::Role>* out) {
@@ -149,7 +135,7 @@ TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[
     REQUIRE(port != 0);
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
-    auto r = Call(*w, Body::Register, test::RegisterBody("daemon@example.org"));
+    auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("daemon@example.org"));
     REQUIRE(r.status.ok());
     seq = r.seq;
     id = r.account_id;
@@ -202,7 +188,7 @@ std::map<uint64_t, std::string> WriteUntilTheBug(Client& w) {
   std::map<uint64_t, std::string> acked;
   for (int i = 0; i < kAckedBeforeBug; ++i) {
     const std::string email = "acked" + std::to_string(i) + "@example.org";
-    auto r = Call(w, Body::Register, test::RegisterBody(email));
+    auto r = test::RoundTrip(w, Body::Register, test::RegisterBody(email));
     INFO(r.status.ToString());
     REQUIRE(r.status.ok());
     acked[r.account_id] = email;
@@ -241,7 +227,7 @@ TEST_CASE("server: a bug that throws in a session aborts accountabled and loses 
     REQUIRE(port != 0);
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
-    auto r = Call(*w, Body::Register, test::RegisterBody("after-restart@example.org"));
+    auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("after-restart@example.org"));
     CHECK(r.status.ok());
     CHECK(d.Exit(SIGTERM) == 0);
   }

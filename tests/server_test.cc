@@ -25,21 +25,6 @@ using Code = Status::Code;
 using Json = nlohmann::json;
 using wire::Body;
 
-// One request, one reply; the transport must work and the reply must carry
-// this request's correlation id.
-Client::Reply Call(Client& c, Body type, const test::BodyFn& body, const std::string& rid = "") {
-  uint64_t corr = 0;
-  Status s = c.Send(type, body, &corr, rid);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  Client::Reply r;
-  s = c.Receive(&r);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  CHECK(r.correlation_id == corr);
-  return r;
-}
-
 test::BodyFn ConsentBody(uint64_t id, const std::string& purpose, bool give) {
   return [=](flatbuffers::FlatBufferBuilder& f) { return wire::CreateConsentDirect(f, id, purpose.c_str(), give).Union(); };
 }
@@ -61,7 +46,7 @@ fb::Payload TypeOf(const std::string& envelope) {
 }
 
 uint64_t RegisterOne(Client& w, const std::string& email) {
-  auto r = Call(w, Body::Register, test::RegisterBody(email));
+  auto r = test::RoundTrip(w, Body::Register, test::RegisterBody(email));
   INFO(r.status.ToString());
   REQUIRE(r.status.ok());
   REQUIRE(r.account_id != 0);
@@ -131,54 +116,54 @@ struct Walk {
 
 // Register (and its retry), good and bad logins; the new account's id.
 uint64_t WalkRegisterAndLogin(Walk& k) {
-  auto reg = Call(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
+  auto reg = test::RoundTrip(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
   k.Ack(reg, fb::Payload::Registered);
   const uint64_t id = reg.account_id;
   REQUIRE(id != 0);
   // The same request id again: nothing appended, the original seq.
-  auto again = Call(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
+  auto again = test::RoundTrip(*k.w, Body::Register, test::RegisterBody("ann@example.org", "Ann"), "reg-ann");
   REQUIRE(again.status.ok());
   CHECK(again.duplicate);
   CHECK(again.seq == reg.seq);
 
-  auto login = Call(*k.w, Body::Login, LoginBody("ann@example.org", test::kServerPassword));
+  auto login = test::RoundTrip(*k.w, Body::Login, LoginBody("ann@example.org", test::kServerPassword));
   k.Ack(login, fb::Payload::LoginSucceeded);
   CHECK(login.account_id == id);
-  auto bad = Call(*k.w, Body::Login, LoginBody("ann@example.org", "wrong password!"));
+  auto bad = test::RoundTrip(*k.w, Body::Login, LoginBody("ann@example.org", "wrong password!"));
   CHECK(bad.status.code() == Code::kAuthFailed);
-  auto nobody = Call(*k.w, Body::Login, LoginBody("nobody@example.org", test::kServerPassword));
+  auto nobody = test::RoundTrip(*k.w, Body::Login, LoginBody("nobody@example.org", test::kServerPassword));
   CHECK(nobody.status.code() == Code::kAuthFailed);
   return id;
 }
 
 void WalkConsentAndProfile(Walk& k, uint64_t id) {
-  auto consent = Call(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
+  auto consent = test::RoundTrip(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
   k.Ack(consent, fb::Payload::ConsentGiven);
-  auto consent2 = Call(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
+  auto consent2 = test::RoundTrip(*k.w, Body::Consent, ConsentBody(id, "surveys", true), "consent-1");
   CHECK(consent2.status.ok());
   CHECK(consent2.duplicate);
   CHECK(consent2.seq == consent.seq);
-  k.Ack(Call(*k.w, Body::Consent, ConsentBody(id, "surveys", false)), fb::Payload::ConsentWithdrawn);
-  CHECK(Call(*k.w, Body::Consent, ConsentBody(id, "no_such_purpose", true)).status.code() == Code::kInvalidArgument);
+  k.Ack(test::RoundTrip(*k.w, Body::Consent, ConsentBody(id, "surveys", false)), fb::Payload::ConsentWithdrawn);
+  CHECK(test::RoundTrip(*k.w, Body::Consent, ConsentBody(id, "no_such_purpose", true)).status.code() == Code::kInvalidArgument);
 
-  k.Ack(Call(*k.w, Body::Update, [&](flatbuffers::FlatBufferBuilder& fb) {
+  k.Ack(test::RoundTrip(*k.w, Body::Update, [&](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateUpdateDirect(fb, id, "Annie").Union();
         }), fb::Payload::ProfileUpdated);
-  k.Ack(Call(*k.w, Body::RequestDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
+  k.Ack(test::RoundTrip(*k.w, Body::RequestDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateRequestDeletion(fb, id).Union();
         }), fb::Payload::DeletionRequested);
-  k.Ack(Call(*k.w, Body::CancelDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
+  k.Ack(test::RoundTrip(*k.w, Body::CancelDeletion, [&](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateCancelDeletion(fb, id).Union();
         }), fb::Payload::DeletionCancelled);
 }
 
 // Disclosure on consent: refused without it, recorded with it.
 void WalkDisclosure(Walk& k, uint64_t id) {
-  auto recipient = Call(*k.admin, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+  auto recipient = test::RoundTrip(*k.admin, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateRegisterRecipientDirect(fb, "Acme Analytics Inc", "US").Union();
   });
   k.Ack(recipient, fb::Payload::RecipientRegistered);
-  CHECK(Call(*k.w, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
+  CHECK(test::RoundTrip(*k.w, Body::RegisterRecipient, [](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateRegisterRecipientDirect(fb, "Writer Corp", "US").Union();
         }).status.code() == Code::kRefused);  // admin only
   auto disclose = [&](flatbuffers::FlatBufferBuilder& fb) {
@@ -186,17 +171,17 @@ void WalkDisclosure(Walk& k, uint64_t id) {
                                       "consent", "standard_contractual_clauses")
         .Union();
   };
-  CHECK(Call(*k.w, Body::Disclose, disclose).status.code() == Code::kRefused);
-  k.Ack(Call(*k.w, Body::Consent, ConsentBody(id, "third_party_forwarding", true)), fb::Payload::ConsentGiven);
-  k.Ack(Call(*k.w, Body::Disclose, disclose), fb::Payload::DisclosureRecorded);
-  k.Ack(Call(*k.w, Body::RecordAccess, test::RecordAccessBody("/home")), fb::Payload::AccessLogged);
+  CHECK(test::RoundTrip(*k.w, Body::Disclose, disclose).status.code() == Code::kRefused);
+  k.Ack(test::RoundTrip(*k.w, Body::Consent, ConsentBody(id, "third_party_forwarding", true)), fb::Payload::ConsentGiven);
+  k.Ack(test::RoundTrip(*k.w, Body::Disclose, disclose), fb::Payload::DisclosureRecorded);
+  k.Ack(test::RoundTrip(*k.w, Body::RecordAccess, test::RecordAccessBody("/home")), fb::Payload::AccessLogged);
 }
 
 void WalkPolicyAndExport(Walk& k, uint64_t id) {
-  k.Ack(Call(*k.admin, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
+  k.Ack(test::RoundTrip(*k.admin, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreatePublishPolicyDirect(fb, "1.02", "revised policy text").Union();
         }), fb::Payload::PolicyPublished);
-  auto exported = Call(*k.admin, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) {
+  auto exported = test::RoundTrip(*k.admin, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateExport(fb, id).Union();
   });
   REQUIRE(exported.status.ok());
@@ -208,19 +193,19 @@ void WalkPolicyAndExport(Walk& k, uint64_t id) {
 }
 
 void WalkSweepAndInactive(Walk& k) {
-  auto dry = Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
+  auto dry = test::RoundTrip(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateSweep(fb, true, test::kTestTimeMs).Union();
   });
   REQUIRE(dry.status.ok());
   CHECK(Json::parse(dry.json)["dry_run"] == true);
-  auto real = Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); });
+  auto real = test::RoundTrip(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); });
   REQUIRE(real.status.ok());
   CHECK(Json::parse(real.json)["erased"].empty());  // nothing is due
   // A real sweep with a made-up clock is refused.
-  CHECK(Call(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
+  CHECK(test::RoundTrip(*k.admin, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) {
           return wire::CreateSweep(fb, false, test::kTestTimeMs).Union();
         }).status.code() == Code::kInvalidArgument);
-  auto inactive = Call(*k.admin, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) {
+  auto inactive = test::RoundTrip(*k.admin, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateInactive(fb, 0, 36).Union();
   });
   REQUIRE(inactive.status.ok());
@@ -252,7 +237,7 @@ TEST_CASE("server: every lifecycle operation works over the wire and is durable"
   WalkDisclosure(k, id);
   WalkPolicyAndExport(k, id);
   WalkSweepAndInactive(k);
-  auto stats = Call(*k.w, Body::Stats, test::StatsBody());
+  auto stats = test::RoundTrip(*k.w, Body::Stats, test::StatsBody());
   REQUIRE(stats.status.ok());
   Json sj = Json::parse(stats.json);
   CHECK(sj["policy_version"] == "1.02");
@@ -273,30 +258,30 @@ TEST_CASE("server: roles decide who may do what", "[server]") {
     CHECK(r.status.code() == Code::kRefused);
   };
   const uint64_t before = f.accounts().ledger().LastSeq();
-  forbidden(Call(*w, Body::ReadLog, test::ReadLogBody(1)));
-  forbidden(Call(*w, Body::ReadStream, [&](flatbuffers::FlatBufferBuilder& fb) {
+  forbidden(test::RoundTrip(*w, Body::ReadLog, test::ReadLogBody(1)));
+  forbidden(test::RoundTrip(*w, Body::ReadStream, [&](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateReadStream(fb, id, 1, 10).Union();
   }));
-  forbidden(Call(*w, Body::Subscribe, test::SubscribeBody(1)));
-  forbidden(Call(*w, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateExport(fb, id).Union(); }));
-  forbidden(Call(*w, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); }));
-  forbidden(Call(*w, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateInactive(fb).Union(); }));
-  forbidden(Call(*w, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
+  forbidden(test::RoundTrip(*w, Body::Subscribe, test::SubscribeBody(1)));
+  forbidden(test::RoundTrip(*w, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateExport(fb, id).Union(); }));
+  forbidden(test::RoundTrip(*w, Body::Sweep, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateSweep(fb).Union(); }));
+  forbidden(test::RoundTrip(*w, Body::Inactive, [](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateInactive(fb).Union(); }));
+  forbidden(test::RoundTrip(*w, Body::PublishPolicy, [](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreatePublishPolicyDirect(fb, "1.02", "text").Union();
   }));
-  forbidden(Call(*au, Body::Register, test::RegisterBody("auditor@example.org")));
-  forbidden(Call(*au, Body::RecordAccess, test::RecordAccessBody()));
-  forbidden(Call(*au, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateExport(fb, id).Union(); }));
+  forbidden(test::RoundTrip(*au, Body::Register, test::RegisterBody("auditor@example.org")));
+  forbidden(test::RoundTrip(*au, Body::RecordAccess, test::RecordAccessBody()));
+  forbidden(test::RoundTrip(*au, Body::Export, [&](flatbuffers::FlatBufferBuilder& fb) { return wire::CreateExport(fb, id).Union(); }));
   CHECK(f.accounts().ledger().LastSeq() == before);  // nothing refused was appended (not even an access request)
 
   // A refusal does not end the connection.
-  CHECK(Call(*w, Body::Stats, test::StatsBody()).status.ok());
-  auto log = Call(*au, Body::ReadLog, test::ReadLogBody(1));
+  CHECK(test::RoundTrip(*w, Body::Stats, test::StatsBody()).status.ok());
+  auto log = test::RoundTrip(*au, Body::ReadLog, test::ReadLogBody(1));
   REQUIRE(log.status.ok());
   REQUIRE(log.events.size() == before);
   for (size_t i = 0; i < log.events.size(); ++i) CHECK(log.events[i].first == i + 1);
   CHECK(TypeOf(log.events.back().second) == fb::Payload::Registered);
-  auto stream = Call(*au, Body::ReadStream, [&](flatbuffers::FlatBufferBuilder& fb) {
+  auto stream = test::RoundTrip(*au, Body::ReadStream, [&](flatbuffers::FlatBufferBuilder& fb) {
     return wire::CreateReadStream(fb, id, 1, 10).Union();
   });
   REQUIRE(stream.status.ok());
@@ -304,16 +289,16 @@ TEST_CASE("server: roles decide who may do what", "[server]") {
 
   // PII only for admins.
   for (auto* c : {w.get(), au.get()}) {
-    auto r = Call(*c, Body::GetAccount, GetAccountBody(id));
+    auto r = test::RoundTrip(*c, Body::GetAccount, GetAccountBody(id));
     REQUIRE(r.status.ok());
     Json j = Json::parse(r.json);
     CHECK_FALSE(j.contains("pii"));
     CHECK(r.json.find("roles@example.org") == std::string::npos);
   }
-  auto r = Call(*admin, Body::GetAccount, GetAccountBody(id));
+  auto r = test::RoundTrip(*admin, Body::GetAccount, GetAccountBody(id));
   REQUIRE(r.status.ok());
   CHECK(Json::parse(r.json)["pii"]["email"] == "roles@example.org");
-  CHECK(Call(*au, Body::GetAccount, GetAccountBody(id + 1000)).status.code() == Code::kNotFound);
+  CHECK(test::RoundTrip(*au, Body::GetAccount, GetAccountBody(id + 1000)).status.code() == Code::kNotFound);
 }
 
 // Sends n requests without reading, then reads n replies: each correlation id
@@ -359,7 +344,7 @@ TEST_CASE("server: pipelined requests are all answered exactly once", "[server]"
 TEST_CASE("server: a subscriber catches up and then gets live events", "[server]") {
   ServerFixture f;
   auto w = f.Connect(test::kWriterToken);
-  for (int i = 0; i < 5; ++i) Call(*w, Body::RecordAccess, test::RecordAccessBody(test::Name("/before", i)));
+  for (int i = 0; i < 5; ++i) test::RoundTrip(*w, Body::RecordAccess, test::RecordAccessBody(test::Name("/before", i)));
   const uint64_t before = f.accounts().ledger().LastSeq();
 
   auto sub = f.Connect(test::kAuditorToken);
@@ -393,7 +378,7 @@ TEST_CASE("server: a subscriber catches up and then gets live events", "[server]
   // Appends by another client are pushed.
   std::vector<uint64_t> appended;
   for (int i = 0; i < 10; ++i) {
-    auto a = Call(*w, Body::RecordAccess, test::RecordAccessBody(test::Name("/after", i)));
+    auto a = test::RoundTrip(*w, Body::RecordAccess, test::RecordAccessBody(test::Name("/after", i)));
     REQUIRE(a.status.ok());
     appended.push_back(a.seq);
   }
@@ -401,7 +386,7 @@ TEST_CASE("server: a subscriber catches up and then gets live events", "[server]
   CHECK(live == appended);
 
   // The subscription does not stop other requests on the same connection.
-  auto stats = Call(*sub, Body::Stats, test::StatsBody());
+  auto stats = test::RoundTrip(*sub, Body::Stats, test::StatsBody());
   CHECK(stats.status.ok());
 }
 

@@ -55,6 +55,21 @@ inline Client::Reply CallOk(Client& c, wire::Body type, const BodyFn& body) {
   return r;
 }
 
+// One request, one reply; the transport must work and the reply must carry
+// this request's correlation id.
+inline Client::Reply RoundTrip(Client& c, wire::Body type, const BodyFn& body, const std::string& rid = "") {
+  uint64_t corr = 0;
+  Status s = c.Send(type, body, &corr, rid);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  Client::Reply r;
+  s = c.Receive(&r);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(r.correlation_id == corr);
+  return r;
+}
+
 inline std::string RequestFrame(uint64_t corr, wire::Body type, const BodyFn& body, const std::string& rid = "") {
   flatbuffers::FlatBufferBuilder fbb(256);
   flatbuffers::Offset<void> b = body ? body(fbb) : flatbuffers::Offset<void>();
