@@ -135,10 +135,17 @@ struct RawReply {
 // fails a test instead of hanging it.
 class RawConn {
  public:
-  explicit RawConn(uint16_t port, int rcvbuf = 0) {
+  // source_ip: a loopback address (127.x.y.z) to connect from, as another host would.
+  explicit RawConn(uint16_t port, int rcvbuf = 0, const char* source_ip = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd_ >= 0);
     if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (source_ip) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      REQUIRE(::inet_pton(AF_INET, source_ip, &from.sin_addr) == 1);
+      REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+    }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in a{};

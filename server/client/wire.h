@@ -35,6 +35,8 @@ enum class ProtocolCode : uint8_t {
   kSubscriberTooSlow = 69,  // the subscriber fell too far behind; connection closed
   kShuttingDown = 70,       // the server is stopping; request not executed
   kFrameTooLarge = 71,      // length prefix above the limit; connection closed
+  kResponseOverBudget = 72, // a response (or Batch result) over its budget; not sent
+  kRequestOverBudget = 73,  // the server's buffer budget is used up; connection closed
 };
 
 uint32_t DecodeLength(const uint8_t header[kFrameHeaderBytes]);

@@ -58,6 +58,20 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
   app.add_option("--worker-threads", o.worker_threads)->check(CLI::Range(1, 4096))->capture_default_str();
   app.add_option("--connections-max", o.connections_max)->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--frame-bytes-max", o.frame_bytes_max)->check(CLI::Range(64, 64 << 20))->capture_default_str();
+  app.add_option("--unauthenticated-max", o.unauthenticated_max, "connections before a successful Hello")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--unauthenticated-per-address-max", o.unauthenticated_per_address_max)
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--handshake-timeout-ms", o.handshake_timeout_ms)
+      ->check(CLI::Range(100, 600000))->capture_default_str();
+  app.add_option("--hello-frame-bytes-max", o.hello_frame_bytes_max)
+      ->check(CLI::Range(64, 1 << 20))->capture_default_str();
+  app.add_option("--buffer-bytes-max", o.buffer_bytes_max, "request and response buffers, all connections")
+      ->check(CLI::Range(size_t{1} << 20, size_t{64} << 30))->capture_default_str();
+  app.add_option("--response-bytes-max", o.response_bytes_max)
+      ->check(CLI::Range(64 << 10, 1 << 30))->capture_default_str();
+  app.add_option("--out-queue-bytes-max", o.out_queue_bytes_max, "unsent responses per connection")
+      ->check(CLI::Range(64 << 10, 1 << 30))->capture_default_str();
   app.add_option("--inflight-max", o.inflight_per_connection_max)->check(CLI::Range(1, 65536))->capture_default_str();
   app.add_option("--idle-timeout-ms", o.idle_timeout_ms)->check(CLI::Range(100, 86400000))->capture_default_str();
   app.add_option("--frame-timeout-ms", o.frame_timeout_ms)->check(CLI::Range(100, 3600000))->capture_default_str();

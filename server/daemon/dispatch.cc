@@ -317,13 +317,39 @@ std::string HandleProof(Accounts& a, const wire::Request* r) {
   return JsonFrame(r->correlation_id(), s, s.ok() ? j.dump() : "");
 }
 
+// Keeps frame, charged to b, if it fits what is left of b; else answers
+// corr with code 72. The request ran either way: only reads (and admin
+// reports) answer with more than kSmallResponseBytes.
+std::string Fit(std::string frame, uint64_t corr, ResponseBudget* b) {
+  const size_t n = frame.size();
+  if (n <= kSmallResponseBytes) {
+    b->Charge(n);
+    return frame;
+  }
+  if (b->charged + n <= b->frame_bytes_max && b->server->TryCharge(n)) {
+    if (b->connection->TryCharge(n)) {
+      b->charged += n;
+      return frame;
+    }
+    b->server->Release(n);
+  }
+  std::string refused = wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kResponseOverBudget),
+                                            "response of " + std::to_string(n) +
+                                                " bytes over the response budget; ask for less or read responses");
+  b->Charge(refused.size());
+  return refused;
+}
+
+std::string DispatchOne(Accounts& a, wire::Role role, const wire::Request* r);
+
 // Executes the requests of a Batch in order, each as if sent alone; one
 // result per request. A Batch amortizes frames and round trips, not fsyncs.
-std::string HandleBatch(Accounts& a, wire::Role role, const wire::Request* r) {
+// The whole response is one frame, so its results share one budget.
+std::string HandleBatch(Accounts& a, wire::Role role, const wire::Request* r, ResponseBudget* b) {
   const auto* reqs = r->body_as_Batch()->requests();
   if (!reqs || reqs->size() == 0 || reqs->size() > wire::kBatchRequestsMax)
-    return wire::ResponseFrame(r->correlation_id(), Status::InvalidArgument(
-        "a batch holds 1.." + std::to_string(wire::kBatchRequestsMax) + " requests"));
+    return Fit(wire::ResponseFrame(r->correlation_id(), Status::InvalidArgument(
+        "a batch holds 1.." + std::to_string(wire::kBatchRequestsMax) + " requests")), r->correlation_id(), b);
   wire::ResponseFields f;
   for (const wire::Request* sub : *reqs) {
     const Body t = sub->body_type();
@@ -332,10 +358,16 @@ std::string HandleBatch(Accounts& a, wire::Role role, const wire::Request* r) {
       frame = wire::ResponseFrame(sub->correlation_id(), static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
                                   "not allowed inside a batch");
     else
-      frame = Dispatch(a, role, sub);
-    f.results.push_back(frame.substr(wire::kFrameHeaderBytes));
+      frame = DispatchOne(a, role, sub);
+    f.results.push_back(Fit(std::move(frame), sub->correlation_id(), b).substr(wire::kFrameHeaderBytes));
   }
-  return wire::ResponseFrame(r->correlation_id(), Status::OK(), f);
+  std::string out = wire::ResponseFrame(r->correlation_id(), Status::OK(), f);
+  // The charge so far was for the results; the frame is what stays.
+  if (out.size() > b->charged)
+    b->Charge(out.size() - b->charged);
+  else
+    b->Release(b->charged - out.size());
+  return out;
 }
 
 }  // namespace
@@ -375,7 +407,34 @@ bool Allowed(wire::Role role, Body op) {
   }
 }
 
-std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
+bool MemoryBudget::TryCharge(size_t n) {
+  size_t used = used_.load();
+  do {
+    if (used + n > bytes_max_) return false;
+  } while (!used_.compare_exchange_weak(used, used + n));
+  return true;
+}
+
+void ResponseBudget::Charge(size_t n) {
+  server->Charge(n);
+  connection->Charge(n);
+  charged += n;
+}
+
+void ResponseBudget::Release(size_t n) {
+  server->Release(n);
+  connection->Release(n);
+  charged -= n;
+}
+
+std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r, ResponseBudget* b) {
+  if (r->body_type() == Body::Batch && Allowed(role, Body::Batch)) return HandleBatch(a, role, r, b);
+  return Fit(DispatchOne(a, role, r), r->correlation_id(), b);
+}
+
+namespace {
+
+std::string DispatchOne(Accounts& a, wire::Role role, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   if (!Allowed(role, r->body_type()))
     return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
@@ -399,8 +458,9 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::GetPolicy:
     case Body::ListPolicies:
       return HandlePolicy(a, r);
-    case Body::Batch:
-      return HandleBatch(a, role, r);
+    case Body::Batch:  // Dispatch runs a Batch; here it is one nested in another
+      return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
+                                 "not allowed inside a batch");
     case Body::ChangePassword:
     case Body::Touch:
     case Body::RetentionNotice:
@@ -409,5 +469,7 @@ std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r) {
       return HandleLifecycle(a, r);
   }
 }
+
+}  // namespace
 
 }  // namespace accountable

@@ -3,7 +3,9 @@
 // it on its worker pool, never on an I/O thread, and group commit batches
 // the appends of all workers into one fsync.
 //
-//   std::string frame = Dispatch(accounts, wire::Role::Writer, request);
+//   ResponseBudget budget{opt.response_bytes_max, &server_budget, &connection_budget};
+//   std::string frame = Dispatch(accounts, wire::Role::Writer, request, &budget);
+//   ...  // once written: Release(frame.size()) on both budgets
 //
 // Who may do what (docs/protocol.md, "Roles"):
 //   writer  - lifecycle commands, GetAccount without PII, Stats
@@ -14,6 +16,8 @@
 // Thread safety: thread-safe (Accounts is).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "projections/service/accounts.h"
@@ -21,7 +25,45 @@
 
 namespace accountable {
 
+// Bytes of buffers held, with a ceiling: a charge that would pass it fails
+// instead of growing. Thread-safe.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(size_t bytes_max) : bytes_max_(bytes_max) {}
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+  // Charges n bytes unless that would pass the ceiling; then charges nothing.
+  bool TryCharge(size_t n);
+  // Charges even past the ceiling: for small frames that must go out.
+  void Charge(size_t n) { used_ += n; }
+  void Release(size_t n) { used_ -= n; }
+  size_t used() const { return used_.load(); }
+
+ private:
+  const size_t bytes_max_;
+  std::atomic<size_t> used_{0};
+};
+
+// A response up to this size is always kept, charged even past a budget:
+// receipts and errors are this small, so a command that ran is always
+// acknowledged, and only large read results can be refused.
+inline constexpr size_t kSmallResponseBytes = 4096;
+
+// What one response may take: at most frame_bytes_max bytes, charged to the
+// server's and the connection's budgets while it is built.
+struct ResponseBudget {
+  size_t frame_bytes_max;
+  MemoryBudget* server;
+  MemoryBudget* connection;
+  size_t charged = 0;  // on both budgets so far
+  void Charge(size_t n);
+  void Release(size_t n);
+};
+
 bool Allowed(wire::Role role, wire::Body op);
-std::string Dispatch(Accounts& accounts, wire::Role role, const wire::Request* req);
+// On return the frame's size is charged to both of budget's budgets. A
+// result that does not fit is answered with code 72 instead; inside a Batch,
+// each such result, the others are kept.
+std::string Dispatch(Accounts& accounts, wire::Role role, const wire::Request* req, ResponseBudget* budget);
 
 }  // namespace accountable

@@ -71,7 +71,7 @@ Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* ou
 
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
     : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
-      deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_) {
+      deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_), budget_(o.buffer_bytes_max) {
   for (const auto& [token, role] : o.tokens) token_hashes_.emplace_back(crypto::Sha256(token), role);
 }
 
@@ -116,10 +116,11 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
       continue;
     }
     std::shared_ptr<Session> session;
+    const std::string address = s.remote_endpoint(ec).address().to_string();
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (!stopping_ && sessions_.size() < opt_.connections_max) {
-        session = std::make_shared<Session>(this, std::move(s));
+      if (!ec && !stopping_ && Admit(address)) {
+        session = std::make_shared<Session>(this, std::move(s), address);
         sessions_[session.get()] = session;
       }
     }
@@ -132,6 +133,32 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
     asio::write(s, asio::buffer(f), ec);
     s.close(ec);
   }
+}
+
+bool ServerImpl::Admit(const std::string& address) {
+  size_t& from_address = unauthenticated_by_address_[address];
+  if (unauthenticated_ >= opt_.unauthenticated_max || from_address >= opt_.unauthenticated_per_address_max) {
+    if (from_address == 0) unauthenticated_by_address_.erase(address);
+    return false;
+  }
+  ++unauthenticated_;
+  ++from_address;
+  return true;
+}
+
+void ServerImpl::ForgetUnauthenticated(const std::string& address) {
+  --unauthenticated_;
+  auto it = unauthenticated_by_address_.find(address);
+  if (--it->second == 0) unauthenticated_by_address_.erase(it);
+}
+
+bool ServerImpl::Promote(Session* s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (authenticated_ >= opt_.connections_max) return false;
+  ++authenticated_;
+  ForgetUnauthenticated(s->address_);
+  s->promoted_ = true;
+  return true;
 }
 
 asio::awaitable<void> ServerImpl::Every(asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job) {
@@ -198,7 +225,15 @@ wire::Role ServerImpl::Authenticate(std::string_view token) const {
   return granted;
 }
 
-Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
+Outcome ServerImpl::Process(const std::string& body, wire::Role role, MemoryBudget* connection) {
+  ResponseBudget budget{opt_.response_bytes_max, &budget_, connection};
+  Outcome o = Decide(body, role, &budget);
+  // Every path but Dispatch builds a small frame, not yet charged.
+  if (o.frame.size() > budget.charged) budget.Charge(o.frame.size() - budget.charged);
+  return o;
+}
+
+Outcome ServerImpl::Decide(const std::string& body, wire::Role role, ResponseBudget* budget) {
   Outcome o;
   const wire::Request* req = nullptr;
   Status s = wire::ParseRequest(body, &req);
@@ -208,6 +243,7 @@ Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
     return o;
   }
   const uint64_t corr = req->correlation_id();
+  o.corr = corr;
   if (req->body_type() == wire::Body::Hello) {
     auto* h = req->body_as_Hello();
     o.granted = Authenticate(h->token() ? h->token()->string_view() : std::string_view());
@@ -234,7 +270,7 @@ Outcome ServerImpl::Process(const std::string& body, wire::Role role) {
     o.frame = wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation), "unknown operation");
     return o;
   }
-  o.frame = Dispatch(*accounts_, role, req);
+  o.frame = Dispatch(*accounts_, role, req, budget);
   if (MovesDeletions(req->body_type())) ArmDeletionTimer();
   return o;
 }
@@ -254,7 +290,12 @@ void ServerImpl::OnCommit(uint64_t) {
 
 void ServerImpl::Remove(Session* s) {
   std::lock_guard<std::mutex> l(mu_);
-  sessions_.erase(s);
+  if (sessions_.erase(s) == 1) {
+    if (s->promoted_)
+      --authenticated_;
+    else
+      ForgetUnauthenticated(s->address_);
+  }
   subscribers_.erase(s);
   if (sessions_.empty()) drained_cv_.notify_all();
 }
@@ -290,8 +331,11 @@ void ServerImpl::Stop() {
 
 Status Server::Start(const ServerOptions& o, Accounts* accounts, std::unique_ptr<Server>* out) {
   if (o.io_threads == 0 || o.worker_threads == 0 || o.connections_max == 0 || o.inflight_per_connection_max == 0 ||
-      o.frame_bytes_max < 64)
-    return Status::InvalidArgument("server limits must be positive (frame_bytes_max >= 64)");
+      o.unauthenticated_max == 0 || o.unauthenticated_per_address_max == 0 || o.handshake_timeout_ms <= 0 ||
+      o.buffer_bytes_max == 0 || o.response_bytes_max == 0 || o.out_queue_bytes_max == 0)
+    return Status::InvalidArgument("server limits must be positive");
+  if (o.frame_bytes_max < 64 || o.hello_frame_bytes_max < 64)
+    return Status::InvalidArgument("frame_bytes_max and hello_frame_bytes_max must be at least 64");
   auto impl = std::make_unique<ServerImpl>(o, accounts);
   ACC_RETURN_IF_ERROR(impl->Listen());
   *out = std::move(impl);

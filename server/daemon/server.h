@@ -35,13 +35,26 @@ struct ServerOptions {
   uint16_t port = 7400;                      // 0: any free port (tests)
   size_t io_threads = 2;
   size_t worker_threads = 64;                // commands executing at once, all connections
-  size_t connections_max = 1024;
+  size_t connections_max = 1024;             // authenticated connections
+  // Connections that have not completed Hello are counted apart, so they
+  // never take an authenticated client's slot: in all and per source address.
+  size_t unauthenticated_max = 256;
+  size_t unauthenticated_per_address_max = 64;
+  int64_t handshake_timeout_ms = 5'000;      // from accept to a successful Hello
+  size_t hello_frame_bytes_max = 4096;       // frame limit before Hello succeeds
   size_t frame_bytes_max = wire::kFrameBytesMaxDefault;
+  // Request bodies being read plus responses not yet written, all
+  // connections: a request that would pass it closes its connection (code
+  // 73), a large response is replaced by code 72.
+  size_t buffer_bytes_max = 256 << 20;
+  size_t response_bytes_max = 8 << 20;       // one response frame, a whole Batch's included
   size_t inflight_per_connection_max = 256;  // pipelined requests awaiting a response
   int64_t idle_timeout_ms = 300'000;         // no frame started for this long -> close
   int64_t frame_timeout_ms = 10'000;         // a started frame must complete within this
   uint64_t subscriber_lag_events_max = 100'000;
-  size_t out_queue_bytes_max = 8 << 20;      // per connection; beyond it a subscriber is cut off
+  // Per connection: responses queued or being built. Reading stops above it;
+  // a large response that would pass it gets code 72.
+  size_t out_queue_bytes_max = 8 << 20;
   int64_t sweep_interval_ms = 3'600'000;     // 0: no periodic sweep
   // Set to AccountsOptions::sign_interval_ms: when > 0, a timer signs the
   // log's tail that the commit path left unsigned. 0: no timer.

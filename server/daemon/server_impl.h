@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/daemon/dispatch.h"
 #include "server/daemon/server.h"
 #include "server/daemon/session.h"
 
@@ -42,12 +43,22 @@ class ServerImpl final : public Server {
   const ServerOptions& options() const { return opt_; }
   Accounts& accounts() { return *accounts_; }
   boost::asio::thread_pool& workers() { return workers_; }
-  // Runs on a worker: verify, authorize, execute.
-  Outcome Process(const std::string& body, wire::Role role);
+  MemoryBudget& budget() { return budget_; }
+  // Runs on a worker: verify, authorize, execute. The Outcome's frame is
+  // charged to budget() and to connection.
+  Outcome Process(const std::string& body, wire::Role role, MemoryBudget* connection);
+  // Moves s from the unauthenticated connections to the authenticated ones;
+  // false if those are at connections_max.
+  bool Promote(Session* s);
   void Remove(Session* s);
 
  private:
   boost::asio::awaitable<void> AcceptLoop();
+  // Counts a new unauthenticated connection from address; false if that
+  // would pass unauthenticated_max or unauthenticated_per_address_max.
+  bool Admit(const std::string& address);
+  void ForgetUnauthenticated(const std::string& address);  // mu_ held
+  Outcome Decide(const std::string& body, wire::Role role, ResponseBudget* budget);
   // Runs job on a worker every interval_ms until the timer is cancelled.
   boost::asio::awaitable<void> Every(boost::asio::steady_timer& timer, int64_t interval_ms, std::function<void()> job);
   void Sweep();
@@ -78,6 +89,10 @@ class ServerImpl final : public Server {
   std::condition_variable drained_cv_;
   std::map<Session*, std::weak_ptr<Session>> sessions_;
   std::set<Session*> subscribers_;
+  size_t authenticated_ = 0;
+  size_t unauthenticated_ = 0;
+  std::map<std::string, size_t> unauthenticated_by_address_;
+  MemoryBudget budget_;
   bool stopping_ = false;
   bool stopped_ = false;
   friend class Session;

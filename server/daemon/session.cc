@@ -2,6 +2,7 @@
 // strand; commands run on the worker pool and come back through Apply().
 #include "server/daemon/session.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/crash_point.h"
@@ -18,17 +19,26 @@ constexpr uint32_t kSubscribePageEvents = 256;
 // large the events are (up to 64 KiB each): the subscriber cannot choose a
 // smaller page, unlike a ReadLog caller.
 constexpr size_t kSubscribePageBytes = 512 << 10;
+// A body buffer starts at this and doubles with what arrives, so a claimed
+// length costs nothing until its bytes are sent.
+constexpr size_t kBodyChunkBytes = 4096;
 }
 
-Session::Session(ServerImpl* server, asio::ip::tcp::socket socket)
-    : server_(server), socket_(std::move(socket)), watchdog_(socket_.get_executor()),
+Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address)
+    : server_(server), socket_(std::move(socket)), address_(std::move(address)),
+      out_budget_(server->options().out_queue_bytes_max), watchdog_(socket_.get_executor()),
       slot_(socket_.get_executor()) {}
+
+// Frames still queued at a close were charged to the server's budget.
+Session::~Session() { server_->budget().Release(out_bytes_); }
 
 void Session::Start() {
   auto self = shared_from_this();
   boost::system::error_code ec;
   // Pipelined responses must not wait for the client's delayed ACK (~40 ms).
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  handshake_deadline_ =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(server_->options().handshake_timeout_ms);
   Touch(server_->options().idle_timeout_ms);
   asio::co_spawn(socket_.get_executor(), [self] { return self->ReadLoop(); }, CrashOnException{"session read loop"});
   asio::co_spawn(socket_.get_executor(), [self] { return self->Watchdog(); }, CrashOnException{"session watchdog"});
@@ -36,6 +46,7 @@ void Session::Start() {
 
 void Session::Touch(int64_t timeout_ms) {
   deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (role_ == wire::Role::None) deadline_ = std::min(deadline_, handshake_deadline_);
   watchdog_.cancel();  // re-arm at the new deadline
 }
 
@@ -57,7 +68,9 @@ asio::awaitable<void> Session::Watchdog() {
     const bool stalled_frame = in_frame_ && inflight_ == 0;
     const bool idle_conn = !in_frame_ && inflight_ == 0 && !subscribed_ && !reading_done_;
     const bool stuck_drain = reading_done_ && inflight_ == 0 && writes_ == writes_seen;
-    if (stalled_frame || idle_conn || stuck_drain) {
+    // Not authenticated in time: whether silent, mid-frame or trickling.
+    const bool handshake_late = role_ == wire::Role::None && inflight_ == 0 && now >= handshake_deadline_;
+    if (stalled_frame || idle_conn || stuck_drain || handshake_late) {
       Close();
       break;
     }
@@ -71,7 +84,7 @@ asio::awaitable<void> Session::Watchdog() {
 asio::awaitable<void> Session::WaitForSlot() {
   const auto& o = server_->options();
   while (!closed_ && (handshake_pending_ || inflight_ >= o.inflight_per_connection_max ||
-                      out_bytes_ > o.out_queue_bytes_max)) {
+                      out_budget_.used() > o.out_queue_bytes_max)) {
     boost::system::error_code ec;
     slot_.expires_at(std::chrono::steady_clock::time_point::max());
     co_await slot_.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -92,24 +105,33 @@ asio::awaitable<void> Session::ReadLoop() {
     co_await asio::async_read(socket_, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     const uint32_t body_bytes = wire::DecodeLength(header);
-    if (body_bytes == 0 || body_bytes > o.frame_bytes_max) {
-      Send(wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kFrameTooLarge),
-                               "frame length must be 1.." + std::to_string(o.frame_bytes_max)));
-      reading_done_ = true;  // the stream cannot be resynchronized
-      MaybeFinish();
+    // Before Hello succeeds only a Hello-sized frame is read.
+    const size_t limit = role_ == wire::Role::None ? std::min(o.hello_frame_bytes_max, o.frame_bytes_max)
+                                                   : o.frame_bytes_max;
+    if (body_bytes == 0 || body_bytes > limit) {
+      Refuse(wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kFrameTooLarge),
+                                 "frame length must be 1.." + std::to_string(limit)));
       co_return;
     }
-    std::string body(body_bytes, '\0');
+    std::string body;
+    size_t charged = 0;
     in_frame_ = true;
     Touch(o.frame_timeout_ms);
-    co_await asio::async_read(socket_, asio::buffer(body), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
+    const Read got = co_await ReadBody(body_bytes, &body, &charged);
+    if (got != Read::kDone) server_->budget().Release(charged);
+    if (got == Read::kFailed) break;
+    if (got == Read::kOverBudget) {
+      in_frame_ = false;
+      Refuse(wire::ResponseFrame(0, static_cast<uint8_t>(wire::ProtocolCode::kRequestOverBudget),
+                                 "the server's request buffers are full; retry later"));
+      co_return;
+    }
     in_frame_ = false;
     // Stands for any bug on this path, so a test can show it loses nothing acknowledged.
     if (FaultPoint("session:throw")) throw std::logic_error("fault injected at session:throw");
     // The handshake is sequential: nothing else is read until Hello is answered.
     handshake_pending_ = role_ == wire::Role::None;
-    Execute(std::move(body));
+    Execute(std::move(body), charged);
   }
   // Stop reading; let in-flight responses finish.
   in_frame_ = false;
@@ -117,15 +139,40 @@ asio::awaitable<void> Session::ReadLoop() {
   MaybeFinish();
 }
 
-void Session::Execute(std::string body) {
+asio::awaitable<Session::Read> Session::ReadBody(size_t body_bytes, std::string* body, size_t* charged) {
+  boost::system::error_code ec;
+  size_t got = 0;
+  while (got < body_bytes) {
+    if (got == body->size()) {
+      const size_t size = std::min(body_bytes, std::max(2 * got, kBodyChunkBytes));
+      if (!server_->budget().TryCharge(size - got)) co_return Read::kOverBudget;
+      *charged += size - got;
+      body->resize(size);
+    }
+    const size_t n = co_await socket_.async_read_some(asio::buffer(body->data() + got, body->size() - got),
+                                                      asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return Read::kFailed;
+    got += n;
+  }
+  co_return Read::kDone;
+}
+
+void Session::Refuse(std::string frame) {
+  Send(std::move(frame));
+  reading_done_ = true;  // the stream cannot be resynchronized
+  MaybeFinish();
+}
+
+void Session::Execute(std::string body, size_t charged) {
   ++inflight_;
   auto self = shared_from_this();
   const wire::Role role = role_;
   // Verification and the command run on the worker pool, off the I/O threads.
   // (Plain callbacks, not co_await co_spawn: g++ 12 destroys temporaries of a
   // co_await expression twice.)
-  asio::post(server_->workers(), [self, role, body = std::move(body)] {
-    Outcome o = self->server_->Process(body, role);
+  asio::post(server_->workers(), [self, role, charged, body = std::move(body)] {
+    Outcome o = self->server_->Process(body, role, &self->out_budget_);
+    self->server_->budget().Release(charged);
     asio::post(self->socket_.get_executor(), [self, o = std::move(o)]() mutable {
       --self->inflight_;
       self->Apply(std::move(o));
@@ -134,9 +181,20 @@ void Session::Execute(std::string body) {
 }
 
 void Session::Apply(Outcome o) {
-  if (o.granted != wire::Role::None) role_ = o.granted;
   handshake_pending_ = false;
-  if (!o.frame.empty()) Send(std::move(o.frame));
+  if (o.granted != wire::Role::None && role_ == wire::Role::None && !server_->Promote(this)) {
+    // Authenticated, but every authenticated slot is taken.
+    server_->budget().Release(o.frame.size());
+    out_budget_.Release(o.frame.size());
+    o.frame.clear();
+    o.granted = wire::Role::None;
+    Refuse(wire::ResponseFrame(0, Status::Busy("connection limit reached")));
+  }
+  if (o.granted != wire::Role::None) {
+    role_ = o.granted;
+    Touch(server_->options().idle_timeout_ms);
+  }
+  if (!o.frame.empty()) Send(std::move(o.frame), true);
   // Not once closed (Remove already ran: the server would keep a dangling
   // subscriber) nor once reading stopped (cut off, or shutting down).
   if (o.subscribe && !subscribed_ && !closed_ && !reading_done_) {
@@ -154,8 +212,16 @@ void Session::Apply(Outcome o) {
   MaybeFinish();
 }
 
-void Session::Send(std::string frame) {
-  if (closed_) return;
+void Session::Send(std::string frame, bool charged) {
+  if (!charged) {
+    server_->budget().Charge(frame.size());
+    out_budget_.Charge(frame.size());
+  }
+  if (closed_) {
+    server_->budget().Release(frame.size());
+    out_budget_.Release(frame.size());
+    return;
+  }
   out_bytes_ += frame.size();
   out_.push_back(std::move(frame));
   WriteNext();
@@ -169,6 +235,8 @@ void Session::WriteNext() {
     self->writing_ = false;
     ++self->writes_;
     self->out_bytes_ -= self->out_.front().size();
+    self->server_->budget().Release(self->out_.front().size());
+    self->out_budget_.Release(self->out_.front().size());
     self->out_.pop_front();
     if (ec) return self->Close();
     self->slot_.cancel();

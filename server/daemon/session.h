@@ -11,6 +11,7 @@
 #include <string>
 
 #include "server/client/wire.h"
+#include "server/daemon/dispatch.h"
 
 namespace accountable {
 
@@ -18,7 +19,8 @@ class ServerImpl;
 
 // What a worker decided about one request; applied back on the session's strand.
 struct Outcome {
-  std::string frame;             // response to send (may be empty)
+  std::string frame;             // response to send (may be empty), charged to the budgets
+  uint64_t corr = 0;             // of the request
   bool close = false;            // protocol violation: close after sending
   wire::Role granted = wire::Role::None;  // Hello succeeded
   bool subscribe = false;
@@ -26,9 +28,10 @@ struct Outcome {
   uint64_t subscribe_from = 0;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerImpl* server, boost::asio::ip::tcp::socket socket);
+  Session(ServerImpl* server, boost::asio::ip::tcp::socket socket, std::string address);
+  ~Session();
   void Start();
   void Shutdown();   // stop reading; close once in-flight responses are out
   void Wake();       // new events for a subscription
@@ -37,10 +40,14 @@ class Session : public std::enable_shared_from_this<Session> {
   using Timer = boost::asio::steady_timer;
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> Watchdog();
-  void Execute(std::string body);
+  enum class Read { kDone, kFailed, kOverBudget };
+  // Reads a body of body_bytes into *body, charging *charged to the server's budget.
+  boost::asio::awaitable<Read> ReadBody(size_t body_bytes, std::string* body, size_t* charged);
+  void Execute(std::string body, size_t charged);
   boost::asio::awaitable<void> WaitForSlot();
   void Apply(Outcome o);
-  void Send(std::string frame);
+  void Send(std::string frame, bool charged = false);
+  void Refuse(std::string frame);  // sends a connection-level error, then stops reading
   void WriteNext();
   void Pump();
   void PumpDone(std::string frame, uint64_t next_cursor);
@@ -50,13 +57,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerImpl* server_;
   boost::asio::ip::tcp::socket socket_;
+  const std::string address_;    // the peer's IP, for the per-address limit
+  bool promoted_ = false;        // counted as authenticated (ServerImpl::mu_)
+  std::chrono::steady_clock::time_point handshake_deadline_;
+  // Responses queued (out_bytes_) or being built for this connection.
+  MemoryBudget out_budget_;
   Timer watchdog_;
   Timer slot_;                   // wakes ReadLoop when a pipelining slot or queue space frees
   std::chrono::steady_clock::time_point deadline_;
   wire::Role role_ = wire::Role::None;
   size_t inflight_ = 0;
   std::deque<std::string> out_;
-  size_t out_bytes_ = 0;
+  size_t out_bytes_ = 0;         // of out_, charged to both budgets
   bool writing_ = false;
   bool reading_done_ = false;
   bool handshake_pending_ = false;
@@ -68,6 +80,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool sub_reading_ = false;
   uint64_t sub_corr_ = 0;
   uint64_t sub_cursor_ = 0;
+  friend class ServerImpl;
 };
 
 }  // namespace accountable
