@@ -1,9 +1,16 @@
 #include "core/crypto.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "events/assert.h"
-#include <cstring>
 
 namespace accountable::crypto {
 
@@ -151,6 +158,66 @@ bool FromHex(std::string_view hex, size_t bytes, std::string* out) {
   return sodium_hex2bin(reinterpret_cast<unsigned char*>(out->data()), bytes, hex.data(), hex.size(), nullptr,
                         &decoded_bytes, nullptr) == 0 &&
          decoded_bytes == bytes;
+}
+
+Status ReadSecretFile(const std::string& path, size_t bytes_max, std::string* out) {
+  out->clear();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("cannot open " + path + ": no such file");
+    return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Status::IOError("cannot stat " + path);
+  }
+  // fstat on the open descriptor: the mode checked is the file's that is read.
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(path + " has mode " + mode +
+                                   ": key and token files must not be accessible to group or others (chmod 600)");
+  }
+  out->resize(bytes_max + 1);
+  size_t got = 0;
+  ssize_t n = 0;
+  while (got < out->size() && (n = ::read(fd, out->data() + got, out->size() - got)) > 0) got += size_t(n);
+  ::close(fd);
+  out->resize(got);
+  if (n < 0) {
+    Wipe(out);
+    return Status::IOError("cannot read " + path);
+  }
+  if (got > bytes_max) {
+    Wipe(out);
+    return Status::IOError(path + " is larger than " + std::to_string(bytes_max) + " bytes");
+  }
+  return Status::OK();
+}
+
+Status ReadTokenFile(const std::string& path, std::string* token) {
+  constexpr size_t kTokenFileBytesMax = 64 << 10;
+  std::string text;
+  Status s = ReadSecretFile(path, kTokenFileBytesMax, &text);
+  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("cannot read a token from " + path);
+  ACC_RETURN_IF_ERROR(s);
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const size_t from = text.find_first_not_of(kSpace);
+  if (from == std::string::npos) {
+    Wipe(&text);
+    return Status::NotFound("cannot read a token from " + path);
+  }
+  const size_t to = std::min(text.find_first_of(kSpace, from), text.size());
+  token->assign(text, from, to - from);
+  Wipe(&text);
+  return Status::OK();
+}
+
+void Wipe(std::string* s) {
+  sodium_memzero(s->data(), s->size());
+  s->clear();
 }
 
 }  // namespace accountable::crypto

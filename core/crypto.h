@@ -78,6 +78,21 @@ struct PasswordCost {
 Status HashPassword(std::string_view password, const PasswordCost& cost, std::string* encoded);
 bool VerifyPassword(std::string_view encoded, std::string_view password);
 
+// Reads a key or token file of at most bytes_max bytes. A file that group or
+// others may access at all (mode & 077) is refused with InvalidArgument
+// naming the file and its mode: a secret others can read is not a secret.
+// NotFound when the file does not exist; IOError when it cannot be read or
+// is larger than bytes_max.
+Status ReadSecretFile(const std::string& path, size_t bytes_max, std::string* out);
+
+// A client's token file: its first whitespace-separated word, with the
+// checks of ReadSecretFile. NotFound when the file is missing or holds no word.
+Status ReadTokenFile(const std::string& path, std::string* token);
+
+// Wipes a string's bytes (sodium_memzero) and empties it: for passwords and
+// tokens once they have been hashed or sent.
+void Wipe(std::string* s);
+
 std::string ToHex(std::string_view bytes);
 // Exactly `bytes` bytes from 2 * bytes hex digits, or false: a short key or
 // root must never pass as a valid one.

@@ -113,7 +113,9 @@ Status LedgerImpl::OpenDb() {
   if (it->Valid()) {
     last_seq_ = DecodeBE64(FromSlice(it->key()));
     events::EventView v;
-    if (events::EventView::Parse(FromSlice(it->value()), &v).ok()) last_recorded_ms_ = v.envelope()->recorded_at_ms();
+    std::string scratch;
+    if (events::EventView::Parse(Aligned(FromSlice(it->value()), &scratch), &v).ok())
+      last_recorded_ms_ = v.envelope()->recorded_at_ms();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "event DB scan");
   if (!opt_.read_only) writer_ = std::thread([this] { WriterLoop(); });
@@ -210,8 +212,11 @@ Status LedgerImpl::ScanEvents(uint64_t from_seq, const std::function<bool(uint64
   ro.readahead_size = kScanReadaheadBytes;
   ro.fill_cache = false;  // one pass over the whole log would only evict hot blocks
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[kEvents]));
+  // A slice of a RocksDB block need not start 8-byte aligned, and FlatBuffers
+  // reads 8-byte fields in place: a misaligned value is copied here (Aligned).
+  std::string scratch;
   for (it->Seek(EncodeBE64(from_seq)); it->Valid(); it->Next())
-    if (!fn(DecodeBE64(FromSlice(it->key())), FromSlice(it->value()))) break;
+    if (!fn(DecodeBE64(FromSlice(it->key())), Aligned(FromSlice(it->value()), &scratch))) break;
   return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
 }
 

@@ -5,6 +5,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,17 @@ namespace accountable {
 
 inline rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 inline std::string_view FromSlice(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// FlatBuffers reads 8-byte fields in place, so stored envelopes must start
+// 8-byte aligned before EventView::Parse. std::string storage always is
+// (operator new, or the inline buffer of an 8-aligned object); a slice of a
+// RocksDB block need not be. Returns bytes when aligned, else a copy held in
+// *scratch.
+inline std::string_view Aligned(std::string_view bytes, std::string* scratch) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8 == 0) return bytes;
+  scratch->assign(bytes);
+  return *scratch;
+}
 
 inline rocksdb::WriteOptions SyncWrite() {
   rocksdb::WriteOptions w;

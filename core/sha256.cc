@@ -98,6 +98,9 @@ void Sha256::Update(const void* data, size_t size_bytes) {
     crypto_hash_sha256_update(&sodium_, p, size_bytes);
     return;
   }
+  // memcpy with a null source is undefined even for 0 bytes, and callers pass
+  // (nullptr, 0) for an empty field: nothing to add.
+  if (size_bytes == 0) return;
   total_bytes_ += size_bytes;
   if (block_used_bytes_ > 0) {
     const size_t take = std::min(size_bytes, kBlockBytes - block_used_bytes_);

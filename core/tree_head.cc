@@ -36,15 +36,21 @@ Status WriteFile(const std::string& path, std::string_view bytes) {
 
 Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out) {
   ACC_RETURN_IF_ERROR(crypto::InitCrypto());
-  std::ifstream f(path, std::ios::binary);
-  if (f) {
-    std::string sk((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (sk.size() != crypto_sign_SECRETKEYBYTES) return Status::Corruption("signing key " + path + " has the wrong size");
-    out->secret = sk;
+  std::string sk;
+  // One byte more than a key, so that a long file reads as the wrong size.
+  Status rs = crypto::ReadSecretFile(path, crypto_sign_SECRETKEYBYTES + 1, &sk);
+  if (rs.ok()) {
+    if (sk.size() != crypto_sign_SECRETKEYBYTES) {
+      crypto::Wipe(&sk);
+      return Status::Corruption("signing key " + path + " has the wrong size");
+    }
     out->public_key.assign(sk.data() + 32, 32);  // libsodium keeps the public key in the second half
+    out->secret = std::move(sk);
     return Status::OK();
   }
-  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0'), sk(crypto_sign_SECRETKEYBYTES, '\0');
+  if (!rs.Is(Status::Code::kNotFound)) return rs;
+  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0');
+  sk.assign(crypto_sign_SECRETKEYBYTES, '\0');
   crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(sk.data()));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);

@@ -32,14 +32,15 @@ constexpr std::string_view kCheckKey = "kek_check";
 constexpr std::string_view kCheckPlain = "accountable vault KEK check v1";
 
 Status ReadKeyFile(const std::string& path, crypto::Key32* key) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("key file " + path + " is missing or unreadable");
-  ssize_t n = ::read(fd, key->data(), crypto::kKeyBytes);
-  char extra;
-  ssize_t more = ::read(fd, &extra, 1);
-  ::close(fd);
-  if (n != static_cast<ssize_t>(crypto::kKeyBytes) || more != 0)
-    return Status::Corruption("key file " + path + " is not exactly 32 bytes");
+  std::string bytes;
+  // One byte more than a key, so that a long file reads as the wrong size.
+  Status s = crypto::ReadSecretFile(path, crypto::kKeyBytes + 1, &bytes);
+  if (s.Is(Status::Code::kNotFound)) return Status::IOError("key file " + path + " is missing or unreadable");
+  ACC_RETURN_IF_ERROR(s);
+  const bool exact = bytes.size() == crypto::kKeyBytes;
+  if (exact) std::memcpy(key->data(), bytes.data(), crypto::kKeyBytes);
+  crypto::Wipe(&bytes);
+  if (!exact) return Status::Corruption("key file " + path + " is not exactly 32 bytes");
   return Status::OK();
 }
 

@@ -239,11 +239,12 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
 std::map<std::string, Command> OnlineCommands() {
   std::map<std::string, Command> m;
   auto connect = [](const Args& a, std::unique_ptr<accountable::Client>* c) {
-    std::ifstream f(a.token_file);
     std::string token;
     if (a.token_file.empty()) return Status::InvalidArgument("--server needs --token-file (an auditor token)");
-    if (!f || !(f >> token)) return Status::NotFound("cannot read a token from " + a.token_file);
-    return accountable::Client::Connect(a.server, token, c);
+    ACC_RETURN_IF_ERROR(accountable::crypto::ReadTokenFile(a.token_file, &token));
+    Status s = accountable::Client::Connect(a.server, token, c);
+    accountable::crypto::Wipe(&token);
+    return s;
   };
   auto online = [connect](std::function<Outcome(const Args&, accountable::Client&)> fn) {
     return [connect, fn](const Args& a) {

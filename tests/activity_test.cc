@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -127,6 +128,27 @@ TEST_CASE("activity: MonthsBefore clamps the day and keeps the time of day", "[a
   CHECK(MonthsBefore(UtcMs(2024, 7, 4, 5), 0) == UtcMs(2024, 7, 4, 5));
 }
 
+TEST_CASE("activity: month arithmetic clamps extreme inputs instead of overflowing", "[activity][month][issue11]") {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  // Clamped to +-kAsOfMsMax (9999-12-31T23:59:59.999Z and its mirror image).
+  CHECK(MonthsBefore(kMax, 0) == kAsOfMsMax);
+  CHECK(MonthsBefore(kMin, 0) == -kAsOfMsMax);
+  CHECK(MonthsBefore(kMax, 12) == UtcMs(9998, 12, 31, 23, 59, 59, 999));
+  CHECK(MonthsBefore(kMax, std::numeric_limits<int>::max()) == MonthsBefore(kAsOfMsMax, kMonthsBackMax));
+  CHECK(MonthsBefore(kMin, std::numeric_limits<int>::max()) < MonthsBefore(kMin, 0));
+  CHECK(MonthsBefore(UtcMs(2024, 7, 4), -5) == UtcMs(2024, 7, 4));  // never forward
+  CHECK(RetentionDueAt(kMax, 1200) > kAsOfMsMax);
+  CHECK(RetentionDueAt(kMin, 1200) > -kAsOfMsMax);
+  CHECK(RetentionDueAt(kAsOfMsMax, std::numeric_limits<int>::max()) > kAsOfMsMax);
+  CHECK(CheckAsOfMs(kAsOfMsMin).ok());
+  CHECK(CheckAsOfMs(kAsOfMsMax).ok());
+  CHECK(CheckAsOfMs(kAsOfMsMax + 1).code() == Status::Code::kInvalidArgument);
+  CHECK(CheckAsOfMs(-1).code() == Status::Code::kInvalidArgument);
+  CHECK(CheckAsOfMs(kMin).code() == Status::Code::kInvalidArgument);
+  CHECK(CheckAsOfMs(kMax).code() == Status::Code::kInvalidArgument);
+  CHECK(UtcMs(9999, 12, 31, 23, 59, 59, 999) == kAsOfMsMax);
+}
+
 TEST_CASE("activity: MonthsBefore moves exactly n months back, never forward", "[activity][month]") {
   std::mt19937_64 rng(7);
   std::uniform_int_distribution<int64_t> when(UtcMs(1990, 1, 1), UtcMs(2090, 1, 1));
@@ -164,9 +186,10 @@ TEST_CASE("activity: one-account operands are the bytes CRoaring writes", "[acti
   for (int i = 0; i < 2000; ++i) {
     const uint64_t id = i < 64 ? uint64_t{1} << i : (i % 2 ? rng() : rng() % 100000);
     Roaring64Map b = Set({id});
-    std::string slow(1, '+');
-    slow.resize(1 + b.getSizeInBytes(true));
-    b.write(slow.data() + 1, true);
+    // write() stores an 8-byte count through a uint64_t*: aligned storage.
+    std::vector<uint64_t> aligned(b.getSizeInBytes(true) / 8 + 1);
+    b.write(reinterpret_cast<char*>(aligned.data()), true);
+    std::string slow = "+" + std::string(reinterpret_cast<const char*>(aligned.data()), b.getSizeInBytes(true));
     REQUIRE(AddOperand(id) == slow);
     slow[0] = '-';
     REQUIRE(RemoveOperand(id) == slow);

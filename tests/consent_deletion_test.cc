@@ -191,7 +191,7 @@ std::unique_ptr<Server> StartServer(Accounts& accounts) {
   o.port = 0;
   o.worker_threads = 4;
   o.sweep_interval_ms = 0;
-  o.tokens = {{"writer-token-0123456789", wire::Role::Writer}};
+  o.token_digests = {{TokenDigest("writer-token-0123456789"), wire::Role::Writer}};
   std::unique_ptr<Server> server;
   Status s = Server::Start(o, &accounts, &server);
   INFO(s.ToString());

@@ -5,6 +5,7 @@
 // error path shows its error and that nothing was appended.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -243,4 +244,30 @@ TEST_CASE("forum: a retention notice records the due date it warned of", "[issue
   REQUIRE(f.a().Sweep({}, &rep).ok());
   REQUIRE(f.State(id).status == AccountStatus::kErased);
   test::ExpectRefused(f, Code::kRefused, "was erased", [&] { return f.a().RecordRetentionNotice(id, system, &r); });
+}
+
+TEST_CASE("forum: as_of outside 1970..9999 is refused, never overflowed", "[issue11][retention]") {
+  test::AccountsFixture f;
+  const uint64_t id = f.RegisterAt("edge@example.org", f.now_ms());
+  const int64_t extremes[] = {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), -1,
+                              kAsOfMsMax + 1};
+  for (int64_t as_of_ms : extremes) {
+    INFO("as_of_ms=" << as_of_ms);
+    std::vector<uint64_t> ids;
+    Status s = f.a().Inactive(as_of_ms, 1200, &ids);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.ToString().find("as_of") != std::string::npos);
+    std::vector<RetentionCandidate> due;
+    bool truncated = false;
+    CHECK(f.a().RetentionDue(as_of_ms, 1, &due, &truncated).code() == Code::kInvalidArgument);
+    SweepReport rep;
+    CHECK(f.a().Sweep({as_of_ms, true}, &rep).code() == Code::kInvalidArgument);
+    CHECK(rep.erased.empty());
+  }
+  // The last instant allowed still answers, and nothing was lost on the way.
+  SweepReport rep;
+  REQUIRE(f.a().Sweep({kAsOfMsMax, true}, &rep).ok());
+  REQUIRE(rep.erased.size() == 1);
+  CHECK(rep.erased[0].account_id == id);
+  CHECK(f.State(id).status == AccountStatus::kActive);  // a dry run erases nothing
 }

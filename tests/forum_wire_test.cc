@@ -189,8 +189,8 @@ TEST_CASE("forum cli: the same commands through a server", "[issue9][cli][server
   test::ServerFixture f;
   test::TempDir dir("acc-forum-remote");
   const std::string admin_tokens = dir.Sub("admin"), writer_tokens = dir.Sub("writer");
-  std::ofstream(admin_tokens) << test::kAdminToken << "\n";
-  std::ofstream(writer_tokens) << test::kWriterToken << "\n";
+  test::WriteSecretFile(admin_tokens, std::string(test::kAdminToken) + "\n");
+  test::WriteSecretFile(writer_tokens, std::string(test::kWriterToken) + "\n");
   auto run = [&](const std::string& tokens, std::vector<std::string> args, const std::string& input = "") {
     std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--server", f.address(), "--token-file", tokens, "--json"};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -110,7 +110,7 @@ uint64_t ActWithMarkers(Client& w, Client& admin, uint64_t* recipient_id) {
 void CliWithMarkers(const test::ServerFixture& f, uint64_t id) {
   test::TempDir scratch("acc-markers-cli");  // outside the data dir: stdin holds a password
   const std::string tokens = scratch.Sub("token");
-  std::ofstream(tokens) << test::kAdminToken << "\n";
+  test::WriteSecretFile(tokens, std::string(test::kAdminToken) + "\n");
   const std::string account = std::to_string(id);
   auto run = [&](std::vector<std::string> args, const std::string& input = "") {
     std::vector<std::string> argv = {ACCOUNTABLE_CLI, "--server", f.address(), "--token-file", tokens, "--json"};

@@ -334,8 +334,8 @@ TEST_CASE("policy server: any role reads policies over the wire, only an admin p
 TEST_CASE("policy cli remote: publish, show and list through a server", "[policy][server][cli]") {
   test::ServerFixture fx;
   test::TempDir dir("acc-policy-remote");
-  std::ofstream(dir.Sub("admin.token")) << test::kAdminToken << "\n";
-  std::ofstream(dir.Sub("writer.token")) << test::kWriterToken << "\n";
+  test::WriteSecretFile(dir.Sub("admin.token"), std::string(test::kAdminToken) + "\n");
+  test::WriteSecretFile(dir.Sub("writer.token"), std::string(test::kWriterToken) + "\n");
   std::ofstream(dir.Sub("p.txt")) << "remote policy\n";
   auto run = [&](const std::string& token, std::vector<std::string> args) {
     args.insert(args.begin(), {ACCOUNTABLE_CLI, "--server", fx.address(), "--token-file", dir.Sub(token), "--json"});

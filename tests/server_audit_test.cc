@@ -259,7 +259,8 @@ struct Served {
     o.port = 0;
     o.worker_threads = 4;
     o.sweep_interval_ms = 0;
-    o.tokens = {{test::kWriterToken, wire::Role::Writer}, {test::kAuditorToken, wire::Role::Auditor}};
+    o.token_digests = {{TokenDigest(test::kWriterToken), wire::Role::Writer},
+                       {TokenDigest(test::kAuditorToken), wire::Role::Auditor}};
     REQUIRE(Server::Start(o, accounts.get(), &server).ok());
   }
   ~Served() {
@@ -322,8 +323,8 @@ TEST_CASE("accountable-audit --server: the auditor's commands over the wire", "[
   test::ServerFixture fx;
   RegisterSome(*fx.Connect(test::kWriterToken), 3);
   test::TempDir dir("acc-audit-cli");
-  std::ofstream(dir.Sub("auditor.token")) << test::kAuditorToken << "\n";
-  std::ofstream(dir.Sub("writer.token")) << test::kWriterToken << "\n";
+  test::WriteSecretFile(dir.Sub("auditor.token"), std::string(test::kAuditorToken) + "\n");
+  test::WriteSecretFile(dir.Sub("writer.token"), std::string(test::kWriterToken) + "\n");
   std::ofstream(dir.Sub("signing.pub")) << crypto::ToHex(fx.accounts().public_key()) << "\n";
   auto run = [&](const std::string& token, std::vector<std::string> args) {
     args.insert(args.begin(), {ACCOUNTABLE_AUDIT, "--server", fx.address(), "--token-file", dir.Sub(token)});

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,20 +31,43 @@ using wire::Body;
 TEST_CASE("server: LoadTokens reads roles and rejects bad lines", "[server]") {
   test::TempDir dir;
   auto load = [&](const std::string& text, std::map<std::string, wire::Role>* out) {
-    std::ofstream(dir.Sub("tokens")) << text;
+    test::WriteSecretFile(dir.Sub("tokens"), text);
     return LoadTokens(dir.Sub("tokens"), out);
   };
   std::map<std::string, wire::Role> t;
   REQUIRE(load("# comment\n\nwriter-token-0123456789 writer trailing words\n"
                "  auditor-token-012345678\tauditor\nadmin-token-0123456789ab admin\n", &t).ok());
-  CHECK(t == std::map<std::string, wire::Role>{{test::kWriterToken, wire::Role::Writer},
-                                               {test::kAuditorToken, wire::Role::Auditor},
-                                               {test::kAdminToken, wire::Role::Admin}});
+  // Only digests are kept, never a token's plaintext.
+  CHECK(t == std::map<std::string, wire::Role>{{TokenDigest(test::kWriterToken), wire::Role::Writer},
+                                               {TokenDigest(test::kAuditorToken), wire::Role::Auditor},
+                                               {TokenDigest(test::kAdminToken), wire::Role::Admin}});
+  for (const auto& [digest, role] : t) CHECK(digest.size() == 32);
   t.clear();
   CHECK(load("writer-token-0123456789 root\n", &t).code() == Code::kInvalidArgument);
   CHECK(load("writer-token-0123456789\n", &t).code() == Code::kInvalidArgument);  // no role
   CHECK(load("short-token writer\n", &t).code() == Code::kInvalidArgument);
   CHECK(LoadTokens(dir.Sub("missing"), &t).code() == Code::kNotFound);
+}
+
+TEST_CASE("server: a token file that group or others may read is refused, naming file and mode", "[server][issue11]") {
+  test::TempDir dir;
+  for (mode_t mode : {0644, 0640, 0604, 0660, 0602}) {
+    test::WriteSecretFile(dir.Sub("tokens"), "writer-token-0123456789 writer\n", mode);
+    std::map<std::string, wire::Role> t;
+    Status s = LoadTokens(dir.Sub("tokens"), &t);
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", unsigned(mode));
+    INFO(s.ToString());
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(test::Contains(s.message(), dir.Sub("tokens")));
+    CHECK(test::Contains(s.message(), std::string("mode ") + text));
+    CHECK_FALSE(test::Contains(s.message(), "writer-token"));  // never the secret itself
+    CHECK(t.empty());
+  }
+  test::WriteSecretFile(dir.Sub("tokens"), "writer-token-0123456789 writer\n", 0400);
+  std::map<std::string, wire::Role> t;
+  CHECK(LoadTokens(dir.Sub("tokens"), &t).ok());
+  CHECK(t.size() == 1);
 }
 
 // accountabled as a process: stdout is a pipe, SIGTERM stops it. `env`
@@ -65,8 +89,6 @@ class Daemon {
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
-      const rlimit no_core{0, 0};  // an abort the test asks for needs no core file
-      ::setrlimit(RLIMIT_CORE, &no_core);
       ::dup2(fds[1], STDOUT_FILENO);
       ::dup2(fds[1], STDERR_FILENO);
       ::execve(argv[0], argv.data(), envp.data());
@@ -82,6 +104,7 @@ class Daemon {
     }
     ::close(out_);
   }
+  pid_t pid() const { return pid_; }
   // The port from "listening on HOST:PORT"; 0 if the process ended first.
   uint16_t WaitListening() {
     test::LineReader reader(out_);
@@ -124,7 +147,7 @@ class Daemon {
 
 TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[server]") {
   test::TempDir dir;
-  std::ofstream(dir.Sub("tokens")) << test::kWriterToken << " writer\n" << test::kAdminToken << " admin\n";
+  test::WriteSecretFile(dir.Sub("tokens"), std::string(test::kWriterToken) + " writer\n" + test::kAdminToken + " admin\n");
   const std::vector<std::string> base = {ACCOUNTABLE_SERVER, "--data", dir.Sub("data"), "--listen", "127.0.0.1:0",
                                          "--token-file", dir.Sub("tokens"), "--argon2-ops", "1",
                                          "--argon2-mem-mib", "8", "--sweep-interval-s", "0"};
@@ -133,6 +156,15 @@ TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[
     Daemon d(base);
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
+    // No core file, soft or hard limit: a dump would hold keys and personal
+    // data. (Daemon sets no limit itself; the abort test relies on this too.)
+    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
+    std::string line, soft, hard;
+    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
+    }
+    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
+    CHECK(soft == "0");
+    CHECK(hard == "0");
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("daemon@example.org"));
@@ -159,9 +191,13 @@ TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[
     CHECK(v.pii->email == "daemon@example.org");
   }
   // A bad token file stops it at start-up with exit code 2.
-  std::ofstream(dir.Sub("tokens")) << "short writer\n";
+  test::WriteSecretFile(dir.Sub("tokens"), "short writer\n");
   Daemon bad(base);
   CHECK(bad.Exit(0) == 2);
+  // So does a good one that others may read.
+  test::WriteSecretFile(dir.Sub("tokens"), std::string(test::kWriterToken) + " writer\n", 0644);
+  Daemon exposed(base);
+  CHECK(exposed.Exit(0) == 2);
 }
 
 std::vector<std::string> DaemonArgs(const test::TempDir& dir) {
@@ -203,7 +239,7 @@ std::map<uint64_t, std::string> WriteUntilTheBug(Client& w) {
 TEST_CASE("server: a bug that throws in a session aborts accountabled and loses nothing acknowledged",
           "[server][durability]") {
   test::TempDir dir;
-  std::ofstream(dir.Sub("tokens")) << test::kWriterToken << " writer\n";
+  test::WriteSecretFile(dir.Sub("tokens"), std::string(test::kWriterToken) + " writer\n");
   // Frame 1 is the Hello, then one frame per acknowledged write; the next throws.
   const std::string crash_at = "ACCOUNTABLE_CRASH_AT=session:throw@" + std::to_string(kAckedBeforeBug + 2);
   std::map<uint64_t, std::string> acked;
@@ -211,6 +247,15 @@ TEST_CASE("server: a bug that throws in a session aborts accountabled and loses 
     Daemon d(DaemonArgs(dir), {crash_at});
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
+    // No core file, soft or hard limit: a dump would hold keys and personal
+    // data. (Daemon sets no limit itself; the abort test relies on this too.)
+    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
+    std::string line, soft, hard;
+    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
+    }
+    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
+    CHECK(soft == "0");
+    CHECK(hard == "0");
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     acked = WriteUntilTheBug(*w);
@@ -225,6 +270,15 @@ TEST_CASE("server: a bug that throws in a session aborts accountabled and loses 
     Daemon d(DaemonArgs(dir));
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
+    // No core file, soft or hard limit: a dump would hold keys and personal
+    // data. (Daemon sets no limit itself; the abort test relies on this too.)
+    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
+    std::string line, soft, hard;
+    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
+    }
+    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
+    CHECK(soft == "0");
+    CHECK(hard == "0");
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("after-restart@example.org"));

@@ -250,7 +250,9 @@ class ServerFixture {
     o.io_threads = 2;
     o.worker_threads = 8;
     o.sweep_interval_ms = 0;
-    o.tokens = {{kWriterToken, wire::Role::Writer}, {kAuditorToken, wire::Role::Auditor}, {kAdminToken, wire::Role::Admin}};
+    o.token_digests = {{TokenDigest(kWriterToken), wire::Role::Writer},
+                       {TokenDigest(kAuditorToken), wire::Role::Auditor},
+                       {TokenDigest(kAdminToken), wire::Role::Admin}};
     if (tweak) tweak(o);
     options_ = o;
     OpenAccounts(true);

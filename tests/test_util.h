@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,14 @@ inline size_t CountOf(const std::vector<fb::Payload>& types, fb::Payload t) {
 
 inline std::string Name(std::string_view prefix, uint64_t n) {
   return std::string(prefix).append(std::to_string(n));
+}
+
+// Writes a key or token file as the programs require it: mode 0600, since a
+// file that group or others may read is refused (crypto::ReadSecretFile).
+inline void WriteSecretFile(const std::string& path, std::string_view bytes, mode_t mode = 0600) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  std::filesystem::permissions(path, static_cast<std::filesystem::perms>(mode),
+                               std::filesystem::perm_options::replace);
 }
 
 inline constexpr int64_t kTestTimeMs = 1'700'000'000'000;  // 2023-11-14

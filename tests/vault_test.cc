@@ -178,11 +178,24 @@ TEST_CASE("vault: a different KEK is refused at open", "[vault]") {
   CHECK(s.Is(Status::Code::kCorruption));
   CHECK(s.message().find("does not belong") != std::string::npos);
 
-  std::ofstream(p.dir.Sub("short-kek"), std::ios::binary) << std::string(31, 'k');
+  test::WriteSecretFile(p.dir.Sub("short-kek"), std::string(31, 'k'));
   CHECK(TryOpen({p.options.dir, p.dir.Sub("short-kek")}).Is(Status::Code::kCorruption));
-  std::ofstream(p.dir.Sub("long-kek"), std::ios::binary) << std::string(33, 'k');
+  test::WriteSecretFile(p.dir.Sub("long-kek"), std::string(33, 'k'));
   CHECK(TryOpen({p.options.dir, p.dir.Sub("long-kek")}).Is(Status::Code::kCorruption));
   CHECK(TryOpen(p.options).ok());  // the right one still works
+}
+
+TEST_CASE("vault: a KEK file that group or others may read is refused, naming file and mode", "[vault][issue11]") {
+  VaultPaths p;
+  { OpenVault(p.options); }
+  std::filesystem::permissions(p.options.kek_path, std::filesystem::perms(0640), std::filesystem::perm_options::replace);
+  Status s = TryOpen(p.options);
+  INFO(s.ToString());
+  CHECK(s.Is(Status::Code::kInvalidArgument));
+  CHECK(s.message().find(p.options.kek_path) != std::string::npos);
+  CHECK(s.message().find("mode 0640") != std::string::npos);
+  std::filesystem::permissions(p.options.kek_path, std::filesystem::perms(0600), std::filesystem::perm_options::replace);
+  CHECK(TryOpen(p.options).ok());  // nothing was lost or replaced
 }
 
 TEST_CASE("vault: a missing KEK for an existing vault is never replaced", "[vault]") {

@@ -1,5 +1,6 @@
 #include "projections/fold/activity.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -30,13 +31,31 @@ std::string MonthKeyFromIndex(int index) {
   return std::string(key, sizeof key);
 }
 
+// Roaring64Map::write and ::readSafe (CRoaring 0.2.66 headers) store and
+// load the 8-byte map count through a plain uint64_t*: their buffer must be
+// 8-byte aligned, and the bytes after our 1-byte kind prefix are not. So
+// bytes go through this aligned storage on their way to and from the library.
+using AlignedBytes = std::vector<uint64_t>;
+
+const char* CopyAligned(std::string_view bytes, AlignedBytes* storage) {
+  storage->assign((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t), 0);
+  if (!bytes.empty()) std::memcpy(storage->data(), bytes.data(), bytes.size());
+  return reinterpret_cast<const char*>(storage->data());
+}
+
+std::string WithPrefix(char kind, const Roaring64Map& b) {
+  const size_t n = b.getSizeInBytes(true);
+  AlignedBytes aligned((n + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+  b.write(reinterpret_cast<char*>(aligned.data()), true);
+  std::string out(1, kind);
+  out.append(reinterpret_cast<const char*>(aligned.data()), n);
+  return out;
+}
+
 std::string SlowOperand(char kind, uint64_t account_id) {
   Roaring64Map b;
   b.add(account_id);
-  std::string out(1, kind);
-  out.resize(1 + b.getSizeInBytes(true));
-  b.write(out.data() + 1, true);
-  return out;
+  return WithPrefix(kind, b);
 }
 
 // A one-account operand is by far the most common value the merge sees (one
@@ -153,12 +172,7 @@ std::string MonthKey(int64_t ms, int64_t* first_ms, int64_t* end_ms) {
 std::string AddOperand(uint64_t id) { return Operand('+', id); }
 std::string RemoveOperand(uint64_t id) { return Operand('-', id); }
 
-std::string EncodeBitmap(const Roaring64Map& b) {
-  std::string out(1, 'B');
-  out.resize(1 + b.getSizeInBytes(true));
-  b.write(out.data() + 1, true);
-  return out;
-}
+std::string EncodeBitmap(const Roaring64Map& b) { return WithPrefix('B', b); }
 
 // Walks the portable layout (u64 count, then per entry a u32 key and one
 // 32-bit bitmap) and checks that every inner bitmap's recomputed size equals
@@ -192,8 +206,10 @@ bool DecodeBitmap(std::string_view bytes, Roaring64Map* out) {
   // readSafe reads an 8-byte count before it checks any length, and does not
   // count those 8 bytes against maxbytes: check and subtract them here.
   if (bytes.size() < 1 + sizeof(uint64_t) || !WalkPortable(bytes.substr(1))) return false;
+  AlignedBytes aligned;
+  const char* body = CopyAligned(bytes.substr(1), &aligned);
   try {
-    *out = Roaring64Map::readSafe(bytes.data() + 1, bytes.size() - 1 - sizeof(uint64_t));
+    *out = Roaring64Map::readSafe(body, bytes.size() - 1 - sizeof(uint64_t));
   } catch (const std::exception&) {
     return false;
   }
@@ -222,8 +238,16 @@ bool PartialMergeActivity(const std::vector<std::string_view>& operands, std::st
   return true;
 }
 
+Status CheckAsOfMs(int64_t as_of_ms) {
+  if (as_of_ms < kAsOfMsMin || as_of_ms > kAsOfMsMax)
+    return Status::InvalidArgument("as_of: must be between 1970-01-01 and 9999-12-31T23:59:59.999Z");
+  return Status::OK();
+}
+
 int64_t MonthsBefore(int64_t ms, int months) {
   using namespace std::chrono;
+  ms = std::clamp(ms, -kAsOfMsMax, kAsOfMsMax);
+  months = std::clamp(months, 0, kMonthsBackMax);
   sys_time<milliseconds> tp{milliseconds{ms}};
   auto day = floor<days>(tp);
   auto tod = tp - day;
@@ -240,6 +264,8 @@ int64_t RetentionDueAt(int64_t last_active_ms, int months) {
   // the answer is 1 ms past the last activity, `months` later; when that day
   // does not exist in the later month (Jan 31 + 1), every day of that month
   // maps back before it, and the first instant of the next month is due.
+  last_active_ms = std::clamp(last_active_ms, -kAsOfMsMax, kAsOfMsMax);
+  months = std::clamp(months, 0, kMonthsBackMax);
   sys_time<milliseconds> tp{milliseconds{last_active_ms + 1}};
   auto day = floor<days>(tp);
   auto tod = tp - day;

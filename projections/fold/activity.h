@@ -50,13 +50,23 @@ bool PartialMergeActivity(const std::vector<std::string_view>& operands, std::st
 bool MergeActivity(const std::string* existing, const std::vector<std::string_view>& operands,
                    std::string* out);
 
+// The instants a sweep or an inactivity query may be asked about: 1970-01-01
+// through 9999-12-31T23:59:59.999Z. Month and day arithmetic on anything
+// further out would overflow; CheckAsOfMs refuses it with a clear error.
+inline constexpr int64_t kAsOfMsMin = 0;
+inline constexpr int64_t kAsOfMsMax = 253402300799999;
+Status CheckAsOfMs(int64_t as_of_ms);
+
 // The same instant `months` calendar months earlier (day clamped to the
-// month's length): the retention boundary.
+// month's length): the retention boundary. ms is clamped to
+// [-kAsOfMsMax, kAsOfMsMax] and months to 0..kMonthsBackMax, so no input
+// overflows.
+inline constexpr int kMonthsBackMax = 12 * 10000;
 int64_t MonthsBefore(int64_t ms, int months);
 
 // The first instant at which an account last active at last_active_ms is
 // inactive for `months` (MonthsBefore(due, months) > last_active_ms): the
-// date retention erases it, as the sweep decides.
+// date retention erases it, as the sweep decides. Clamped like MonthsBefore.
 int64_t RetentionDueAt(int64_t last_active_ms, int months);
 
 // live AND NOT (union of the months after the cutoff month, up to as_of's):

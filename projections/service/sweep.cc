@@ -37,6 +37,7 @@ fb::ErasureReason ReasonOf(const std::string& r) {
 
 Status Accounts::Inactive(int64_t as_of_ms, int months, std::vector<uint64_t>* out) {
   if (months < 1 || months > 1200) return Status::InvalidArgument("months: must be 1..1200");
+  ACC_RETURN_IF_ERROR(CheckAsOfMs(as_of_ms));
   out->clear();
   Roaring64Map candidates;
   ACC_RETURN_IF_ERROR(InactiveCandidates(*ledger_, as_of_ms, months, &candidates));
@@ -103,7 +104,11 @@ Status Accounts::DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>
 Status Accounts::ExpiredDays(int64_t as_of_ms, std::vector<uint32_t>* out) {
   std::vector<uint32_t> days;
   ACC_RETURN_IF_ERROR(vault_->ListDays(&days));
-  const uint32_t oldest_kept = DayOf(as_of_ms - int64_t(opt_.access_log_days) * kDayMs);
+  // as_of is in [kAsOfMsMin, kAsOfMsMax] and access_log_days is bounded, so
+  // this cannot overflow; the clamp keeps DayOf on a real day even so.
+  ACC_RETURN_IF_ERROR(CheckAsOfMs(as_of_ms));
+  const int64_t oldest_kept_ms = as_of_ms - int64_t(opt_.access_log_days) * kDayMs;
+  const uint32_t oldest_kept = DayOf(std::max(oldest_kept_ms, kAsOfMsMin));
   for (uint32_t d : days)
     if (d < oldest_kept) out->push_back(d);
   return Status::OK();
@@ -203,6 +208,7 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
   const int64_t as_of_ms = o.as_of_ms ? o.as_of_ms : NowMs();
+  ACC_RETURN_IF_ERROR(CheckAsOfMs(as_of_ms));
   std::vector<SweepReport::Erasure> due;
   ACC_RETURN_IF_ERROR(DueErasures(as_of_ms, &due));
   std::vector<uint32_t> days;

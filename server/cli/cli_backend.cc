@@ -2,7 +2,9 @@
 
 #include <fstream>
 
+#include "core/crypto.h"
 #include "events/vocabulary.h"
+#include "projections/fold/activity.h"
 #include "projections/fold/policy.h"
 #include "projections/service/describe.h"
 #include "server/cli/cli_commands.h"
@@ -83,8 +85,9 @@ class Embedded final : public Backend {
   Status RetentionDue(int64_t as_of_ms, int within_days, int months, std::vector<Json>* out, bool* truncated) override {
     constexpr int64_t kDayMs = 24LL * 3600 * 1000;
     std::vector<RetentionCandidate> due;
-    ACC_RETURN_IF_ERROR(
-        a_->RetentionDue((as_of_ms ? as_of_ms : a_->NowMs()) + within_days * kDayMs, months, &due, truncated));
+    const int64_t from_ms = as_of_ms ? as_of_ms : a_->NowMs();
+    ACC_RETURN_IF_ERROR(CheckAsOfMs(from_ms));  // before the sum, which could overflow
+    ACC_RETURN_IF_ERROR(a_->RetentionDue(from_ms + within_days * kDayMs, months, &due, truncated));
     for (const auto& d : due)
       out->push_back({{"account_id", d.account_id}, {"last_active_at", events::FormatTime(d.last_active_at_ms)},
                       {"due_at", events::FormatTime(d.due_at_ms)}});
@@ -315,11 +318,12 @@ Status OpenBackend(const Globals& g, std::unique_ptr<Backend>* out) {
     return Status::OK();
   }
   if (g.token_file.empty()) return Status::InvalidArgument("--server needs --token-file");
-  std::ifstream f(g.token_file);
   std::string token;
-  if (!f || !(f >> token)) return Status::NotFound("cannot read a token from " + g.token_file);
+  ACC_RETURN_IF_ERROR(crypto::ReadTokenFile(g.token_file, &token));
   std::unique_ptr<Client> c;
-  ACC_RETURN_IF_ERROR(Client::Connect(g.server, token, &c));
+  Status s = Client::Connect(g.server, token, &c);
+  crypto::Wipe(&token);
+  ACC_RETURN_IF_ERROR(s);
   *out = std::make_unique<Remote>(std::move(c));
   return Status::OK();
 }

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "core/crypto.h"
 #include "events/vocabulary.h"
 #include "projections/service/describe.h"
 
@@ -26,10 +27,13 @@ int RunRegister(const Globals& g, const RegisterFlags& f) {
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
-  if (!s.ok()) return Fail(g, s);
+  if (!s.ok()) {
+    crypto::Wipe(&r.password);
+    return Fail(g, s);
+  }
   RegisterResult out;
   s = b->Register(r, &out);
-  std::fill(r.password.begin(), r.password.end(), '\0');
+  crypto::Wipe(&r.password);
   if (!s.ok()) return Fail(g, s);
   if (g.json)
     Print(g, {{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq}, {"duplicate", out.duplicate}});

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "projections/service/describe.h"
+#include "core/crypto.h"
 #include "server/cli/cli_commands.h"
 
 namespace accountable::cli {
@@ -58,10 +59,13 @@ int RunLogin(const Globals& g, const LoginFlags& f) {
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
-  if (!s.ok()) return Fail(g, s);
+  if (!s.ok()) {
+    crypto::Wipe(&r.password);
+    return Fail(g, s);
+  }
   LoginResult out;
   s = b->Login(r, &out);
-  std::fill(r.password.begin(), r.password.end(), '\0');
+  crypto::Wipe(&r.password);
   if (!s.ok()) return Fail(g, s);
   Print(g, Json{{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq},
                 {"implicit_policy_acceptance", out.implicit_acceptance}});
@@ -104,8 +108,8 @@ int RunChangePassword(const Globals& g, const PasswordFlags& f) {
   const int code = !s.ok() ? Fail(g, s) : RunReceipt(g, f.account, "credentials_changed", [&](Backend& b, Receipt* r) {
     return b.ChangePassword(f.account, c, ctx, r);
   });
-  std::fill(c.old_password.begin(), c.old_password.end(), '\0');
-  std::fill(c.new_password.begin(), c.new_password.end(), '\0');
+  crypto::Wipe(&c.old_password);
+  crypto::Wipe(&c.new_password);
   return code;
 }
 

@@ -3,10 +3,13 @@
 // line with --json). Exit codes are part of the interface: cli_commands.h.
 #include <CLI/CLI.hpp>
 
+#include "core/no_core_dumps.h"
 #include "server/cli/cli_commands.h"
 
 int main(int argc, char** argv) {
   using namespace accountable::cli;
+  // Best effort and silent: stdout and stderr are the command's interface.
+  (void)accountable::DisableCoreDumps();
   CLI::App app{"accountable: event-sourced account ledger (embedded mode)"};
   app.set_help_all_flag("--help-all");
   app.require_subcommand(1);

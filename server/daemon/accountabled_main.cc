@@ -12,6 +12,7 @@
 #include <charconv>
 #include <memory>
 
+#include "core/no_core_dumps.h"
 #include "server/daemon/server.h"
 
 namespace {
@@ -83,6 +84,7 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
 
 int main(int argc, char** argv) {
   using namespace accountable;
+  if (!DisableCoreDumps()) spdlog::warn("could not disable core dumps");
   CLI::App app{"accountabled: the Accountable ledger server"};
   Flags f;
   ServerOptions so;
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
   so.sweep_interval_ms = f.sweep_interval_s * 1000;
   so.sign_interval_ms = f.sign_interval_ms;
   const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
-  if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.tokens);
+  if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.token_digests);
   if (!s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
     return s.Is(Status::Code::kInvalidArgument) ? 2 : 6;
   }
   spdlog::info("accountabled listening on {}:{} (data {}, {} tokens, last seq {})", so.host, server->port(), f.data,
-               so.tokens.size(), accounts->ledger().LastSeq());
+               so.token_digests.size(), accounts->ledger().LastSeq());
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   signals.async_wait([](const boost::system::error_code&, int sig) { spdlog::info("signal {}: stopping", sig); });

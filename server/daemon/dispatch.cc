@@ -6,6 +6,7 @@
 #include "core/tree_head.h"
 #include "events/fields.h"
 #include "events/vocabulary.h"
+#include "projections/fold/activity.h"
 #include "projections/fold/policy.h"
 #include "projections/service/describe.h"
 #include "projections/service/proof_json.h"
@@ -177,8 +178,8 @@ std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
   PasswordChange pc{StringOrEmpty(b->old_password()), StringOrEmpty(b->new_password())};
   Status s =
       a.ChangePassword(b->account_id(), pc, ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
-  std::fill(pc.old_password.begin(), pc.old_password.end(), '\0');
-  std::fill(pc.new_password.begin(), pc.new_password.end(), '\0');
+  crypto::Wipe(&pc.old_password);
+  crypto::Wipe(&pc.new_password);
   return ReceiptFrame(corr, s, b->account_id(), rc);
 }
 
@@ -187,6 +188,8 @@ std::string HandleInactive(Accounts& a, const wire::Request* r) {
   auto* b = r->body_as_Inactive();
   const int64_t as_of_ms = b->as_of_ms() ? b->as_of_ms() : a.NowMs();
   const int months = b->months() ? b->months() : a.retention_months();
+  // Checked before within_days is added, so that sum cannot overflow.
+  if (Status s = CheckAsOfMs(as_of_ms); !s.ok()) return wire::ResponseFrame(corr, s);
   if (b->within_days() < 0) {
     std::vector<uint64_t> ids;
     Status s = a.Inactive(as_of_ms, months, &ids);

@@ -21,6 +21,7 @@ using asio::ip::tcp;
 
 namespace {
 constexpr size_t kTokenBytesMin = 16;
+constexpr size_t kTokenFileBytesMax = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
 // The erasure timer wakes at least this often, so a wall clock that jumped
 // cannot delay an erasure by more than this.
@@ -49,30 +50,58 @@ void CrashOnException::operator()(std::exception_ptr e) const {
   std::abort();
 }
 
+std::string TokenDigest(std::string_view token) { return crypto::Sha256(token); }
+
+namespace {
+
+// The next whitespace-separated word of *line, consumed.
+std::string_view NextWord(std::string_view* line) {
+  const size_t from = line->find_first_not_of(" \t\r");
+  if (from == std::string_view::npos) {
+    *line = {};
+    return {};
+  }
+  line->remove_prefix(from);
+  const size_t to = std::min(line->find_first_of(" \t\r"), line->size());
+  std::string_view word = line->substr(0, to);
+  line->remove_prefix(to);
+  return word;
+}
+
+}  // namespace
+
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out) {
-  std::ifstream f(path);
-  if (!f) return Status::NotFound("cannot open token file " + path);
-  std::string line;
-  for (size_t n = 1; std::getline(f, line); ++n) {
-    std::istringstream in(line);
-    std::string token, role;
-    if (!(in >> token) || token[0] == '#') continue;
-    in >> role;
+  // Parsed in place with views: the file's bytes are the only plaintext
+  // copy, wiped before returning.
+  std::string text;
+  Status s = crypto::ReadSecretFile(path, kTokenFileBytesMax, &text);
+  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("cannot open token file " + path);
+  ACC_RETURN_IF_ERROR(s);
+  std::string_view rest = text;
+  for (size_t n = 1; s.ok() && !rest.empty(); ++n) {
+    const size_t eol = std::min(rest.find('\n'), rest.size());
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(eol + 1, rest.size()));
+    const std::string_view token = NextWord(&line);
+    if (token.empty() || token[0] == '#') continue;
+    const std::string_view role = NextWord(&line);
     wire::Role r = role == "writer" ? wire::Role::Writer : role == "auditor" ? wire::Role::Auditor
                    : role == "admin" ? wire::Role::Admin : wire::Role::None;
     if (r == wire::Role::None)
-      return Status::InvalidArgument(path + " line " + std::to_string(n) + ": role must be writer, auditor or admin");
-    if (token.size() < kTokenBytesMin)
-      return Status::InvalidArgument(path + " line " + std::to_string(n) + ": token shorter than 16 bytes");
-    (*out)[token] = r;
+      s = Status::InvalidArgument(path + " line " + std::to_string(n) + ": role must be writer, auditor or admin");
+    else if (token.size() < kTokenBytesMin)
+      s = Status::InvalidArgument(path + " line " + std::to_string(n) + ": token shorter than 16 bytes");
+    else
+      (*out)[TokenDigest(token)] = r;
   }
-  return Status::OK();
+  crypto::Wipe(&text);
+  return s;
 }
 
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
     : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
       deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_), budget_(o.buffer_bytes_max) {
-  for (const auto& [token, role] : o.tokens) token_hashes_.emplace_back(crypto::Sha256(token), role);
+  for (const auto& [digest, role] : o.token_digests) token_hashes_.emplace_back(digest, role);
 }
 
 Status ServerImpl::Listen() {
@@ -218,7 +247,7 @@ void ServerImpl::SignIfBehind() {
 }
 
 wire::Role ServerImpl::Authenticate(std::string_view token) const {
-  const std::string h = crypto::Sha256(token);
+  const std::string h = TokenDigest(token);
   wire::Role granted = wire::Role::None;
   for (const auto& [hash, role] : token_hashes_)  // every entry, so timing says nothing
     if (sodium_memcmp(hash.data(), h.data(), hash.size()) == 0) granted = role;

@@ -59,11 +59,19 @@ struct ServerOptions {
   // Set to AccountsOptions::sign_interval_ms: when > 0, a timer signs the
   // log's tail that the commit path left unsigned. 0: no timer.
   int64_t sign_interval_ms = 0;
-  std::map<std::string, wire::Role> tokens;  // token -> role (see LoadTokens)
+  // TokenDigest(token) -> role. Only digests: the server never holds a
+  // token's plaintext beyond LoadTokens and the Hello that presents it.
+  std::map<std::string, wire::Role> token_digests;
 };
 
+// SHA-256 of a token: what ServerOptions::token_digests holds. Tokens are at
+// least 16 random bytes, so an unkeyed digest reveals nothing useful.
+std::string TokenDigest(std::string_view token);
+
 // Token file: one "TOKEN ROLE" per line (role: writer | auditor | admin),
-// '#' comments. Tokens must be at least 16 bytes.
+// '#' comments. Tokens must be at least 16 bytes. The file must be mode 0600
+// or stricter (crypto::ReadSecretFile). Fills *out with TokenDigest -> role
+// and wipes every plaintext copy it made.
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out);
 
 class Server {

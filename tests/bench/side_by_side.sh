@@ -77,7 +77,7 @@ note "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(
 
 # ---- Accountable ----
 TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-printf '# side_by_side.sh\n%s writer\n' "$TOKEN" > "$WORK/tokens"
+(umask 077; printf '# side_by_side.sh\n%s writer\n' "$TOKEN" > "$WORK/tokens")  # accountabled refuses a token file others may read
 "$SERVER_BIN" --data "$WORK/acc" --token-file "$WORK/tokens" --listen 127.0.0.1:0 \
   --argon2-mem-mib 8 --argon2-ops 1 --sweep-interval-s 0 > "$WORK/accountabled.log" 2>&1 &
 SERVER_PID=$!
