@@ -189,7 +189,8 @@ TEST_CASE("activity: one-account operands are the bytes CRoaring writes", "[acti
     // write() stores an 8-byte count through a uint64_t*: aligned storage.
     std::vector<uint64_t> aligned(b.getSizeInBytes(true) / 8 + 1);
     b.write(reinterpret_cast<char*>(aligned.data()), true);
-    std::string slow = "+" + std::string(reinterpret_cast<const char*>(aligned.data()), b.getSizeInBytes(true));
+    std::string slow(1, '+');
+    slow.append(reinterpret_cast<const char*>(aligned.data()), b.getSizeInBytes(true));
     REQUIRE(AddOperand(id) == slow);
     slow[0] = '-';
     REQUIRE(RemoveOperand(id) == slow);

@@ -38,8 +38,9 @@ std::string MonthKeyFromIndex(int index) {
 using AlignedBytes = std::vector<uint64_t>;
 
 const char* CopyAligned(std::string_view bytes, AlignedBytes* storage) {
-  storage->assign((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t), 0);
-  if (!bytes.empty()) std::memcpy(storage->data(), bytes.data(), bytes.size());
+  storage->assign(bytes.size() / sizeof(uint64_t) + 1, 0);
+  // Bounded by the storage as well, which also tells GCC the copy fits.
+  std::memcpy(storage->data(), bytes.data(), std::min(bytes.size(), storage->size() * sizeof(uint64_t)));
   return reinterpret_cast<const char*>(storage->data());
 }
 
