@@ -28,6 +28,17 @@ using namespace accountable;
 using Code = Status::Code;
 using wire::Body;
 
+// No core file, soft or hard limit: a dump would hold keys and personal data.
+void CheckNoCoreFile(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line, soft, hard;
+  while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
+  }
+  std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
+  CHECK(soft == "0");
+  CHECK(hard == "0");
+}
+
 TEST_CASE("server: LoadTokens reads roles and rejects bad lines", "[server]") {
   test::TempDir dir;
   auto load = [&](const std::string& text, std::map<std::string, wire::Role>* out) {
@@ -156,15 +167,7 @@ TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[
     Daemon d(base);
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
-    // No core file, soft or hard limit: a dump would hold keys and personal
-    // data. (Daemon sets no limit itself; the abort test relies on this too.)
-    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
-    std::string line, soft, hard;
-    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
-    }
-    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
-    CHECK(soft == "0");
-    CHECK(hard == "0");
+    CheckNoCoreFile(d.pid());
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("daemon@example.org"));
@@ -247,15 +250,7 @@ TEST_CASE("server: a bug that throws in a session aborts accountabled and loses 
     Daemon d(DaemonArgs(dir), {crash_at});
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
-    // No core file, soft or hard limit: a dump would hold keys and personal
-    // data. (Daemon sets no limit itself; the abort test relies on this too.)
-    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
-    std::string line, soft, hard;
-    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
-    }
-    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
-    CHECK(soft == "0");
-    CHECK(hard == "0");
+    CheckNoCoreFile(d.pid());
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     acked = WriteUntilTheBug(*w);
@@ -270,15 +265,7 @@ TEST_CASE("server: a bug that throws in a session aborts accountabled and loses 
     Daemon d(DaemonArgs(dir));
     const uint16_t port = d.WaitListening();
     REQUIRE(port != 0);
-    // No core file, soft or hard limit: a dump would hold keys and personal
-    // data. (Daemon sets no limit itself; the abort test relies on this too.)
-    std::ifstream limits("/proc/" + std::to_string(d.pid()) + "/limits");
-    std::string line, soft, hard;
-    while (std::getline(limits, line) && line.rfind("Max core file size", 0) != 0) {
-    }
-    std::istringstream(line.substr(std::string("Max core file size").size())) >> soft >> hard;
-    CHECK(soft == "0");
-    CHECK(hard == "0");
+    CheckNoCoreFile(d.pid());
     std::unique_ptr<Client> w;
     REQUIRE(Client::Connect("127.0.0.1:" + std::to_string(port), test::kWriterToken, &w).ok());
     auto r = test::RoundTrip(*w, Body::Register, test::RegisterBody("after-restart@example.org"));
