@@ -133,8 +133,10 @@ class Ledger {
   virtual Status ScanFrom(Cf cf, std::string_view start,
                           const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
   // Calls fn(seq, envelope) for events from from_seq on, in order, until fn
-  // returns false. The view is valid only during the call: nothing is copied,
-  // and the scan reads ahead, so this is the fast way to replay the log.
+  // returns false. The view is valid only during the call: an envelope is
+  // copied only when its bytes are not 8-byte aligned (FlatBuffers reads 8-byte
+  // fields in place), and the scan reads ahead, so this is the fast way to
+  // replay the log.
   virtual Status ScanEvents(uint64_t from_seq,
                             const std::function<bool(uint64_t seq, std::string_view envelope)>& fn) = 0;
   // Writes a derived row of Cf::kMeta outside the log (the latest signed tree
