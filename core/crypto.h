@@ -93,6 +93,25 @@ Status ReadTokenFile(const std::string& path, std::string* token);
 // tokens once they have been hashed or sent.
 void Wipe(std::string* s);
 
+// Wipes up to two strings when the scope ends, on every path out of it: the
+// one place that keeps a password from outliving an early return.
+//
+//   Registration r = ...;
+//   crypto::ScopedWipe wipe(&r.password);
+class ScopedWipe {
+ public:
+  explicit ScopedWipe(std::string* a, std::string* b = nullptr) : secrets_{a, b} {}
+  ~ScopedWipe() {
+    for (std::string* s : secrets_)
+      if (s != nullptr) Wipe(s);
+  }
+  ScopedWipe(const ScopedWipe&) = delete;
+  ScopedWipe& operator=(const ScopedWipe&) = delete;
+
+ private:
+  std::array<std::string*, 2> secrets_;
+};
+
 std::string ToHex(std::string_view bytes);
 // Exactly `bytes` bytes from 2 * bytes hex digits, or false: a short key or
 // root must never pass as a valid one.

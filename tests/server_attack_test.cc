@@ -43,20 +43,6 @@ std::unique_ptr<RawConn> Hello(ServerFixture& f, const std::string& token, int r
   return raw;
 }
 
-// Connects and says Hello, retrying while the server turns new connections away.
-std::unique_ptr<Client> ConnectRetry(ServerFixture& f, const std::string& token) {
-  std::unique_ptr<Client> c;
-  Status s;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWaitMs);
-  do {
-    s = Client::Connect(f.address(), token, &c);
-    if (!s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  } while (!s.ok() && std::chrono::steady_clock::now() < deadline);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return c;
-}
-
 void StatsOk(Client& c) {
   Client::Reply r = test::CallOk(c, Body::Stats, test::StatsBody());
   CHECK(r.status.ok());
@@ -128,7 +114,7 @@ TEST_CASE("attack: 300 silent sockets keep no authenticated client out", "[serve
   StatsOk(*before);
   // A new client gets in once the handshake deadline has cleared the
   // silent ones (they stay open on our side the whole time).
-  auto after = ConnectRetry(f, test::kAuditorToken);
+  auto after = test::ConnectRetry(f, test::kAuditorToken, kWaitMs);
   StatsOk(*after);
   for (auto& s : silent) CHECK(s->WaitClosed(kWaitMs));
 }

@@ -57,20 +57,6 @@ void StillServing(ServerFixture& f, Client* existing = nullptr) {
   }
 }
 
-// Connects, retrying while the server is still noticing earlier closes.
-std::unique_ptr<Client> ConnectRetry(ServerFixture& f, const std::string& token) {
-  std::unique_ptr<Client> c;
-  Status s;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWaitMs);
-  do {
-    s = Client::Connect(f.address(), token, &c);
-    if (!s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (!s.ok() && std::chrono::steady_clock::now() < deadline);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return c;
-}
-
 // A request whose body is whatever build() makes of the Request table.
 std::string CustomRequest(const std::function<void(flatbuffers::FlatBufferBuilder&, wire::RequestBuilder&)>& fill,
                           const std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>& body = {}) {
@@ -317,7 +303,7 @@ TEST_CASE("server: a connection flood is limited and the server recovers", "[ser
   // The server notices the closes on its own time; then every slot is usable again.
   std::vector<std::unique_ptr<Client>> again;
   for (size_t i = 0; i < kMax; ++i) {
-    again.push_back(ConnectRetry(f, test::kAuditorToken));
+    again.push_back(test::ConnectRetry(f, test::kAuditorToken, kWaitMs));
     Client::Reply r;
     REQUIRE(again.back()->Call(Body::Stats, test::StatsBody(), &r).ok());
     CHECK(r.status.ok());
@@ -408,7 +394,7 @@ TEST_CASE("server: a cut-off subscriber that never reads is closed", "[server][l
   const uint64_t next = f.accounts().ledger().LastSeq() + 1;
   std::vector<std::unique_ptr<Client>> subs;
   for (int i = 0; i < 3; ++i) {
-    subs.push_back(ConnectRetry(f, test::kAuditorToken));
+    subs.push_back(test::ConnectRetry(f, test::kAuditorToken, kWaitMs));
     Client::Reply r;
     REQUIRE(subs.back()->Call(Body::Subscribe, [&](flatbuffers::FlatBufferBuilder& fbb) {
       return wire::CreateSubscribe(fbb, next).Union();
@@ -455,7 +441,7 @@ TEST_CASE("server: a connection closed with its Subscribe in flight leaves no tr
   // Every slot is usable: no session lingers for the closed subscriber.
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 3; ++i) {
-    clients.push_back(ConnectRetry(f, test::kWriterToken));
+    clients.push_back(test::ConnectRetry(f, test::kWriterToken, kWaitMs));
     REQUIRE(clients.back()->Call(Body::Stats, test::StatsBody(), &r).ok());
     CHECK(r.status.ok());
   }

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/fields.h"
@@ -347,5 +348,20 @@ class ServerFixture {
   std::unique_ptr<Server> server_;
   uint16_t port_ = 0;
 };
+
+// Connects and says Hello, retrying while the server turns new connections
+// away or is still noticing earlier closes.
+inline std::unique_ptr<Client> ConnectRetry(ServerFixture& f, const std::string& token, int retry_for_ms) {
+  std::unique_ptr<Client> c;
+  Status s;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_for_ms);
+  do {
+    s = Client::Connect(f.address(), token, &c);
+    if (!s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (!s.ok() && std::chrono::steady_clock::now() < deadline);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return c;
+}
 
 }  // namespace accountable::test

@@ -23,17 +23,14 @@ struct RegisterFlags {
 int RunRegister(const Globals& g, const RegisterFlags& f) {
   Registration r{f.nickname, f.email, "", f.gender, f.birthdate, f.ip,
                  f.user_agent, f.company, f.accept_policy, f.request_id};
+  crypto::ScopedWipe wipe(&r.password);
   Status s = ReadPassword(f.password_stdin, &r.password);
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
-  if (!s.ok()) {
-    crypto::Wipe(&r.password);
-    return Fail(g, s);
-  }
+  if (!s.ok()) return Fail(g, s);
   RegisterResult out;
   s = b->Register(r, &out);
-  crypto::Wipe(&r.password);
   if (!s.ok()) return Fail(g, s);
   if (g.json)
     Print(g, {{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq}, {"duplicate", out.duplicate}});

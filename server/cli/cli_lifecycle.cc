@@ -55,17 +55,14 @@ struct LoginFlags {
 
 int RunLogin(const Globals& g, const LoginFlags& f) {
   LoginRequest r{f.email, f.account, "", f.ip, f.user_agent, false, ContextOf(f.common)};
+  crypto::ScopedWipe wipe(&r.password);
   Status s = ReadPassword(f.password_stdin, &r.password);
   if (!s.ok()) return Fail(g, s);
   std::unique_ptr<Backend> b;
   s = OpenBackend(g, &b);
-  if (!s.ok()) {
-    crypto::Wipe(&r.password);
-    return Fail(g, s);
-  }
+  if (!s.ok()) return Fail(g, s);
   LoginResult out;
   s = b->Login(r, &out);
-  crypto::Wipe(&r.password);
   if (!s.ok()) return Fail(g, s);
   Print(g, Json{{"ok", true}, {"account_id", out.account_id}, {"seq", out.seq},
                 {"implicit_policy_acceptance", out.implicit_acceptance}});
@@ -102,15 +99,14 @@ struct PasswordFlags {
 // one on the second; an admin reset (--by admin) reads only the new one.
 int RunChangePassword(const Globals& g, const PasswordFlags& f) {
   PasswordChange c;
+  crypto::ScopedWipe wipe(&c.old_password, &c.new_password);
   const Context ctx = ContextOf(f.common);
   Status s = ctx.actor == fb::Actor::Admin ? Status::OK() : ReadPassword(f.password_stdin, &c.old_password);
   if (s.ok()) s = ReadPassword(f.password_stdin, &c.new_password);
-  const int code = !s.ok() ? Fail(g, s) : RunReceipt(g, f.account, "credentials_changed", [&](Backend& b, Receipt* r) {
+  if (!s.ok()) return Fail(g, s);
+  return RunReceipt(g, f.account, "credentials_changed", [&](Backend& b, Receipt* r) {
     return b.ChangePassword(f.account, c, ctx, r);
   });
-  crypto::Wipe(&c.old_password);
-  crypto::Wipe(&c.new_password);
-  return code;
 }
 
 int RunTouch(const Globals& g, uint64_t id, const Common& common) {

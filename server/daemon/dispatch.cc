@@ -103,12 +103,16 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
   switch (r->body_type()) {
     case Body::Register: {
       RegisterResult out;
-      Status s = a.Register(RegistrationOf(r), &out);
+      Registration reg = RegistrationOf(r);
+      crypto::ScopedWipe wipe(&reg.password);
+      Status s = a.Register(reg, &out);
       return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
     }
     case Body::Login: {
       LoginResult out;
-      Status s = a.Login(LoginOf(r), &out);
+      LoginRequest login = LoginOf(r);
+      crypto::ScopedWipe wipe(&login.password);
+      Status s = a.Login(login, &out);
       return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
     }
     case Body::Consent: {
@@ -176,10 +180,9 @@ std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
     return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
                                "role " + std::string(wire::RoleName(role)) + " may not reset a password");
   PasswordChange pc{StringOrEmpty(b->old_password()), StringOrEmpty(b->new_password())};
+  crypto::ScopedWipe wipe(&pc.old_password, &pc.new_password);
   Status s =
       a.ChangePassword(b->account_id(), pc, ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
-  crypto::Wipe(&pc.old_password);
-  crypto::Wipe(&pc.new_password);
   return ReceiptFrame(corr, s, b->account_id(), rc);
 }
 
