@@ -63,6 +63,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.hook = &a->projector_;
   lo.clock_ms = o.clock_ms;
   lo.faults = o.faults;
+  lo.reserve_bytes = o.reserve_bytes;
   lo.activity_merge = MergeActivity;
   lo.activity_partial_merge = PartialMergeActivity;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));
