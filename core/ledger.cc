@@ -9,6 +9,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 
@@ -56,7 +59,7 @@ int64_t LedgerImpl::NowMs() const {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-Status LedgerImpl::OpenDb() {
+rocksdb::Options LedgerImpl::DbOptions() {
   rocksdb::Options dbo;
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
@@ -64,6 +67,17 @@ Status LedgerImpl::OpenDb() {
   dbo.keep_log_file_num = 2;  // info LOGs: a CLI run per command would pile them up
   // One writer already batches; RocksDB's own pipelining would only add locking.
   dbo.enable_pipelined_write = false;
+  // A WAL larger than the reserve could not be replayed on a full disk.
+  if (opt_.reserve_bytes > 0) dbo.max_total_wal_size = opt_.reserve_bytes;
+  if (opt_.faults) dbo.env = FaultEnv(opt_.faults.get());
+  // Recovery after a failed write is the writer's Resume() (ResumeAfterError).
+  dbo.listeners.push_back(std::make_shared<ManualRecovery>());
+  dbo.max_bgerror_resume_count = 0;
+  return dbo;
+}
+
+Status LedgerImpl::OpenDb() {
+  rocksdb::Options dbo = DbOptions();
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (size_t i = 0; i < kCount; ++i) {
@@ -83,9 +97,12 @@ Status LedgerImpl::OpenDb() {
   rocksdb::DB* raw = nullptr;
   if (opt_.read_only && !std::filesystem::exists(std::filesystem::path(opt_.dir) / "CURRENT"))
     return Status::NotFound("no event DB at " + opt_.dir);
+  // The WAL replay may need the reserved space; it is taken again below.
+  if (!opt_.read_only) ReleaseReserve();
   rocksdb::Status s = opt_.read_only ? rocksdb::DB::OpenForReadOnly(dbo, opt_.dir, cfs, &hs, &raw)
                                      : rocksdb::DB::Open(dbo, opt_.dir, cfs, &hs, &raw);
   if (!s.ok()) return FromRocks(s, "event DB " + opt_.dir);
+  if (!opt_.read_only) TakeReserve();
   db_.reset(raw);
   db_->DestroyColumnFamilyHandle(hs[0]);
   handles_.assign(hs.begin() + 1, hs.end());
@@ -145,15 +162,40 @@ Status LedgerImpl::Close() {
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (!db_) return Status::OK();
+  rocksdb::Status s;
+  if (storage_error_.load()) {
+    // The flush below must not fail for want of the space we hold ourselves.
+    ReleaseReserve();
+    s = db_->Resume();
+  }
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
-  rocksdb::Status s = opt_.read_only ? rocksdb::Status::OK() : db_->Flush(fo, all);
+  if (s.ok() && !opt_.read_only) s = db_->Flush(fo, all);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   rocksdb::Status cs = db_->Close();
   db_.reset();
   if (!s.ok()) return FromRocks(s, "event DB flush");
   return cs.ok() ? Status::OK() : FromRocks(cs, "event DB close");
+}
+
+std::string LedgerImpl::ReservePath() const { return (std::filesystem::path(opt_.dir) / kReserveFile).string(); }
+
+void LedgerImpl::ReleaseReserve() {
+  std::error_code ec;
+  std::filesystem::remove(ReservePath(), ec);  // absent is fine
+}
+
+// Best effort: on a disk already too full the ledger still opens, without
+// the reserve, and the next open tries again.
+void LedgerImpl::TakeReserve() {
+  if (opt_.reserve_bytes == 0) return;
+  const std::string path = ReservePath();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const bool ok = ::posix_fallocate(fd, 0, static_cast<off_t>(opt_.reserve_bytes)) == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) ReleaseReserve();
 }
 
 Status LedgerImpl::GetRaw(size_t h, std::string_view key, std::string* value) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/coding.h"
+#include "core/fault_fs.h"
 #include "events/event.h"
 #include "events/status.h"
 
@@ -85,6 +86,14 @@ struct LedgerOptions {
   // refuses to switch an existing ledger either way.
   bool merkle_tree = true;
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
+  // Space held back in dir/RESERVE (a preallocated file) so that a restart
+  // can always replay the WAL and a shutdown can flush: Open releases it
+  // before recovery and takes it again after; Close releases it first if the
+  // disk was found full. 0: no reserve. The WAL is kept below this size
+  // (max_total_wal_size), so the replay of one fits in it.
+  uint64_t reserve_bytes = 64u << 20;
+  // Tests only: storage faults injected under the event DB (core/fault_fs.h).
+  std::shared_ptr<FaultFs> faults;
   // Called on the writer thread after each durable group with the new last
   // seq (subscriptions wake on it). Must not block.
   std::function<void(uint64_t last_seq)> on_commit;
@@ -117,6 +126,10 @@ class Ledger {
   static Status Open(const LedgerOptions& options, std::unique_ptr<Ledger>* out);
   virtual ~Ledger() = default;
 
+  // DiskFull when the disk has no space: nothing of the batch is durable,
+  // reads keep working, and the next Append after space is freed resumes
+  // the DB (RocksDB error recovery) without a reopen. IOError for other
+  // storage failures, after which the next Append tries to resume likewise.
   virtual Status Append(std::vector<Command> batch, std::vector<Appended>* out) = 0;
 
   // Events with seq in [from_seq, from_seq + limit).
@@ -149,6 +162,7 @@ class Ledger {
   virtual uint64_t LastSeq() const = 0;
   virtual uint64_t StreamVersion(uint64_t account_id) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.
+  // Not OK if the flush failed or a storage error was never recovered from.
   virtual Status Close() = 0;
 };
 

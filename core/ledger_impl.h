@@ -8,6 +8,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -33,6 +34,10 @@ inline constexpr const char* kFormatVersion = "4";
 // A scan over the whole log reads ahead this much, not one block at a time.
 inline constexpr size_t kScanReadaheadBytes = 4u << 20;
 inline constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree
+// The reserved space (LedgerOptions::reserve_bytes); RocksDB ignores files it did not name.
+inline constexpr const char* kReserveFile = "RESERVE";
+// After ENOSPC, Resume() waits until a probe file of this size can be written.
+inline constexpr size_t kSpaceProbeBytes = 256u << 10;
 // Bounded so a ledger with many millions of accounts does not grow without limit.
 inline constexpr size_t kVersionCacheEntriesMax = 1 << 20;
 
@@ -148,12 +153,23 @@ class LedgerImpl final : public Ledger {
                       std::unordered_map<uint64_t, uint64_t>* versions, Appended* r);
   uint64_t StreamVersionFromDb(uint64_t account_id);
   Status CheckTreeMode();
+  rocksdb::Options DbOptions();
+  std::string ReservePath() const;
+  void ReleaseReserve();
+  void TakeReserve();
+  // Writer thread: after a failed write, DB::Resume() before the next group.
+  Status ResumeAfterError();
+  bool SpaceForResume();  // writes and syncs kSpaceProbeBytes beside the DB
   int64_t NowMs() const;
 
   LedgerOptions opt_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> last_seq_{0};
+  // A write failed and RocksDB has not been resumed since; disk_full_ says
+  // whether it was for want of space.
+  std::atomic<bool> storage_error_{false};
+  std::atomic<bool> disk_full_{false};
   // recorded_at never decreases along the log, even if the wall clock steps
   // back, so "as of time T" is a prefix an auditor can binary-search.
   int64_t last_recorded_ms_ = 0;  // writer thread only, after Open

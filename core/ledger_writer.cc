@@ -119,6 +119,10 @@ void LedgerImpl::WriterLoop() {
 
 void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   ACC_ASSERT(!group.empty(), "the writer wakes only for queued commands");
+  if (Status rs = ResumeAfterError(); !rs.ok()) {
+    for (Pending* p : group) p->status = rs;  // fail fast: nothing was tried
+    return;
+  }
   rocksdb::WriteBatch wb;
   WriterTx tx(this, &wb);
   const uint64_t first_seq = last_seq_.load() + 1;
@@ -138,6 +142,8 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);
   if (!s.ok()) {
     Status err = FromRocks(s, "event DB write");
+    disk_full_.store(err.Is(Status::Code::kDiskFull));
+    storage_error_.store(true);
     for (Pending* p : group)
       if (p->status.ok()) p->status = err;
     version_cache_.clear();  // may hold versions that never became durable
@@ -151,6 +157,39 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
   for (auto& [account, version] : versions) version_cache_[account] = version;
+}
+
+// RocksDB stops writes after a failed WAL write or flush (a "background
+// error") until DB::Resume() succeeds; resuming here, on the next group,
+// means freeing space is all it takes. While the disk is still full, Resume
+// fails at once and the group gets DiskFull without a write.
+Status LedgerImpl::ResumeAfterError() {
+  if (!storage_error_.load()) return Status::OK();
+  // A Resume() that fails for want of space can leave the DB unable to
+  // resume later, so it is tried only once a write of this size succeeds.
+  if (disk_full_.load() && !SpaceForResume()) return Status::DiskFull("event DB: no space left on device");
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    Status err = FromRocks(s, "event DB resume after a storage error");
+    if (disk_full_.load() && !err.Is(Status::Code::kDiskFull))
+      err = Status::DiskFull("event DB: no space left on device (" + err.message() + ")");
+    return err;
+  }
+  storage_error_.store(false);
+  disk_full_.store(false);
+  return Status::OK();
+}
+
+bool LedgerImpl::SpaceForResume() {
+  const std::string path = opt_.dir + "/SPACE-PROBE";
+  rocksdb::Env* env = opt_.faults ? FaultEnv(opt_.faults.get()) : rocksdb::Env::Default();
+  std::unique_ptr<rocksdb::WritableFile> f;
+  rocksdb::Status s = env->NewWritableFile(path, &f, rocksdb::EnvOptions());
+  if (s.ok()) s = f->Append(std::string(kSpaceProbeBytes, '\0'));
+  if (s.ok()) s = f->Sync();
+  if (f) static_cast<void>(f->Close());  // the probe's outcome is s; the file goes anyway
+  static_cast<void>(env->DeleteFile(path));
+  return s.ok();
 }
 
 Status LedgerImpl::ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,

@@ -1,6 +1,7 @@
 // Internal to core/: conversions between RocksDB and Accountable types.
 #pragma once
 
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
@@ -12,6 +13,11 @@
 #include "events/status.h"
 
 namespace accountable {
+
+class FaultFs;
+// The Env over a FaultFs (core/fault_fs.cc) for DBOptions::env; nullptr
+// (RocksDB's default) when faults is nullptr. Lives as long as the FaultFs.
+rocksdb::Env* FaultEnv(const FaultFs* faults);
 
 inline rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 inline std::string_view FromSlice(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
@@ -27,6 +33,17 @@ inline std::string_view Aligned(std::string_view bytes, std::string* scratch) {
   return *scratch;
 }
 
+// Turns off RocksDB's own recovery from a background error: for ENOSPC it
+// polls for free space every few seconds and makes DB::Resume() answer Busy
+// meanwhile. The ledger's writer and the vault call Resume() themselves
+// before their next write, which recovers as soon as space is back.
+class ManualRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 inline rocksdb::WriteOptions SyncWrite() {
   rocksdb::WriteOptions w;
   w.sync = true;
@@ -41,6 +58,8 @@ inline Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   // RocksDB reports a held LOCK file as an IOError naming the LOCK file.
   if (s.IsIOError() && s.ToString().find("/LOCK") != std::string::npos)
     return Status::Busy(what + " is already open (another process or another handle)");
+  // ENOSPC has its own code: the client should free space, not retry blindly.
+  if (s.IsNoSpace()) return Status::DiskFull(what + ": no space left on device");
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }

@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -97,6 +98,8 @@ class VaultImpl final : public Vault {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
+  std::atomic<bool> write_failed_{false};  // a write failed; Resume() before the next
+  Status WriteSync(rocksdb::WriteBatch* wb);
   Status Writable() const {
     return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
   }
@@ -141,6 +144,10 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   dbo.WAL_size_limit_MB = 0;
   dbo.recycle_log_file_num = 0;
   dbo.keep_log_file_num = 2;
+  if (o.faults) dbo.env = FaultEnv(o.faults.get());
+  // Recovery after a failed write is WriteSync's Resume() (rocks_util.h).
+  dbo.listeners.push_back(std::make_shared<ManualRecovery>());
+  dbo.max_bgerror_resume_count = 0;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   rocksdb::ColumnFamilyOptions co;
@@ -177,11 +184,16 @@ Status VaultImpl::Close() {
   if (!db_) return Status::OK();
   // Flushing leaves no WAL to replay, so a closed vault is only SST files.
   rocksdb::FlushOptions fo;
-  db_->Flush(fo, handles_);
+  // After a failed write the flush fails too unless Resume clears the error;
+  // either way a close that leaves the error behind must say so.
+  rocksdb::Status fs = write_failed_.load() ? db_->Resume() : rocksdb::Status::OK();
+  if (fs.ok()) fs = db_->Flush(fo, handles_);
+  if (!write_failed_.load()) fs = rocksdb::Status::OK();  // as before: a healthy vault's flush is best effort
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   rocksdb::Status s = db_->Close();
   db_.reset();
+  if (!fs.ok()) return FromRocks(fs, "vault flush after a storage error");
   return FromRocks(s, "vault close");
 }
 
@@ -208,7 +220,9 @@ Status VaultImpl::CreateAccountKey(uint64_t account_id, crypto::Key32* dek) {
   *dek = crypto::RandomKey();
   // The row key is the AD: a wrapped DEK copied to another row will not unwrap.
   std::string wrapped = crypto::Seal(kek_, dek->view(), row);
-  Status ws = FromRocks(db_->Put(SyncWrite(), handles_[kDeks], row, wrapped), "vault write");
+  rocksdb::WriteBatch wb;
+  wb.Put(handles_[kDeks], row, wrapped);
+  Status ws = WriteSync(&wb);
   std::lock_guard<std::mutex> l(create_mu_);
   creating_.erase(row);
   return ws;
@@ -238,7 +252,9 @@ Status VaultImpl::GetOrCreateDayKey(uint32_t day, crypto::Key32* key) {
   if (!s.Is(Status::Code::kNotFound)) return s;
   *key = crypto::RandomKey();
   std::string wrapped = crypto::Seal(kek_, key->view(), row);
-  return FromRocks(db_->Put(SyncWrite(), handles_[kEpochKeys], row, wrapped), "vault write");
+  rocksdb::WriteBatch wb;
+  wb.Put(handles_[kEpochKeys], row, wrapped);
+  return WriteSync(&wb);
 }
 
 Status VaultImpl::GetDayKey(uint32_t day, crypto::Key32* key) {
@@ -278,13 +294,14 @@ Status VaultImpl::PutEmail(std::string_view email, uint64_t account_id) {
   // only one since the last delete: replace a stale row with delete + put.
   if (gs.ok()) wb.SingleDelete(handles_[kBlind], row);
   wb.Put(handles_[kBlind], row, EncodeBE64(account_id));
-  return FromRocks(db_->Write(SyncWrite(), &wb), "vault write");
+  return WriteSync(&wb);
 }
 
 Status VaultImpl::DeleteEmail(std::string_view email) {
   ACC_RETURN_IF_ERROR(Writable());
-  return FromRocks(db_->SingleDelete(SyncWrite(), handles_[kBlind], BlindRow(email)),
-                   "vault write");
+  rocksdb::WriteBatch wb;
+  wb.SingleDelete(handles_[kBlind], BlindRow(email));
+  return WriteSync(&wb);
 }
 
 // Passes of flush + compaction before a remaining copy is reported, not retried:
@@ -317,7 +334,7 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
     if (Get(r.cf, r.key, &v).ok() && (r.only_value.empty() || v == r.only_value))
       wb.SingleDelete(handles_[r.cf], r.key);
   }
-  if (wb.Count() > 0) ACC_RETURN_IF_ERROR(FromRocks(db_->Write(SyncWrite(), &wb), "vault write"));
+  if (wb.Count() > 0) ACC_RETURN_IF_ERROR(WriteSync(&wb));
   CrashPoint("erase:after_delete");
   Status vs;
   for (uint32_t pass = 1; pass <= kCompactionPassesMax; ++pass) {
@@ -329,6 +346,18 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
   }
   for (auto& n : needles) std::fill(n.begin(), n.end(), '\0');
   return vs;
+}
+
+// After a failed write RocksDB refuses writes until DB::Resume() succeeds;
+// trying it before the next write means freeing space is all it takes.
+Status VaultImpl::WriteSync(rocksdb::WriteBatch* wb) {
+  if (write_failed_.load()) {
+    ACC_RETURN_IF_ERROR(FromRocks(db_->Resume(), "vault resume after a storage error"));
+    write_failed_.store(false);
+  }
+  rocksdb::Status s = db_->Write(SyncWrite(), wb);
+  if (!s.ok()) write_failed_.store(true);
+  return FromRocks(s, "vault write");
 }
 
 Status VaultImpl::CompactAll() {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/crypto.h"
+#include "core/fault_fs.h"
 #include "events/event.h"
 #include "events/status.h"
 
@@ -36,6 +37,8 @@ struct VaultOptions {
   // lock taken): nothing is created or written, every write is Refused, and
   // a missing vault or KEK is NotFound / IOError instead of made.
   bool read_only = false;
+  // Tests only: storage faults injected under the vault (core/fault_fs.h).
+  std::shared_ptr<FaultFs> faults;
 };
 
 class Vault {

@@ -35,6 +35,7 @@ class [[nodiscard]] Status {
     kBusy = 8,             // resource held by someone else (data dir lock)
     kIOError = 9,          // storage failure
     kRequestReused = 10,   // request id seen before with a different content; nothing appended
+    kDiskFull = 11,        // no space left for a write; reads still work, writes resume once space is freed
   };
 
   Status() = default;
@@ -49,6 +50,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string m) { return Status(Code::kBusy, std::move(m)); }
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status RequestReused(std::string m) { return Status(Code::kRequestReused, std::move(m)); }
+  static Status DiskFull(std::string m) { return Status(Code::kDiskFull, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -68,6 +70,7 @@ class [[nodiscard]] Status {
       case Code::kBusy: return "busy";
       case Code::kIOError: return "io_error";
       case Code::kRequestReused: return "request_reused";
+      case Code::kDiskFull: return "disk_full";
     }
     return "unknown";
   }

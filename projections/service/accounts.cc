@@ -52,7 +52,8 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   if (ec) return Status::IOError("cannot create data directory " + o.data_dir);
   ::chmod(o.data_dir.c_str(), 0700);
   const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys" : o.key_dir;
-  ACC_RETURN_IF_ERROR(Vault::Open({o.data_dir + "/vault", key_dir + "/kek"}, &a->vault_));
+  ACC_RETURN_IF_ERROR(
+      Vault::Open({.dir = o.data_dir + "/vault", .kek_path = key_dir + "/kek", .faults = o.faults}, &a->vault_));
   // Created with a fresh event DB only: a lost secret would silently break
   // idempotency for every request id already stored.
   const bool fresh_ledger = !std::filesystem::exists(o.data_dir + "/events/CURRENT");
@@ -61,6 +62,8 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.dir = o.data_dir + "/events";
   lo.hook = &a->projector_;
   lo.clock_ms = o.clock_ms;
+  lo.faults = o.faults;
+  lo.reserve_bytes = o.reserve_bytes;
   lo.activity_merge = MergeActivity;
   lo.activity_partial_merge = PartialMergeActivity;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));

@@ -63,6 +63,9 @@ struct AccountsOptions {
   // load; whoever owns the process calls SignTreeHeadIfBehind() on a timer of
   // the same interval so a quiet log's tail still gets signed.
   int64_t sign_interval_ms = 0;
+  uint64_t reserve_bytes = 64u << 20;        // see LedgerOptions::reserve_bytes
+  // Tests only: storage faults injected under both DBs (core/fault_fs.h).
+  std::shared_ptr<FaultFs> faults;
 };
 
 // Who caused a command, when, and its idempotency key.

@@ -88,6 +88,7 @@ int ExitCode(const Status& s) {
     case C::kCorruption:
     case C::kBusy:
     case C::kIOError: return 6;
+    case C::kDiskFull: return 7;
   }
   return 6;
 }

@@ -55,7 +55,7 @@ class Client {
   virtual Status SendRaw(std::string_view bytes) = 0;
 };
 
-// Maps a response code to a Status (0..10 are Status codes; protocol codes
+// Maps a response code to a Status (0..11 are Status codes; protocol codes
 // 64+ become IOError with their message, except kNotAuthenticated/kForbidden
 // which become AuthFailed / Refused).
 Status StatusFromCode(uint8_t code, std::string message);

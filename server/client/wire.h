@@ -25,7 +25,7 @@ namespace accountable::wire {
 inline constexpr size_t kFrameHeaderBytes = 4;
 inline constexpr size_t kFrameBytesMaxDefault = 1 << 20;
 
-// Response codes beyond Status::Code (0..10): protocol errors.
+// Response codes beyond Status::Code (0..11): protocol errors.
 enum class ProtocolCode : uint8_t {
   kBadFrame = 64,           // the frame failed verification; connection closed
   kUnknownOperation = 65,   // a body type this server does not know

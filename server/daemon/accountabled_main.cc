@@ -126,6 +126,12 @@ int main(int argc, char** argv) {
   signals_io.run();
   server->Stop();
   s = accounts->Close();
-  spdlog::info("stopped cleanly: {}", s.ToString());
-  return s.ok() ? 0 : 6;
+  if (s.ok()) {
+    spdlog::info("stopped cleanly");
+    return 0;
+  }
+  // Whatever was acknowledged is durable; what failed is the final flush or
+  // a storage error the ledger never recovered from. Say so.
+  spdlog::error("stopped after a storage error: {}", s.ToString());
+  return 6;
 }
