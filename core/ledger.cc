@@ -67,8 +67,9 @@ rocksdb::Options LedgerImpl::DbOptions() {
   dbo.keep_log_file_num = 2;  // info LOGs: a CLI run per command would pile them up
   // One writer already batches; RocksDB's own pipelining would only add locking.
   dbo.enable_pipelined_write = false;
-  // A WAL larger than the reserve could not be replayed on a full disk.
-  if (opt_.reserve_bytes > 0) dbo.max_total_wal_size = opt_.reserve_bytes;
+  // A WAL replay or final flush writes SSTs of about the WAL's size and
+  // preallocates a new WAL of up to this size; both must fit in the reserve.
+  if (opt_.reserve_bytes > 0) dbo.max_total_wal_size = opt_.reserve_bytes / kReserveWalShare;
   if (opt_.faults) dbo.env = FaultEnv(opt_.faults.get());
   // Recovery after a failed write is the writer's Resume() (ResumeAfterError).
   dbo.listeners.push_back(std::make_shared<ManualRecovery>());
@@ -162,12 +163,10 @@ Status LedgerImpl::Close() {
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (!db_) return Status::OK();
-  rocksdb::Status s;
-  if (storage_error_.load()) {
-    // The flush below must not fail for want of the space we hold ourselves.
-    ReleaseReserve();
-    s = db_->Resume();
-  }
+  // The flush below must not fail for want of the space we hold ourselves
+  // (RocksDB aborts in Close after a failed WAL sync); Open takes it again.
+  if (!opt_.read_only) ReleaseReserve();
+  rocksdb::Status s = storage_error_.load() ? db_->Resume() : rocksdb::Status::OK();
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   if (s.ok() && !opt_.read_only) s = db_->Flush(fo, all);

@@ -88,9 +88,9 @@ struct LedgerOptions {
   std::function<int64_t()> clock_ms;         // recorded_at source; wall clock if empty
   // Space held back in dir/RESERVE (a preallocated file) so that a restart
   // can always replay the WAL and a shutdown can flush: Open releases it
-  // before recovery and takes it again after; Close releases it first if the
-  // disk was found full. 0: no reserve. The WAL is kept below this size
-  // (max_total_wal_size), so the replay of one fits in it.
+  // before recovery and takes it again after; Close releases it before its
+  // final flush. 0: no reserve. The WAL is kept below a quarter of it
+  // (max_total_wal_size), so a replay or flush and the next WAL fit in it.
   uint64_t reserve_bytes = 64u << 20;
   // Tests only: storage faults injected under the event DB (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;

@@ -36,6 +36,8 @@ inline constexpr size_t kScanReadaheadBytes = 4u << 20;
 inline constexpr const char* kTreeOffKey = "merkle_tree";  // present only on benchmark ledgers without a tree
 // The reserved space (LedgerOptions::reserve_bytes); RocksDB ignores files it did not name.
 inline constexpr const char* kReserveFile = "RESERVE";
+// The WAL (and so each WAL preallocation) is kept below reserve / this.
+inline constexpr uint64_t kReserveWalShare = 4;
 // After ENOSPC, Resume() waits until a probe file of this size can be written.
 inline constexpr size_t kSpaceProbeBytes = 256u << 10;
 // Bounded so a ledger with many millions of accounts does not grow without limit.

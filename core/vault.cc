@@ -31,6 +31,7 @@ enum Handle : size_t { kMeta, kDeks, kBlind, kEpochKeys, kCount };
 const char* const kCfNames[kCount] = {"meta", "deks", "blind", "epoch_keys"};
 constexpr std::string_view kCheckKey = "kek_check";
 constexpr std::string_view kCheckPlain = "accountable vault KEK check v1";
+constexpr uint64_t kWalBytesMax = 4u << 20;  // see OpenDb
 
 Status ReadKeyFile(const std::string& path, crypto::Key32* key) {
   std::string bytes;
@@ -144,6 +145,11 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   dbo.WAL_size_limit_MB = 0;
   dbo.recycle_log_file_num = 0;
   dbo.keep_log_file_num = 2;
+  // RocksDB preallocates each WAL at 1.1x the write buffer (70 MiB by
+  // default) for a vault of kilobytes; on a nearly full disk that space is
+  // what a restart or the next write needs. This bound caps the
+  // preallocation and makes the vault flush before its WAL grows past it.
+  dbo.max_total_wal_size = kWalBytesMax;
   if (o.faults) dbo.env = FaultEnv(o.faults.get());
   // Recovery after a failed write is WriteSync's Resume() (rocks_util.h).
   dbo.listeners.push_back(std::make_shared<ManualRecovery>());
