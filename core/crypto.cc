@@ -14,14 +14,6 @@
 
 namespace accountable::crypto {
 
-Key32::Key32() { bytes_.fill(0); }
-Key32::~Key32() { sodium_memzero(bytes_.data(), bytes_.size()); }
-Key32::Key32(const Key32& other) : bytes_(other.bytes_) {}
-Key32& Key32::operator=(const Key32& other) {
-  bytes_ = other.bytes_;
-  return *this;
-}
-
 Status InitCrypto() {
   if (sodium_init() < 0) return Status::IOError("libsodium failed to initialize");
   return Status::OK();
@@ -120,6 +112,7 @@ std::string KeyedHash(const Key32& key, std::string_view domain, std::string_vie
   crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(message.data()), message.size());
   std::string out(32, '\0');
   crypto_generichash_final(&st, reinterpret_cast<uint8_t*>(out.data()), out.size());
+  sodium_memzero(&st, sizeof st);  // the state is keyed
   return out;
 }
 

@@ -5,8 +5,9 @@
 //   std::string back;
 //   Status s = Open(dek, box, ad, &back);                 // Corruption on any mismatch
 //
-// Keys are fixed-size arrays wiped on destruction. DEKs are always random,
-// never derived: a derived key could be re-derived and so never shredded.
+// Keys live in locked memory (core/key_arena.h) and are wiped on
+// destruction. DEKs are always random, never derived: a derived key could be
+// re-derived and so never shredded.
 // Thread safety: all functions are thread-safe after InitCrypto().
 #pragma once
 
@@ -24,21 +25,52 @@ inline constexpr size_t kNonceBytes = 24;  // XChaCha20: random nonces are safe
 inline constexpr size_t kTagBytes = 16;
 inline constexpr size_t kSealOverheadBytes = kNonceBytes + kTagBytes;
 
-// A 32-byte secret that wipes itself.
+// A 32-byte secret in locked memory: a handle to a slot of the key arena
+// (core/key_arena.h), wiped when the Key32 is destroyed. A copy gets a slot
+// of its own; a move trades slots, so no key bytes are copied.
 class Key32 {
  public:
-  Key32();
+  Key32();  // 32 zero bytes
   ~Key32();
   Key32(const Key32& other);
   Key32& operator=(const Key32& other);
-  uint8_t* data() { return bytes_.data(); }
-  const uint8_t* data() const { return bytes_.data(); }
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
-  }
+  Key32& operator=(Key32&& other) noexcept;
+  // Writing through data() into a read-only key faults (SIGSEGV): its page
+  // is read-only. Assigning to one is a programmer error (ACC_ASSERT).
+  uint8_t* data() { return bytes_; }
+  const uint8_t* data() const { return bytes_; }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_), kKeyBytes}; }
+  // For keys that live as long as an open store (KEK, index key, request
+  // secret): moves the key to a page of its own and makes it read-only
+  // (sodium_mprotect_readonly), so that no stray write can change it. Its
+  // copies are ordinary keys. Idempotent.
+  void MakeReadOnly();
+  bool read_only() const { return read_only_; }
 
  private:
-  std::array<uint8_t, kKeyBytes> bytes_;
+  uint8_t* bytes_;  // an arena slot, or a read-only region
+  bool read_only_ = false;
+};
+
+// A long-lived secret of any size (the 64-byte Ed25519 signing key) in a
+// region of its own: guard pages, mlock, no core dump, wiped when destroyed,
+// read-only once MakeReadOnly has run.
+class LockedBytes {
+ public:
+  explicit LockedBytes(size_t size);  // size zero bytes
+  ~LockedBytes();
+  LockedBytes(const LockedBytes&) = delete;
+  LockedBytes& operator=(const LockedBytes&) = delete;
+  uint8_t* data() { return bytes_; }  // a write faults once read-only
+  const uint8_t* data() const { return bytes_; }
+  size_t size() const { return size_; }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_), size_}; }
+  void MakeReadOnly();
+
+ private:
+  uint8_t* bytes_;
+  size_t size_;
+  bool read_only_ = false;
 };
 
 // Must run once before any other function (idempotent, thread-safe).

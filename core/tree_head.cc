@@ -4,11 +4,13 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "core/coding.h"
 #include "core/crypto.h"
+#include "events/assert.h"
 
 namespace accountable {
 namespace {
@@ -36,38 +38,39 @@ Status WriteFile(const std::string& path, std::string_view bytes) {
 
 Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out) {
   ACC_RETURN_IF_ERROR(crypto::InitCrypto());
-  std::string sk;
+  static_assert(crypto_sign_SECRETKEYBYTES == 64 && crypto_sign_PUBLICKEYBYTES == 32);
+  auto secret = std::make_shared<crypto::LockedBytes>(crypto_sign_SECRETKEYBYTES);
+  std::string sk, pk(crypto_sign_PUBLICKEYBYTES, '\0');
   // One byte more than a key, so that a long file reads as the wrong size.
   Status rs = crypto::ReadSecretFile(path, crypto_sign_SECRETKEYBYTES + 1, &sk);
   if (rs.ok()) {
-    if (sk.size() != crypto_sign_SECRETKEYBYTES) {
-      crypto::Wipe(&sk);
-      return Status::Corruption("signing key " + path + " has the wrong size");
-    }
-    out->public_key.assign(sk.data() + 32, 32);  // libsodium keeps the public key in the second half
-    out->secret = std::move(sk);
-    return Status::OK();
+    const bool exact = sk.size() == crypto_sign_SECRETKEYBYTES;
+    if (exact) std::memcpy(secret->data(), sk.data(), sk.size());
+    crypto::Wipe(&sk);
+    if (!exact) return Status::Corruption("signing key " + path + " has the wrong size");
+    pk.assign(secret->view().substr(32));  // libsodium keeps the public key in the second half
+  } else {
+    if (!rs.Is(Status::Code::kNotFound)) return rs;
+    crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), secret->data());
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    ACC_RETURN_IF_ERROR(WriteFile(path, secret->view()));
+    Status ps = WriteFile(path + ".pub", crypto::ToHex(pk) + "\n");
+    if (!ps.ok() && !ps.Is(Status::Code::kIOError)) return ps;
   }
-  if (!rs.Is(Status::Code::kNotFound)) return rs;
-  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0');
-  sk.assign(crypto_sign_SECRETKEYBYTES, '\0');
-  crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(sk.data()));
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  ACC_RETURN_IF_ERROR(WriteFile(path, sk));
-  Status ps = WriteFile(path + ".pub", crypto::ToHex(pk) + "\n");
-  if (!ps.ok() && !ps.Is(Status::Code::kIOError)) return ps;
-  out->secret = std::move(sk);
+  secret->MakeReadOnly();
+  out->secret = std::move(secret);
   out->public_key = std::move(pk);
   return Status::OK();
 }
 
 SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t timestamp_ms) {
+  ACC_ASSERT(key.secret != nullptr, "a signing key is loaded before it signs");
   SignedTreeHead h{size, root, timestamp_ms, std::string(crypto_sign_BYTES, '\0')};
   const std::string m = Message(size, root, timestamp_ms);
   crypto_sign_detached(reinterpret_cast<unsigned char*>(h.signature.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(m.data()), m.size(),
-                       reinterpret_cast<const unsigned char*>(key.secret.data()));
+                       reinterpret_cast<const unsigned char*>(key.secret->data()));
   return h;
 }
 

@@ -12,17 +12,22 @@
 //   bool ok = VerifyHead(public_key, h).ok();
 //
 // Thread safety: pure functions; SigningKey is immutable after loading.
+// Sign needs a loaded key (ACC_ASSERT).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "core/crypto.h"
 #include "events/status.h"
 
 namespace accountable {
 
 struct SigningKey {
-  std::string secret;  // 64 bytes (libsodium Ed25519 secret key)
+  // 64 bytes (libsodium Ed25519 secret key) in locked, read-only memory
+  // (crypto::LockedBytes); copies of a SigningKey share it, never copy it.
+  std::shared_ptr<const crypto::LockedBytes> secret;
   std::string public_key;  // 32 bytes
 };
 

@@ -135,6 +135,10 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   }
   std::string seed = crypto::KeyedHash(kek_, "index-key", "");
   std::memcpy(index_key_.data(), seed.data(), crypto::kKeyBytes);
+  crypto::Wipe(&seed);
+  // Both live as long as the vault: a page of their own, read-only.
+  kek_.MakeReadOnly();
+  index_key_.MakeReadOnly();
 
   rocksdb::Options dbo;
   dbo.create_if_missing = true;
@@ -319,7 +323,13 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
   std::lock_guard<std::mutex> l(shred_mu_);
   *report = ShredReport();
   std::vector<Row> rows;
-  std::vector<std::string> needles;
+  std::vector<std::string> needles;  // raw keys among them: wiped on every path out
+  struct WipeAll {
+    std::vector<std::string>* v;
+    ~WipeAll() {
+      for (auto& s : *v) crypto::Wipe(&s);
+    }
+  } wipe{&needles};
   auto collect = [&](size_t cf, std::string row) {
     std::string wrapped;
     crypto::Key32 key;
@@ -350,7 +360,6 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
     vs = Verify(rows, needles, report);
     if (vs.ok() || !vs.Is(Status::Code::kCorruption)) break;
   }
-  for (auto& n : needles) std::fill(n.begin(), n.end(), '\0');
   return vs;
 }
 

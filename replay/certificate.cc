@@ -112,7 +112,7 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
   std::string sig(crypto_sign_BYTES, '\0');
   crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                       reinterpret_cast<const unsigned char*>(key.secret.data()));
+                       reinterpret_cast<const unsigned char*>(key.secret->data()));
   *certificate = {{"certificate", std::move(body)}, {"signature", B64(sig)}};
   return Status::OK();
 }

@@ -224,7 +224,7 @@ TEST_CASE("audit: an erasure certificate verifies offline with only the public k
       std::string sig(crypto_sign_BYTES, '\0');
       crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
                            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                           reinterpret_cast<const unsigned char*>(key.secret.data()));
+                           reinterpret_cast<const unsigned char*>(key.secret->data()));
       return nlohmann::json{{"certificate", body}, {"signature", audit::B64(sig)}};
     };
     CHECK(audit::VerifyCertificate(resign(cert["certificate"]), h.public_key, &summary).ok());

@@ -58,6 +58,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   // idempotency for every request id already stored.
   const bool fresh_ledger = !std::filesystem::exists(o.data_dir + "/events/CURRENT");
   ACC_RETURN_IF_ERROR(LoadOrCreateKeyFile(key_dir + "/request", fresh_ledger, &a->request_secret_));
+  a->request_secret_.MakeReadOnly();
   LedgerOptions lo;
   lo.dir = o.data_dir + "/events";
   lo.hook = &a->projector_;
