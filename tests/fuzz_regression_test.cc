@@ -1,7 +1,7 @@
 // What the fuzzers (tests/fuzz/, `make fuzz`) found, fed to the code they
-// broke, in the normal build. Each input is the minimized crash, kept in
-// tests/fuzz/regressions/ (and in the harness's seed corpus, so the fuzzer
-// starts from it too).
+// broke, in the normal build. Each input is the crash (minimized when that
+// was quick), kept in tests/fuzz/regressions/ and in the harness's seed
+// corpus, so the fuzzer starts from it too.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
