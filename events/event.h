@@ -29,7 +29,8 @@
 #include "events/status.h"
 
 namespace accountable {
-namespace fb = ::accountable::fb;
+// fb:: is the generated schema's namespace, accountable::fb (clang refuses
+// an alias that redeclares it).
 
 namespace events {
 

@@ -52,6 +52,7 @@ std::optional<fb::Safeguard> ParseSafeguard(std::string_view name) {
 
 std::string FormatTime(int64_t ms) {
   using namespace std::chrono;
+  if (ms < kFormatTimeMsMin || ms > kFormatTimeMsMax) return std::to_string(ms) + "ms";
   sys_time<milliseconds> tp{milliseconds{ms}};
   auto day = floor<days>(tp);
   year_month_day ymd{day};

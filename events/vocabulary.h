@@ -28,6 +28,12 @@ std::optional<fb::Safeguard> ParseSafeguard(std::string_view name);
 
 // The one text form of a time: RFC 3339 UTC with milliseconds,
 // 2026-11-29T05:36:27.000Z, so that logs, JSON and errors sort and compare alike.
+// Years 0000..9999 only: no command accepts a time outside them, but a stored
+// or received envelope may carry any int64, and calendar arithmetic on it
+// would overflow. Such a time is written as its number and "ms"
+// ("-9223372036854775808ms"): shown as it is, never as a wrong date.
+inline constexpr int64_t kFormatTimeMsMin = -62167219200000;  // 0000-01-01T00:00:00.000Z
+inline constexpr int64_t kFormatTimeMsMax = 253402300799999;  // 9999-12-31T23:59:59.999Z
 std::string FormatTime(int64_t ms);
 // Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.sssZ.
 std::optional<int64_t> ParseTime(std::string_view text);

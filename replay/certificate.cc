@@ -19,13 +19,6 @@ using nlohmann::json;
 // signature (which starts "accountable-sth-v1"), nor the other way round.
 constexpr std::string_view kCertificateDomain = "accountable-erasure-certificate-v1";
 
-std::string SignedBytes(const json& body) {
-  std::string msg(kCertificateDomain);
-  msg.push_back('\0');
-  msg += body.dump();  // nlohmann::json keeps keys sorted: one canonical form
-  return msg;
-}
-
 // What the account's stream says about its erasure.
 struct ErasureEvents {
   std::string erased, verified;  // envelope bytes
@@ -108,13 +101,20 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
                {"sealed_payloads", ev.sealed}};
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.erased_seq, ev.erased, &body["account_erased"]));
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.verified_seq, ev.verified, &body["erasure_verified"]));
-  const std::string msg = SignedBytes(body);
+  const std::string msg = CertificateSignedBytes(body);
   std::string sig(crypto_sign_BYTES, '\0');
   crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
                        reinterpret_cast<const unsigned char*>(key.secret->data()));
   *certificate = {{"certificate", std::move(body)}, {"signature", B64(sig)}};
   return Status::OK();
+}
+
+std::string CertificateSignedBytes(const json& body) {
+  std::string msg(kCertificateDomain);
+  msg.push_back('\0');
+  msg += body.dump();  // nlohmann::json keeps keys sorted: one canonical form
+  return msg;
 }
 
 namespace {
@@ -185,7 +185,7 @@ Status VerifyCertificate(const json& file, const std::string& public_key, nlohma
   const json& c = file["certificate"];
   if (c.value("public_key", json()) != crypto::ToHex(public_key))
     return Fail("signed by another key than the one given");
-  const std::string msg = SignedBytes(c), sig = Unb64(file["signature"]);
+  const std::string msg = CertificateSignedBytes(c), sig = Unb64(file["signature"]);
   if (sig.size() != crypto_sign_BYTES ||
       crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig.data()),
                                   reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),

@@ -40,5 +40,10 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
 // failed check; InvalidArgument for a document that is not a certificate.
 Status VerifyCertificate(const nlohmann::json& certificate, const std::string& public_key,
                          nlohmann::ordered_json* summary);
+// The bytes the certificate's signature covers: a domain tag, then the
+// body's canonical dump. Public so that tools can sign a body they built
+// (the fuzz harness re-signs mutated certificates to reach the checks
+// behind the signature).
+std::string CertificateSignedBytes(const nlohmann::json& body);
 
 }  // namespace accountable::audit

@@ -228,6 +228,9 @@ TEST_CASE("audit: an erasure certificate verifies offline with only the public k
       return nlohmann::json{{"certificate", body}, {"signature", audit::B64(sig)}};
     };
     CHECK(audit::VerifyCertificate(resign(cert["certificate"]), h.public_key, &summary).ok());
+    // What tools sign with (the fuzz harness re-signs through it) is the documented form.
+    CHECK(audit::CertificateSignedBytes(cert["certificate"]) ==
+          "accountable-erasure-certificate-v1" + std::string(1, '\0') + cert["certificate"].dump());
     for (auto it = cert["certificate"].begin(); it != cert["certificate"].end(); ++it) {
       if (it.key() == "sealed_payloads") continue;  // an empty list is a valid (vacuous) claim; absent is checked below
       nlohmann::json cut = cert["certificate"];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -175,10 +176,55 @@ std::string RemoveOperand(uint64_t id) { return Operand('-', id); }
 
 std::string EncodeBitmap(const Roaring64Map& b) { return WithPrefix('B', b); }
 
+namespace {
+
+// CRoaring 0.2.66 deserializes a container as stored, trusting its
+// cardinality and run count: a bitset claiming more bits than it holds or
+// an empty run container passes readSafe and later trips the library's
+// assertions (convert.c "n_runs > 0" in runOptimize; found by fuzz-bitmap)
+// or yields a wrong set. These are the invariants its own writer keeps.
+bool ContainerValid(const void* c, uint8_t type) {
+  if (type == BITSET_CONTAINER_TYPE_CODE) {
+    const auto* b = static_cast<const bitset_container_t*>(c);
+    int32_t bits = 0;
+    for (int i = 0; i < BITSET_CONTAINER_SIZE_IN_WORDS; ++i) bits += std::popcount(b->array[i]);
+    return b->cardinality == bits && bits > DEFAULT_MAX_SIZE;
+  }
+  if (type == ARRAY_CONTAINER_TYPE_CODE) {
+    const auto* a = static_cast<const array_container_t*>(c);
+    if (a->cardinality < 1 || a->cardinality > DEFAULT_MAX_SIZE) return false;
+    for (int32_t i = 1; i < a->cardinality; ++i)
+      if (a->array[i] <= a->array[i - 1]) return false;
+    return true;
+  }
+  if (type != RUN_CONTAINER_TYPE_CODE) return false;  // shared containers are never deserialized
+  const auto* r = static_cast<const run_container_t*>(c);
+  if (r->n_runs < 1) return false;
+  // Sorted and disjoint. Adjacent runs are not canonical but harmless, and
+  // refusing a row the library might write would lose an index.
+  int32_t next = 0;
+  for (int32_t i = 0; i < r->n_runs; ++i) {
+    const int32_t start = r->runs[i].value, end = start + r->runs[i].length;
+    if (start < next || end > 0xFFFF) return false;
+    next = end + 1;
+  }
+  return true;
+}
+
+bool ContainersValid(const roaring_bitmap_t* r) {
+  const roaring_array_t& ra = r->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i)
+    if ((i > 0 && ra.keys[i] <= ra.keys[i - 1]) || !ContainerValid(ra.containers[i], ra.typecodes[i])) return false;
+  return true;
+}
+
+}  // namespace
+
 // Walks the portable layout (u64 count, then per entry a u32 key and one
 // 32-bit bitmap) and checks that every inner bitmap's recomputed size equals
-// the bytes it occupies. CRoaring 0.2.66's readSafe advances by the recomputed
-// size, not by what it read, so only bytes that pass this walk are safe for it.
+// the bytes it occupies and that its containers are well formed. CRoaring
+// 0.2.66's readSafe advances by the recomputed size, not by what it read, so
+// only bytes that pass this walk are safe for it.
 bool WalkPortable(std::string_view bytes) {
   if (bytes.size() < sizeof(uint64_t)) return false;
   uint64_t count;
@@ -194,9 +240,9 @@ bool WalkPortable(std::string_view bytes) {
     if (used == 0 || used > remaining) return false;
     roaring_bitmap_t* r = roaring_bitmap_portable_deserialize_safe(p, used);
     if (r == nullptr) return false;
-    const size_t recomputed = roaring_bitmap_portable_size_in_bytes(r);
+    const bool ok = roaring_bitmap_portable_size_in_bytes(r) == used && ContainersValid(r);
     roaring_bitmap_free(r);
-    if (recomputed != used) return false;
+    if (!ok) return false;
     p += used;
     remaining -= used;
   }

@@ -87,13 +87,17 @@ Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Js
   return Status::OK();
 }
 
+// Proofs come from files and from servers: j.value() throws on anything but
+// an object (found by fuzz-audit), so the document's shape is checked first.
 Status VerifyInclusion(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::InvalidArgument("not an inclusion proof: a JSON object is expected");
   return merkle::VerifyInclusion(UnsignedOrZero(j, "leafIdx"), UnsignedOrZero(j, "treeSize"),
                                  Unb64(j.value("leafHash", nlohmann::json())), ProofOf(j),
                                  Unb64(j.value("root", nlohmann::json())));
 }
 
 Status VerifyConsistency(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::InvalidArgument("not a consistency proof: a JSON object is expected");
   return merkle::VerifyConsistency(UnsignedOrZero(j, "size1"), UnsignedOrZero(j, "size2"),
                                    Unb64(j.value("root1", nlohmann::json())), Unb64(j.value("root2", nlohmann::json())),
                                    ProofOf(j));

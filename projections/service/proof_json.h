@@ -36,7 +36,8 @@ std::string Unb64(const nlohmann::json& v);
 Status TreeHead(Ledger& ledger, uint64_t size, Json* out);            // size 0: the whole log
 Status ProveInclusion(Ledger& ledger, uint64_t seq, uint64_t size, Json* out);
 Status ProveConsistency(Ledger& ledger, uint64_t old_size, uint64_t new_size, Json* out);
-// RFC 9162 checks of a proof document; Corruption when it does not verify.
+// RFC 9162 checks of a proof document; Corruption when it does not verify,
+// InvalidArgument when it is not a JSON object.
 Status VerifyInclusion(const nlohmann::json& j);
 Status VerifyConsistency(const nlohmann::json& j);
 
