@@ -149,10 +149,8 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   dbo.WAL_size_limit_MB = 0;
   dbo.recycle_log_file_num = 0;
   dbo.keep_log_file_num = 2;
-  // RocksDB preallocates each WAL at 1.1x the write buffer (70 MiB by
-  // default) for a vault of kilobytes; on a nearly full disk that space is
-  // what a restart or the next write needs. This bound caps the
-  // preallocation and makes the vault flush before its WAL grows past it.
+  // Caps the WAL preallocation (1.1x the write buffer, 70 MiB by default,
+  // for a vault of kilobytes): on a nearly full disk a restart needs it.
   dbo.max_total_wal_size = kWalBytesMax;
   if (o.faults) dbo.env = FaultEnv(o.faults.get());
   // Recovery after a failed write is WriteSync's Resume() (rocks_util.h).
