@@ -9,30 +9,9 @@
 #include <string>
 
 #include "events/assert.h"
+#include "tests/child_process.h"
 
 namespace {
-
-// Runs fn in a child whose stderr goes to a pipe; returns the wait status.
-int RunChild(void (*fn)(), std::string* stderr_text) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) stderr_text->append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  return status;
-}
 
 void Broken() {
   const int leaves = 0;
@@ -48,7 +27,7 @@ TEST_CASE("assert: ACC_ASSERT aborts with the invariant in every build type", "[
   INFO("built with NDEBUG: <cassert> would be off here");
 #endif
   std::string text;
-  const int status = RunChild(Broken, &text);
+  const int status = accountable::test::RunChild([] { Broken(); return 0; }, &text);
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
   CHECK(text.find("assertion failed: leaves > 1") != std::string::npos);
@@ -58,7 +37,7 @@ TEST_CASE("assert: ACC_ASSERT aborts with the invariant in every build type", "[
 
 TEST_CASE("assert: ACC_ASSERT on a true condition does nothing", "[assert]") {
   std::string text;
-  const int status = RunChild(Holds, &text);
+  const int status = accountable::test::RunChild([] { Holds(); return 0; }, &text);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(text.empty());

@@ -25,36 +25,21 @@
 #include "core/key_arena.h"
 #include "core/tree_head.h"
 #include "core/vault.h"
+#include "tests/child_process.h"
 #include "tests/test_util.h"
 
 namespace accountable {
 namespace {
 
-// Runs fn in a child (its result is the exit code), its stdout and stderr into *err.
-int RunChild(const std::function<int()>& fn, std::string* err) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);  // the aborts below are expected
-    // Catch2's handlers would report the expected signal as a failure.
-    std::signal(SIGSEGV, SIG_DFL);
-    std::signal(SIGABRT, SIG_DFL);
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    _exit(fn());
-  }
-  close(fds[1]);
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) err->append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  return status;
+using test::RunChild;
+
+// A child that reached a cap, said so, and then aborted on one more, naming the cap.
+void ExpectAbortAtCap(int status, const std::string& err, const std::string& cap_message) {
+  INFO(err);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(err.find("reached the cap") != std::string::npos);
+  CHECK(err.find(cap_message) != std::string::npos);
 }
 
 // The VmFlags of the mapping that holds p, from /proc/self/smaps.
@@ -269,11 +254,7 @@ TEST_CASE("key arena: more keys alive than kKeysMax is an assertion", "[crypto][
         return 4;
       },
       &err);
-  INFO(err);
-  REQUIRE(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(err.find("reached the cap") != std::string::npos);
-  CHECK(err.find("keys alive at once are bounded") != std::string::npos);
+  ExpectAbortAtCap(status, err, "keys alive at once are bounded");
 }
 
 TEST_CASE("key arena: more long-lived regions than kRegionsMax is an assertion", "[crypto][keys]") {
@@ -289,11 +270,7 @@ TEST_CASE("key arena: more long-lived regions than kRegionsMax is an assertion",
         return 4;
       },
       &err);
-  INFO(err);
-  REQUIRE(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(err.find("reached the cap") != std::string::npos);
-  CHECK(err.find("long-lived key regions are bounded") != std::string::npos);
+  ExpectAbortAtCap(status, err, "long-lived key regions are bounded");
 }
 
 TEST_CASE("key arena: memory that cannot be locked is used, with one warning and no key bytes",

@@ -51,6 +51,14 @@ void ExpectAcked(Ledger& ledger, const std::vector<std::pair<uint64_t, std::stri
   }
 }
 
+// A 1 MiB reserve: the test cares that it is taken and released, not its size.
+LedgerOptions FaultyLedgerAt(const std::string& dir, std::shared_ptr<FaultFs> faults) {
+  LedgerOptions o = test::LedgerAt(dir);
+  o.faults = std::move(faults);
+  o.reserve_bytes = 1u << 20;
+  return o;
+}
+
 void ExpectTreeVerifies(Ledger& ledger) {
   audit::Json j;
   Status s = audit::VerifyTree(ledger, &j);
@@ -62,9 +70,7 @@ TEST_CASE("storage faults: a full disk refuses writes with disk_full, keeps read
           "[faults][disk_full]") {
   test::TempDir dir("acc-diskfull");
   auto faults = std::make_shared<FaultFs>();
-  LedgerOptions o = test::LedgerAt(dir.Sub("events"));
-  o.faults = faults;
-  o.reserve_bytes = 1u << 20;
+  const LedgerOptions o = FaultyLedgerAt(dir.Sub("events"), faults);
   std::unique_ptr<Ledger> ledger;
   REQUIRE(Ledger::Open(o, &ledger).ok());
   CHECK(std::filesystem::file_size(dir.Sub("events") + "/RESERVE") == (1u << 20));
@@ -109,9 +115,7 @@ TEST_CASE("storage faults: a full disk refuses writes with disk_full, keeps read
 TEST_CASE("storage faults: a full disk during shutdown is reported, and the restart finishes", "[faults][disk_full]") {
   test::TempDir dir("acc-diskfull-close");
   auto faults = std::make_shared<FaultFs>();
-  LedgerOptions o = test::LedgerAt(dir.Sub("events"));
-  o.faults = faults;
-  o.reserve_bytes = 1u << 20;
+  const LedgerOptions o = FaultyLedgerAt(dir.Sub("events"), faults);
   std::unique_ptr<Ledger> ledger;
   REQUIRE(Ledger::Open(o, &ledger).ok());
   uint64_t seq = 0;
