@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -26,10 +27,10 @@ using nlohmann::json;
 
 const SigningKey& Key() {
   static const SigningKey key = [] {
-    SigningKey k{std::string(crypto_sign_SECRETKEYBYTES, '\0'), std::string(crypto_sign_PUBLICKEYBYTES, '\0')};
+    auto secret = std::make_shared<crypto::LockedBytes>(crypto_sign_SECRETKEYBYTES);
+    SigningKey k{secret, std::string(crypto_sign_PUBLICKEYBYTES, '\0')};
     const unsigned char seed[crypto_sign_SEEDBYTES] = {42};
-    crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()),
-                             reinterpret_cast<unsigned char*>(k.secret.data()), seed);
+    crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()), secret->data(), seed);
     return k;
   }();
   return key;
@@ -53,7 +54,7 @@ bool Resign(json* file) {
   std::string sig(crypto_sign_BYTES, '\0');
   crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                       reinterpret_cast<const unsigned char*>(Key().secret.data()));
+                       Key().secret->data());
   (*file)["signature"] = audit::B64(sig);
   return true;
 }
