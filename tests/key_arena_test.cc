@@ -33,6 +33,14 @@ namespace {
 
 using test::RunChild;
 
+// AddressSanitizer (make check) makes mlock a no-op that reports success, so
+// whether key memory is locked can be seen only in a build without it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMlockObservable = false;
+#else
+constexpr bool kMlockObservable = true;
+#endif
+
 // A child that reached a cap, said so, and then aborted on one more, naming the cap.
 void ExpectAbortAtCap(int status, const std::string& err, const std::string& cap_message) {
   INFO(err);
@@ -140,7 +148,8 @@ TEST_CASE("key arena: key memory is locked and left out of core dumps", "[crypto
     REQUIRE_FALSE(flags.empty());
     CHECK(flags.find(" dd") != std::string::npos);  // MADV_DONTDUMP
     // Locked unless the arena said it could not lock (a low RLIMIT_MEMLOCK).
-    if (s.slabs_unlocked == 0 && s.regions_unlocked == 0) CHECK(flags.find(" lo") != std::string::npos);
+    if (kMlockObservable && s.slabs_unlocked == 0 && s.regions_unlocked == 0)
+      CHECK(flags.find(" lo") != std::string::npos);
   }
 }
 
@@ -275,6 +284,10 @@ TEST_CASE("key arena: more long-lived regions than kRegionsMax is an assertion",
 
 TEST_CASE("key arena: memory that cannot be locked is used, with one warning and no key bytes",
           "[crypto][keys]") {
+  if (!kMlockObservable) {
+    WARN("not run under AddressSanitizer: its mlock never fails");
+    return;
+  }
   REQUIRE(crypto::InitCrypto().ok());
   const crypto::Key32 probe = crypto::RandomKey();
   std::string err;
