@@ -65,13 +65,15 @@ Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out) {
 }
 
 SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t timestamp_ms) {
+  return {size, root, timestamp_ms, SignDetached(key, Message(size, root, timestamp_ms))};
+}
+
+std::string SignDetached(const SigningKey& key, std::string_view message) {
   ACC_ASSERT(key.secret != nullptr, "a signing key is loaded before it signs");
-  SignedTreeHead h{size, root, timestamp_ms, std::string(crypto_sign_BYTES, '\0')};
-  const std::string m = Message(size, root, timestamp_ms);
-  crypto_sign_detached(reinterpret_cast<unsigned char*>(h.signature.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(m.data()), m.size(),
-                       reinterpret_cast<const unsigned char*>(key.secret->data()));
-  return h;
+  std::string sig(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size(), key.secret->data());
+  return sig;
 }
 
 Status VerifyHead(const std::string& pk, const SignedTreeHead& h) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/crypto.h"
 #include "events/status.h"
@@ -41,6 +42,9 @@ struct SignedTreeHead {
 // Creates the key (mode 0600) and `path`.pub (the public key, hex) on first use.
 Status LoadOrCreateSigningKey(const std::string& path, SigningKey* out);
 SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& root, int64_t timestamp_ms);
+// The 64-byte Ed25519 signature of message: for documents that carry their
+// own domain prefix (erasure certificates); tree heads go through Sign.
+std::string SignDetached(const SigningKey& key, std::string_view message);
 Status VerifyHead(const std::string& public_key, const SignedTreeHead& head);
 
 // Fixed-width encoding for storage: BE64 size || root || BE64 time || signature.

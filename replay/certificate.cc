@@ -101,11 +101,7 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
                {"sealed_payloads", ev.sealed}};
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.erased_seq, ev.erased, &body["account_erased"]));
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.verified_seq, ev.verified, &body["erasure_verified"]));
-  const std::string msg = CertificateSignedBytes(body);
-  std::string sig(crypto_sign_BYTES, '\0');
-  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                       reinterpret_cast<const unsigned char*>(key.secret->data()));
+  const std::string sig = SignDetached(key, CertificateSignedBytes(body));
   *certificate = {{"certificate", std::move(body)}, {"signature", B64(sig)}};
   return Status::OK();
 }

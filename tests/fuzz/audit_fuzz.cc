@@ -50,12 +50,7 @@ bool Resign(json* file) {
         Sign(Key(), h["treeSize"].get<uint64_t>(), root, h["timestamp_ms"].get<int64_t>());
     h["signature"] = audit::B64(head.signature);
   }
-  const std::string msg = audit::CertificateSignedBytes(c);
-  std::string sig(crypto_sign_BYTES, '\0');
-  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                       Key().secret->data());
-  (*file)["signature"] = audit::B64(sig);
+  (*file)["signature"] = audit::B64(SignDetached(Key(), audit::CertificateSignedBytes(c)));
   return true;
 }
 
