@@ -3,8 +3,10 @@
 // Every command is an Envelope (events/event.h). Appends from any number of
 // threads are queued to one writer thread, which drains everything waiting
 // into one WriteBatch and one fsync (group commit). Append() returns only
-// after that fsync, so a returned seq is durable. Storage layout and key
-// formats: docs/architecture.md ("Event DB").
+// after that fsync, so a returned seq is durable; AppendAsync() returns at
+// once and reports after the fsync, so a server needs no thread per
+// command in flight. Storage layout and key formats: docs/architecture.md
+// ("Event DB").
 //
 //   std::unique_ptr<Ledger> ledger;
 //   Status s = Ledger::Open(LedgerOptions{.dir = "data/events"}, &ledger);
@@ -12,6 +14,9 @@
 //   batch[0].envelope = builder.Finish(...);
 //   std::vector<Ledger::Appended> out;
 //   s = ledger->Append(std::move(batch), &out);   // all or nothing
+//   ledger->AppendAsync(std::move(batch2), [](Status s, std::vector<Ledger::Appended> r) {
+//     ...  // on the writer thread, after the fsync; must not block
+//   });
 //
 // A batch is atomic: if any command is refused (expected-version conflict or
 // a hook refusal) nothing of that batch is written and the others of the same
@@ -20,8 +25,9 @@
 // if its content digest matches the first one's; otherwise its batch is
 // refused with RequestReused (never answered with another request's result).
 //
-// Thread safety: Append and the read functions may be called from any thread
-// concurrently. The hook runs only on the writer thread.
+// Thread safety: Append, AppendAsync and the read functions may be called
+// from any thread concurrently. The hook and AppendAsync's completions run
+// only on the writer thread.
 #pragma once
 
 #include <cstdint>
@@ -69,7 +75,9 @@ struct LedgerOptions {
   // and a directory without an event DB is NotFound instead of created.
   bool read_only = false;
   size_t group_commands_max = 8192;          // one WriteBatch holds at most this many
-  size_t queue_commands_max = 65536;         // Append blocks beyond this (backpressure)
+  // Queued commands, all callers: Append blocks beyond this, AppendAsync
+  // answers Busy (backpressure, bounded memory).
+  size_t queue_commands_max = 65536;
   size_t batch_commands_max = 4096;          // one Append call
   // Folds Cf::kActivity merge operands in order onto the existing value
   // (nullptr if none). False marks the row corrupt. Must be deterministic.
@@ -131,6 +139,17 @@ class Ledger {
   // the DB (RocksDB error recovery) without a reopen. IOError for other
   // storage failures, after which the next Append tries to resume likewise.
   virtual Status Append(std::vector<Command> batch, std::vector<Appended>* out) = 0;
+
+  // The outcome of an AppendAsync, as Append would have returned it.
+  using AppendDone = std::function<void(Status status, std::vector<Appended> results)>;
+  // Append without waiting: the batch is checked and queued on the calling
+  // thread, and done runs exactly once, on the writer thread once the group
+  // is durable (or has failed), in seq order with the group's other
+  // completions. A batch refused before it is queued (bad envelope, closing,
+  // Busy when queue_commands_max commands are already queued) gets done
+  // called on the calling thread before AppendAsync returns. done must not
+  // block: every later group waits for it.
+  virtual void AppendAsync(std::vector<Command> batch, AppendDone done) = 0;
 
   // Events with seq in [from_seq, from_seq + limit).
   virtual Status ReadRange(uint64_t from_seq, size_t limit, std::vector<Stored>* out) = 0;

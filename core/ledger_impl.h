@@ -53,11 +53,13 @@ inline std::string StreamKey(uint64_t account, uint64_t version) {
   return EncodeBE64(account) + EncodeBE64(version);
 }
 
+// One caller's batch from queueing to its completion, owned by the queue
+// and then by the writer.
 struct Pending {
   std::vector<Ledger::Command> batch;
   std::vector<Ledger::Appended> results;
   Status status;
-  bool done = false;
+  Ledger::AppendDone done;
 };
 
 class LedgerImpl;
@@ -116,6 +118,7 @@ class LedgerImpl final : public Ledger {
 
   Status OpenDb();
   Status Append(std::vector<Command> batch, std::vector<Appended>* out) override;
+  void AppendAsync(std::vector<Command> batch, AppendDone done) override;
   Status ReadRange(uint64_t from_seq, size_t limit, std::vector<Stored>* out) override;
   Status ReadStream(uint64_t account_id, uint64_t from_version, size_t limit,
                     std::vector<Stored>* out) override;
@@ -147,6 +150,11 @@ class LedgerImpl final : public Ledger {
   rocksdb::ColumnFamilyHandle* handle(size_t h) { return handles_[h]; }
 
  private:
+  // Checks a batch on the caller's thread, so the writer only orders it.
+  Status CheckBatch(const std::vector<Command>& batch) const;
+  // Moves p into the queue; when the queue is full, waits for space or
+  // answers Busy. On an error p is left with the caller.
+  Status Enqueue(std::unique_ptr<Pending>& p, bool wait_for_space);
   void WriterLoop();
   void WriteGroup(std::vector<Pending*>& group);
   Status ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
@@ -179,8 +187,7 @@ class LedgerImpl final : public Ledger {
   std::mutex mu_;
   std::condition_variable queue_cv_;   // writer waits for work
   std::condition_variable space_cv_;   // producers wait for queue space
-  std::condition_variable done_cv_;    // producers wait for their fsync
-  std::deque<Pending*> queue_;
+  std::deque<std::unique_ptr<Pending>> queue_;
   size_t queued_commands_ = 0;
   bool stopping_ = false;
   std::thread writer_;

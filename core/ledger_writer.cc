@@ -2,6 +2,7 @@
 // queued batches, stamps seqs, runs the AppendHook, adds the Merkle leaves
 // and commits each group with one synced WriteBatch.
 #include <algorithm>
+#include <future>
 
 #include "core/ledger_impl.h"
 #include "core/merkle.h"
@@ -57,14 +58,13 @@ bool WriterTx::Lookup(size_t h, const std::string& key, std::string* value, bool
   return true;
 }
 
-Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out) {
+Status LedgerImpl::CheckBatch(const std::vector<Command>& batch) const {
   if (opt_.read_only) return Status::Refused("the ledger is open read-only");
   if (batch.empty()) return Status::InvalidArgument("empty batch");
   if (batch.size() > opt_.batch_commands_max || batch.size() > opt_.group_commands_max ||
       batch.size() > opt_.queue_commands_max)
     return Status::InvalidArgument("batch larger than " + std::to_string(opt_.batch_commands_max));
-  // Verification happens here, on the caller's thread, to keep it off the writer.
-  for (auto& c : batch) {
+  for (const auto& c : batch) {
     events::EventView v;
     ACC_RETURN_IF_ERROR(events::EventView::Parse(c.envelope, &v));
     if (!v.envelope()->request_id() || v.envelope()->request_id()->size() == 0 ||
@@ -76,22 +76,52 @@ Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out
     if (c.content_digest.size() > kContentDigestBytesMax)
       return Status::InvalidArgument("content digest longer than " + std::to_string(kContentDigestBytesMax) + " bytes");
   }
-  Pending p;
-  p.batch = std::move(batch);
-  std::unique_lock<std::mutex> l(mu_);
-  space_cv_.wait(l, [&] {
-    return stopping_ || queued_commands_ + p.batch.size() <= opt_.queue_commands_max;
-  });
-  if (stopping_) return Status::IOError("ledger is closing");
-  queued_commands_ += p.batch.size();
-  queue_.push_back(&p);
+  return Status::OK();
+}
+
+Status LedgerImpl::Enqueue(std::unique_ptr<Pending>& p, bool wait_for_space) {
+  const size_t n = p->batch.size();
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    auto fits = [&] { return stopping_ || queued_commands_ + n <= opt_.queue_commands_max; };
+    if (wait_for_space) space_cv_.wait(l, fits);
+    if (stopping_) return Status::IOError("ledger is closing");
+    if (!fits()) return Status::Busy("the ledger's write queue is full; retry later");
+    queued_commands_ += n;
+    queue_.push_back(std::move(p));
+  }
   queue_cv_.notify_one();
-  done_cv_.wait(l, [&] { return p.done; });
-  if (p.status.ok()) *out = std::move(p.results);
-  return p.status;
+  return Status::OK();
+}
+
+Status LedgerImpl::Append(std::vector<Command> batch, std::vector<Appended>* out) {
+  // Verification happens here, on the caller's thread, to keep it off the writer.
+  ACC_RETURN_IF_ERROR(CheckBatch(batch));
+  std::promise<Status> finished;
+  std::future<Status> result = finished.get_future();
+  auto p = std::make_unique<Pending>();
+  p->batch = std::move(batch);
+  p->done = [&finished, out](Status s, std::vector<Appended> r) {
+    if (s.ok()) *out = std::move(r);
+    finished.set_value(std::move(s));
+  };
+  ACC_RETURN_IF_ERROR(Enqueue(p, true));
+  return result.get();
+}
+
+void LedgerImpl::AppendAsync(std::vector<Command> batch, AppendDone done) {
+  ACC_ASSERT(done != nullptr, "an asynchronous append needs a completion");
+  Status s = CheckBatch(batch);
+  if (!s.ok()) return done(std::move(s), {});
+  auto p = std::make_unique<Pending>();
+  p->batch = std::move(batch);
+  p->done = std::move(done);
+  s = Enqueue(p, false);
+  if (!s.ok()) p->done(std::move(s), {});  // still ours: Enqueue takes p only on success
 }
 
 void LedgerImpl::WriterLoop() {
+  std::vector<std::unique_ptr<Pending>> owned;
   std::vector<Pending*> group;
   for (;;) {
     {
@@ -101,19 +131,18 @@ void LedgerImpl::WriterLoop() {
       size_t n = 0;
       while (!queue_.empty() && n + queue_.front()->batch.size() <= opt_.group_commands_max) {
         n += queue_.front()->batch.size();
-        group.push_back(queue_.front());
+        group.push_back(queue_.front().get());
+        owned.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       queued_commands_ -= n;
     }
     space_cv_.notify_all();
     WriteGroup(group);
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      for (Pending* p : group) p->done = true;
-    }
-    done_cv_.notify_all();
+    // In seq order, after the fsync (or the failure) of the whole group.
+    for (Pending* p : group) p->done(std::move(p->status), std::move(p->results));
     group.clear();
+    owned.clear();
   }
 }
 

@@ -297,7 +297,7 @@ Status Accounts::PriorRegistration(const std::string& rid, const std::string& di
   return Status::OK();
 }
 
-Status Accounts::Register(const Registration& r, RegisterResult* out) {
+Status Accounts::Register(const Registration& r, Done<RegisterResult> done) {
   ACC_RETURN_IF_ERROR(CheckRegistration(r, NowMs()));
   const std::string rid = RequestKey(r.request_id.empty() ? NewRequestId() : r.request_id);
   const Context ctx{r.actor, r.occurred_at_ms, {}, {}};
@@ -306,8 +306,12 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
       ContentFields({r.nickname, r.email, r.password, r.gender, r.birthdate, r.ip, r.user_agent, r.company,
                      r.accept_policy}));
   bool seen = false;
-  ACC_RETURN_IF_ERROR(PriorRegistration(rid, digest, out, &seen));
-  if (seen) return Status::OK();
+  RegisterResult prior;
+  ACC_RETURN_IF_ERROR(PriorRegistration(rid, digest, &prior, &seen));
+  if (seen) {
+    done(Status::OK(), prior);
+    return Status::OK();
+  }
   const std::string current = CurrentPolicyVersion();
   // Imported history accepted the version in force back then; the projector
   // checks that it was published.
@@ -316,6 +320,7 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
 
   std::string credential;
   ACC_RETURN_IF_ERROR(crypto::HashPassword(r.password, opt_.password_cost, &credential));
+  crypto::ScopedWipe wipe_credential(&credential);
   std::string email;
   ACC_RETURN_IF_ERROR(validate::CanonicalEmail(r.email, &email));
   uint64_t id = 0;
@@ -342,14 +347,23 @@ Status Accounts::Register(const Registration& r, RegisterResult* out) {
   batch[0].envelope = b.Finish(h, fb::Payload::Registered, payload.Union());
   batch[0].expected_version = 0;
   batch[0].content_digest = digest;
-  std::vector<Ledger::Appended> res;
-  Status as = ledger_->Append(std::move(batch), &res);
-  EndReservation(email, id, as.ok() && !res[0].duplicate);
-  if (as.Is(Status::Code::kConflict)) return Status::Refused("account id " + std::to_string(id) + " is already taken");
-  ACC_RETURN_IF_ERROR(as);
-  // A concurrent registration with the same request id landed first: answer with its account.
-  if (res[0].duplicate) return PriorRegistration(rid, digest, out, &seen);
-  *out = {id, res[0].seq, false};
+  return CommitRegistration(std::move(batch), email, id, std::move(done));
+}
+
+Status Accounts::CommitRegistration(std::vector<Ledger::Command> batch, const std::string& email, uint64_t id,
+                                    Done<RegisterResult> done) {
+  std::string rid = events::EventView::FromVerified(batch[0].envelope).envelope()->request_id()->str();
+  std::string digest = batch[0].content_digest;
+  ledger_->AppendAsync(std::move(batch), [this, email, id, rid = std::move(rid), digest = std::move(digest),
+                                          done = std::move(done)](Status as, std::vector<Ledger::Appended> res) {
+    EndReservation(email, id, as.ok() && !res[0].duplicate);
+    if (as.Is(Status::Code::kConflict)) as = Status::Refused("account id " + std::to_string(id) + " is already taken");
+    RegisterResult out{id, as.ok() ? res[0].seq : 0, false};
+    // A concurrent registration with the same request id landed first: answer with its account.
+    bool seen = false;
+    if (as.ok() && res[0].duplicate) as = PriorRegistration(rid, digest, &out, &seen);
+    done(std::move(as), out);
+  });
   return Status::OK();
 }
 

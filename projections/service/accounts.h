@@ -12,11 +12,26 @@
 //   RegisterResult out;
 //   s = accounts->Register(r, &out);       // out.account_id
 //
+// Every command that appends one event (or a login's two) has two forms.
+// The blocking one returns once the event is durable. The asynchronous one
+// takes a Done<R>: checks, Argon2id and sealing still run on the calling
+// thread, the append is queued (Ledger::AppendAsync), and the call returns
+// at once. A non-OK return is the refusal, and done is never called; OK
+// means done is called exactly once: on the ledger's writer thread after
+// the group's fsync, or on the calling thread when the answer needs no
+// append (a day already touched) or the append was refused before queueing.
+// done must not block (it holds up the writer):
+//
+//   accounts->GiveConsent(id, fb::Purpose::Newsletter, ctx, [](Status s, Receipt r) {
+//     ...  // post the answer to the connection; no waiting here
+//   });
+//
 // Thread safety: all methods are thread-safe; Argon2id hashing and sealing
 // run on the calling thread, so callers parallelize them for free.
 #pragma once
 
 #include <atomic>
+#include <future>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -80,6 +95,24 @@ struct Receipt {
   uint64_t seq = 0;
   bool duplicate = false;                    // request id seen before; nothing appended
 };
+
+// The completion of an asynchronous command (see the header comment).
+template <typename R>
+using Done = std::function<void(Status status, R result)>;
+using ReceiptDone = Done<Receipt>;
+
+// The blocking form of an asynchronous command: start(done) as one of
+// Accounts' Done<R> methods, then wait for done. *out is set only on OK.
+template <typename R, typename Start>
+Status Await(Start&& start, R* out) {
+  std::promise<std::pair<Status, R>> finished;
+  std::future<std::pair<Status, R>> result = finished.get_future();
+  Status s = start(Done<R>([&finished](Status st, R r) { finished.set_value({std::move(st), std::move(r)}); }));
+  if (!s.ok()) return s;
+  auto [status, r] = result.get();
+  if (status.ok()) *out = std::move(r);
+  return status;
+}
 
 struct LoginRequest {
   std::string email;                         // either email ...
@@ -199,20 +232,48 @@ class Accounts {
   static Status Open(const AccountsOptions& options, std::unique_ptr<Accounts>* out);
   ~Accounts();
 
-  Status Register(const Registration& r, RegisterResult* out);
+  Status Register(const Registration& r, RegisterResult* out) {
+    return Await([&](Done<RegisterResult> d) { return Register(r, std::move(d)); }, out);
+  }
+  Status Register(const Registration& r, Done<RegisterResult> done);
   Status Show(uint64_t account_id, AccountView* out);
   std::string CurrentPolicyVersion();
 
   // AuthFailed for a wrong password, an unknown or an erased account alike.
   // A recorded fact (import) is OK once appended, recorded_failure too.
-  Status Login(const LoginRequest& r, LoginResult* out);
-  Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
-  Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out);
+  Status Login(const LoginRequest& r, LoginResult* out) {
+    return Await([&](Done<LoginResult> d) { return Login(r, std::move(d)); }, out);
+  }
+  Status Login(const LoginRequest& r, Done<LoginResult> done);
+  Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return GiveConsent(account_id, purpose, ctx, std::move(d)); }, out);
+  }
+  Status GiveConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, ReceiptDone done);
+  Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return WithdrawConsent(account_id, purpose, ctx, std::move(d)); }, out);
+  }
+  Status WithdrawConsent(uint64_t account_id, fb::Purpose purpose, const Context& ctx, ReceiptDone done);
   Status Update(uint64_t account_id, const ProfileChange& change, const Context& ctx, Receipt* out);
-  Status RequestDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
-  Status CancelDeletion(uint64_t account_id, const Context& ctx, Receipt* out);
-  Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, Receipt* out);
-  Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out);
+  // Precondition: the change has no email. An email change moves the
+  // vault's blind-index row after its append, a vault write that must not
+  // run on the writer thread, so only the blocking form takes one.
+  Status Update(uint64_t account_id, const ProfileChange& change, const Context& ctx, ReceiptDone done);
+  Status RequestDeletion(uint64_t account_id, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return RequestDeletion(account_id, ctx, std::move(d)); }, out);
+  }
+  Status RequestDeletion(uint64_t account_id, const Context& ctx, ReceiptDone done);
+  Status CancelDeletion(uint64_t account_id, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return CancelDeletion(account_id, ctx, std::move(d)); }, out);
+  }
+  Status CancelDeletion(uint64_t account_id, const Context& ctx, ReceiptDone done);
+  Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone done) { return Disclose(account_id, d, ctx, std::move(done)); }, out);
+  }
+  Status Disclose(uint64_t account_id, const Disclosure& d, const Context& ctx, ReceiptDone done);
+  Status RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return RecordAccess(log, ctx, std::move(d)); }, out);
+  }
+  Status RecordAccess(const AccessLog& log, const Context& ctx, ReceiptDone done);
   Status PublishPolicy(const PolicyDraft& draft, const Context& ctx, Receipt* out);
   // No summary, in effect from its publication.
   Status PublishPolicy(const std::string& version, const std::string& text, const Context& ctx, Receipt* out) {
@@ -236,14 +297,23 @@ class Accounts {
   // (AuthFailed if wrong, nothing appended); or an admin resets it
   // (ctx.actor Admin, no old password, not holder activity). Appends
   // CredentialsChanged; from then on login checks the new password only.
-  Status ChangePassword(uint64_t account_id, const PasswordChange& c, const Context& ctx, Receipt* out);
+  Status ChangePassword(uint64_t account_id, const PasswordChange& c, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return ChangePassword(account_id, c, ctx, std::move(d)); }, out);
+  }
+  Status ChangePassword(uint64_t account_id, const PasswordChange& c, const Context& ctx, ReceiptDone done);
   // The holder used the forum: one ActivityRecorded per account and UTC day
   // (holder activity for retention). A later call the same day, or on a day
   // the holder was already active, appends nothing: out->seq == 0.
-  Status Touch(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status Touch(uint64_t account_id, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return Touch(account_id, ctx, std::move(d)); }, out);
+  }
+  Status Touch(uint64_t account_id, const Context& ctx, ReceiptDone done);
   // Records that the holder was warned that retention erases the account
   // (RetentionNoticeSent with the due date as of its last activity).
-  Status RecordRetentionNotice(uint64_t account_id, const Context& ctx, Receipt* out);
+  Status RecordRetentionNotice(uint64_t account_id, const Context& ctx, Receipt* out) {
+    return Await([&](ReceiptDone d) { return RecordRetentionNotice(account_id, ctx, std::move(d)); }, out);
+  }
+  Status RecordRetentionNotice(uint64_t account_id, const Context& ctx, ReceiptDone done);
   // Active accounts that a retention of `months` erases at or before
   // until_ms, soonest due first, at most kRetentionRowsMax (*truncated says
   // if there were more).
@@ -304,12 +374,23 @@ class Accounts {
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
   Status PriorRegistration(const std::string& rid, const std::string& digest, RegisterResult* out, bool* found);
   Status ReadPii(uint64_t account_id, Pii* out);  // the current profile (Registered + ProfileUpdated)
-  // Appends one event. build gets the stored (hashed) request id for the
-  // sealing ad; content is the request's canonical inputs (ContentFields).
-  Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type,
-                const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
-                                                              const std::string& rid)>& build,
-                Receipt* out, std::string_view content = {});
+  using EventBuild =
+      std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&, const std::string& rid)>;
+  // Appends one event. build (run before Commit returns) gets the stored
+  // (hashed) request id for the sealing ad; content is the request's
+  // canonical inputs (ContentFields).
+  Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type, const EventBuild& build,
+                ReceiptDone done, std::string_view content = {});
+  Status Commit(uint64_t account_id, const Context& ctx, fb::Payload type, const EventBuild& build,
+                Receipt* out, std::string_view content = {}) {
+    return Await([&](ReceiptDone d) { return Commit(account_id, ctx, type, build, std::move(d), content); }, out);
+  }
+  // The append of a registration and what follows it (the email
+  // reservation ends, a racing duplicate is answered with its account).
+  Status CommitRegistration(std::vector<Ledger::Command> batch, const std::string& email, uint64_t id,
+                            Done<RegisterResult> done);
+  Status CommitProfile(uint64_t account_id, const ProfileChange& c, const Context& ctx, const crypto::Key32& dek,
+                       ReceiptDone done);
   // The receipt of ctx.request_id if it was used before with this content
   // (*found), RequestReused if with other content; for commands whose checks
   // would refuse a retry of their own success (ChangePassword's old password).

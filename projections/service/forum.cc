@@ -20,7 +20,7 @@ bool DayRecorded(const AccountState& st, int64_t at_ms) {
 
 }  // namespace
 
-Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Context& ctx, Receipt* out) {
+Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Context& ctx, ReceiptDone done) {
   const bool reset = ctx.actor == fb::Actor::Admin;
   if (!reset && ctx.actor != fb::Actor::Holder)
     return Status::InvalidArgument("change-password: only the holder or an admin changes a password");
@@ -29,9 +29,13 @@ Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Cont
   // A retry of a change that landed must get its receipt, not "wrong
   // password": the old password no longer matches.
   const std::string content = ContentFields({c.new_password});
-  bool done = false;
-  ACC_RETURN_IF_ERROR(PriorReceipt(id, ctx, fb::Payload::CredentialsChanged, content, out, &done));
-  if (done) return Status::OK();
+  bool landed = false;
+  Receipt prior;
+  ACC_RETURN_IF_ERROR(PriorReceipt(id, ctx, fb::Payload::CredentialsChanged, content, &prior, &landed));
+  if (landed) {
+    done(Status::OK(), prior);
+    return Status::OK();
+  }
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   if (!reset) {
@@ -51,40 +55,43 @@ Status Accounts::ChangePassword(uint64_t id, const PasswordChange& c, const Cont
     std::string box = SealForAccount(dek, id, fb::Payload::CredentialsChanged, rid, plain);
     std::fill(plain.begin(), plain.end(), '\0');
     return fb::CreateCredentialsChanged(b.fbb(), b.Sealed(fb::KeyKind::AccountDek, box)).Union();
-  }, out, content);
+  }, std::move(done), content);
   std::fill(credential.begin(), credential.end(), '\0');
   return s;
 }
 
-Status Accounts::Touch(uint64_t id, const Context& ctx, Receipt* out) {
+Status Accounts::Touch(uint64_t id, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   Context c = ctx;
   c.occurred_at_ms = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
   ACC_RETURN_IF_ERROR(CheckOccurredAt(c.occurred_at_ms, NowMs()));
-  *out = Receipt();
-  if (DayRecorded(st, c.occurred_at_ms)) return Status::OK();
-  const uint32_t day = DayOf(c.occurred_at_ms);
-  Status s = Commit(id, c, fb::Payload::ActivityRecorded, [&](events::EnvelopeBuilder& b, const std::string&) {
-    return fb::CreateActivityRecorded(b.fbb(), day).Union();
-  }, out);
-  if (!s.Is(Status::Code::kRefused)) return s;
-  // A touch of the same day (or a login) landed between the read and the
-  // append, and the projector refused this one: the day is on record.
-  if (ReadAccount(*ledger_, id, &st).ok() && DayRecorded(st, c.occurred_at_ms)) {
-    *out = Receipt();
+  if (DayRecorded(st, c.occurred_at_ms)) {
+    done(Status::OK(), Receipt());
     return Status::OK();
   }
-  return s;
+  const uint32_t day = DayOf(c.occurred_at_ms);
+  const int64_t at_ms = c.occurred_at_ms;
+  auto then = [this, id, at_ms, done = std::move(done)](Status s, Receipt r) {
+    // A touch of the same day (or a login) landed between the read and the
+    // append, and the projector refused this one: the day is on record.
+    AccountState now;
+    if (s.Is(Status::Code::kRefused) && ReadAccount(*ledger_, id, &now).ok() && DayRecorded(now, at_ms))
+      return done(Status::OK(), Receipt());
+    done(std::move(s), r);
+  };
+  return Commit(id, c, fb::Payload::ActivityRecorded, [&](events::EnvelopeBuilder& b, const std::string&) {
+    return fb::CreateActivityRecorded(b.fbb(), day).Union();
+  }, std::move(then));
 }
 
-Status Accounts::RecordRetentionNotice(uint64_t id, const Context& ctx, Receipt* out) {
+Status Accounts::RecordRetentionNotice(uint64_t id, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   const int64_t due_ms = RetentionDueAt(st.last_active_at_ms, opt_.retention_months);
   return Commit(id, ctx, fb::Payload::RetentionNoticeSent, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateRetentionNoticeSent(b.fbb(), due_ms).Union();
-  }, out);
+  }, std::move(done));
 }
 
 }  // namespace accountable

@@ -73,10 +73,8 @@ Status Accounts::ActiveState(uint64_t id, AccountState* out) {
   return Status::OK();
 }
 
-Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
-                        const std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&,
-                                                                      const std::string&)>& build,
-                        Receipt* out, std::string_view content) {
+Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type, const EventBuild& build, ReceiptDone done,
+                        std::string_view content) {
   const std::string raw = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
   ACC_RETURN_IF_ERROR(validate::Text("request id", raw, events::kRequestIdBytesMax));
   const std::string rid = RequestKey(raw);
@@ -87,9 +85,10 @@ Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type,
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish(h, type, payload);
   batch[0].content_digest = ContentDigest(id, ctx, type, content);
-  std::vector<Ledger::Appended> res;
-  ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));
-  *out = {res[0].seq, res[0].duplicate};
+  ledger_->AppendAsync(std::move(batch), [done = std::move(done)](Status s, std::vector<Ledger::Appended> res) {
+    const Receipt r = s.ok() ? Receipt{res[0].seq, res[0].duplicate} : Receipt{};
+    done(std::move(s), r);
+  });
   return Status::OK();
 }
 
@@ -128,7 +127,7 @@ Status Accounts::CheckLogin(const LoginRequest& r) {
   return Status::OK();
 }
 
-Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
+Status Accounts::Login(const LoginRequest& r, Done<LoginResult> done) {
   const Status fail = Status::AuthFailed("login failed: unknown account or wrong password");
   ACC_RETURN_IF_ERROR(CheckLogin(r));
   // Unknown and erased accounts cost one Argon2id verification too, so the
@@ -184,14 +183,16 @@ Status Accounts::Login(const LoginRequest& r, LoginResult* out) {
     batch.push_back({cb.Finish({id, at_ms, r.ctx.actor, RequestKey(raw + "/implicit"), current},
                                fb::Payload::ConsentGiven, cp.Union()), std::nullopt, digest});
   }
-  std::vector<Ledger::Appended> res;
-  Status as = ledger_->Append(std::move(batch), &res);
-  // A recorded failure is the fact the caller asked to record: not an error.
-  // A wrong password hears only "failed", even when the account is past its
-  // deletion deadline (the projector refused the LoginFailed record).
-  if (!ok && !r.recorded_fact) return as.ok() || as.Is(Status::Code::kRefused) ? fail : as;
-  ACC_RETURN_IF_ERROR(as);
-  *out = {id, res[0].seq, implicit && !res[0].duplicate, res[0].duplicate};
+  const bool wrong_password = !ok && !r.recorded_fact;
+  ledger_->AppendAsync(std::move(batch), [id, implicit, wrong_password, fail,
+                                          done = std::move(done)](Status as, std::vector<Ledger::Appended> res) {
+    // A recorded failure is the fact the caller asked to record: not an error.
+    // A wrong password hears only "failed", even when the account is past its
+    // deletion deadline (the projector refused the LoginFailed record).
+    if (wrong_password) return done(as.ok() || as.Is(Status::Code::kRefused) ? fail : as, LoginResult{});
+    if (!as.ok()) return done(std::move(as), LoginResult{});
+    done(Status::OK(), LoginResult{id, res[0].seq, implicit && !res[0].duplicate, res[0].duplicate});
+  });
   return Status::OK();
 }
 
@@ -208,24 +209,24 @@ Status Accounts::ConsentPolicy(const Context& ctx, std::string* version) {
   return Status::OK();
 }
 
-Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
+Status Accounts::GiveConsent(uint64_t id, fb::Purpose p, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   std::string current;
   ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentGiven, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentGiven(b.fbb(), p, b.fbb().CreateString(current), false).Union();
-  }, out, events::PurposeName(p));
+  }, std::move(done), events::PurposeName(p));
 }
 
-Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, Receipt* out) {
+Status Accounts::WithdrawConsent(uint64_t id, fb::Purpose p, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   std::string current;
   ACC_RETURN_IF_ERROR(ConsentPolicy(ctx, &current));
   return Commit(id, ctx, fb::Payload::ConsentWithdrawn, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateConsentWithdrawn(b.fbb(), p, b.fbb().CreateString(current)).Union();
-  }, out, events::PurposeName(p));
+  }, std::move(done), events::PurposeName(p));
 }
 
 Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms) {
@@ -243,6 +244,39 @@ Status Accounts::CheckChange(const ProfileChange& c, const Context& ctx, int64_t
     if (c.gender || c.birthdate) return Status::Refused("an admin may change only nickname, email and company");
   }
   return Status::OK();
+}
+
+Status Accounts::CommitProfile(uint64_t id, const ProfileChange& c, const Context& ctx, const crypto::Key32& dek,
+                              ReceiptDone done) {
+  std::vector<fb::ProfileField> fields;
+  if (c.nickname) fields.push_back(fb::ProfileField::Nickname);
+  if (c.email) fields.push_back(fb::ProfileField::Email);
+  if (c.company) fields.push_back(fb::ProfileField::Company);
+  if (c.gender) fields.push_back(fb::ProfileField::Gender);
+  if (c.birthdate) fields.push_back(fb::ProfileField::Birthdate);
+  return Commit(id, ctx, fb::Payload::ProfileUpdated, [&](events::EnvelopeBuilder& b, const std::string& rid) {
+    flatbuffers::FlatBufferBuilder pf(256);
+    const std::optional<std::string> reason = ctx.reason.empty() ? std::nullopt : std::optional(ctx.reason);
+    auto pii = fb::CreateProfilePii(pf, OptString(pf, c.nickname), OptString(pf, c.email),
+                                    OptString(pf, c.company), OptString(pf, c.gender), OptString(pf, c.birthdate),
+                                    OptString(pf, reason));
+    std::string plain = events::FinishPii(pf, pii);
+    std::string box = SealForAccount(dek, id, fb::Payload::ProfileUpdated, rid, plain);
+    std::fill(plain.begin(), plain.end(), '\0');
+    auto fv = b.fbb().CreateVector(fields);
+    // The reason is free text, so sealed; only that there is one stays plaintext.
+    return fb::CreateProfileUpdated(b.fbb(), fv, b.Sealed(fb::KeyKind::AccountDek, box), reason.has_value()).Union();
+  }, std::move(done), ChangeContent(c, ctx.reason));
+}
+
+Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, ReceiptDone done) {
+  ACC_ASSERT(!c.email, "an email change takes the blocking Update (its blind-index row moves after the append)");
+  ACC_RETURN_IF_ERROR(CheckChange(c, ctx, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()));
+  AccountState st;
+  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
+  return CommitProfile(id, c, ctx, dek, std::move(done));
 }
 
 Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, Receipt* out) {
@@ -263,25 +297,7 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   crypto::Key32 dek;
   ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
   if (moves) ACC_RETURN_IF_ERROR(ReserveEmail(new_email, id));
-  std::vector<fb::ProfileField> fields;
-  if (c.nickname) fields.push_back(fb::ProfileField::Nickname);
-  if (c.email) fields.push_back(fb::ProfileField::Email);
-  if (c.company) fields.push_back(fb::ProfileField::Company);
-  if (c.gender) fields.push_back(fb::ProfileField::Gender);
-  if (c.birthdate) fields.push_back(fb::ProfileField::Birthdate);
-  Status s = Commit(id, ctx, fb::Payload::ProfileUpdated, [&](events::EnvelopeBuilder& b, const std::string& rid) {
-    flatbuffers::FlatBufferBuilder pf(256);
-    const std::optional<std::string> reason = ctx.reason.empty() ? std::nullopt : std::optional(ctx.reason);
-    auto pii = fb::CreateProfilePii(pf, OptString(pf, c.nickname), OptString(pf, c.email),
-                                    OptString(pf, c.company), OptString(pf, c.gender), OptString(pf, c.birthdate),
-                                    OptString(pf, reason));
-    std::string plain = events::FinishPii(pf, pii);
-    std::string box = SealForAccount(dek, id, fb::Payload::ProfileUpdated, rid, plain);
-    std::fill(plain.begin(), plain.end(), '\0');
-    auto fv = b.fbb().CreateVector(fields);
-    // The reason is free text, so sealed; only that there is one stays plaintext.
-    return fb::CreateProfileUpdated(b.fbb(), fv, b.Sealed(fb::KeyKind::AccountDek, box), reason.has_value()).Union();
-  }, out, ChangeContent(c, ctx.reason));
+  Status s = Await([&](ReceiptDone d) { return CommitProfile(id, c, ctx, dek, std::move(d)); }, out);
   // The blind index follows the email: the new row stays on success, the old one goes.
   if (moves) {
     EndReservation(new_email, id, s.ok());
@@ -295,21 +311,21 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
   return s;
 }
 
-Status Accounts::RequestDeletion(uint64_t id, const Context& ctx, Receipt* out) {
+Status Accounts::RequestDeletion(uint64_t id, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   const int64_t deadline_ms = (ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()) + opt_.grace_period_ms;
   return Commit(id, ctx, fb::Payload::DeletionRequested, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateDeletionRequested(b.fbb(), deadline_ms).Union();
-  }, out);
+  }, std::move(done));
 }
 
-Status Accounts::CancelDeletion(uint64_t id, const Context& ctx, Receipt* out) {
+Status Accounts::CancelDeletion(uint64_t id, const Context& ctx, ReceiptDone done) {
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
   return Commit(id, ctx, fb::Payload::DeletionCancelled, [&](events::EnvelopeBuilder& b, const std::string&) {
     return fb::CreateDeletionCancelled(b.fbb(), st.deletion_deadline_ms).Union();
-  }, out);
+  }, std::move(done));
 }
 
 Status Accounts::CheckDisclosure(const Disclosure& d) {
@@ -328,7 +344,7 @@ Status Accounts::CheckDisclosure(const Disclosure& d) {
 
 // Recipient id, country, basis and safeguard stay plaintext for accountability
 // after erasure; purpose and reference are the caller's free text, so sealed.
-Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, Receipt* out) {
+Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, ReceiptDone done) {
   ACC_RETURN_IF_ERROR(CheckDisclosure(d));
   const auto basis = d.legal_basis == "consent" ? fb::LegalBasis::Consent : fb::LegalBasis::LegalObligation;
   const fb::Safeguard safeguard = *events::ParseSafeguard(d.safeguard);
@@ -357,7 +373,7 @@ Status Accounts::Disclose(uint64_t id, const Disclosure& d, const Context& ctx, 
     db.add_has_reference(!d.reference.empty());
     db.add_pii(sealed);
     return db.Finish().Union();
-  }, out, content);
+  }, std::move(done), content);
 }
 
 Status Accounts::CheckAccessLog(const AccessLog& log) {
@@ -368,7 +384,7 @@ Status Accounts::CheckAccessLog(const AccessLog& log) {
   return Status::OK();
 }
 
-Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt* out) {
+Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, ReceiptDone done) {
   ACC_RETURN_IF_ERROR(CheckAccessLog(log));
   const int64_t at_ms = ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs();
   ACC_RETURN_IF_ERROR(CheckOccurredAt(at_ms, NowMs()));
@@ -389,7 +405,7 @@ Status Accounts::RecordAccess(const AccessLog& log, const Context& ctx, Receipt*
     std::string box = crypto::SealPadded(key, plain, AccountAd(day, fb::Payload::AccessLogged, rid));
     std::fill(plain.begin(), plain.end(), '\0');
     return fb::CreateAccessLogged(b.fbb(), day, b.Sealed(fb::KeyKind::DayKey, box)).Union();
-  }, out, ContentFields({log.ip, log.browser, log.isp, log.referrer, log.os, log.path}));
+  }, std::move(done), ContentFields({log.ip, log.browser, log.isp, log.referrer, log.os, log.path}));
 }
 
 Status Accounts::CheckPolicyDraft(const PolicyDraft& d) {

@@ -1,6 +1,7 @@
 #include "server/daemon/dispatch.h"
 
 #include <algorithm>
+#include <future>
 
 #include "core/crypto.h"
 #include "core/tree_head.h"
@@ -10,9 +11,45 @@
 #include "projections/fold/policy.h"
 #include "projections/service/describe.h"
 #include "projections/service/proof_json.h"
+#include "server/daemon/dispatch_internal.h"
 
 namespace accountable {
+
+namespace dispatch_internal {
+
+Context ContextOf(const wire::Request* r, fb::Actor actor) {
+  Context c;
+  c.actor = actor;
+  c.request_id = events::StringOrEmpty(r->request_id());
+  return c;
+}
+
+std::string ReceiptFrame(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
+  wire::ResponseFields f;
+  f.seq = r.seq;
+  f.account_id = account;
+  f.duplicate = r.duplicate;
+  return wire::ResponseFrame(corr, s, f);
+}
+
+// An unset string field means "leave it as it is".
+ProfileChange ProfileChangeOf(const wire::Update* b) {
+  using events::OptionalString;
+  return {OptionalString(b->nickname()), OptionalString(b->email()), OptionalString(b->company()),
+          OptionalString(b->gender()), OptionalString(b->birthdate())};
+}
+
+std::string ForbiddenFrame(wire::Role role, const wire::Request* r) {
+  return wire::ResponseFrame(r->correlation_id(), static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
+                             std::string("role ") + std::string(wire::RoleName(role)) + " may not " +
+                                 std::string(wire::BodyName(r->body_type())));
+}
+
+}  // namespace dispatch_internal
+
 namespace {
+
+using namespace dispatch_internal;
 
 using Json = nlohmann::ordered_json;
 using wire::Body;
@@ -21,24 +58,6 @@ constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
 using events::OptionalString;
 using events::StringOrEmpty;
-
-// A request's idempotency key with the actor its handler names: the body
-// type, not the client, decides who acts.
-Context ContextOf(const wire::Request* r, fb::Actor actor = fb::Actor::Holder) {
-  Context c;
-  c.actor = actor;
-  c.request_id = StringOrEmpty(r->request_id());
-  return c;
-}
-
-// The answer to a command: the receipt of the one event it appended.
-std::string ReceiptFrame(uint64_t corr, const Status& s, uint64_t account, const Receipt& r) {
-  wire::ResponseFields f;
-  f.seq = r.seq;
-  f.account_id = account;
-  f.duplicate = r.duplicate;
-  return wire::ResponseFrame(corr, s, f);
-}
 
 std::string Events(uint64_t corr, const Status& s, std::vector<Ledger::Stored>& events) {
   // Stop before the frame could pass the default frame limit; the client
@@ -61,90 +80,22 @@ std::string JsonFrame(uint64_t corr, const Status& s, std::string json) {
   return wire::ResponseFrame(corr, s, f);
 }
 
-// The wire bodies as the service's arguments. An unset string field reads as
-// "", except in an update, where an unset field means "leave it as it is".
-Registration RegistrationOf(const wire::Request* r) {
-  auto* b = r->body_as_Register();
-  return {StringOrEmpty(b->nickname()),   StringOrEmpty(b->email()),     StringOrEmpty(b->password()),
-          StringOrEmpty(b->gender()),     StringOrEmpty(b->birthdate()), StringOrEmpty(b->ip()),
-          StringOrEmpty(b->user_agent()), StringOrEmpty(b->company()),   StringOrEmpty(b->accept_policy()),
-          StringOrEmpty(r->request_id())};
-}
 
-LoginRequest LoginOf(const wire::Request* r) {
-  auto* b = r->body_as_Login();
-  return {StringOrEmpty(b->email()),
-          b->account_id(),
-          StringOrEmpty(b->password()),
-          StringOrEmpty(b->ip()),
-          StringOrEmpty(b->user_agent()),
-          false,
-          ContextOf(r)};
-}
 
-ProfileChange ProfileChangeOf(const wire::Update* b) {
-  return {OptionalString(b->nickname()), OptionalString(b->email()), OptionalString(b->company()),
-          OptionalString(b->gender()), OptionalString(b->birthdate())};
-}
 
-Disclosure DisclosureOf(const wire::Disclose* b) {
-  return {StringOrEmpty(b->recipient()),   StringOrEmpty(b->country()),   StringOrEmpty(b->purpose()),
-          StringOrEmpty(b->legal_basis()), StringOrEmpty(b->safeguard()), StringOrEmpty(b->reference())};
-}
 
-AccessLog AccessLogOf(const wire::RecordAccess* b) {
-  return {StringOrEmpty(b->ip()),       StringOrEmpty(b->browser()), StringOrEmpty(b->isp()),
-          StringOrEmpty(b->referrer()), StringOrEmpty(b->os()),      StringOrEmpty(b->path())};
-}
-
-std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
+// The commands that wait for their append: admin publications, and an
+// update that moves the email's blind-index row after its append.
+std::string HandleBlockingCommand(Accounts& a, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
   Receipt rc;
   switch (r->body_type()) {
-    case Body::Register: {
-      RegisterResult out;
-      Registration reg = RegistrationOf(r);
-      crypto::ScopedWipe wipe(&reg.password);
-      Status s = a.Register(reg, &out);
-      return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
-    }
-    case Body::Login: {
-      LoginResult out;
-      LoginRequest login = LoginOf(r);
-      crypto::ScopedWipe wipe(&login.password);
-      Status s = a.Login(login, &out);
-      return ReceiptFrame(corr, s, out.account_id, {out.seq, out.duplicate});
-    }
-    case Body::Consent: {
-      auto* b = r->body_as_Consent();
-      auto p = events::ParsePurpose(StringOrEmpty(b->purpose()));
-      if (!p) return wire::ResponseFrame(corr, Status::InvalidArgument("purpose: unknown"));
-      Status s = b->give() ? a.GiveConsent(b->account_id(), *p, ContextOf(r), &rc)
-                           : a.WithdrawConsent(b->account_id(), *p, ContextOf(r), &rc);
-      return ReceiptFrame(corr, s, b->account_id(), rc);
-    }
     case Body::Update: {
       auto* b = r->body_as_Update();
       Context c = ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder);
       c.reason = StringOrEmpty(b->reason());
       return ReceiptFrame(corr, a.Update(b->account_id(), ProfileChangeOf(b), c, &rc), b->account_id(), rc);
     }
-    case Body::RequestDeletion: {
-      uint64_t id = r->body_as_RequestDeletion()->account_id();
-      return ReceiptFrame(corr, a.RequestDeletion(id, ContextOf(r), &rc), id, rc);
-    }
-    case Body::CancelDeletion: {
-      uint64_t id = r->body_as_CancelDeletion()->account_id();
-      return ReceiptFrame(corr, a.CancelDeletion(id, ContextOf(r), &rc), id, rc);
-    }
-    case Body::Disclose: {
-      auto* b = r->body_as_Disclose();
-      Status s = a.Disclose(b->account_id(), DisclosureOf(b), ContextOf(r, fb::Actor::Admin), &rc);
-      return ReceiptFrame(corr, s, b->account_id(), rc);
-    }
-    case Body::RecordAccess:
-      return ReceiptFrame(
-          corr, a.RecordAccess(AccessLogOf(r->body_as_RecordAccess()), ContextOf(r, fb::Actor::System), &rc), 0, rc);
     case Body::PublishPolicy: {
       auto* b = r->body_as_PublishPolicy();
       PolicyDraft d{StringOrEmpty(b->version()), StringOrEmpty(b->text()), StringOrEmpty(b->summary()),
@@ -162,28 +113,13 @@ std::string HandleLifecycle(Accounts& a, const wire::Request* r) {
   }
 }
 
-// The ops a forum needs day to day: change-password, touch, retention notices.
-std::string HandleForum(Accounts& a, wire::Role role, const wire::Request* r) {
-  const uint64_t corr = r->correlation_id();
-  Receipt rc;
-  if (r->body_type() == Body::Touch) {
-    const uint64_t id = r->body_as_Touch()->account_id();
-    return ReceiptFrame(corr, a.Touch(id, ContextOf(r), &rc), id, rc);
-  }
-  if (r->body_type() == Body::RetentionNotice) {
-    const uint64_t id = r->body_as_RetentionNotice()->account_id();
-    return ReceiptFrame(corr, a.RecordRetentionNotice(id, ContextOf(r, fb::Actor::System), &rc), id, rc);
-  }
-  auto* b = r->body_as_ChangePassword();
-  // Without the old password only an admin may set a new one.
-  if (b->by_admin() && role != wire::Role::Admin)
-    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
-                               "role " + std::string(wire::RoleName(role)) + " may not reset a password");
-  PasswordChange pc{StringOrEmpty(b->old_password()), StringOrEmpty(b->new_password())};
-  crypto::ScopedWipe wipe(&pc.old_password, &pc.new_password);
-  Status s =
-      a.ChangePassword(b->account_id(), pc, ContextOf(r, b->by_admin() ? fb::Actor::Admin : fb::Actor::Holder), &rc);
-  return ReceiptFrame(corr, s, b->account_id(), rc);
+// An asynchronous command run to its end: for a Batch, the fuzzer and
+// blocking callers.
+std::string AwaitCommand(Accounts& a, wire::Role role, const wire::Request* r) {
+  std::promise<std::string> answered;
+  std::future<std::string> frame = answered.get_future();
+  StartCommand(a, role, r, [&answered](std::string f) { answered.set_value(std::move(f)); });
+  return frame.get();
 }
 
 std::string HandleInactive(Accounts& a, const wire::Request* r) {
@@ -405,7 +341,7 @@ bool Allowed(wire::Role role, Body op) {
     case Body::CancelDeletion:
     case Body::Disclose:
     case Body::RecordAccess:
-    case Body::ChangePassword:  // by_admin: admin only (HandleForum)
+    case Body::ChangePassword:  // by_admin: admin only (commands.cc)
     case Body::Touch:
       return role == wire::Role::Writer;
     default:
@@ -433,6 +369,33 @@ void ResponseBudget::Release(size_t n) {
   charged -= n;
 }
 
+Route RouteOf(const wire::Request* r) {
+  switch (r->body_type()) {
+    case Body::Register:
+    case Body::Login:
+    case Body::ChangePassword:
+      return Route::kHashing;
+    case Body::Update:
+      return r->body_as_Update()->email() ? Route::kBlocking : Route::kInline;
+    case Body::Consent:
+    case Body::RequestDeletion:
+    case Body::CancelDeletion:
+    case Body::Disclose:
+    case Body::RecordAccess:
+    case Body::Touch:
+    case Body::RetentionNotice:
+      return Route::kInline;
+    default:
+      return Route::kBlocking;
+  }
+}
+
+void DispatchAsync(Accounts& a, wire::Role role, const wire::Request* r, const Reply& reply) {
+  ACC_ASSERT(RouteOf(r) != Route::kBlocking, "a blocking request goes to Dispatch on the worker pool");
+  if (!Allowed(role, r->body_type())) return reply(ForbiddenFrame(role, r));
+  StartCommand(a, role, r, reply);
+}
+
 std::string Dispatch(Accounts& a, wire::Role role, const wire::Request* r, ResponseBudget* b) {
   if (r->body_type() == Body::Batch && Allowed(role, Body::Batch)) return HandleBatch(a, role, r, b);
   return Fit(DispatchOne(a, role, r), r->correlation_id(), b);
@@ -442,10 +405,8 @@ namespace {
 
 std::string DispatchOne(Accounts& a, wire::Role role, const wire::Request* r) {
   const uint64_t corr = r->correlation_id();
-  if (!Allowed(role, r->body_type()))
-    return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kForbidden),
-                               std::string("role ") + std::string(wire::RoleName(role)) + " may not " +
-                                   std::string(wire::BodyName(r->body_type())));
+  if (!Allowed(role, r->body_type())) return ForbiddenFrame(role, r);
+  if (RouteOf(r) != Route::kBlocking) return AwaitCommand(a, role, r);
   switch (r->body_type()) {
     case Body::Sweep:
     case Body::Inactive:
@@ -467,12 +428,8 @@ std::string DispatchOne(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::Batch:  // Dispatch runs a Batch; here it is one nested in another
       return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
                                  "not allowed inside a batch");
-    case Body::ChangePassword:
-    case Body::Touch:
-    case Body::RetentionNotice:
-      return HandleForum(a, role, r);
     default:
-      return HandleLifecycle(a, r);
+      return HandleBlockingCommand(a, r);
   }
 }
 

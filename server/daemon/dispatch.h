@@ -1,11 +1,17 @@
 // Dispatch: executes one verified wire Request against the Accounts service
-// and returns the Response frame. Blocking (Argon2id, fsync): the server runs
-// it on its worker pool, never on an I/O thread, and group commit batches
-// the appends of all workers into one fsync.
+// and produces its Response frame, in one of two ways chosen by RouteOf:
 //
-//   ResponseBudget budget{opt.response_bytes_max, &server_budget, &connection_budget};
-//   std::string frame = Dispatch(accounts, wire::Role::Writer, request, &budget);
-//   ...  // once written: Release(frame.size()) on both budgets
+//   if (RouteOf(request) == Route::kBlocking) {      // on a worker thread
+//     ResponseBudget budget{opt.response_bytes_max, &server_budget, &connection_budget};
+//     std::string frame = Dispatch(accounts, wire::Role::Writer, request, &budget);
+//     ...  // once written: Release(frame.size()) on both budgets
+//   } else {                                         // kInline: on the I/O thread
+//     DispatchAsync(accounts, role, request, [](std::string frame) { ... });
+//   }
+//
+// A command that appends one event never holds a thread while its group
+// commits: DispatchAsync returns once the event is queued, and its reply
+// runs on the ledger's writer thread after the fsync (Accounts' Done forms).
 //
 // Who may do what (docs/protocol.md, "Roles"):
 //   writer  - lifecycle commands, GetAccount without PII, Stats
@@ -13,11 +19,13 @@
 //             ConsistencyProof, GetAccount without PII, Stats
 //   admin   - everything, incl. PublishPolicy, Export, Sweep, Inactive and PII
 //
-// Thread safety: thread-safe (Accounts is).
+// Thread safety: thread-safe (Accounts is). Dispatch blocks (Argon2id,
+// fsync); DispatchAsync blocks only for a kHashing request's Argon2id.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "projections/service/accounts.h"
@@ -61,6 +69,26 @@ struct ResponseBudget {
 };
 
 bool Allowed(wire::Role role, wire::Body op);
+
+// Where a request runs:
+//   kInline   - checks, a state read or two, sealing, then an asynchronous
+//               append: tens of microseconds, so the I/O thread runs it;
+//   kHashing  - Argon2id first (Register, Login, ChangePassword), then an
+//               asynchronous append: the worker pool, never an I/O thread;
+//   kBlocking - reads, proofs, admin commands, Batch, an update that
+//               changes the email: Dispatch on the worker pool.
+enum class Route { kInline, kHashing, kBlocking };
+Route RouteOf(const wire::Request* req);
+
+// Called exactly once with a response frame; must not block (it may run on
+// the ledger's writer thread).
+using Reply = std::function<void(std::string frame)>;
+// Runs a request whose route is kInline or kHashing: reply gets its frame
+// before DispatchAsync returns if it is refused (role, input, state), else on
+// the writer thread once its event is durable. The frame is a receipt or
+// an error, under kSmallResponseBytes, and charged to no budget.
+// Precondition: RouteOf(req) != kBlocking; req stays valid until this returns.
+void DispatchAsync(Accounts& accounts, wire::Role role, const wire::Request* req, const Reply& reply);
 // On return the frame's size is charged to both of budget's budgets. A
 // result that does not fit is answered with code 72 instead; inside a Batch,
 // each such result, the others are kept.

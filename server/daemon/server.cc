@@ -254,6 +254,43 @@ wire::Role ServerImpl::Authenticate(std::string_view token) const {
   return granted;
 }
 
+const wire::Request* ServerImpl::AsyncRequest(const std::string& body, wire::Role role) const {
+  const wire::Request* req = nullptr;
+  if (role == wire::Role::None || !wire::ParseRequest(body, &req).ok() || !wire::BodyUsable(req)) return nullptr;
+  return RouteOf(req) == Route::kBlocking ? nullptr : req;
+}
+
+Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool moves_deletions) {
+  return [this, s, corr, moves_deletions](std::string frame) {
+    budget_.Charge(frame.size());
+    s->out_budget_.Charge(frame.size());
+    if (moves_deletions) ArmDeletionTimer();
+    Outcome o;
+    o.frame = std::move(frame);
+    o.corr = corr;
+    s->Complete(std::move(o));
+  };
+}
+
+bool ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+  const wire::Request* req = AsyncRequest(body, role);
+  if (req && RouteOf(req) == Route::kInline) {
+    DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
+    return true;
+  }
+  if (req || role != wire::Role::None) return false;
+  // Before Hello: the handshake (a SHA-256 and a compare) or its refusal.
+  s->Complete(Process(body, role, &s->out_budget_));
+  return true;
+}
+
+bool ServerImpl::StartOnWorker(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+  const wire::Request* req = AsyncRequest(body, role);
+  if (!req) return false;
+  DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
+  return true;
+}
+
 Outcome ServerImpl::Process(const std::string& body, wire::Role role, MemoryBudget* connection) {
   ResponseBudget budget{opt_.response_bytes_max, &budget_, connection};
   Outcome o = Decide(body, role, &budget);

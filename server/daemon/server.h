@@ -34,7 +34,10 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;                      // 0: any free port (tests)
   size_t io_threads = 2;
-  size_t worker_threads = 64;                // commands executing at once, all connections
+  // Argon2id commands and blocking requests (reads, proofs, admin
+  // commands) executing at once. More than the cores adds memory (64 MiB
+  // per Argon2id at the production cost), not throughput.
+  size_t worker_threads = 4;
   size_t connections_max = 1024;             // authenticated connections
   // Connections that have not completed Hello are counted apart, so they
   // never take an authenticated client's slot: in all and per source address.

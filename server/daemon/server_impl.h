@@ -44,6 +44,13 @@ class ServerImpl final : public Server {
   Accounts& accounts() { return *accounts_; }
   boost::asio::thread_pool& workers() { return workers_; }
   MemoryBudget& budget() { return budget_; }
+  // On the session's strand: answers what needs no worker (a bad frame,
+  // Hello, a refusal) and starts kInline commands; their answers reach
+  // s->Complete. False: the request belongs on the worker pool.
+  bool Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
+  // On a worker: starts a kHashing command (answer to s->Complete); false
+  // if the request is a blocking one, for Process.
+  bool StartOnWorker(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
   // Runs on a worker: verify, authorize, execute. The Outcome's frame is
   // charged to budget() and to connection.
   Outcome Process(const std::string& body, wire::Role role, MemoryBudget* connection);
@@ -70,6 +77,12 @@ class ServerImpl final : public Server {
   void ArmDeletionTimer(int64_t fired_ms = 0);
   void OnDeletionTimer(int64_t deadline_ms);
   wire::Role Authenticate(std::string_view token) const;
+  // The verified, authenticated request of body with a route other than
+  // kBlocking, or nullptr (Process answers it).
+  const wire::Request* AsyncRequest(const std::string& body, wire::Role role) const;
+  // Answers corr on s when a command completes: charges the frame to both
+  // budgets and re-arms the erasure timer after a deletion request or cancel.
+  Reply ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool moves_deletions);
 
   ServerOptions opt_;
   Accounts* accounts_;

@@ -166,18 +166,47 @@ void Session::Refuse(std::string frame) {
 void Session::Execute(std::string body, size_t charged) {
   ++inflight_;
   auto self = shared_from_this();
-  const wire::Role role = role_;
-  // Verification and the command run on the worker pool, off the I/O threads.
+  // Checks, Hello and kInline commands run here, on the I/O thread: they
+  // queue their append and return, and the answer comes back through
+  // Complete. Argon2id and blocking requests go to the worker pool.
   // (Plain callbacks, not co_await co_spawn: g++ 12 destroys temporaries of a
   // co_await expression twice.)
-  asio::post(server_->workers(), [self, role, charged, body = std::move(body)] {
-    Outcome o = self->server_->Process(body, role, &self->out_budget_);
+  if (server_->Start(body, role_, self)) {
+    server_->budget().Release(charged);
+    return;
+  }
+  asio::post(server_->workers(), [self, role = role_, charged, body = std::move(body)] {
+    if (!self->server_->StartOnWorker(body, role, self)) {
+      Outcome o = self->server_->Process(body, role, &self->out_budget_);
+      self->Complete(std::move(o));
+    }
     self->server_->budget().Release(charged);
-    asio::post(self->socket_.get_executor(), [self, o = std::move(o)]() mutable {
-      --self->inflight_;
-      self->Apply(std::move(o));
-    });
   });
+}
+
+void Session::Complete(Outcome o) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> l(inbox_mu_);
+    wake = inbox_.empty();
+    inbox_.push_back(std::move(o));
+  }
+  if (wake) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Drain(); });
+}
+
+void Session::Drain() {
+  std::vector<Outcome> done;
+  {
+    std::lock_guard<std::mutex> l(inbox_mu_);
+    done.swap(inbox_);
+  }
+  draining_ = true;
+  for (Outcome& o : done) {
+    --inflight_;
+    Apply(std::move(o));
+  }
+  draining_ = false;
+  WriteNext();
 }
 
 void Session::Apply(Outcome o) {
@@ -224,20 +253,29 @@ void Session::Send(std::string frame, bool charged) {
   }
   out_bytes_ += frame.size();
   out_.push_back(std::move(frame));
-  WriteNext();
+  if (!draining_) WriteNext();
 }
 
 void Session::WriteNext() {
   if (writing_ || out_.empty() || closed_) return;
+  // Every queued frame in one gather write (one writev): the answers of a
+  // group commit leave together, however many this connection pipelined.
+  constexpr size_t kFramesPerWriteMax = 256;
+  std::vector<asio::const_buffer> frames;
+  for (size_t i = 0; i < out_.size() && i < kFramesPerWriteMax; ++i) frames.push_back(asio::buffer(out_[i]));
   writing_ = true;
+  writing_frames_ = frames.size();
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(out_.front()), [self](boost::system::error_code ec, size_t) {
+  asio::async_write(socket_, frames, [self](boost::system::error_code ec, size_t) {
     self->writing_ = false;
     ++self->writes_;
-    self->out_bytes_ -= self->out_.front().size();
-    self->server_->budget().Release(self->out_.front().size());
-    self->out_budget_.Release(self->out_.front().size());
-    self->out_.pop_front();
+    for (; self->writing_frames_ > 0; --self->writing_frames_) {
+      const size_t n = self->out_.front().size();
+      self->out_bytes_ -= n;
+      self->server_->budget().Release(n);
+      self->out_budget_.Release(n);
+      self->out_.pop_front();
+    }
     if (ec) return self->Close();
     self->slot_.cancel();
     self->WriteNext();

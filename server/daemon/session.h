@@ -8,7 +8,9 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "server/client/wire.h"
 #include "server/daemon/dispatch.h"
@@ -44,6 +46,11 @@ class Session final : public std::enable_shared_from_this<Session> {
   // Reads a body of body_bytes into *body, charging *charged to the server's budget.
   boost::asio::awaitable<Read> ReadBody(size_t body_bytes, std::string* body, size_t* charged);
   void Execute(std::string body, size_t charged);
+  // Called from any thread (the ledger's writer, a worker): queues o for
+  // the strand, and wakes the strand if the inbox was empty, so the answers
+  // of one group commit reach the strand together.
+  void Complete(Outcome o);
+  void Drain();  // on the strand: applies the inbox, then writes once
   boost::asio::awaitable<void> WaitForSlot();
   void Apply(Outcome o);
   void Send(std::string frame, bool charged = false);
@@ -70,6 +77,10 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::deque<std::string> out_;
   size_t out_bytes_ = 0;         // of out_, charged to both budgets
   bool writing_ = false;
+  size_t writing_frames_ = 0;    // the first frames of out_, in the write in progress
+  bool draining_ = false;        // Drain holds writes back until its last answer is queued
+  std::mutex inbox_mu_;
+  std::vector<Outcome> inbox_;   // guarded by inbox_mu_: answers not yet on the strand
   bool reading_done_ = false;
   bool handshake_pending_ = false;
   bool in_frame_ = false;        // between a frame's header and the end of its body
