@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -42,6 +43,52 @@ inline constexpr uint64_t kReserveWalShare = 4;
 inline constexpr size_t kSpaceProbeBytes = 256u << 10;
 // Bounded so a ledger with many millions of accounts does not grow without limit.
 inline constexpr size_t kVersionCacheEntriesMax = 1 << 20;
+// Account rows kept in memory (about 130 bytes each with the map's
+// overhead, so at most ~33 MiB); a full cache is emptied and refills.
+inline constexpr size_t kAccountCacheEntriesMax = 1 << 18;
+
+// The committed rows of Cf::kAccounts that the writer has read or written:
+// every command reads its account's row, on the caller's thread and again
+// on the writer, and a memtable that holds a version of the row per event
+// makes each RocksDB Get a long skiplist search. Only the writer fills it,
+// after its group is durable (or on its own read of a committed row), so a
+// reader never caches a value older than one already committed.
+class RowCache {
+ public:
+  bool Get(std::string_view key, std::string* value) const {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    auto it = rows_.find(key);
+    if (it == rows_.end()) return false;
+    *value = it->second;
+    return true;
+  }
+  // Writer thread only.
+  void Put(std::string_view key, std::string_view value) {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    PutLocked(key, value);
+  }
+  // Writer thread only: applies a durable group's rows (nullopt: deleted).
+  template <typename Rows>
+  void Apply(const Rows& rows) {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    for (const auto& [key, value] : rows) {
+      if (value) PutLocked(key, *value);
+      else rows_.erase(std::string(key));
+    }
+  }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>()(k); }
+  };
+  void PutLocked(std::string_view key, std::string_view value) {
+    if (rows_.size() >= kAccountCacheEntriesMax && rows_.find(key) == rows_.end()) rows_.clear();
+    rows_.insert_or_assign(std::string(key), std::string(value));
+  }
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> rows_;  // guarded by mu_
+};
 
 
 // Column family order in handles_: the four projection CFs first, in Cf order.
@@ -80,6 +127,13 @@ class WriterTx final : public GroupTx {
   void PutBlind(size_t handle, std::string_view key, std::string_view value);
   // True if the group wrote the key: *found says whether it still exists.
   bool Lookup(size_t handle, const std::string& key, std::string* value, bool* found) const;
+  // The group's final rows of one column family (nullopt: deleted).
+  std::vector<std::pair<std::string_view, const std::optional<std::string>&>> Rows(size_t handle) const {
+    std::vector<std::pair<std::string_view, const std::optional<std::string>&>> rows;
+    for (auto it = overlay_.lower_bound({handle, std::string()}); it != overlay_.end() && it->first.first == handle; ++it)
+      rows.emplace_back(it->first.second, it->second);
+    return rows;
+  }
   // Save points are per caller batch; an undo log keeps them O(writes), not O(group).
   void SetSavePoint() {
     wb_->SetSavePoint();
@@ -123,6 +177,7 @@ class LedgerImpl final : public Ledger {
   Status ReadStream(uint64_t account_id, uint64_t from_version, size_t limit,
                     std::vector<Stored>* out) override;
   Status Get(Cf cf, std::string_view key, std::string* value) override {
+    if (cf == Cf::kAccounts && account_cache_.Get(key, value)) return Status::OK();
     return GetRaw(static_cast<size_t>(cf), key, value);
   }
   Status Scan(Cf cf, std::string_view prefix,
@@ -193,6 +248,8 @@ class LedgerImpl final : public Ledger {
   std::thread writer_;
   // Writer-thread only: committed stream versions.
   std::unordered_map<uint64_t, uint64_t> version_cache_;
+  RowCache account_cache_;  // filled by the writer, read by all
+  friend class WriterTx;
   // Writer-thread only: the tree's running edge (core/tree_frontier.h), and
   // the leaf hashes of the group being written, stored as one row at its end.
   TreeFrontier tree_{this};

@@ -15,7 +15,11 @@ Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
   bool found = false;
   if (Lookup(h, std::string(key), value, &found))
     return found ? Status::OK() : Status::NotFound("no such row");
-  return ledger_->GetRaw(h, key, value);
+  if (cf != Cf::kAccounts) return ledger_->GetRaw(h, key, value);
+  if (ledger_->account_cache_.Get(key, value)) return Status::OK();
+  Status s = ledger_->GetRaw(h, key, value);
+  if (s.ok()) ledger_->account_cache_.Put(key, *value);  // committed: the writer is the only one that commits
+  return s;
 }
 
 void WriterTx::Delete(Cf cf, std::string_view key) {
@@ -181,6 +185,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   }
   ACC_ASSERT(next_seq >= first_seq && last_seq_.load() == first_seq - 1,
              "only the writer advances last_seq, by exactly the group's new events");
+  account_cache_.Apply(tx.Rows(kAccounts));
   last_seq_.store(next_seq - 1, std::memory_order_release);
   last_recorded_ms_ = now_ms;
   if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);

@@ -2,6 +2,7 @@
 // the erasure timer on the earliest deletion deadline, shutdown.
 #include "server/daemon/server_impl.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -125,7 +126,11 @@ Status ServerImpl::Listen() {
   if (opt_.sign_interval_ms > 0)
     asio::co_spawn(io_, Every(sign_timer_, opt_.sign_interval_ms, [this] { SignIfBehind(); }),
                    CrashOnException{"signing timer"});
-  for (size_t i = 0; i < opt_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  for (size_t i = 0; i < opt_.io_threads; ++i)
+    io_threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "acc-io");  // for top -H and perf
+      io_.run();
+    });
   return Status::OK();
 }
 

@@ -47,7 +47,9 @@ void Session::Start() {
 void Session::Touch(int64_t timeout_ms) {
   deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   if (role_ == wire::Role::None) deadline_ = std::min(deadline_, handshake_deadline_);
-  watchdog_.cancel();  // re-arm at the new deadline
+  // A later deadline needs no re-arm (a timerfd syscall per frame): the
+  // watchdog wakes at the earlier one, sees deadline_ ahead, and waits again.
+  if (deadline_ < watchdog_.expiry()) watchdog_.cancel();
 }
 
 asio::awaitable<void> Session::Watchdog() {
