@@ -3,9 +3,11 @@
 #include "server/daemon/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "core/crash_point.h"
+#include "events/assert.h"
 #include "server/daemon/server_impl.h"
 
 namespace accountable {
@@ -22,6 +24,8 @@ constexpr size_t kSubscribePageBytes = 512 << 10;
 // A body buffer starts at this and doubles with what arrives, so a claimed
 // length costs nothing until its bytes are sent.
 constexpr size_t kBodyChunkBytes = 4096;
+// A connection's read buffer: about 30 pipelined commands of a forum's size.
+constexpr size_t kReadBufferBytes = 8192;
 }
 
 Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address)
@@ -29,11 +33,15 @@ Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string a
       out_budget_(server->options().out_queue_bytes_max), watchdog_(socket_.get_executor()),
       slot_(socket_.get_executor()) {}
 
-// Frames still queued at a close were charged to the server's budget.
-Session::~Session() { server_->budget().Release(out_bytes_); }
+// Frames still queued at a close, and the read buffer, were charged to the server's budget.
+Session::~Session() { server_->budget().Release(out_bytes_ + rbuf_.size()); }
 
 void Session::Start() {
   auto self = shared_from_this();
+  // Always granted: connections are capped (connections_max plus
+  // unauthenticated_max), so read buffers take at most 8 KiB times those.
+  rbuf_.resize(kReadBufferBytes);
+  server_->budget().Charge(rbuf_.size());
   boost::system::error_code ec;
   // Pipelined responses must not wait for the client's delayed ACK (~40 ms).
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -102,11 +110,13 @@ asio::awaitable<void> Session::ReadLoop() {
   for (;;) {
     co_await WaitForSlot();
     if (closed_ || reading_done_) co_return;
-    uint8_t header[wire::kFrameHeaderBytes];
     Touch(o.idle_timeout_ms);
-    co_await asio::async_read(socket_, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
+    bool got_header = true;
+    while (got_header && rend_ - rpos_ < wire::kFrameHeaderBytes) got_header = co_await FillSome();
+    if (!got_header) break;
+    const uint8_t* header = reinterpret_cast<const uint8_t*>(rbuf_.data() + rpos_);
     const uint32_t body_bytes = wire::DecodeLength(header);
+    rpos_ += wire::kFrameHeaderBytes;
     // Before Hello succeeds only a Hello-sized frame is read.
     const size_t limit = role_ == wire::Role::None ? std::min(o.hello_frame_bytes_max, o.frame_bytes_max)
                                                    : o.frame_bytes_max;
@@ -141,6 +151,21 @@ asio::awaitable<void> Session::ReadLoop() {
   MaybeFinish();
 }
 
+asio::awaitable<bool> Session::FillSome() {
+  if (rpos_ == rend_) rpos_ = rend_ = 0;
+  if (rpos_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rend_ - rpos_);
+    rend_ -= rpos_;
+    rpos_ = 0;
+  }
+  ACC_ASSERT(rend_ < rbuf_.size(), "a partial header is smaller than the read buffer");
+  boost::system::error_code ec;
+  const size_t n = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                                                    asio::redirect_error(use_awaitable, ec));
+  rend_ += n;
+  co_return !ec;
+}
+
 asio::awaitable<Session::Read> Session::ReadBody(size_t body_bytes, std::string* body, size_t* charged) {
   boost::system::error_code ec;
   size_t got = 0;
@@ -150,6 +175,16 @@ asio::awaitable<Session::Read> Session::ReadBody(size_t body_bytes, std::string*
       if (!server_->budget().TryCharge(size - got)) co_return Read::kOverBudget;
       *charged += size - got;
       body->resize(size);
+    }
+    // A small remainder goes through the buffer, so the frames behind it
+    // arrive in the same read; a large one straight into the body.
+    if (rpos_ == rend_ && body_bytes - got < rbuf_.size() && !co_await FillSome()) co_return Read::kFailed;
+    if (rpos_ < rend_) {
+      const size_t n = std::min(body->size() - got, rend_ - rpos_);
+      std::memcpy(body->data() + got, rbuf_.data() + rpos_, n);
+      rpos_ += n;
+      got += n;
+      continue;
     }
     const size_t n = co_await socket_.async_read_some(asio::buffer(body->data() + got, body->size() - got),
                                                       asio::redirect_error(use_awaitable, ec));

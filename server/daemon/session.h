@@ -43,8 +43,11 @@ class Session final : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> Watchdog();
   enum class Read { kDone, kFailed, kOverBudget };
-  // Reads a body of body_bytes into *body, charging *charged to the server's budget.
+  // Reads a body of body_bytes into *body, charging *charged to the server's
+  // budget: first what is buffered, then from the socket.
   boost::asio::awaitable<Read> ReadBody(size_t body_bytes, std::string* body, size_t* charged);
+  // One read from the socket into the free end of rbuf_ (compacted first).
+  boost::asio::awaitable<bool> FillSome();
   void Execute(std::string body, size_t charged);
   // Called from any thread (the ledger's writer, a worker): queues o for
   // the strand, and wakes the strand if the inbox was empty, so the answers
@@ -64,6 +67,12 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   ServerImpl* server_;
   boost::asio::ip::tcp::socket socket_;
+  // Bytes received and not yet parsed: rbuf_[rpos_, rend_). One read takes
+  // every frame a pipelining client has sent, not a header and a body at a
+  // time. Charged to the server's budget while the session lives.
+  std::string rbuf_;
+  size_t rpos_ = 0;
+  size_t rend_ = 0;
   const std::string address_;    // the peer's IP, for the per-address limit
   bool promoted_ = false;        // counted as authenticated (ServerImpl::mu_)
   std::chrono::steady_clock::time_point handshake_deadline_;
