@@ -102,8 +102,9 @@ struct LedgerOptions {
   uint64_t reserve_bytes = 64u << 20;
   // Tests only: storage faults injected under the event DB (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
-  // Called on the writer thread after each durable group with the new last
-  // seq (subscriptions wake on it). Must not block.
+  // Called on the writer thread after each durable group that appended an
+  // event, with the new last seq, once the group's callers are answered
+  // (subscriptions wake on it; Accounts signs a tree head). Must not block.
   std::function<void(uint64_t last_seq)> on_commit;
 };
 

@@ -142,9 +142,12 @@ void LedgerImpl::WriterLoop() {
       queued_commands_ -= n;
     }
     space_cv_.notify_all();
+    const uint64_t last_before = last_seq_.load();
     WriteGroup(group);
-    // In seq order, after the fsync (or the failure) of the whole group.
+    // In seq order, after the fsync (or the failure) of the whole group; the
+    // answers go before on_commit's work (a signed head), which no caller waits for.
     for (Pending* p : group) p->done(std::move(p->status), std::move(p->results));
+    if (opt_.on_commit && last_seq_.load() != last_before) opt_.on_commit(last_seq_.load());
     group.clear();
     owned.clear();
   }
@@ -188,7 +191,6 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   account_cache_.Apply(tx.Rows(kAccounts));
   last_seq_.store(next_seq - 1, std::memory_order_release);
   last_recorded_ms_ = now_ms;
-  if (opt_.on_commit && next_seq != first_seq) opt_.on_commit(next_seq - 1);
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
   for (auto& [account, version] : versions) version_cache_[account] = version;
 }
