@@ -103,7 +103,7 @@ med() {  # empty if no round produced a number
   # shellcheck disable=SC2086
   printf '%s\n' ${RUNS[$1]:-} | awk '/^[0-9.]+$/' | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
-                              else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+                              else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 result_field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 note() { printf '%s\n' "$*" >&2; }
