@@ -1,30 +1,43 @@
 // accountable-bench: end-to-end load against a running accountabled, over the
-// real protocol (docs/protocol.md), with the blocking accountable::Client.
-// Not a test; run by hand or by tests/bench/side_by_side.sh, results go to
-// docs/performance.md ("Server: side by side").
+// real protocol (docs/protocol.md). Not a test; run by hand or by
+// tests/bench/side_by_side.sh, results go to docs/performance.md ("Server:
+// side by side").
 //
 //   accountable-bench --server 127.0.0.1:7400 --token-file TOKENS
-//       --connections 64 --depth 8 --seconds 10 --mix cheap
+//       --connections 64 --depth 8 --seconds 10 --mix cheap --server-pid PID
 //
-// Each connection is one thread with its own Client. It keeps up to --depth
-// requests in flight: Send until depth are outstanding, then Receive one,
-// Send another, ... Latency is send -> reply of each request. With --rate
-// the sends are paced (total requests/s over all connections), for latency
-// at a given load rather than at saturation.
+// The client is event-driven so that it is not the bottleneck (details in
+// bench_client.h): --threads threads (default: the hardware's cores), each
+// with its own boost::asio::io_context and a share of the --connections; each
+// connection keeps up to --depth requests pipelined, sending the next one on
+// each reply, as pgbench does. Frames are built with FlatBuffers directly.
+// With --rate the sends are paced (total requests/s, spread evenly over the
+// connections), for latency at a given load rather than at saturation.
+// Latency is measured from each request's intended send time (its slot in
+// the schedule; unpaced, the time it was sent) to its reply, so a server
+// that falls behind the schedule is charged for the wait.
 //
-// Mixes (every request appends exactly one event when it succeeds):
-//   cheap - consent give/withdraw, profile update, record-access, round
-//           robin, on accounts registered before the timed run;
-//   auth  - register a new account + login to a prepared one (Argon2id
-//           dominates: the server's --argon2-* settings decide the rate).
+// Mixes (bench_mix.h; every request appends exactly one event when it
+// succeeds): cheap - consent, profile update, record-access on prepared
+// accounts; auth - register a new account + login to a prepared one
+// (Argon2id on the server: its --argon2-* settings decide the rate).
 //
-// Preparation registers --accounts accounts with fixed request ids
-// ("bench/reg/<prefix>/<i>"), so a second run against the same server gets
-// the same accounts back as duplicates, without paying Argon2id again.
+// Preparation registers --accounts accounts with the blocking
+// accountable::Client and fixed request ids ("bench/reg/<prefix>/<i>"), so a
+// second run against the same server gets the same accounts back as
+// duplicates, without paying Argon2id again.
+//
+// CPU over the measured window: the bench's own (getrusage RUSAGE_SELF) and,
+// with --server-pid, the server's (utime + stime of /proc/PID/stat, all of
+// its threads), in total and per acknowledged event.
 //
 // The last line of output is machine-readable:
-//   RESULT mix=cheap connections=64 depth=8 seconds=10.00 ok=... events_per_s=...
-//          p50_ms=... p99_ms=... p999_ms=... errors=...
+//   RESULT mix=cheap connections=64 depth=8 rate=0 seconds=10.00 ok=... events_per_s=...
+//          p50_ms=... p99_ms=... p999_ms=... errors=... failed_connections=0
+//          client_cpu_s=... server_cpu_s=... server_cpu_us_per_event=... client_cpu_us_per_event=...
+//          registrations=...
+// server_cpu_* are "-" without --server-pid, per-event figures "-" when ok=0;
+// registrations counts the new accounts among ok (auth mix; 0 for cheap).
 //
 // Exit code: 0, or 1 if a connection failed / nothing succeeded, 2 usage.
 
@@ -33,63 +46,43 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <map>
-#include <mutex>
 #include <random>
-#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "bench_client.h"
 #include "server/client/client.h"
 
 namespace acc = accountable;
-namespace wire = accountable::wire;
-using Clock = std::chrono::steady_clock;
+namespace bench = accountable::bench;
+using bench::Account;
+using bench::Clock;
 
 namespace {
 
 struct Config {
-  std::string server = "127.0.0.1:7400";
-  std::string token, token_file;
-  size_t connections = 16;
-  size_t depth = 1;
-  double seconds = 10;
-  double warmup = 1;
-  std::string mix = "cheap";
+  bench::LoadConfig load;
+  std::string token_file;
   size_t accounts = 1000;
   size_t prepare_connections = 16;
   std::string prefix = "bench";
-  double rate = 0;  // total requests/s; 0: as fast as replies allow
+  int server_pid = 0;  // 0: the server's CPU is not measured
 };
 
-struct Account {
-  uint64_t id = 0;
-  std::string email;
-  bool surveys_given = false;  // consent state we set; only this connection touches it
-  bool busy = false;           // a request for it is in flight
-  uint64_t updates = 0;
-};
-
-constexpr const char* kPassword = "bench-password-1";
-
-// Per-connection results.
-struct Stats {
-  uint64_t ok = 0, duplicates = 0;
-  std::map<uint8_t, uint64_t> errors;  // code -> count
-  std::vector<uint32_t> latency_us;
-  std::string failure;                 // connection-level failure
-};
-
-std::string ReadToken(const Config& c) {
-  if (!c.token.empty()) return c.token;
-  std::ifstream f(c.token_file);
+std::string ReadToken(const std::string& token, const std::string& token_file) {
+  if (!token.empty()) return token;
+  std::ifstream f(token_file);
   std::string line;
   while (std::getline(f, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -100,61 +93,37 @@ std::string ReadToken(const Config& c) {
   return "";
 }
 
-flatbuffers::Offset<void> RegisterBody(flatbuffers::FlatBufferBuilder& f, const std::string& nick,
-                                       const std::string& email) {
-  return wire::CreateRegisterDirect(f, nick.c_str(), email.c_str(), kPassword, "unspecified", "1990-01-01",
-                                    "192.0.2.1", "accountable-bench/1", "", "1.01")
-      .Union();
-}
-
-// Registers accounts [begin, end) over one connection, depth-pipelined.
-bool PrepareRange(const Config& c, const std::string& token, size_t begin, size_t end,
-                  std::vector<Account>* accounts, std::string* err) {
+// Registers accounts [begin, end) over one blocking connection, 8 pipelined.
+bool PrepareRange(const Config& c, size_t begin, size_t end, std::vector<Account>* accounts, std::string* err) {
   std::unique_ptr<acc::Client> cl;
-  acc::Status s = acc::Client::Connect(c.server, token, &cl);
-  if (!s.ok()) {
-    *err = s.ToString();
-    return false;
-  }
+  acc::Status s = acc::Client::Connect(c.load.server, c.load.token, &cl);
   std::unordered_map<uint64_t, size_t> pending;  // corr -> index
   size_t next = begin;
   const size_t depth = 8;
-  while (next < end || !pending.empty()) {
-    while (next < end && pending.size() < depth) {
+  while (s.ok() && (next < end || !pending.empty())) {
+    while (s.ok() && next < end && pending.size() < depth) {
       Account& a = (*accounts)[next];
       a.email = c.prefix + "-" + std::to_string(next) + "@bench.example.org";
       const std::string nick = "bench" + std::to_string(next);
-      uint64_t corr;
-      s = cl->Send(wire::Body::Register, [&](auto& f) { return RegisterBody(f, nick, a.email); }, &corr,
+      uint64_t corr = 0;
+      s = cl->Send(acc::wire::Body::Register, [&](auto& f) { return bench::RegisterBody(f, nick, a.email); }, &corr,
                    "bench/reg/" + c.prefix + "/" + std::to_string(next));
-      if (!s.ok()) {
-        *err = s.ToString();
-        return false;
-      }
       pending[corr] = next++;
     }
     acc::Client::Reply r;
-    s = cl->Receive(&r);
-    if (!s.ok()) {
-      *err = s.ToString();
-      return false;
-    }
+    if (s.ok()) s = cl->Receive(&r);
+    if (!s.ok()) break;
     auto it = pending.find(r.correlation_id);
-    if (it == pending.end()) {
-      *err = "reply with unknown correlation id " + std::to_string(r.correlation_id) + ": " + r.status.ToString();
-      return false;
-    }
-    if (!r.status.ok()) {
-      *err = "register: " + r.status.ToString();
-      return false;
-    }
-    (*accounts)[it->second].id = r.account_id;
-    pending.erase(it);
+    if (it == pending.end()) s = acc::Status::IOError("reply with unknown correlation id: " + r.status.ToString());
+    else if (!r.status.ok()) s = acc::Status::IOError("register: " + r.status.ToString());
+    else (*accounts)[it->second].id = r.account_id;
+    if (it != pending.end()) pending.erase(it);
   }
-  return true;
+  if (!s.ok()) *err = s.ToString();
+  return s.ok();
 }
 
-bool Prepare(const Config& c, const std::string& token, std::vector<Account>* accounts) {
+bool Prepare(const Config& c, std::vector<Account>* accounts) {
   accounts->assign(c.accounts, {});
   const size_t n = std::max<size_t>(1, std::min(c.prepare_connections, c.accounts));
   std::vector<std::thread> threads;
@@ -163,7 +132,7 @@ bool Prepare(const Config& c, const std::string& token, std::vector<Account>* ac
   for (size_t t = 0; t < n; ++t)
     threads.emplace_back([&, t] {
       size_t b = c.accounts * t / n, e = c.accounts * (t + 1) / n;
-      if (!PrepareRange(c, token, b, e, accounts, &errs[t])) ok = false;
+      if (!PrepareRange(c, b, e, accounts, &errs[t])) ok = false;
     });
   for (auto& th : threads) th.join();
   for (auto& e : errs)
@@ -171,148 +140,30 @@ bool Prepare(const Config& c, const std::string& token, std::vector<Account>* ac
   return ok;
 }
 
-class Connection {
- public:
-  Connection(const Config& c, size_t index, std::vector<Account> mine, std::vector<Account>* all)
-      : c_(c), index_(index), mine_(std::move(mine)), all_(all) {}
+double SelfCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
 
-  void Run(acc::Client& cl, Clock::time_point start, Clock::time_point measure_from,
-           Clock::time_point stop, Stats* st) {
-    struct Pending {
-      Clock::time_point sent;
-      int account = -1;
-      int op = 0;
-    };
-    std::unordered_map<uint64_t, Pending> pending;
-    const double per_conn_rate = c_.rate > 0 ? c_.rate / double(c_.connections) : 0;
-    // Stagger paced connections so they don't fire in lockstep.
-    Clock::time_point next_send =
-        start + (per_conn_rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                         double(index_) / double(c_.connections) / per_conn_rate))
-                                   : Clock::duration::zero());
-    const auto interval = per_conn_rate > 0
-                              ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_conn_rate))
-                              : Clock::duration::zero();
-    for (;;) {
-      Clock::time_point now = Clock::now();
-      const bool sending = now < stop;
-      if (!sending && pending.empty()) break;
-      if (sending && pending.size() < c_.depth) {
-        if (per_conn_rate > 0 && now < next_send) {
-          if (pending.empty()) {
-            std::this_thread::sleep_until(next_send);
-            continue;
-          }
-          // Something is outstanding: take its reply while waiting (blocking).
-        } else {
-          Pending p;
-          uint64_t corr = 0;
-          acc::Status s = SendOne(cl, &p.account, &p.op, &corr);
-          if (!s.ok()) {
-            st->failure = s.ToString();
-            return;
-          }
-          p.sent = Clock::now();
-          pending[corr] = p;
-          if (per_conn_rate > 0) next_send += interval;
-          continue;
-        }
-      }
-      acc::Client::Reply r;
-      acc::Status s = cl.Receive(&r);
-      const auto got = Clock::now();
-      if (!s.ok()) {
-        st->failure = s.ToString();
-        return;
-      }
-      auto it = pending.find(r.correlation_id);
-      if (it == pending.end()) {
-        st->failure = "reply with correlation id " + std::to_string(r.correlation_id) + ": code " +
-                      std::to_string(r.code) + " " + r.status.message();
-        return;
-      }
-      Done(it->second.account, it->second.op, r);
-      if (it->second.sent >= measure_from && it->second.sent < stop) {
-        if (r.code == 0 && !r.duplicate) ++st->ok;
-        else if (r.code == 0) ++st->duplicates;
-        else ++st->errors[r.code];
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(got - it->second.sent).count();
-        st->latency_us.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
-      }
-      pending.erase(it);
-    }
-  }
+// utime + stime of every thread of process pid, in seconds; < 0 if unreadable.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  const auto paren = line.rfind(')');  // the command name may hold spaces and parentheses
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(line.substr(paren + 1));
+  std::string skip;
+  for (int field = 3; field <= 13; ++field) in >> skip;  // state .. cmajflt
+  unsigned long long utime = 0, stime = 0;
+  if (!(in >> utime >> stime)) return -1;
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
 
- private:
-  // Picks the next operation and sends it.
-  acc::Status SendOne(acc::Client& cl, int* account, int* op, uint64_t* corr) {
-    if (c_.mix == "auth") {
-      *op = int(counter_++ % 2);
-      if (*op == 0) {  // register a fresh account
-        const std::string n = std::to_string(index_) + "-" + std::to_string(counter_);
-        const std::string email = c_.prefix + "-new-" + n + "@bench.example.org";
-        return cl.Send(wire::Body::Register, [&](auto& f) { return RegisterBody(f, "new" + n, email); }, corr);
-      }
-      const Account& a = (*all_)[rng_() % all_->size()];
-      return cl.Send(wire::Body::Login, [&](auto& f) {
-        return wire::CreateLoginDirect(f, a.email.c_str(), 0, kPassword, "192.0.2.7", "accountable-bench/1").Union();
-      }, corr);
-    }
-    // cheap: consent, update, record-access, consent, ...
-    *op = int(counter_++ % 3);
-    if (*op == 2) {
-      *account = -1;
-      return cl.Send(wire::Body::RecordAccess, [&](auto& f) {
-        return wire::CreateRecordAccessDirect(f, "198.51.100.23", "Firefox 128", "Example ISP", "https://example.org/",
-                                              "Linux", "/forum/thread/42").Union();
-      }, corr);
-    }
-    // An account of ours with no request in flight (consent toggles must not race).
-    int pick = -1;
-    for (size_t i = 0; i < mine_.size(); ++i) {
-      size_t k = (cursor_ + i) % mine_.size();
-      if (!mine_[k].busy) {
-        pick = int(k);
-        cursor_ = k + 1;
-        break;
-      }
-    }
-    if (pick < 0) {  // all busy: record an access instead
-      *op = 2;
-      *account = -1;
-      return cl.Send(wire::Body::RecordAccess, [&](auto& f) {
-        return wire::CreateRecordAccessDirect(f, "198.51.100.23", "Firefox 128", "", "", "Linux", "/").Union();
-      }, corr);
-    }
-    Account& a = mine_[pick];
-    a.busy = true;
-    *account = pick;
-    if (*op == 0) {
-      const bool give = !a.surveys_given;
-      return cl.Send(wire::Body::Consent, [&](auto& f) {
-        return wire::CreateConsentDirect(f, a.id, "surveys", give).Union();
-      }, corr);
-    }
-    const std::string nick = "b" + std::to_string(a.id) + "u" + std::to_string(++a.updates);
-    return cl.Send(wire::Body::Update, [&](auto& f) {
-      return wire::CreateUpdateDirect(f, a.id, nick.c_str()).Union();
-    }, corr);
-  }
-
-  void Done(int account, int op, const acc::Client::Reply& r) {
-    if (account < 0) return;
-    Account& a = mine_[size_t(account)];
-    a.busy = false;
-    if (op == 0 && r.code == 0) a.surveys_given = !a.surveys_given;
-  }
-
-  const Config& c_;
-  size_t index_;
-  std::vector<Account> mine_;
-  std::vector<Account>* all_;
-  size_t cursor_ = 0;
-  uint64_t counter_ = 0;
-  std::mt19937_64 rng_{std::random_device{}()};
+struct CpuWindow {
+  double client_s = 0, server_s = -1;
 };
 
 double Percentile(const std::vector<uint32_t>& sorted, double p) {
@@ -322,71 +173,39 @@ double Percentile(const std::vector<uint32_t>& sorted, double p) {
 }
 
 void AddOptions(CLI::App& app, Config& c) {
-  app.add_option("--server", c.server, "HOST:PORT")->capture_default_str();
-  app.add_option("--token", c.token, "writer token");
+  bench::LoadConfig& l = c.load;
+  app.add_option("--server", l.server, "HOST:PORT")->capture_default_str();
+  app.add_option("--token", l.token, "writer token");
   app.add_option("--token-file", c.token_file, "token file; the first writer token is used");
-  app.add_option("--connections", c.connections)->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--depth", c.depth, "pipelined requests per connection")->check(CLI::Range(1, 65536))->capture_default_str();
-  app.add_option("--seconds", c.seconds, "measured duration")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
-  app.add_option("--warmup", c.warmup, "seconds run before measuring")->check(CLI::Range(0.0, 600.0))->capture_default_str();
-  app.add_option("--mix", c.mix, "cheap | auth")->check(CLI::IsMember({"cheap", "auth"}))->capture_default_str();
+  app.add_option("--connections", l.connections)->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--depth", l.depth, "pipelined requests per connection")->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--threads", l.threads, "client threads, each with its own io_context")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--seconds", l.seconds, "measured duration")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  app.add_option("--warmup", l.warmup, "seconds run before measuring")->check(CLI::Range(0.0, 600.0))->capture_default_str();
+  app.add_option("--mix", l.mix, "cheap | auth")->check(CLI::IsMember({"cheap", "auth"}))->capture_default_str();
   app.add_option("--accounts", c.accounts, "accounts to prepare")->check(CLI::Range(1, 10000000))->capture_default_str();
   app.add_option("--prepare-connections", c.prepare_connections)->check(CLI::Range(1, 1024))->capture_default_str();
   app.add_option("--prefix", c.prefix, "names the prepared accounts; reuse it to reuse them")->capture_default_str();
-  app.add_option("--rate", c.rate, "total requests/s over all connections; 0 = unpaced")->capture_default_str();
+  app.add_option("--rate", l.rate, "total requests/s over all connections; 0 = unpaced")
+      ->check(CLI::Range(0.0, 1e9))->capture_default_str();
+  app.add_option("--server-pid", c.server_pid, "measure this process's CPU over the window (/proc/PID/stat)")
+      ->check(CLI::Range(1, 1 << 30));
 }
 
-// Connects everyone first, so connection setup is not measured, then runs
-// the load; false if a connection could not be made.
-bool RunLoad(const Config& c, const std::string& token, std::vector<Account>& accounts, std::vector<Stats>* stats) {
-  std::vector<std::unique_ptr<acc::Client>> clients(c.connections);
-  for (auto& cl : clients) {
-    acc::Status s = acc::Client::Connect(c.server, token, &cl);
-    if (!s.ok()) {
-      std::fprintf(stderr, "connect: %s\n", s.ToString().c_str());
-      return false;
-    }
-  }
-  std::vector<std::unique_ptr<Connection>> conns;
-  for (size_t i = 0; i < c.connections; ++i) {
-    std::vector<Account> mine;  // disjoint shares; with fewer accounts than connections, share none
-    for (size_t k = i; k < accounts.size(); k += c.connections) mine.push_back(accounts[k]);
-    conns.push_back(std::make_unique<Connection>(c, i, std::move(mine), &accounts));
-  }
-  stats->assign(c.connections, Stats());
-  const auto start = Clock::now() + std::chrono::milliseconds(50);
-  const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.warmup));
-  const auto stop = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < c.connections; ++i)
-    threads.emplace_back([&, i] {
-      std::this_thread::sleep_until(start);
-      conns[i]->Run(*clients[i], start, measure_from, stop, &(*stats)[i]);
-    });
-  for (auto& t : threads) t.join();
-
-  return true;
+void PrintFailures(const bench::LoadStats& st) {
+  for (const auto& f : st.failures) std::fprintf(stderr, "connection failed: %s\n", f.c_str());
 }
 
-// Sums the connections' counts and latencies into one; *failed counts the
-// connections that broke (the first five are named on stderr).
-Stats MergeStats(std::vector<Stats>& stats, size_t* failed) {
-  Stats all;
-  *failed = 0;
-  for (auto& s : stats) {
-    all.ok += s.ok;
-    all.duplicates += s.duplicates;
-    for (auto [code, n] : s.errors) all.errors[code] += n;
-    all.latency_us.insert(all.latency_us.end(), s.latency_us.begin(), s.latency_us.end());
-    if (!s.failure.empty()) {
-      if ((*failed)++ < 5) std::fprintf(stderr, "connection failed: %s\n", s.failure.c_str());
-    }
-  }
-  std::sort(all.latency_us.begin(), all.latency_us.end());
-  return all;
+// "-" when nothing was acknowledged: no per-event figure.
+std::string PerEvent(double cpu_s, uint64_t events) {
+  if (events == 0 || cpu_s < 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", cpu_s * 1e6 / double(events));
+  return buf;
 }
 
-void Report(const Config& c, const Stats& all, size_t failed) {
+void Report(const bench::LoadConfig& c, const bench::LoadStats& all, const CpuWindow& cpu) {
   uint64_t errors = 0;
   std::string by_code;
   for (auto [code, n] : all.errors) {
@@ -394,20 +213,27 @@ void Report(const Config& c, const Stats& all, size_t failed) {
     by_code += " code" + std::to_string(code) + "=" + std::to_string(n);
   }
   const double eps = double(all.ok) / c.seconds;
-  std::printf("mix %s, %zu connections x depth %zu, %.1f s measured (+%.1f s warm-up)%s\n", c.mix.c_str(),
-              c.connections, c.depth, c.seconds, c.warmup,
+  std::printf("mix %s, %zu connections x depth %zu on %zu client threads, %.1f s measured (+%.1f s warm-up)%s\n",
+              c.mix.c_str(), c.connections, c.depth, std::min(c.threads, c.connections), c.seconds, c.warmup,
               c.rate > 0 ? (", paced at " + std::to_string(int64_t(c.rate)) + " req/s").c_str() : "");
   std::printf("  acknowledged appends: %llu (%.0f events/s), duplicates %llu, errors %llu%s, failed connections %zu\n",
               static_cast<unsigned long long>(all.ok), eps, static_cast<unsigned long long>(all.duplicates),
-              static_cast<unsigned long long>(errors), by_code.c_str(), failed);
-  std::printf("  latency send->reply: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n",
+              static_cast<unsigned long long>(errors), by_code.c_str(), all.failed_connections);
+  std::printf("  latency intended send->reply: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n",
               Percentile(all.latency_us, 0.5), Percentile(all.latency_us, 0.99), Percentile(all.latency_us, 0.999),
               all.latency_us.empty() ? 0.0 : all.latency_us.back() / 1000.0);
+  char server_s[32] = "-";
+  if (cpu.server_s >= 0) std::snprintf(server_s, sizeof server_s, "%.3f", cpu.server_s);
+  const std::string server_us = PerEvent(cpu.server_s, all.ok), client_us = PerEvent(cpu.client_s, all.ok);
+  std::printf("  cpu over the window: client %.3f s (%s us/event), server %s s (%s us/event)\n", cpu.client_s,
+              client_us.c_str(), server_s, server_us.c_str());
   std::printf("RESULT mix=%s connections=%zu depth=%zu rate=%.0f seconds=%.2f ok=%llu events_per_s=%.0f p50_ms=%.3f "
-              "p99_ms=%.3f p999_ms=%.3f errors=%llu failed_connections=%zu\n",
+              "p99_ms=%.3f p999_ms=%.3f errors=%llu failed_connections=%zu client_cpu_s=%.3f server_cpu_s=%s "
+              "server_cpu_us_per_event=%s client_cpu_us_per_event=%s registrations=%llu\n",
               c.mix.c_str(), c.connections, c.depth, c.rate, c.seconds, static_cast<unsigned long long>(all.ok), eps,
               Percentile(all.latency_us, 0.5), Percentile(all.latency_us, 0.99), Percentile(all.latency_us, 0.999),
-              static_cast<unsigned long long>(errors), failed);
+              static_cast<unsigned long long>(errors), all.failed_connections, cpu.client_s, server_s,
+              server_us.c_str(), client_us.c_str(), static_cast<unsigned long long>(all.registrations));
   std::fflush(stdout);
 }
 
@@ -415,25 +241,44 @@ void Report(const Config& c, const Stats& all, size_t failed) {
 
 int main(int argc, char** argv) {
   Config c;
+  c.load.threads = std::max(1u, std::thread::hardware_concurrency());
   CLI::App app{"accountable-bench: load a running accountabled over the wire protocol"};
   AddOptions(app, c);
   CLI11_PARSE(app, argc, argv);
-  const std::string token = ReadToken(c);
-  if (token.empty()) {
+  c.load.token = ReadToken(c.load.token, c.token_file);
+  if (c.load.token.empty()) {
     std::fprintf(stderr, "error: give --token or a --token-file with a writer token\n");
     return 2;
   }
+  // New accounts of the auth mix must not collide with an earlier run's.
+  c.load.new_stem = c.prefix + "-new-" + std::to_string(std::random_device{}() & 0xffffff);
 
   std::vector<Account> accounts;
   const auto p0 = Clock::now();
-  if (!Prepare(c, token, &accounts)) return 1;
+  if (!Prepare(c, &accounts)) return 1;
   std::fprintf(stderr, "prepared %zu accounts in %.1f s\n", accounts.size(),
                std::chrono::duration<double>(Clock::now() - p0).count());
 
-  std::vector<Stats> stats;
-  if (!RunLoad(c, token, accounts, &stats)) return 1;
-  size_t failed = 0;
-  const Stats all = MergeStats(stats, &failed);
-  Report(c, all, failed);
-  return failed > 0 || all.ok == 0 ? 1 : 0;
+  CpuWindow cpu;
+  double server0 = -1;
+  bench::LoadProbe probe;
+  probe.at_measure_from = [&] {
+    cpu.client_s = SelfCpuSeconds();
+    if (c.server_pid > 0) server0 = ProcessCpuSeconds(c.server_pid);
+  };
+  probe.at_stop = [&] {
+    cpu.client_s = SelfCpuSeconds() - cpu.client_s;
+    const double server1 = c.server_pid > 0 ? ProcessCpuSeconds(c.server_pid) : -1;
+    if (server0 >= 0 && server1 >= 0) cpu.server_s = server1 - server0;
+  };
+  bench::LoadStats stats;
+  acc::Status s = bench::RunLoad(c.load, accounts, probe, &stats);
+  if (!s.ok()) {
+    std::fprintf(stderr, "load: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  PrintFailures(stats);
+  if (c.server_pid > 0 && cpu.server_s < 0) std::fprintf(stderr, "could not read /proc/%d/stat\n", c.server_pid);
+  Report(c.load, stats, cpu);
+  return stats.failed_connections > 0 || stats.ok == 0 ? 1 : 0;
 }
