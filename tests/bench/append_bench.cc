@@ -5,14 +5,20 @@
 //
 //   accountable-append-bench --threads 1,4,16,64 --batch 1,16 --seconds 3
 //   accountable-append-bench --threads 1,16 --batch 1,16 --tree both   # Merkle cost
+//   accountable-append-bench --threads 16 --batch 16 --hook projector --accounts 1000 --prefill 200000
 //
 // --tree off sets LedgerOptions::merkle_tree = false (benchmarks only): the
 // same appends without the RFC 6962 tree's hashes and rows, to measure its cost.
-// Each event is a LoginSucceeded envelope for the thread's own account,
-// carrying --payload-bytes - 40 bytes of plaintext sealed under a random DEK
+// Each event is a LoginSucceeded envelope for the thread's own account (or,
+// with --accounts N, for one of N registered accounts picked at random, as
+// the server's mix spreads commands), under a request id of 64 random hex
+// digits, the shape of the stored idempotency keys, carrying --payload-bytes - 40 bytes of plaintext sealed under a random DEK
 // with the storage format's padding (SealForAccount): the default 120 gives
 // the 296-byte box of a real login (IP + user agent). Sealing and
 // encoding happen before the timed Append call, as in the real write path.
+// --prefill N appends N such events first, then closes and reopens the
+// ledger (flushing every memtable to SSTs), so the timed run's point lookups
+// see a DB with history, as a server after a restart does.
 // Mean group size is derived from LedgerOptions::on_commit, which the writer
 // calls once per durable group.
 #include <algorithm>
@@ -47,6 +53,9 @@ struct Config {
   std::vector<size_t> batches = {1};
   double seconds = 3;
   size_t payload_bytes = 120;
+  size_t accounts = 0;  // 0: one account per thread
+  size_t prefill = 0;
+  size_t lookups = 0;  // point lookups of each kind timed after the run
   std::string hooks = "both";  // none | projector | both
   std::string trees = "on";    // on | off | both
   std::string tmp = "/tmp";
@@ -59,13 +68,16 @@ struct Result {
   // fsync latency swings 0.2-8 ms on a shared disk, CPU per event does not.
   double writer_cpu_s = 0, process_cpu_s = 0;
   std::vector<uint64_t> latencies_ns;
+  // Thread CPU ns per point lookup after the run (--lookups): request id
+  // absent and present, accounts row, stream version (a SeekForPrev).
+  double rid_miss_ns = 0, rid_hit_ns = 0, account_ns = 0, version_ns = 0;
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: accountable-append-bench [--threads 1,4,16] [--batch 1,16]\n"
                "  [--seconds S] [--payload-bytes N] [--hook none|projector|both] [--tree on|off|both]\n"
-               "  [--tmp DIR]\n",
+               "  [--accounts N] [--prefill EVENTS] [--lookups N] [--tmp DIR]\n",
                why);
   std::exit(2);
 }
@@ -85,6 +97,9 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--payload-bytes") c.payload_bytes = ParseList(v).at(0);
     else if (a == "--hook") c.hooks = v;
     else if (a == "--tree") c.trees = v;
+    else if (a == "--accounts") c.accounts = ParseList(v).at(0);
+    else if (a == "--lookups") c.lookups = ParseList(v, true).at(0);
+    else if (a == "--prefill") c.prefill = ParseList(v, true).at(0);
     else if (a == "--tmp") c.tmp = v;
     else return false;
     return true;
@@ -120,35 +135,60 @@ void Check(const acc::Status& s, const char* what) {
 }
 
 
-// One thread's event source: its own account and data key.
+// splitmix64: cheap, well-mixed bits for request ids and account picks.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// One thread's event source: its own account (accounts == 0) or one of
+// accounts 1..accounts at random, and its own data key.
 class Producer {
  public:
-  Producer(size_t index, size_t payload_bytes)
-      : account_(index + 1), dek_(acc::crypto::RandomKey()),
+  Producer(size_t index, size_t payload_bytes, size_t accounts)
+      : account_(index + 1), accounts_(accounts), dek_(acc::crypto::RandomKey()),
         plain_(acc::crypto::RandomBytes(payload_bytes - acc::crypto::kSealOverheadBytes)),
-        prefix_("bench/t" + std::to_string(index) + "/") {}
+        seed_(Mix(index) ^ static_cast<uint64_t>(WallMs())) {}
 
   uint64_t account() const { return account_; }
   std::string RegistrationBox() { return acc::crypto::Seal(dek_, plain_, "reg"); }
 
+  uint64_t produced() const { return counter_; }
+  // The request id of this producer's n-th event.
+  std::string RequestId(uint64_t n) const {
+    char rid[65];
+    for (uint64_t w = 0; w < 4; ++w)
+      std::snprintf(rid + 16 * w, 17, "%016llx", static_cast<unsigned long long>(Mix(seed_ + 4 * n + w)));
+    return std::string(rid, 64);
+  }
+
   acc::Ledger::Command Next() {
-    std::string rid = prefix_ + std::to_string(counter_++);
-    return {acc::bench::LoginEnvelope(account_, WallMs(), rid, dek_, plain_), std::nullopt};
+    const uint64_t n = counter_++;
+    const uint64_t account = accounts_ ? 1 + Mix(~seed_ + n) % accounts_ : account_;
+    return {acc::bench::LoginEnvelope(account, WallMs(), RequestId(n), dek_, plain_), std::nullopt};
   }
 
  private:
   uint64_t account_;
+  size_t accounts_;
   acc::crypto::Key32 dek_;
   std::string plain_;
-  std::string prefix_;
+  uint64_t seed_;
   uint64_t counter_ = 0;
 };
 
-void AppendOne(acc::Ledger& ledger, std::string envelope) {
-  std::vector<acc::Ledger::Command> batch(1);
-  batch[0].envelope = std::move(envelope);
-  std::vector<acc::Ledger::Appended> out;
-  Check(ledger.Append(std::move(batch), &out), "setup append");
+void AppendAll(acc::Ledger& ledger, std::vector<acc::Ledger::Command>* commands) {
+  constexpr size_t kSetupBatch = 256;
+  for (size_t i = 0; i < commands->size(); i += kSetupBatch) {
+    const size_t end = std::min(commands->size(), i + kSetupBatch);
+    std::vector<acc::Ledger::Command> batch(std::make_move_iterator(commands->begin() + static_cast<std::ptrdiff_t>(i)),
+                                            std::make_move_iterator(commands->begin() + static_cast<std::ptrdiff_t>(end)));
+    std::vector<acc::Ledger::Appended> out;
+    Check(ledger.Append(std::move(batch), &out), "setup append");
+  }
+  commands->clear();
 }
 
 struct ThreadStats {
@@ -172,6 +212,65 @@ void ProducerLoop(acc::Ledger& ledger, Producer& p, size_t batch_size, Clock::ti
   }
 }
 
+// The policy, the registrations and --prefill events, then a close and
+// reopen when prefilled so the history sits in SSTs.
+void Setup(const Config& c, const acc::LedgerOptions& lo, std::vector<Producer>* producers,
+           std::unique_ptr<acc::Ledger>* ledger) {
+  std::vector<acc::Ledger::Command> setup;
+  setup.push_back({acc::bench::PolicyEnvelope(WallMs(), "bench/policy"), std::nullopt});
+  const size_t accounts = c.accounts ? c.accounts : producers->size();
+  for (uint64_t a = 1; a <= accounts; ++a) {
+    Producer& p = (*producers)[c.accounts ? 0 : a - 1];
+    setup.push_back({acc::bench::RegisteredEnvelope(a, WallMs(), "bench/reg/" + std::to_string(a),
+                                                    p.RegistrationBox()),
+                     std::nullopt});
+  }
+  for (size_t i = 0; i < c.prefill; ++i) setup.push_back((*producers)[i % producers->size()].Next());
+  AppendAll(**ledger, &setup);
+  if (c.prefill == 0) return;
+  Check((*ledger)->Close(), "close after prefill");
+  ledger->reset();
+  Check(acc::Ledger::Open(lo, ledger), "reopen after prefill");
+}
+
+// The reads the writer and the server's callers make per command, timed on
+// this thread's CPU clock against the DB as the run left it (a memtable of
+// recent writes over SSTs). The fastest of kLookupChunks equal chunks is
+// kept: on a shared box, cache pollution by other processes only adds.
+constexpr size_t kLookupChunks = 20;
+
+template <typename Fn>
+double CpuNsEach(size_t n, Fn&& fn) {
+  const size_t chunk = std::max<size_t>(n / kLookupChunks, 1);
+  double best_ns = 0;
+  for (size_t from = 0; from + chunk <= n; from += chunk) {
+    const double t0 = ThreadCpuSeconds();
+    for (size_t i = from; i < from + chunk; ++i) fn(i);
+    const double ns = (ThreadCpuSeconds() - t0) * 1e9 / static_cast<double>(chunk);
+    if (best_ns == 0 || ns < best_ns) best_ns = ns;
+  }
+  return best_ns;
+}
+
+void TimeLookups(acc::Ledger& ledger, const Producer& p, size_t accounts, size_t n, Result* r) {
+  std::string v;
+  uint64_t seq = 0, sink = 0;
+  const uint64_t made = std::max<uint64_t>(p.produced(), 1);
+  std::vector<std::string> absent, present, account_keys;
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < n; ++i) {  // keys made before the clock starts
+    absent.push_back(p.RequestId(made + (uint64_t{1} << 40) + i));
+    present.push_back(p.RequestId(Mix(i) % made));
+    ids.push_back(1 + Mix(i) % accounts);
+    account_keys.push_back(acc::AccountKey(ids.back()));
+  }
+  r->rid_miss_ns = CpuNsEach(n, [&](size_t i) { sink += ledger.LookupRequest(absent[i], &seq, nullptr).ok(); });
+  r->rid_hit_ns = CpuNsEach(n, [&](size_t i) { sink += ledger.LookupRequest(present[i], &seq, nullptr).ok(); });
+  r->account_ns = CpuNsEach(n, [&](size_t i) { sink += ledger.Get(acc::Cf::kAccounts, account_keys[i], &v).ok(); });
+  r->version_ns = CpuNsEach(n, [&](size_t i) { sink += ledger.StreamVersion(ids[i]); });
+  if (sink == 0) std::fprintf(stderr, "lookups found nothing\n");
+}
+
 Result RunOnce(const Config& c, bool with_hook, bool with_tree, size_t threads, size_t batch_size) {
   std::string dir = c.tmp + "/acc-bench-" + std::to_string(::getpid()) + "-" + std::to_string(WallMs());
   acc::Projector projector;
@@ -189,16 +288,12 @@ Result RunOnce(const Config& c, bool with_hook, bool with_tree, size_t threads, 
   std::filesystem::create_directories(dir);
   std::unique_ptr<acc::Ledger> ledger;
   Check(acc::Ledger::Open(lo, &ledger), "open ledger");
-
   std::vector<Producer> producers;
   producers.reserve(threads);
-  AppendOne(*ledger, acc::bench::PolicyEnvelope(WallMs(), "bench/policy"));
-  for (size_t t = 0; t < threads; ++t) {
-    producers.emplace_back(t, c.payload_bytes);
-    AppendOne(*ledger, acc::bench::RegisteredEnvelope(producers.back().account(), WallMs(),
-                                                      "bench/reg/" + std::to_string(producers.back().account()),
-                                                      producers.back().RegistrationBox()));
-  }
+  for (size_t t = 0; t < threads; ++t) producers.emplace_back(t, c.payload_bytes, c.accounts);
+  Setup(c, lo, &producers, &ledger);
+  // A reopen starts a new writer thread, whose CPU clock starts near zero.
+  if (c.prefill) writer_cpu_s.store(0);
 
   std::vector<ThreadStats> stats(threads);
   const uint64_t commits_before = commits.load();
@@ -219,6 +314,7 @@ Result RunOnce(const Config& c, bool with_hook, bool with_tree, size_t threads, 
     r.events += s.events;
     r.latencies_ns.insert(r.latencies_ns.end(), s.latencies_ns.begin(), s.latencies_ns.end());
   }
+  if (c.lookups) TimeLookups(*ledger, producers[0], c.accounts ? c.accounts : threads, c.lookups, &r);
   Check(ledger->Close(), "close");
   ledger.reset();
   std::error_code ec;
@@ -242,6 +338,10 @@ void PrintRow(const char* hook, bool tree, size_t threads, size_t batch, Result&
               tree ? "on" : "off", threads, batch,
               static_cast<double>(r.events) / r.seconds, static_cast<double>(r.appends) / r.seconds, group,
               p50, p99, r.writer_cpu_s * 1e6 / events, r.process_cpu_s * 1e6 / events);
+  if (r.rid_miss_ns > 0)
+    std::printf("# lookups, thread CPU ns each (fastest chunk): request id absent %.0f, present %.0f, accounts row %.0f, "
+                "stream version %.0f\n",
+                r.rid_miss_ns, r.rid_hit_ns, r.account_ns, r.version_ns);
   std::fflush(stdout);
 }
 
@@ -250,8 +350,9 @@ void PrintRow(const char* hook, bool tree, size_t threads, size_t batch, Result&
 int main(int argc, char** argv) {
   Config c = ParseArgs(argc, argv);
   Check(acc::crypto::InitCrypto(), "init crypto");
-  std::printf("# %.1f s per run, --payload-bytes %zu, LoginSucceeded envelopes, sync group commit\n",
-              c.seconds, c.payload_bytes);
+  std::printf("# %.1f s per run, --payload-bytes %zu, LoginSucceeded envelopes, sync group commit, "
+              "--accounts %zu, --prefill %zu\n",
+              c.seconds, c.payload_bytes, c.accounts, c.prefill);
   std::printf("| hook      | tree | threads | batch |   events/s |  appends/s | ev/group |  p50 (us) |  p99 (us) "
               "| writer us/ev | cpu us/ev |\n");
   std::printf("|-----------|------|---------|-------|------------|------------|----------|-----------|-----------"
