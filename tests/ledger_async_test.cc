@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ledger.h"
+#include "tests/ledger_fixture.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 
@@ -82,11 +83,7 @@ std::string Rid(std::string prefix, size_t i) {
   return prefix;
 }
 
-std::unique_ptr<Ledger> OpenLedger(const LedgerOptions& o) {
-  std::unique_ptr<Ledger> l;
-  REQUIRE(Ledger::Open(o, &l).ok());
-  return l;
-}
+using test::OpenLedger;
 
 TEST_CASE("ledger: AppendAsync answers once per batch, after the fsync, on the writer, in seq order", "[ledger]") {
   test::TempDir dir;

@@ -11,18 +11,13 @@
 #include <vector>
 
 #include "core/ledger.h"
+#include "tests/ledger_fixture.h"
 #include "tests/test_util.h"
 
 namespace accountable {
 namespace {
 
-std::unique_ptr<Ledger> Open(const LedgerOptions& o) {
-  std::unique_ptr<Ledger> l;
-  Status s = Ledger::Open(o, &l);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return l;
-}
+using test::OpenLedger;
 
 // Appends one event for each account in `accounts`, in one batch.
 void AppendFor(Ledger& l, const std::vector<uint64_t>& accounts, const std::string& tag) {
@@ -64,7 +59,7 @@ TEST_CASE("ledger: stream versions and reads are exact across memtable and SSTs"
                                            {0x0100000000000200, 0}, {UINT64_MAX - 1, 0}, {UINT64_MAX, 0}};
   const std::vector<uint64_t> stored = {0x0200, 0x0201, 0x0300, 0x0100000000000200, UINT64_MAX - 1};
   {
-    auto l = Open(o);
+    auto l = OpenLedger(o);
     for (int round = 0; round < 3; ++round) {
       AppendFor(*l, stored, test::Name("a", static_cast<uint64_t>(round)));
       for (uint64_t a : stored) ++expected[a];
@@ -72,7 +67,7 @@ TEST_CASE("ledger: stream versions and reads are exact across memtable and SSTs"
     CheckStreams(*l, expected);  // memtable only
     REQUIRE(l->Close().ok());
   }
-  auto l = Open(o);  // the close flushed everything to SSTs
+  auto l = OpenLedger(o);  // the close flushed everything to SSTs
   CheckStreams(*l, expected);
   AppendFor(*l, {0x0201, 0x0300}, "b");  // newest versions in the memtable, older ones in SSTs
   ++expected[0x0201];
@@ -86,11 +81,11 @@ TEST_CASE("ledger: request ids are found in memtable and SSTs, and absent ones a
   const LedgerOptions o = test::LedgerAt(dir.Sub("events"));
   const std::string old_rid(64, 'a'), new_rid(64, 'b');
   {
-    auto l = Open(o);
+    auto l = OpenLedger(o);
     AppendFor(*l, {7}, old_rid);
     REQUIRE(l->Close().ok());
   }
-  auto l = Open(o);
+  auto l = OpenLedger(o);
   AppendFor(*l, {7}, new_rid);
   uint64_t seq = 0;
   CHECK(l->LookupRequest(old_rid + "/0", &seq).ok());  // in an SST

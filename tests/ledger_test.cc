@@ -13,6 +13,7 @@
 
 #include "core/coding.h"
 #include "core/ledger.h"
+#include "tests/ledger_fixture.h"
 #include "tests/test_util.h"
 
 namespace accountable {
@@ -20,13 +21,7 @@ namespace {
 
 using Batch = std::vector<Ledger::Command>;
 
-std::unique_ptr<Ledger> Open(const LedgerOptions& o) {
-  std::unique_ptr<Ledger> l;
-  Status s = Ledger::Open(o, &l);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return l;
-}
+using test::OpenLedger;
 
 Ledger::Appended AppendOne(Ledger& l, Ledger::Command c) {
   Batch b;
@@ -134,7 +129,7 @@ std::vector<Outcome> AppendBehindGate(Ledger& l, TestHook& hook, std::vector<Bat
 
 TEST_CASE("ledger: a new ledger is empty", "[ledger]") {
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   CHECK(l->LastSeq() == 0);
   std::vector<Ledger::Stored> got;
   REQUIRE(l->ReadRange(1, 10, &got).ok());
@@ -147,7 +142,7 @@ TEST_CASE("ledger: a new ledger is empty", "[ledger]") {
 
 TEST_CASE("ledger: append assigns seqs and versions and reads them back", "[ledger]") {
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   auto a = AppendOne(*l, test::Consent(7, "r1"));
   auto b = AppendOne(*l, test::Consent(8, "r2"));
   auto c = AppendOne(*l, {test::AccessRequestedEnvelope(7, "r3"), std::nullopt});
@@ -210,7 +205,7 @@ TEST_CASE("ledger: invalid commands are refused before anything is appended", "[
   test::TempDir dir;
   LedgerOptions o = test::LedgerAt(dir.Sub("events"));
   o.batch_commands_max = 4;
-  auto l = Open(o);
+  auto l = OpenLedger(o);
   std::vector<Ledger::Appended> out;
   auto append = [&](Batch b) { return l->Append(std::move(b), &out).code(); };
   CHECK(append({}) == Status::Code::kInvalidArgument);
@@ -240,7 +235,7 @@ TEST_CASE("ledger: an envelope without sequence fields is refused", "[ledger]") 
   std::string raw(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   std::vector<Ledger::Appended> out;
   Status s = l->Append({{raw, std::nullopt}}, &out);
   CHECK(s.Is(Status::Code::kInvalidArgument));
@@ -252,7 +247,7 @@ TEST_CASE("ledger: a repeated request id returns the original seq", "[ledger][id
   test::TempDir dir;
   const std::string path = dir.Sub("events");
   {
-    auto l = Open(test::LedgerAt(path));
+    auto l = OpenLedger(test::LedgerAt(path));
     auto first = AppendOne(*l, test::Consent(5, "same", 0));
     AppendOne(*l, test::Consent(6, "other"));
     // A retry with the same expected version is a duplicate, not a conflict.
@@ -268,7 +263,7 @@ TEST_CASE("ledger: a repeated request id returns the original seq", "[ledger][id
     CHECK(l->StreamVersion(9) == 0);
     REQUIRE(l->Close().ok());
   }
-  auto l = Open(test::LedgerAt(path));
+  auto l = OpenLedger(test::LedgerAt(path));
   auto after = AppendOne(*l, test::Consent(5, "same", 0));
   CHECK(after.duplicate);
   CHECK(after.seq == 1);
@@ -281,7 +276,7 @@ TEST_CASE("ledger: a repeated request id returns the original seq", "[ledger][id
 
 TEST_CASE("ledger: a request id repeated inside one batch is appended once", "[ledger][idempotency]") {
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   std::vector<Ledger::Appended> out;
   REQUIRE(l->Append({test::Consent(3, "x"), test::Consent(3, "y"), test::Consent(3, "x")}, &out).ok());
   REQUIRE(out.size() == 3);
@@ -300,7 +295,7 @@ TEST_CASE("ledger: state survives close and reopen", "[ledger]") {
   const std::string path = dir.Sub("events");
   std::vector<Ledger::Stored> before;
   {
-    auto l = Open(test::LedgerAt(path));
+    auto l = OpenLedger(test::LedgerAt(path));
     for (int i = 0; i < 10; ++i) AppendOne(*l, test::Consent(1 + i % 3, test::Name("r", i)));
     REQUIRE(l->ReadRange(1, 100, &before).ok());
     REQUIRE(l->Close().ok());
@@ -308,7 +303,7 @@ TEST_CASE("ledger: state survives close and reopen", "[ledger]") {
     std::vector<Ledger::Appended> out;
     CHECK(l->Append({test::Consent(1, "late")}, &out).Is(Status::Code::kIOError));
   }
-  auto l = Open(test::LedgerAt(path));
+  auto l = OpenLedger(test::LedgerAt(path));
   CHECK(l->LastSeq() == 10);
   CHECK(l->StreamVersion(1) == 4);
   CHECK(l->StreamVersion(2) == 3);
@@ -339,14 +334,14 @@ TEST_CASE("ledger: recorded_at never goes back, even when the clock does, across
   LedgerOptions o = test::LedgerAt(path);
   o.clock_ms = [clock] { return clock->load(); };
   {
-    auto l = Open(o);
+    auto l = OpenLedger(o);
     AppendOne(*l, test::Consent(1, "t1"));
     clock->fetch_sub(60'000);  // NTP steps the clock back a minute
     AppendOne(*l, test::Consent(1, "t2"));
     CHECK(at(*l, 2) == test::kTestTimeMs);
     REQUIRE(l->Close().ok());
   }
-  auto l = Open(o);
+  auto l = OpenLedger(o);
   AppendOne(*l, test::Consent(1, "t3"));
   CHECK(at(*l, 3) == test::kTestTimeMs);
   clock->store(test::kTestTimeMs + 5);
@@ -356,7 +351,7 @@ TEST_CASE("ledger: recorded_at never goes back, even when the clock does, across
 
 TEST_CASE("ledger: expected versions are enforced", "[ledger][version]") {
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   CHECK(AppendOne(*l, test::Consent(1, "a", 0)).version == 1);
   CHECK(AppendOne(*l, test::Consent(1, "b", 1)).version == 2);
   std::vector<Ledger::Appended> out;
@@ -375,7 +370,7 @@ TEST_CASE("ledger: expected versions are enforced", "[ledger][version]") {
 TEST_CASE("ledger: a batch is all or nothing", "[ledger][version]") {
   test::TempDir dir;
   TestHook hook;
-  auto l = Open(test::LedgerAt(dir.Sub("events"), &hook));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events"), &hook));
   AppendOne(*l, test::Consent(3, "pre", 0));
   std::vector<Ledger::Appended> out;
   // Versions chain inside a batch: the second command sees the first.
@@ -410,7 +405,7 @@ TEST_CASE("ledger: a batch is all or nothing", "[ledger][version]") {
 bool ConflictInGroup(int settle_ms) {
   test::TempDir dir;
   TestHook hook;
-  auto l = Open(test::LedgerAt(dir.Sub("events"), &hook));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events"), &hook));
   AppendOne(*l, test::Consent(1, "v1"));
   AppendOne(*l, test::Consent(1, "v2"));
   std::vector<Batch> batches;
@@ -449,7 +444,7 @@ TEST_CASE("ledger: a conflict refuses only its own batch within a group", "[ledg
 bool RefusalInGroup(int settle_ms) {
   test::TempDir dir;
   TestHook hook;
-  auto l = Open(test::LedgerAt(dir.Sub("events"), &hook));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events"), &hook));
   std::vector<Batch> batches;
   batches.push_back({test::Consent(2, "a")});
   batches.push_back({test::Consent(3, "r-ok"), test::Consent(3, "refuse-1")});
@@ -516,7 +511,7 @@ std::vector<ThreadResult> AppendFromThreads(Ledger& l, int threads, int per_thre
 
 TEST_CASE("ledger: group commit from many threads keeps seqs and versions contiguous", "[ledger][group]") {
   test::TempDir dir;
-  auto l = Open(test::LedgerAt(dir.Sub("events")));
+  auto l = OpenLedger(test::LedgerAt(dir.Sub("events")));
   const auto all = AppendFromThreads(*l, 16, 200);
   const uint64_t n = all.size();
   REQUIRE(n == 3200);
@@ -557,7 +552,7 @@ TEST_CASE("ledger: group commit from many threads keeps seqs and versions contig
 TEST_CASE("ledger: a directory open in this process is busy", "[ledger][lock]") {
   test::TempDir dir;
   const std::string path = dir.Sub("events");
-  auto first = Open(test::LedgerAt(path));
+  auto first = OpenLedger(test::LedgerAt(path));
   AppendOne(*first, test::Consent(1, "r"));
   std::unique_ptr<Ledger> second;
   Status s = Ledger::Open(test::LedgerAt(path), &second);
@@ -568,7 +563,7 @@ TEST_CASE("ledger: a directory open in this process is busy", "[ledger][lock]") 
   CHECK(first->LastSeq() == 1);  // the first one is unaffected
   AppendOne(*first, test::Consent(1, "r2"));
   first.reset();
-  auto third = Open(test::LedgerAt(path));
+  auto third = OpenLedger(test::LedgerAt(path));
   CHECK(third->LastSeq() == 2);
 }
 
@@ -591,7 +586,7 @@ TEST_CASE("ledger: a directory open in another process is busy", "[ledger][lock]
     reader.Drain(&lines);
     for (auto& line : lines) printed_max = std::max<uint64_t>(printed_max, std::stoull(line));
   }
-  auto l = Open(test::LedgerAt(path));  // the lock died with the process
+  auto l = OpenLedger(test::LedgerAt(path));  // the lock died with the process
   CHECK(l->LastSeq() >= printed_max);
 }
 
