@@ -103,7 +103,7 @@ struct LedgerOptions {
   // Tests only: storage faults injected under the event DB (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
   // Called on the writer thread after each durable group that appended an
-  // event, with the new last seq, once the group's callers are answered
+  // event, with the new last seq, before the group's callers are answered
   // (subscriptions wake on it; Accounts signs a tree head). Must not block.
   std::function<void(uint64_t last_seq)> on_commit;
 };

@@ -144,10 +144,12 @@ void LedgerImpl::WriterLoop() {
     space_cv_.notify_all();
     const uint64_t last_before = last_seq_.load();
     WriteGroup(group);
-    // In seq order, after the fsync (or the failure) of the whole group; the
-    // answers go before on_commit's work (a signed head), which no caller waits for.
-    for (Pending* p : group) p->done(std::move(p->status), std::move(p->results));
+    // on_commit first: a caller answered after it finds the group's signed
+    // tree head in place (Accounts signs there), so an auditor's head is
+    // never behind an acknowledged write.
     if (opt_.on_commit && last_seq_.load() != last_before) opt_.on_commit(last_seq_.load());
+    // In seq order, after the fsync (or the failure) of the whole group.
+    for (Pending* p : group) p->done(std::move(p->status), std::move(p->results));
     group.clear();
     owned.clear();
   }
