@@ -211,7 +211,7 @@ class LedgerImpl final : public Ledger {
   // answers Busy. On an error p is left with the caller.
   Status Enqueue(std::unique_ptr<Pending>& p, bool wait_for_space);
   void WriterLoop();
-  void WriteGroup(std::vector<Pending*>& group);
+  void WriteGroup(std::vector<std::unique_ptr<Pending>>& group);
   Status ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
                     std::unordered_map<uint64_t, uint64_t>* versions);
   Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,

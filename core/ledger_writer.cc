@@ -125,8 +125,7 @@ void LedgerImpl::AppendAsync(std::vector<Command> batch, AppendDone done) {
 }
 
 void LedgerImpl::WriterLoop() {
-  std::vector<std::unique_ptr<Pending>> owned;
-  std::vector<Pending*> group;
+  std::vector<std::unique_ptr<Pending>> group;
   for (;;) {
     {
       std::unique_lock<std::mutex> l(mu_);
@@ -135,8 +134,7 @@ void LedgerImpl::WriterLoop() {
       size_t n = 0;
       while (!queue_.empty() && n + queue_.front()->batch.size() <= opt_.group_commands_max) {
         n += queue_.front()->batch.size();
-        group.push_back(queue_.front().get());
-        owned.push_back(std::move(queue_.front()));
+        group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       queued_commands_ -= n;
@@ -149,16 +147,15 @@ void LedgerImpl::WriterLoop() {
     // never behind an acknowledged write.
     if (opt_.on_commit && last_seq_.load() != last_before) opt_.on_commit(last_seq_.load());
     // In seq order, after the fsync (or the failure) of the whole group.
-    for (Pending* p : group) p->done(std::move(p->status), std::move(p->results));
+    for (auto& p : group) p->done(std::move(p->status), std::move(p->results));
     group.clear();
-    owned.clear();
   }
 }
 
-void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
+void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
   ACC_ASSERT(!group.empty(), "the writer wakes only for queued commands");
   if (Status rs = ResumeAfterError(); !rs.ok()) {
-    for (Pending* p : group) p->status = rs;  // fail fast: nothing was tried
+    for (auto& p : group) p->status = rs;  // fail fast: nothing was tried
     return;
   }
   rocksdb::WriteBatch wb;
@@ -168,7 +165,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
   const int64_t now_ms = std::max(NowMs(), last_recorded_ms_);
   std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
   group_leaves_.clear();
-  for (Pending* p : group) p->status = ApplyBatch(p, tx, &next_seq, now_ms, &versions);
+  for (auto& p : group) p->status = ApplyBatch(p.get(), tx, &next_seq, now_ms, &versions);
   ACC_ASSERT(!opt_.merkle_tree || group_leaves_.size() == next_seq - first_seq,
              "one Merkle leaf per newly assigned seq");
   // The tree rows go last, once the group's refusals are known: leaves of
@@ -182,7 +179,7 @@ void LedgerImpl::WriteGroup(std::vector<Pending*>& group) {
     Status err = FromRocks(s, "event DB write");
     disk_full_.store(err.Is(Status::Code::kDiskFull));
     storage_error_.store(true);
-    for (Pending* p : group)
+    for (auto& p : group)
       if (p->status.ok()) p->status = err;
     version_cache_.clear();  // may hold versions that never became durable
     tree_.Reset();  // may hold nodes that never became durable

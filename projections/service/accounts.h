@@ -389,6 +389,9 @@ class Accounts {
   // reservation ends, a racing duplicate is answered with its account).
   Status CommitRegistration(std::vector<Ledger::Command> batch, const std::string& email, uint64_t id,
                             Done<RegisterResult> done);
+  // The checks every update passes (input, account active), then the key
+  // its profile is sealed under.
+  Status UpdateKey(uint64_t account_id, const ProfileChange& c, const Context& ctx, crypto::Key32* dek);
   Status CommitProfile(uint64_t account_id, const ProfileChange& c, const Context& ctx, const crypto::Key32& dek,
                        ReceiptDone done);
   // The receipt of ctx.request_id if it was used before with this content

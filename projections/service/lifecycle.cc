@@ -269,20 +269,23 @@ Status Accounts::CommitProfile(uint64_t id, const ProfileChange& c, const Contex
   }, std::move(done), ChangeContent(c, ctx.reason));
 }
 
-Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, ReceiptDone done) {
-  ACC_ASSERT(!c.email, "an email change takes the blocking Update (its blind-index row moves after the append)");
+Status Accounts::UpdateKey(uint64_t id, const ProfileChange& c, const Context& ctx, crypto::Key32* dek) {
   ACC_RETURN_IF_ERROR(CheckChange(c, ctx, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()));
   AccountState st;
   ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  return vault_->GetAccountKey(id, dek);
+}
+
+Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, ReceiptDone done) {
+  ACC_ASSERT(!c.email, "an email change takes the blocking Update (its blind-index row moves after the append)");
   crypto::Key32 dek;
-  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
+  ACC_RETURN_IF_ERROR(UpdateKey(id, c, ctx, &dek));
   return CommitProfile(id, c, ctx, dek, std::move(done));
 }
 
 Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx, Receipt* out) {
-  ACC_RETURN_IF_ERROR(CheckChange(c, ctx, ctx.occurred_at_ms ? ctx.occurred_at_ms : NowMs()));
-  AccountState st;
-  ACC_RETURN_IF_ERROR(ActiveState(id, &st));
+  crypto::Key32 dek;
+  ACC_RETURN_IF_ERROR(UpdateKey(id, c, ctx, &dek));
   // Only an email change needs the current email (the account's history is
   // read to find it); other updates stay one state read and one append.
   Pii old;
@@ -294,8 +297,6 @@ Status Accounts::Update(uint64_t id, const ProfileChange& c, const Context& ctx,
     ACC_RETURN_IF_ERROR(validate::CanonicalEmail(old.email, &old_email));
   }
   const bool moves = new_email != old_email;
-  crypto::Key32 dek;
-  ACC_RETURN_IF_ERROR(vault_->GetAccountKey(id, &dek));
   if (moves) ACC_RETURN_IF_ERROR(ReserveEmail(new_email, id));
   Status s = Await([&](ReceiptDone d) { return CommitProfile(id, c, ctx, dek, std::move(d)); }, out);
   // The blind index follows the email: the new row stays on success, the old one goes.

@@ -13,6 +13,7 @@
 #include <typeinfo>
 
 #include "core/crypto.h"
+#include "events/assert.h"
 #include "server/daemon/dispatch.h"
 
 namespace accountable {
@@ -277,23 +278,23 @@ Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool
   };
 }
 
-bool ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+Route ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
   const wire::Request* req = AsyncRequest(body, role);
   if (req && RouteOf(req) == Route::kInline) {
     DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
-    return true;
+    return Route::kInline;
   }
-  if (req || role != wire::Role::None) return false;
+  if (req) return Route::kHashing;
+  if (role != wire::Role::None) return Route::kBlocking;
   // Before Hello: the handshake (a SHA-256 and a compare) or its refusal.
   s->Complete(Process(body, role, &s->out_budget_));
-  return true;
+  return Route::kInline;
 }
 
-bool ServerImpl::StartOnWorker(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+void ServerImpl::StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
   const wire::Request* req = AsyncRequest(body, role);
-  if (!req) return false;
+  ACC_ASSERT(req != nullptr && RouteOf(req) == Route::kHashing, "Start routed this body to the hashing path");
   DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
-  return true;
 }
 
 Outcome ServerImpl::Process(const std::string& body, wire::Role role, MemoryBudget* connection) {

@@ -45,12 +45,13 @@ class ServerImpl final : public Server {
   boost::asio::thread_pool& workers() { return workers_; }
   MemoryBudget& budget() { return budget_; }
   // On the session's strand: answers what needs no worker (a bad frame,
-  // Hello, a refusal) and starts kInline commands; their answers reach
-  // s->Complete. False: the request belongs on the worker pool.
-  bool Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
-  // On a worker: starts a kHashing command (answer to s->Complete); false
-  // if the request is a blocking one, for Process.
-  bool StartOnWorker(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
+  // Hello, a refusal) and starts kInline commands, whose answers reach
+  // s->Complete (returns kInline). Otherwise returns where the request
+  // belongs on the worker pool: kHashing for StartHashing, kBlocking for
+  // Process.
+  Route Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
+  // On a worker: starts a kHashing command; its answer reaches s->Complete.
+  void StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
   // Runs on a worker: verify, authorize, execute. The Outcome's frame is
   // charged to budget() and to connection.
   Outcome Process(const std::string& body, wire::Role role, MemoryBudget* connection);

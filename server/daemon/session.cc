@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/crash_point.h"
+#include "core/crypto.h"
 #include "events/assert.h"
 #include "server/daemon/server_impl.h"
 
@@ -33,8 +34,12 @@ Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string a
       out_budget_(server->options().out_queue_bytes_max), watchdog_(socket_.get_executor()),
       slot_(socket_.get_executor()) {}
 
-// Frames still queued at a close, and the read buffer, were charged to the server's budget.
-Session::~Session() { server_->budget().Release(out_bytes_ + rbuf_.size()); }
+// Frames still queued at a close, and the read buffer, were charged to the
+// server's budget. The buffer held request bytes (passwords among them).
+Session::~Session() {
+  server_->budget().Release(out_bytes_ + rbuf_.size());
+  crypto::Wipe(&rbuf_);
+}
 
 void Session::Start() {
   auto self = shared_from_this();
@@ -208,15 +213,16 @@ void Session::Execute(std::string body, size_t charged) {
   // Complete. Argon2id and blocking requests go to the worker pool.
   // (Plain callbacks, not co_await co_spawn: g++ 12 destroys temporaries of a
   // co_await expression twice.)
-  if (server_->Start(body, role_, self)) {
+  const Route route = server_->Start(body, role_, self);
+  if (route == Route::kInline) {
     server_->budget().Release(charged);
     return;
   }
-  asio::post(server_->workers(), [self, role = role_, charged, body = std::move(body)] {
-    if (!self->server_->StartOnWorker(body, role, self)) {
-      Outcome o = self->server_->Process(body, role, &self->out_budget_);
-      self->Complete(std::move(o));
-    }
+  asio::post(server_->workers(), [self, route, role = role_, charged, body = std::move(body)] {
+    if (route == Route::kHashing)
+      self->server_->StartHashing(body, role, self);
+    else
+      self->Complete(self->server_->Process(body, role, &self->out_budget_));
     self->server_->budget().Release(charged);
   });
 }
