@@ -170,8 +170,9 @@ asio::awaitable<bool> Session::Handshake() {
   boost::system::error_code ec;
   co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
   if (!ec) co_return true;
-  // A plaintext client, an untrusted certificate, a scanner: nothing to
-  // answer in a protocol the peer does not speak. OpenSSL has sent its alert.
+  // A plaintext client, an untrusted certificate, a scanner: no frame to
+  // send in a protocol the peer does not speak (OpenSSL sends a TLS alert
+  // where the handshake got far enough for one).
   if (!closed_) spdlog::debug("TLS handshake failed: {}", ec.message());
   reading_done_ = true;
   MaybeFinish();
