@@ -26,6 +26,7 @@
 #include "projections/service/describe.h"
 #include "projections/service/history.h"
 #include "replay/certificate.h"
+#include "server/client/tls_flags.h"
 #include "replay/online.h"
 #include "replay/proofs.h"
 #include "replay/reports.h"
@@ -40,6 +41,7 @@ constexpr size_t kPageEvents = 4096;
 
 struct Args {
   std::string data = "data", key_dir, server, token_file, pubkey_file, file, until;
+  accountable::ClientTlsOptions tls;  // with --server
   bool json = false;
   uint64_t size = 0, seq = 0, old_size = 0, new_size = 0, account = 0;
 };
@@ -242,7 +244,7 @@ std::map<std::string, Command> OnlineCommands() {
     std::string token;
     if (a.token_file.empty()) return Status::InvalidArgument("--server needs --token-file (an auditor token)");
     ACC_RETURN_IF_ERROR(accountable::crypto::ReadTokenFile(a.token_file, &token));
-    Status s = accountable::Client::Connect(a.server, token, c);
+    Status s = accountable::Client::Connect(a.server, token, a.tls, c);
     accountable::crypto::Wipe(&token);
     return s;
   };
@@ -349,6 +351,7 @@ int main(int argc, char** argv) {
   app.add_option("--key-dir", a.key_dir, "key directory (default DATA/keys): KEK for PII, signing key for certificates");
   app.add_option("--server", a.server, "audit a running accountabled (HOST:PORT) instead of a directory");
   app.add_option("--token-file", a.token_file, "file with an auditor token (with --server)");
+  accountable::AddClientTlsFlags(app, a.tls);
   app.add_flag("--json", a.json, "checks print one JSON object");
   auto commands = DeclareCommands(app, a);
   try {
@@ -361,6 +364,10 @@ int main(int argc, char** argv) {
   std::string name;
   for (auto& [n, sub] : commands)
     if (sub->parsed()) name = n;
+  if (a.server.empty() && accountable::AnyClientTls(a.tls)) {
+    std::cerr << "error: the --tls-* options go with --server\n";
+    return 2;
+  }
   if (auto files = FileCommands(); files.count(name)) return Report(a.json, files[name](a));
   if (!a.server.empty()) {
     auto online = OnlineCommands();

@@ -9,6 +9,7 @@
 #include "projections/service/describe.h"
 #include "server/cli/cli_commands.h"
 #include "server/client/client.h"
+#include "server/client/tls_flags.h"
 
 namespace accountable::cli {
 namespace {
@@ -311,6 +312,7 @@ Status Remote::RetentionDue(int64_t as_of_ms, int within_days, int months, std::
 }  // namespace
 
 Status OpenBackend(const Globals& g, std::unique_ptr<Backend>* out) {
+  if (g.server.empty() && AnyClientTls(g.tls)) return Status::InvalidArgument("the --tls-* options go with --server");
   if (g.server.empty()) {
     std::unique_ptr<Accounts> a;
     ACC_RETURN_IF_ERROR(OpenAccounts(g, &a));
@@ -321,7 +323,7 @@ Status OpenBackend(const Globals& g, std::unique_ptr<Backend>* out) {
   std::string token;
   ACC_RETURN_IF_ERROR(crypto::ReadTokenFile(g.token_file, &token));
   std::unique_ptr<Client> c;
-  Status s = Client::Connect(g.server, token, &c);
+  Status s = Client::Connect(g.server, token, g.tls, &c);
   crypto::Wipe(&token);
   ACC_RETURN_IF_ERROR(s);
   *out = std::make_unique<Remote>(std::move(c));

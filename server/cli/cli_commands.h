@@ -26,12 +26,14 @@
 #include "events/status.h"
 #include "projections/service/accounts.h"
 #include "server/cli/cli_backend.h"
+#include "server/client/tls.h"
 
 namespace accountable::cli {
 
 struct Globals {
   std::string server;                        // HOST:PORT: remote mode
   std::string token_file;                    // remote mode: first word is the token
+  ClientTlsOptions tls;                      // remote mode over TLS
   std::string data_dir = "data";
   std::string key_dir;
   bool json = false;

@@ -5,6 +5,7 @@
 
 #include "core/no_core_dumps.h"
 #include "server/cli/cli_commands.h"
+#include "server/client/tls_flags.h"
 
 int main(int argc, char** argv) {
   using namespace accountable::cli;
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", g.data_dir, "data directory (embedded mode)")->capture_default_str();
   app.add_option("--server", g.server, "HOST:PORT of accountabled (remote mode)");
   app.add_option("--token-file", g.token_file, "remote mode: file whose first word is the token");
+  accountable::AddClientTlsFlags(app, g.tls);
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
   app.add_flag("--json", g.json, "one JSON object per line");
   app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(InRange(1, 10));

@@ -4,8 +4,12 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "events/fields.h"
+#include "server/client/tls.h"
 
 namespace accountable {
 
@@ -38,7 +42,8 @@ class ClientImpl final : public Client {
  public:
   explicit ClientImpl(size_t frame_bytes_max) : socket_(io_), frame_bytes_max_(frame_bytes_max) {}
 
-  Status Open(const std::string& host_port, const std::string& token) {
+  Status Open(const std::string& host_port, const std::string& token, const ClientTlsOptions& tls) {
+    ACC_RETURN_IF_ERROR(tls.Check());
     auto colon = host_port.rfind(':');
     if (colon == std::string::npos) return Status::InvalidArgument("server: HOST:PORT");
     boost::system::error_code ec;
@@ -47,12 +52,36 @@ class ClientImpl final : public Client {
     if (!ec) asio::connect(socket_, eps, ec);
     if (ec) return Status::IOError("connect " + host_port + ": " + ec.message());
     socket_.set_option(tcp::no_delay(true), ec);
+    if (tls.enabled()) ACC_RETURN_IF_ERROR(StartTls(host_port, tls));
     Reply r;
-    ACC_RETURN_IF_ERROR(Call(wire::Body::Hello, [&](flatbuffers::FlatBufferBuilder& f) {
+    Status s = Call(wire::Body::Hello, [&](flatbuffers::FlatBufferBuilder& f) {
       return wire::CreateHelloDirect(f, token.c_str(), "accountable-client").Union();
-    }, &r, ""));
+    }, &r, "");
+    // TLS 1.3 lets a client finish its handshake before the server has
+    // checked the client's certificate: a refusal shows up here.
+    if (!s.ok() && tls_)
+      return Status::IOError("the TLS session with " + host_port + " ended before Hello was answered (" + s.message() +
+                             "); a server with mutual TLS needs a client certificate signed by a CA it trusts");
+    ACC_RETURN_IF_ERROR(s);
     if (!r.status.ok()) return r.status;
     role_ = r.role;
+    return Status::OK();
+  }
+
+  Status StartTls(const std::string& host_port, const ClientTlsOptions& o) {
+    ACC_RETURN_IF_ERROR(tls_internal::MakeContext(o, &tls_context_));
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+    const std::string name = o.server_name.empty() ? host_port.substr(0, host_port.rfind(':')) : o.server_name;
+    SSL* ssl = tls_->native_handle();
+    boost::system::error_code ec;
+    asio::ip::make_address(name, ec);
+    // An IP address is matched against the certificate's IP entries; a
+    // name is sent as SNI and matched against its DNS names.
+    const bool set = ec ? SSL_set_tlsext_host_name(ssl, name.c_str()) == 1 && SSL_set1_host(ssl, name.c_str()) == 1
+                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+    if (!set) return Status::InvalidArgument("TLS: cannot check the server's certificate for " + name);
+    tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return Status::IOError("TLS handshake with " + host_port + " failed: " + tls_internal::Failure(ssl, ec));
     return Status::OK();
   }
 
@@ -67,20 +96,24 @@ class ClientImpl final : public Client {
 
   Status SendRaw(std::string_view bytes) override {
     boost::system::error_code ec;
-    asio::write(socket_, asio::buffer(bytes.data(), bytes.size()), ec);
+    const auto b = asio::buffer(bytes.data(), bytes.size());
+    if (tls_)
+      asio::write(*tls_, b, ec);
+    else
+      asio::write(socket_, b, ec);
     return ec ? Status::IOError("send: " + ec.message()) : Status::OK();
   }
 
   Status Receive(Reply* out) override {
     uint8_t header[wire::kFrameHeaderBytes];
     boost::system::error_code ec;
-    asio::read(socket_, asio::buffer(header), ec);
+    ReadAll(asio::buffer(header), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
     uint32_t body_bytes = wire::DecodeLength(header);
     if (body_bytes == 0 || body_bytes > frame_bytes_max_)
       return Status::Corruption("response frame length out of range");
     std::string body(body_bytes, '\0');
-    asio::read(socket_, asio::buffer(body), ec);
+    ReadAll(asio::buffer(body), ec);
     if (ec) return Status::IOError("receive: " + ec.message());
     const wire::Response* r;
     ACC_RETURN_IF_ERROR(wire::ParseResponse(body, &r));
@@ -117,8 +150,17 @@ class ClientImpl final : public Client {
   wire::Role role() const override { return role_; }
 
  private:
+  void ReadAll(asio::mutable_buffer b, boost::system::error_code& ec) {
+    if (tls_)
+      asio::read(*tls_, b, ec);
+    else
+      asio::read(socket_, b, ec);
+  }
+
   asio::io_context io_;
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain TCP
   size_t frame_bytes_max_;
   uint64_t next_corr_ = 0;
   wire::Role role_ = wire::Role::None;
@@ -128,8 +170,13 @@ class ClientImpl final : public Client {
 
 Status Client::Connect(const std::string& host_port, const std::string& token, std::unique_ptr<Client>* out,
                        size_t frame_bytes_max) {
+  return Connect(host_port, token, ClientTlsOptions(), out, frame_bytes_max);
+}
+
+Status Client::Connect(const std::string& host_port, const std::string& token, const ClientTlsOptions& tls,
+                       std::unique_ptr<Client>* out, size_t frame_bytes_max) {
   auto c = std::make_unique<ClientImpl>(frame_bytes_max);
-  ACC_RETURN_IF_ERROR(c->Open(host_port, token));
+  ACC_RETURN_IF_ERROR(c->Open(host_port, token, tls));
   *out = std::move(c);
   return Status::OK();
 }

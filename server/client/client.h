@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "events/status.h"
+#include "server/client/tls.h"
 #include "server/client/wire.h"
 
 namespace accountable {
@@ -43,6 +44,10 @@ class Client {
   // Connects and authenticates; AuthFailed for an unknown token.
   static Status Connect(const std::string& host_port, const std::string& token, std::unique_ptr<Client>* out,
                         size_t frame_bytes_max = wire::kFrameBytesMaxDefault);
+  // The same over TLS 1.3 when tls.enabled() (server/client/tls.h); an
+  // IOError that says why for a refused certificate on either side.
+  static Status Connect(const std::string& host_port, const std::string& token, const ClientTlsOptions& tls,
+                        std::unique_ptr<Client>* out, size_t frame_bytes_max = wire::kFrameBytesMaxDefault);
   virtual ~Client() = default;
 
   virtual Status Send(wire::Body type, const BodyFn& body, uint64_t* correlation_id,

@@ -14,6 +14,8 @@
 
 #include "core/no_core_dumps.h"
 #include "server/daemon/server.h"
+#include "server/daemon/tls.h"
+#include "server/daemon/tls_flags.h"
 
 namespace {
 
@@ -89,12 +91,14 @@ int main(int argc, char** argv) {
   Flags f;
   ServerOptions so;
   AddLimits(app, f, so);
+  AddTlsFlags(app, so);
   CLI11_PARSE(app, argc, argv);
   Status s = ParseListen(f.listen, &so);
   so.sweep_interval_ms = f.sweep_interval_s * 1000;
   so.sign_interval_ms = f.sign_interval_ms;
   const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
   if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.token_digests);
+  if (s.ok()) s = CheckTransport(so);  // before the ledger opens: a refused start changes nothing
   if (!s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;

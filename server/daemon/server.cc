@@ -107,6 +107,8 @@ ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
 }
 
 Status ServerImpl::Listen() {
+  ACC_RETURN_IF_ERROR(CheckTransport(opt_));
+  ACC_RETURN_IF_ERROR(MakeServerTlsContext(opt_, &tls_));
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(opt_.host, ec);
   if (ec) return Status::InvalidArgument("listen: not an IP address: " + opt_.host);
@@ -155,7 +157,7 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!ec && !stopping_ && Admit(address)) {
-        session = std::make_shared<Session>(this, std::move(s), address);
+        session = std::make_shared<Session>(this, std::move(s), address, tls_.get());
         sessions_[session.get()] = session;
       }
     }
@@ -163,9 +165,11 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
       session->Start();
       continue;
     }
-    // Over the limit: say why, then close. Small frame, so a blocking write is fine.
+    // Over the limit: say why, then close. Small frame, so a blocking write
+    // is fine. Not over TLS: that would cost a handshake, the very load
+    // the limit sheds; the client sees the connection closed.
     std::string f = wire::ResponseFrame(0, Status::Busy("connection limit reached"));
-    asio::write(s, asio::buffer(f), ec);
+    if (!tls_) asio::write(s, asio::buffer(f), ec);
     s.close(ec);
   }
 }

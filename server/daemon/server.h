@@ -62,6 +62,13 @@ struct ServerOptions {
   // Set to AccountsOptions::sign_interval_ms: when > 0, a timer signs the
   // log's tail that the commit path left unsigned. 0: no timer.
   int64_t sign_interval_ms = 0;
+  // TLS (docs/operations.md, "TLS"): with a PEM certificate chain and its
+  // PEM private key (mode 0600 or stricter) every connection is TLS 1.3 and
+  // the handshake counts against handshake_timeout_ms. With a client CA as
+  // well, a client certificate that chains to it is required (mutual TLS).
+  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
+  // Without TLS only a loopback host is accepted, unless this is set.
+  bool insecure_plaintext = false;
   // TokenDigest(token) -> role. Only digests: the server never holds a
   // token's plaintext beyond LoadTokens and the Hello that presents it.
   std::map<std::string, wire::Role> token_digests;

@@ -18,6 +18,7 @@
 #include "server/daemon/dispatch.h"
 #include "server/daemon/server.h"
 #include "server/daemon/session.h"
+#include "server/daemon/tls.h"
 
 namespace accountable {
 
@@ -87,6 +88,8 @@ class ServerImpl final : public Server {
 
   ServerOptions opt_;
   Accounts* accounts_;
+  // Null for plain TCP. Before io_: sessions (destroyed with io_) use it.
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   boost::asio::thread_pool workers_;
   boost::asio::ip::tcp::acceptor acceptor_;

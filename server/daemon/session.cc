@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "core/crash_point.h"
 #include "core/crypto.h"
 #include "events/assert.h"
@@ -27,17 +29,21 @@ constexpr size_t kSubscribePageBytes = 512 << 10;
 constexpr size_t kBodyChunkBytes = 4096;
 // A connection's read buffer: about 30 pipelined commands of a forum's size.
 constexpr size_t kReadBufferBytes = 8192;
+// One TLS record's worth of plaintext: more in one write saves nothing.
+constexpr size_t kTlsWriteBytes = 16 << 10;
 }
 
-Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address)
+Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address, asio::ssl::context* tls)
     : server_(server), socket_(std::move(socket)), address_(std::move(address)),
       out_budget_(server->options().out_queue_bytes_max), watchdog_(socket_.get_executor()),
-      slot_(socket_.get_executor()) {}
+      slot_(socket_.get_executor()) {
+  if (tls) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
+}
 
 // Frames still queued at a close, and the read buffer, were charged to the
 // server's budget. The buffer held request bytes (passwords among them).
 Session::~Session() {
-  server_->budget().Release(out_bytes_ + rbuf_.size());
+  server_->budget().Release(out_bytes_ + rbuf_.size() + (tls_ ? kTlsWriteBytes : 0));
   crypto::Wipe(&rbuf_);
 }
 
@@ -46,7 +52,7 @@ void Session::Start() {
   // Always granted: connections are capped (connections_max plus
   // unauthenticated_max), so read buffers take at most 8 KiB times those.
   rbuf_.resize(kReadBufferBytes);
-  server_->budget().Charge(rbuf_.size());
+  server_->budget().Charge(rbuf_.size() + (tls_ ? kTlsWriteBytes : 0));
   boost::system::error_code ec;
   // Pipelined responses must not wait for the client's delayed ACK (~40 ms).
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -112,6 +118,7 @@ asio::awaitable<void> Session::ReadLoop() {
   // is thrown here is a bug, and CrashOnException aborts the process rather
   // than serve on from a state nobody reasoned about.
   boost::system::error_code ec;
+  if (tls_ && !co_await Handshake()) co_return;
   for (;;) {
     co_await WaitForSlot();
     if (closed_ || reading_done_) co_return;
@@ -156,6 +163,27 @@ asio::awaitable<void> Session::ReadLoop() {
   MaybeFinish();
 }
 
+// The handshake runs under the watchdog's handshake deadline like Hello
+// does: a client that stalls it is closed at handshake_timeout_ms and its
+// unauthenticated slot freed.
+asio::awaitable<bool> Session::Handshake() {
+  boost::system::error_code ec;
+  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  if (!ec) co_return true;
+  // A plaintext client, an untrusted certificate, a scanner: no frame to
+  // send in a protocol the peer does not speak (OpenSSL sends a TLS alert
+  // where the handshake got far enough for one).
+  if (!closed_) spdlog::debug("TLS handshake failed: {}", ec.message());
+  reading_done_ = true;
+  MaybeFinish();
+  co_return false;
+}
+
+asio::awaitable<size_t> Session::ReadSome(asio::mutable_buffer b, boost::system::error_code& ec) {
+  if (tls_) return tls_->async_read_some(b, asio::redirect_error(use_awaitable, ec));
+  return socket_.async_read_some(b, asio::redirect_error(use_awaitable, ec));
+}
+
 asio::awaitable<bool> Session::FillSome() {
   if (rpos_ == rend_) rpos_ = rend_ = 0;
   if (rpos_ > 0) {
@@ -165,8 +193,7 @@ asio::awaitable<bool> Session::FillSome() {
   }
   ACC_ASSERT(rend_ < rbuf_.size(), "a partial header is smaller than the read buffer");
   boost::system::error_code ec;
-  const size_t n = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                                                    asio::redirect_error(use_awaitable, ec));
+  const size_t n = co_await ReadSome(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
   rend_ += n;
   co_return !ec;
 }
@@ -191,8 +218,7 @@ asio::awaitable<Session::Read> Session::ReadBody(size_t body_bytes, std::string*
       got += n;
       continue;
     }
-    const size_t n = co_await socket_.async_read_some(asio::buffer(body->data() + got, body->size() - got),
-                                                      asio::redirect_error(use_awaitable, ec));
+    const size_t n = co_await ReadSome(asio::buffer(body->data() + got, body->size() - got), ec);
     if (ec) co_return Read::kFailed;
     got += n;
   }
@@ -304,12 +330,9 @@ void Session::WriteNext() {
   // Every queued frame in one gather write (one writev): the answers of a
   // group commit leave together, however many this connection pipelined.
   constexpr size_t kFramesPerWriteMax = 256;
-  std::vector<asio::const_buffer> frames;
-  for (size_t i = 0; i < out_.size() && i < kFramesPerWriteMax; ++i) frames.push_back(asio::buffer(out_[i]));
   writing_ = true;
-  writing_frames_ = frames.size();
   auto self = shared_from_this();
-  asio::async_write(socket_, frames, [self](boost::system::error_code ec, size_t) {
+  auto done = [self](boost::system::error_code ec, size_t) {
     self->writing_ = false;
     ++self->writes_;
     for (; self->writing_frames_ > 0; --self->writing_frames_) {
@@ -324,7 +347,22 @@ void Session::WriteNext() {
     self->WriteNext();
     if (self->subscribed_) self->Pump();
     self->MaybeFinish();
-  });
+  };
+  if (tls_) {
+    // A large first frame goes alone, uncopied; small ones are gathered.
+    writing_frames_ = 1;
+    if (out_.front().size() >= kTlsWriteBytes)
+      return asio::async_write(*tls_, asio::buffer(out_.front()), std::move(done));
+    tls_out_.assign(out_.front());
+    for (; writing_frames_ < out_.size() && tls_out_.size() + out_[writing_frames_].size() <= kTlsWriteBytes;
+         ++writing_frames_)
+      tls_out_ += out_[writing_frames_];
+    return asio::async_write(*tls_, asio::buffer(tls_out_), std::move(done));
+  }
+  std::vector<asio::const_buffer> frames;
+  for (size_t i = 0; i < out_.size() && i < kFramesPerWriteMax; ++i) frames.push_back(asio::buffer(out_[i]));
+  writing_frames_ = frames.size();
+  asio::async_write(socket_, frames, std::move(done));
 }
 
 void Session::Wake() {

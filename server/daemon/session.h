@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include <deque>
 #include <memory>
@@ -32,7 +33,9 @@ struct Outcome {
 
 class Session final : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerImpl* server, boost::asio::ip::tcp::socket socket, std::string address);
+  // tls: the server's context for a TLS listener, null for plain TCP.
+  Session(ServerImpl* server, boost::asio::ip::tcp::socket socket, std::string address,
+          boost::asio::ssl::context* tls);
   ~Session();
   void Start();
   void Shutdown();   // stop reading; close once in-flight responses are out
@@ -42,6 +45,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   using Timer = boost::asio::steady_timer;
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> Watchdog();
+  boost::asio::awaitable<bool> Handshake();  // TLS only; false: close
+  // One read from the transport (TLS or the plain socket) into b.
+  boost::asio::awaitable<size_t> ReadSome(boost::asio::mutable_buffer b, boost::system::error_code& ec);
   enum class Read { kDone, kFailed, kOverBudget };
   // Reads a body of body_bytes into *body, charging *charged to the server's
   // budget: first what is buffered, then from the socket.
@@ -67,6 +73,12 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   ServerImpl* server_;
   boost::asio::ip::tcp::socket socket_;
+  // Over socket_ when the listener is TLS; reads and writes go through it.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  // A TLS write takes small frames copied together: one record and one
+  // send for many frames, as writev does for plain TCP (OpenSSL writes one
+  // buffer at a time). Charged to the server's budget like rbuf_.
+  std::string tls_out_;
   // Bytes received and not yet parsed: rbuf_[rpos_, rend_). One read takes
   // every frame a pipelining client has sent, not a header and a body at a
   // time. Charged to the server's budget while the session lives.

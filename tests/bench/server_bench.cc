@@ -174,7 +174,7 @@ double Percentile(const std::vector<uint32_t>& sorted, double p) {
 
 void AddOptions(CLI::App& app, Config& c) {
   bench::LoadConfig& l = c.load;
-  app.add_option("--server", l.server, "HOST:PORT")->capture_default_str();
+  app.add_option("--server", l.server, "HOST:PORT (plain TCP: the benchmark does not speak TLS)")->capture_default_str();
   app.add_option("--token", l.token, "writer token");
   app.add_option("--token-file", c.token_file, "token file; the first writer token is used");
   app.add_option("--connections", l.connections)->check(CLI::Range(1, 4096))->capture_default_str();
