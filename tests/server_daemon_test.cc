@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "replay/proofs.h"
+#include "tests/daemon_process.h"
 #include "tests/server_test_util.h"
 
 namespace {
@@ -81,80 +82,7 @@ TEST_CASE("server: a token file that group or others may read is refused, naming
   CHECK(t.size() == 1);
 }
 
-// accountabled as a process: stdout is a pipe, SIGTERM stops it. `env`
-// adds NAME=VALUE entries to ours (ACCOUNTABLE_CRASH_AT, say).
-class Daemon {
- public:
-  explicit Daemon(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    int fds[2];
-    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    // Built before fork: the child may make only async-signal-safe calls.
-    std::vector<char*> envp;
-    for (char** e = environ; *e != nullptr; ++e)
-      if (std::strncmp(*e, "ACCOUNTABLE_CRASH_AT=", 21) != 0) envp.push_back(*e);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::dup2(fds[1], STDERR_FILENO);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(out_);
-  }
-  pid_t pid() const { return pid_; }
-  // The port from "listening on HOST:PORT"; 0 if the process ended first.
-  uint16_t WaitListening() {
-    test::LineReader reader(out_);
-    const std::regex re("listening on [0-9.]+:([0-9]+)");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    std::vector<std::string> lines;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!reader.Poll(100, &lines)) return 0;
-      for (auto& l : lines) {
-        std::smatch m;
-        if (std::regex_search(l, m, re)) return static_cast<uint16_t>(std::stoi(m[1]));
-      }
-      lines.clear();
-    }
-    return 0;
-  }
-  // Signals (if sig) and waits up to 30 s; the exit code, or -1.
-  int Exit(int sig) {
-    if (sig) ::kill(pid_, sig);
-    std::optional<int> status = Wait();
-    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-  }
-  // Waits up to 30 s for the process to end by itself; its wait status.
-  std::optional<int> Wait() {
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return std::nullopt;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
+using test::Daemon;
 
 TEST_CASE("server: accountabled serves clients and stops cleanly on SIGTERM", "[server]") {
   test::TempDir dir;

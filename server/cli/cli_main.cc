@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   Globals g;
   app.add_option("--data", g.data_dir, "data directory (embedded mode)")->capture_default_str();
   app.add_option("--server", g.server, "HOST:PORT of accountabled (remote mode)");
-  app.add_option("--token-file", g.token_file, "remote mode: file whose first word is the token");
+  app.add_option("--token-file", g.token_file,
+                 "remote mode: file whose first word is the token; `token` commands: the server's token file");
   accountable::AddClientTlsFlags(app, g.tls);
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
   app.add_flag("--json", g.json, "one JSON object per line");
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   AttachAccountCommands(app, g, &selected);
   AttachLifecycleCommands(app, g, &selected);
   AttachComplianceCommands(app, g, &selected);
+  AttachTokenCommands(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

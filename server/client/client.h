@@ -61,8 +61,8 @@ class Client {
 };
 
 // Maps a response code to a Status (0..11 are Status codes; protocol codes
-// 64+ become IOError with their message, except kNotAuthenticated/kForbidden
-// which become AuthFailed / Refused).
+// 64+ become IOError with their message, except kNotAuthenticated and
+// kTokenRevoked, which become AuthFailed, and kForbidden, Refused).
 Status StatusFromCode(uint8_t code, std::string message);
 
 }  // namespace accountable

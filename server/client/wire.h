@@ -37,6 +37,7 @@ enum class ProtocolCode : uint8_t {
   kFrameTooLarge = 71,      // length prefix above the limit; connection closed
   kResponseOverBudget = 72, // a response (or Batch result) over its budget; not sent
   kRequestOverBudget = 73,  // the server's buffer budget is used up; connection closed
+  kTokenRevoked = 74,       // a token reload revoked this connection's token; connection closed
 };
 
 uint32_t DecodeLength(const uint8_t header[kFrameHeaderBytes]);

@@ -1,18 +1,15 @@
 // accountabled: the Accountable server. Every limit is a flag; a config file
 // (--config, INI or TOML "key = value" lines with the same names) can set them.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
-
-// Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <charconv>
 #include <memory>
 
 #include "core/no_core_dumps.h"
+#include "server/daemon/daemon_tokens.h"
 #include "server/daemon/server.h"
 #include "server/daemon/tls.h"
 #include "server/daemon/tls_flags.h"
@@ -47,7 +44,8 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
   app.add_option("--data", f.data)->capture_default_str();
   app.add_option("--key-dir", f.key_dir, "default DATA/keys");
   app.add_option("--listen", f.listen)->capture_default_str();
-  app.add_option("--token-file", f.token_file, "TOKEN ROLE lines; default DATA/keys/tokens");
+  app.add_option("--token-file", f.token_file,
+                 "token digests (docs/protocol.md); default KEY_DIR/tokens, created on a first start");
   app.add_option("--argon2-ops", f.argon2_ops)->check(CLI::Range(1, 10))->capture_default_str();
   app.add_option("--argon2-mem-mib", f.argon2_mem_mib)->check(CLI::Range(8, 1024))->capture_default_str();
   app.add_option("--grace-days", f.grace_days)->check(CLI::Range(0.0, 365.0))->capture_default_str();
@@ -87,6 +85,9 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
 int main(int argc, char** argv) {
   using namespace accountable;
   if (!DisableCoreDumps()) spdlog::warn("could not disable core dumps");
+  // Everything the server creates (stores, keys, tokens, backups) is for
+  // its own user only, whatever umask it was started with.
+  ::umask(077);
   CLI::App app{"accountabled: the Accountable ledger server"};
   Flags f;
   ServerOptions so;
@@ -97,8 +98,10 @@ int main(int argc, char** argv) {
   so.sweep_interval_ms = f.sweep_interval_s * 1000;
   so.sign_interval_ms = f.sign_interval_ms;
   const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
-  if (s.ok()) s = LoadTokens(f.token_file.empty() ? key_dir + "/tokens" : f.token_file, &so.token_digests);
   if (s.ok()) s = CheckTransport(so);  // before the ledger opens: a refused start changes nothing
+  const TokenPaths tp{f.data, key_dir, f.token_file.empty() ? key_dir + "/tokens" : f.token_file,
+                      !f.token_file.empty()};
+  if (s.ok()) s = FirstStartTokens(tp, &so.token_digests);
   if (!s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
     if (server) server->OnCommit(last);
   };
   std::unique_ptr<Accounts> accounts;
+  SignalLoop signals(tp.token_file);  // SIGHUP reloads tokens; handled from here on
   s = Accounts::Open(ao, &accounts);
   if (s.ok()) s = Server::Start(so, accounts.get(), &server);
   if (!s.ok()) {
@@ -124,10 +128,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("accountabled listening on {}:{} (data {}, {} tokens, last seq {})", so.host, server->port(), f.data,
                so.token_digests.size(), accounts->ledger().LastSeq());
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int sig) { spdlog::info("signal {}: stopping", sig); });
-  signals_io.run();
+  signals.Run(server.get());
   server->Stop();
   s = accounts->Close();
   if (s.ok()) {

@@ -22,8 +22,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-constexpr size_t kTokenBytesMin = 16;
-constexpr size_t kTokenFileBytesMax = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
 // The erasure timer wakes at least this often, so a wall clock that jumped
 // cannot delay an erasure by more than this.
@@ -52,58 +50,10 @@ void CrashOnException::operator()(std::exception_ptr e) const {
   std::abort();
 }
 
-std::string TokenDigest(std::string_view token) { return crypto::Sha256(token); }
-
-namespace {
-
-// The next whitespace-separated word of *line, consumed.
-std::string_view NextWord(std::string_view* line) {
-  const size_t from = line->find_first_not_of(" \t\r");
-  if (from == std::string_view::npos) {
-    *line = {};
-    return {};
-  }
-  line->remove_prefix(from);
-  const size_t to = std::min(line->find_first_of(" \t\r"), line->size());
-  std::string_view word = line->substr(0, to);
-  line->remove_prefix(to);
-  return word;
-}
-
-}  // namespace
-
-Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out) {
-  // Parsed in place with views: the file's bytes are the only plaintext
-  // copy, wiped before returning.
-  std::string text;
-  Status s = crypto::ReadSecretFile(path, kTokenFileBytesMax, &text);
-  if (s.Is(Status::Code::kNotFound)) return Status::NotFound("cannot open token file " + path);
-  ACC_RETURN_IF_ERROR(s);
-  std::string_view rest = text;
-  for (size_t n = 1; s.ok() && !rest.empty(); ++n) {
-    const size_t eol = std::min(rest.find('\n'), rest.size());
-    std::string_view line = rest.substr(0, eol);
-    rest.remove_prefix(std::min(eol + 1, rest.size()));
-    const std::string_view token = NextWord(&line);
-    if (token.empty() || token[0] == '#') continue;
-    const std::string_view role = NextWord(&line);
-    wire::Role r = role == "writer" ? wire::Role::Writer : role == "auditor" ? wire::Role::Auditor
-                   : role == "admin" ? wire::Role::Admin : wire::Role::None;
-    if (r == wire::Role::None)
-      s = Status::InvalidArgument(path + " line " + std::to_string(n) + ": role must be writer, auditor or admin");
-    else if (token.size() < kTokenBytesMin)
-      s = Status::InvalidArgument(path + " line " + std::to_string(n) + ": token shorter than 16 bytes");
-    else
-      (*out)[TokenDigest(token)] = r;
-  }
-  crypto::Wipe(&text);
-  return s;
-}
-
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
     : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
       deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_), budget_(o.buffer_bytes_max) {
-  for (const auto& [digest, role] : o.token_digests) token_hashes_.emplace_back(digest, role);
+  tokens_ = std::make_shared<const Tokens>(o.token_digests.begin(), o.token_digests.end());
 }
 
 Status ServerImpl::Listen() {
@@ -256,12 +206,82 @@ void ServerImpl::SignIfBehind() {
   if (!s.ok()) spdlog::error("signing the tree head failed: {}", s.ToString());
 }
 
-wire::Role ServerImpl::Authenticate(std::string_view token) const {
-  const std::string h = TokenDigest(token);
+wire::Role ServerImpl::Authenticate(std::string_view token, Outcome* o) const {
+  std::string h = TokenDigest(token);
+  std::shared_ptr<const Tokens> tokens;
+  {
+    std::lock_guard<std::mutex> l(tokens_mu_);
+    tokens = tokens_;
+    o->token_generation = tokens_generation_.load(std::memory_order_relaxed);
+  }
   wire::Role granted = wire::Role::None;
-  for (const auto& [hash, role] : token_hashes_)  // every entry, so timing says nothing
+  for (const auto& [hash, role] : *tokens)  // every entry, so timing says nothing
     if (sodium_memcmp(hash.data(), h.data(), hash.size()) == 0) granted = role;
+  if (granted != wire::Role::None) o->token_digest = std::move(h);
   return granted;
+}
+
+bool ServerImpl::StillValid(Session* s, wire::Role role) const {
+  std::lock_guard<std::mutex> l(tokens_mu_);
+  bool valid = false;
+  if (s->token_digest_.size() != 32) return false;  // SHA-256; every session that has a role has one
+  for (const auto& [hash, r] : *tokens_)
+    if (sodium_memcmp(hash.data(), s->token_digest_.data(), hash.size()) == 0 && r == role) valid = true;
+  if (valid) s->token_generation_ = tokens_generation_.load(std::memory_order_relaxed);
+  return valid;
+}
+
+void ServerImpl::RefuseRevoked(const std::string& body, const std::shared_ptr<Session>& s) {
+  const wire::Request* req = nullptr;
+  Outcome o;
+  o.corr = wire::ParseRequest(body, &req).ok() ? req->correlation_id() : 0;
+  o.frame = wire::ResponseFrame(o.corr, static_cast<uint8_t>(wire::ProtocolCode::kTokenRevoked),
+                                "this connection's token was revoked; connect again with a valid token");
+  o.close = true;
+  budget_.Charge(o.frame.size());
+  s->out_budget_.Charge(o.frame.size());
+  spdlog::info("closing a connection from {}: a token reload revoked its token", s->address_);
+  s->Complete(std::move(o));
+}
+
+size_t ServerImpl::ReplaceTokens(std::map<std::string, wire::Role> token_digests) {
+  auto fresh = std::make_shared<const Tokens>(token_digests.begin(), token_digests.end());
+  size_t gone = 0;
+  {
+    std::lock_guard<std::mutex> l(tokens_mu_);
+    for (const auto& [hash, role] : *tokens_) {  // removed, or given another role
+      const auto it = token_digests.find(hash);
+      gone += it == token_digests.end() || it->second != role ? 1 : 0;
+    }
+    tokens_ = std::move(fresh);
+    tokens_generation_.fetch_add(1, std::memory_order_release);
+  }
+  if (gone > 0) CutRevokedSubscribers();
+  return gone;
+}
+
+void ServerImpl::CutRevokedSubscribers() {
+  std::vector<std::shared_ptr<Session>> subs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Session* s : subscribers_) {
+      auto it = sessions_.find(s);
+      if (it == sessions_.end()) continue;
+      if (auto p = it->second.lock()) subs.push_back(std::move(p));
+    }
+  }
+  // A subscriber may never send another request: end its stream now, on
+  // its strand, as a too-slow subscriber's is ended.
+  for (auto& s : subs)
+    asio::post(s->socket_.get_executor(), [this, s] {
+      if (!s->subscribed_ || s->closed_ || StillValid(s.get(), s->role_)) return;
+      s->Send(wire::ResponseFrame(s->sub_corr_, static_cast<uint8_t>(wire::ProtocolCode::kTokenRevoked),
+                                  "this connection's token was revoked; connect again with a valid token"));
+      spdlog::info("closing a subscription from {}: a token reload revoked its token", s->address_);
+      s->subscribed_ = false;
+      s->reading_done_ = true;
+      s->MaybeFinish();
+    });
 }
 
 const wire::Request* ServerImpl::AsyncRequest(const std::string& body, wire::Role role) const {
@@ -283,6 +303,12 @@ Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool
 }
 
 Route ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+  // One atomic load per request; the set is searched only after a reload.
+  if (role != wire::Role::None && s->token_generation_ != tokens_generation_.load(std::memory_order_acquire) &&
+      !StillValid(s.get(), role)) {
+    RefuseRevoked(body, s);
+    return Route::kInline;
+  }
   const wire::Request* req = AsyncRequest(body, role);
   if (req && RouteOf(req) == Route::kInline) {
     DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
@@ -322,7 +348,7 @@ Outcome ServerImpl::Decide(const std::string& body, wire::Role role, ResponseBud
   o.corr = corr;
   if (req->body_type() == wire::Body::Hello) {
     auto* h = req->body_as_Hello();
-    o.granted = Authenticate(h->token() ? h->token()->string_view() : std::string_view());
+    o.granted = Authenticate(h->token() ? h->token()->string_view() : std::string_view(), &o);
     wire::ResponseFields f;
     f.role = o.granted;
     o.frame = o.granted == wire::Role::None ? wire::ResponseFrame(corr, Status::AuthFailed("unknown token"))

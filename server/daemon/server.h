@@ -70,18 +70,19 @@ struct ServerOptions {
   // Without TLS only a loopback host is accepted, unless this is set.
   bool insecure_plaintext = false;
   // TokenDigest(token) -> role. Only digests: the server never holds a
-  // token's plaintext beyond LoadTokens and the Hello that presents it.
+  // token's plaintext beyond the Hello that presents it. Replaced while
+  // running by Server::ReplaceTokens.
   std::map<std::string, wire::Role> token_digests;
 };
 
 // SHA-256 of a token: what ServerOptions::token_digests holds. Tokens are at
 // least 16 random bytes, so an unkeyed digest reveals nothing useful.
+// (server/daemon/daemon_tokens.cc, as LoadTokens.)
 std::string TokenDigest(std::string_view token);
 
-// Token file: one "TOKEN ROLE" per line (role: writer | auditor | admin),
-// '#' comments. Tokens must be at least 16 bytes. The file must be mode 0600
-// or stricter (crypto::ReadSecretFile). Fills *out with TokenDigest -> role
-// and wipes every plaintext copy it made.
+// Reads the token file (format: server/daemon/token_file.h; mode 0600 or
+// stricter) into TokenDigest -> role, converting (and logging the count of)
+// plaintext "TOKEN ROLE" lines as tokens::Load does.
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out);
 
 class Server {
@@ -91,6 +92,12 @@ class Server {
   virtual uint16_t port() const = 0;
   // Wakes subscribers; wire it to AccountsOptions::on_commit.
   virtual void OnCommit(uint64_t last_seq) = 0;
+  // Swaps in a new token set (SIGHUP). New Hellos see it at once; a
+  // connection whose token it no longer holds (or holds with another role)
+  // gets code 74 (token_revoked) on its next request and is closed; others
+  // are untouched, and subscriptions on revoked connections end at once.
+  // Returns how many old tokens the new set lacks or gives another role.
+  virtual size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) = 0;
   // Stops accepting, lets in-flight commands finish and their responses go
   // out, then closes every connection. Idempotent.
   virtual void Stop() = 0;

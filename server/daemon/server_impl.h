@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -38,6 +39,7 @@ class ServerImpl final : public Server {
   Status Listen();
   uint16_t port() const override { return port_; }
   void OnCommit(uint64_t last_seq) override;
+  size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) override;
   void Stop() override;
 
   // For sessions.
@@ -78,7 +80,17 @@ class ServerImpl final : public Server {
   // earliest, the sweep failed and the next try waits kDeletionRetryMs.
   void ArmDeletionTimer(int64_t fired_ms = 0);
   void OnDeletionTimer(int64_t deadline_ms);
-  wire::Role Authenticate(std::string_view token) const;
+  using Tokens = std::vector<std::pair<std::string, wire::Role>>;
+  // The role of token (None if unknown) and, in *o, its digest and the
+  // token set's generation, so the session can tell a later revocation.
+  wire::Role Authenticate(std::string_view token, Outcome* o) const;
+  // On s's strand, for an authenticated session: false if a reload since its
+  // Hello removed its token or changed its role.
+  bool StillValid(Session* s, wire::Role role) const;
+  // Ends, with code 74 and a close, every subscription whose token is gone.
+  void CutRevokedSubscribers();
+  // Answers body with code 74 and closes s.
+  void RefuseRevoked(const std::string& body, const std::shared_ptr<Session>& s);
   // The verified, authenticated request of body with a route other than
   // kBlocking, or nullptr (Process answers it).
   const wire::Request* AsyncRequest(const std::string& body, wire::Role role) const;
@@ -99,8 +111,11 @@ class ServerImpl final : public Server {
   boost::asio::steady_timer deletion_timer_;  // on deletion_strand_ only
   std::vector<std::thread> io_threads_;
   uint16_t port_ = 0;
-  // SHA-256 of each token -> role: compared in constant time, never stored raw.
-  std::vector<std::pair<std::string, wire::Role>> token_hashes_;
+  // SHA-256 of each token -> role: compared in constant time, never stored
+  // raw. Swapped whole by ReplaceTokens; generation counts the swaps.
+  mutable std::mutex tokens_mu_;
+  std::shared_ptr<const Tokens> tokens_;       // guarded by tokens_mu_
+  std::atomic<uint64_t> tokens_generation_{0};  // written under tokens_mu_
 
   std::mutex mu_;
   std::condition_variable drained_cv_;

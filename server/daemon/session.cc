@@ -290,6 +290,8 @@ void Session::Apply(Outcome o) {
   }
   if (o.granted != wire::Role::None) {
     role_ = o.granted;
+    token_digest_ = std::move(o.token_digest);
+    token_generation_ = o.token_generation;
     Touch(server_->options().idle_timeout_ms);
   }
   if (!o.frame.empty()) Send(std::move(o.frame), true);

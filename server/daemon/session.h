@@ -26,6 +26,8 @@ struct Outcome {
   uint64_t corr = 0;             // of the request
   bool close = false;            // protocol violation: close after sending
   wire::Role granted = wire::Role::None;  // Hello succeeded
+  std::string token_digest;      // with granted: whose token, for a later reload
+  uint64_t token_generation = 0; // with granted: the token set it was checked against
   bool subscribe = false;
   uint64_t subscribe_corr = 0;
   uint64_t subscribe_from = 0;
@@ -94,6 +96,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   Timer slot_;                   // wakes ReadLoop when a pipelining slot or queue space frees
   std::chrono::steady_clock::time_point deadline_;
   wire::Role role_ = wire::Role::None;
+  std::string token_digest_;      // of the token that granted role_
+  uint64_t token_generation_ = 0; // token set role_ was last checked against
   size_t inflight_ = 0;
   std::deque<std::string> out_;
   size_t out_bytes_ = 0;         // of out_, charged to both budgets

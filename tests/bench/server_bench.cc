@@ -3,7 +3,7 @@
 // tests/bench/side_by_side.sh, results go to docs/performance.md ("Server:
 // side by side").
 //
-//   accountable-bench --server 127.0.0.1:7400 --token-file TOKENS
+//   accountable-bench --server 127.0.0.1:7400 --token-file DATA/keys/writer.token
 //       --connections 64 --depth 8 --seconds 10 --mix cheap --server-pid PID
 //
 // The client is event-driven so that it is not the bottleneck (details in
@@ -80,17 +80,14 @@ struct Config {
   int server_pid = 0;  // 0: the server's CPU is not measured
 };
 
+// A client token file (KEY_DIR/writer.token, `accountable token add`'s
+// output): its first word. The server's token file holds only digests.
 std::string ReadToken(const std::string& token, const std::string& token_file) {
   if (!token.empty()) return token;
   std::ifstream f(token_file);
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto sp = line.find_first_of(" \t");
-    std::string role = sp == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", sp));
-    if (role.rfind("writer", 0) == 0) return line.substr(0, sp);
-  }
-  return "";
+  std::string word;
+  f >> word;
+  return word;
 }
 
 // Registers accounts [begin, end) over one blocking connection, 8 pipelined.
@@ -176,7 +173,7 @@ void AddOptions(CLI::App& app, Config& c) {
   bench::LoadConfig& l = c.load;
   app.add_option("--server", l.server, "HOST:PORT (plain TCP: the benchmark does not speak TLS)")->capture_default_str();
   app.add_option("--token", l.token, "writer token");
-  app.add_option("--token-file", c.token_file, "token file; the first writer token is used");
+  app.add_option("--token-file", c.token_file, "a writer's token file (first word), e.g. DATA/keys/writer.token");
   app.add_option("--connections", l.connections)->check(CLI::Range(1, 4096))->capture_default_str();
   app.add_option("--depth", l.depth, "pipelined requests per connection")->check(CLI::Range(1, 65536))->capture_default_str();
   app.add_option("--threads", l.threads, "client threads, each with its own io_context")
