@@ -85,6 +85,7 @@ TEST_CASE("tokens: a first start on a missing directory creates private dirs, ke
       CHECK(named);
     }
     for (const char* key : {"kek", "request", "signing"}) CHECK(ModeOf(keys + "/" + key) == 0600);
+    for (const char* store : {"/events", "/vault"}) CHECK(ModeOf(data + store) == 0700);  // umask 077
     const std::string file = test::Slurp(keys + "/tokens");
     for (const std::string& t : tokens) CHECK_FALSE(test::Contains(file, t));
     auto w = Connect(port, tokens[0]);
