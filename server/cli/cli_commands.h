@@ -98,5 +98,6 @@ Status ReadPassword(bool password_stdin, std::string* out);
 void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
 void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
+void AttachKeyCommands(CLI::App& app, Globals& g, Selected* selected);        // rotate-kek rotate-signing-key
 
 }  // namespace accountable::cli
