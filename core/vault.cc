@@ -84,9 +84,10 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   dir_ = o.dir;
   const bool fresh = !std::filesystem::exists(std::filesystem::path(o.dir) / "CURRENT");
   ACC_RETURN_IF_ERROR(LoadKeks(o, fresh, &kek_, &next_kek_, &has_next_));
-  // All three live as long as the vault: a page of their own, read-only.
+  // They live as long as the vault: a page of their own, read-only (the
+  // next KEK only while a rotation is under way; the index key once loaded).
   kek_.MakeReadOnly();
-  next_kek_.MakeReadOnly();
+  if (has_next_) next_kek_.MakeReadOnly();
 
   rocksdb::Options dbo;
   dbo.create_if_missing = true;
