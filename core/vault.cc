@@ -23,15 +23,10 @@
 #include "core/coding.h"
 #include "core/crash_point.h"
 #include "core/rocks_util.h"
+#include "core/vault_impl.h"
 
 namespace accountable {
-namespace {
-
-enum Handle : size_t { kMeta, kDeks, kBlind, kEpochKeys, kCount };
-const char* const kCfNames[kCount] = {"meta", "deks", "blind", "epoch_keys"};
-constexpr std::string_view kCheckKey = "kek_check";
-constexpr std::string_view kCheckPlain = "accountable vault KEK check v1";
-constexpr uint64_t kWalBytesMax = 4u << 20;  // see OpenDb
+namespace vault_internal {
 
 Status ReadKeyFile(const std::string& path, crypto::Key32* key) {
   std::string bytes;
@@ -61,84 +56,38 @@ Status WriteKeyFile(const std::string& path, const crypto::Key32& key) {
   return ok ? Status::OK() : Status::IOError("cannot write key file " + path);
 }
 
-class VaultImpl final : public Vault {
- public:
-  // As the ledger: owners who care call Close() first and check it.
-  ~VaultImpl() override { static_cast<void>(Close()); }
-  Status OpenDb(const VaultOptions& o);
-  Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) override;
-  Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) override;
-  Status LookupEmail(std::string_view email, uint64_t* account_id) override;
-  Status PutEmail(std::string_view email, uint64_t account_id) override;
-  Status DeleteEmail(std::string_view email) override;
-  Status GetOrCreateDayKey(uint32_t day, crypto::Key32* key) override;
-  Status GetDayKey(uint32_t day, crypto::Key32* key) override;
-  Status ListDays(std::vector<uint32_t>* days) override;
-  Status Shred(const ShredRequest& request, ShredReport* report) override;
-  Status Close() override;
-
- private:
-  struct Row {
-    size_t cf;
-    std::string key;
-    std::string only_value;  // if set: only versions with this value count as ours
-  };
-  Status Unwrap(size_t cf, const std::string& row, crypto::Key32* key);
-  Status CompactAll();
-  Status Verify(const std::vector<Row>& rows, const std::vector<std::string>& needles, ShredReport* r);
-  std::string DekRow(uint64_t account_id) const {
-    return crypto::KeyedHash(index_key_, "dek", EncodeBE64(account_id));
-  }
-  std::string BlindRow(std::string_view email) const {
-    return crypto::KeyedHash(index_key_, "email", email);
-  }
-  Status Get(size_t h, std::string_view key, std::string* value);
-
-  crypto::Key32 kek_;
-  crypto::Key32 index_key_;  // keys the row hashes; derived, because rows need no shredding
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  bool read_only_ = false;
-  std::atomic<bool> write_failed_{false};  // a write failed; Resume() before the next
-  Status WriteSync(rocksdb::WriteBatch* wb);
-  Status Writable() const {
-    return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
-  }
-  std::mutex create_mu_;     // makes "create if absent" atomic
-  std::set<std::string> creating_;  // DEK rows being written, under create_mu_
-  // Shred needs no iterator or snapshot open on the vault while it flushes,
-  // compacts and verifies; ListDays (the only iterator) takes this too.
-  std::mutex shred_mu_;
-  std::string dir_;
-};
-
 std::string DayRow(uint32_t day) {
   std::string s(4, '\0');
   for (int i = 3; i >= 0; --i, day >>= 8) s[i] = static_cast<char>(day & 0xff);
   return s;
 }
 
-Status VaultImpl::OpenDb(const VaultOptions& o) {
-  dir_ = o.dir;
-  const bool fresh = !std::filesystem::exists(std::filesystem::path(o.dir) / "CURRENT");
+// Reads the KEK (creating it with a new vault) and, during a rotation, the next one.
+Status LoadKeks(const VaultOptions& o, bool fresh, crypto::Key32* kek, crypto::Key32* next, bool* has_next) {
   const bool have_key = std::filesystem::exists(o.kek_path);
-  Status ks = have_key ? ReadKeyFile(o.kek_path, &kek_) : Status::OK();
+  Status ks = have_key ? ReadKeyFile(o.kek_path, kek) : Status::OK();
   if (o.read_only && fresh) return Status::NotFound("no vault in " + o.dir);
   if (!have_key && !fresh)
     return Status::IOError("vault " + o.dir + " exists but its key file " + o.kek_path +
                            " is missing; refusing to create a new KEK");
   if (!have_key) {
-    kek_ = crypto::RandomKey();
-    ACC_RETURN_IF_ERROR(WriteKeyFile(o.kek_path, kek_));
+    *kek = crypto::RandomKey();
+    ACC_RETURN_IF_ERROR(WriteKeyFile(o.kek_path, *kek));
   } else if (!ks.ok()) {
     return ks;
   }
-  std::string seed = crypto::KeyedHash(kek_, "index-key", "");
-  std::memcpy(index_key_.data(), seed.data(), crypto::kKeyBytes);
-  crypto::Wipe(&seed);
-  // Both live as long as the vault: a page of their own, read-only.
+  *has_next = !fresh && std::filesystem::exists(NextKekPath(o.kek_path));
+  return *has_next ? ReadKeyFile(NextKekPath(o.kek_path), next) : Status::OK();
+}
+
+Status VaultImpl::OpenDb(const VaultOptions& o) {
+  dir_ = o.dir;
+  const bool fresh = !std::filesystem::exists(std::filesystem::path(o.dir) / "CURRENT");
+  ACC_RETURN_IF_ERROR(LoadKeks(o, fresh, &kek_, &next_kek_, &has_next_));
+  // They live as long as the vault: a page of their own, read-only (the
+  // next KEK only while a rotation is under way; the index key once loaded).
   kek_.MakeReadOnly();
-  index_key_.MakeReadOnly();
+  if (has_next_) next_kek_.MakeReadOnly();
 
   rocksdb::Options dbo;
   dbo.create_if_missing = true;
@@ -177,15 +126,42 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   std::string check;
   Status cs = Get(kMeta, kCheckKey, &check);
   if (cs.Is(Status::Code::kNotFound) && !o.read_only) {
-    std::string box = crypto::Seal(kek_, kCheckPlain, kCheckKey);
+    ACC_RETURN_IF_ERROR(LoadIndexKey());
+    std::string box = crypto::Seal(WrapKek(), kCheckPlain, kCheckKey);
     s = db_->Put(SyncWrite(), handles_[kMeta], ToSlice(kCheckKey), box);
     return FromRocks(s, "vault check value");
   }
   ACC_RETURN_IF_ERROR(cs);
   std::string plain;
-  if (!crypto::Open(kek_, check, kCheckKey, &plain).ok() || plain != kCheckPlain)
-    return Status::Corruption("the KEK in " + o.kek_path + " does not belong to vault " + o.dir);
+  if (!OpenWrapped(check, kCheckKey, &plain).ok() || plain != kCheckPlain)
+    return Status::Corruption("the KEK in " + o.kek_path + (has_next_ ? " (or .next)" : "") +
+                              " does not belong to vault " + o.dir);
+  return LoadIndexKey();
+}
+
+// Derived from the KEK until the first rotation stores it wrapped: the row
+// hashes must not change when the KEK does.
+Status VaultImpl::LoadIndexKey() {
+  std::string wrapped, plain;
+  Status s = Get(kMeta, kIndexKeyRow, &wrapped);
+  if (s.Is(Status::Code::kNotFound)) {
+    plain = crypto::KeyedHash(kek_, "index-key", "");
+  } else {
+    ACC_RETURN_IF_ERROR(s);
+    ACC_RETURN_IF_ERROR(OpenWrapped(wrapped, kIndexKeyRow, &plain));
+  }
+  const bool exact = plain.size() == crypto::kKeyBytes;
+  if (exact) std::memcpy(index_key_.data(), plain.data(), crypto::kKeyBytes);
+  crypto::Wipe(&plain);
+  if (!exact) return Status::Corruption("vault index key has the wrong size");
+  index_key_.MakeReadOnly();
   return Status::OK();
+}
+
+Status VaultImpl::OpenWrapped(std::string_view wrapped, std::string_view ad, std::string* plain) const {
+  Status s = crypto::Open(kek_, wrapped, ad, plain);
+  if (!s.ok() && has_next_) s = crypto::Open(next_kek_, wrapped, ad, plain);
+  return s;
 }
 
 Status VaultImpl::Close() {
@@ -227,7 +203,7 @@ Status VaultImpl::CreateAccountKey(uint64_t account_id, crypto::Key32* dek) {
   }
   *dek = crypto::RandomKey();
   // The row key is the AD: a wrapped DEK copied to another row will not unwrap.
-  std::string wrapped = crypto::Seal(kek_, dek->view(), row);
+  std::string wrapped = crypto::Seal(WrapKek(), dek->view(), row);
   rocksdb::WriteBatch wb;
   wb.Put(handles_[kDeks], row, wrapped);
   Status ws = WriteSync(&wb);
@@ -243,7 +219,7 @@ Status VaultImpl::GetAccountKey(uint64_t account_id, crypto::Key32* dek) {
 Status VaultImpl::Unwrap(size_t cf, const std::string& row, crypto::Key32* key) {
   std::string wrapped, plain;
   ACC_RETURN_IF_ERROR(Get(cf, row, &wrapped));
-  ACC_RETURN_IF_ERROR(crypto::Open(kek_, wrapped, row, &plain));
+  ACC_RETURN_IF_ERROR(OpenWrapped(wrapped, row, &plain));
   if (plain.size() != crypto::kKeyBytes) return Status::Corruption("wrapped key has wrong size");
   std::memcpy(key->data(), plain.data(), crypto::kKeyBytes);
   std::fill(plain.begin(), plain.end(), '\0');  // do not leave the key in freed heap
@@ -259,7 +235,7 @@ Status VaultImpl::GetOrCreateDayKey(uint32_t day, crypto::Key32* key) {
   s = Unwrap(kEpochKeys, row, key);  // another thread may have won the race
   if (!s.Is(Status::Code::kNotFound)) return s;
   *key = crypto::RandomKey();
-  std::string wrapped = crypto::Seal(kek_, key->view(), row);
+  std::string wrapped = crypto::Seal(WrapKek(), key->view(), row);
   rocksdb::WriteBatch wb;
   wb.Put(handles_[kEpochKeys], row, wrapped);
   return WriteSync(&wb);
@@ -408,11 +384,11 @@ Status VaultImpl::Verify(const std::vector<Row>& rows, const std::vector<std::st
   return Status::OK();
 }
 
-}  // namespace
+}  // namespace vault_internal
 
 Status Vault::Open(const VaultOptions& options, std::unique_ptr<Vault>* out) {
   ACC_RETURN_IF_ERROR(crypto::InitCrypto());
-  auto impl = std::make_unique<VaultImpl>();
+  auto impl = std::make_unique<vault_internal::VaultImpl>();
   ACC_RETURN_IF_ERROR(impl->OpenDb(options));
   *out = std::move(impl);
   return Status::OK();
@@ -442,10 +418,14 @@ Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
 
 Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key32* key) {
   ACC_RETURN_IF_ERROR(crypto::InitCrypto());
-  if (std::filesystem::exists(path)) return ReadKeyFile(path, key);
+  if (std::filesystem::exists(path)) return vault_internal::ReadKeyFile(path, key);
   if (!may_create) return Status::IOError("key file " + path + " is missing; refusing to create a new one");
   *key = crypto::RandomKey();
-  return WriteKeyFile(path, *key);
+  return vault_internal::WriteKeyFile(path, *key);
+}
+
+std::string KekId(const crypto::Key32& kek) {
+  return crypto::ToHex(crypto::KeyedHash(kek, "kek-id", "").substr(0, 8));
 }
 
 }  // namespace accountable

@@ -46,6 +46,8 @@ class Vault {
   // Creates the vault and the KEK file on first use. A KEK that does not
   // match the vault's check value -> Corruption, before any key is touched.
   // A missing KEK for an existing vault -> IOError (never silently replaced).
+  // KEK_PATH.next (an interrupted rotation) is read too: values open under
+  // either KEK, new ones are wrapped under the next (RewrapAll finishes).
   static Status Open(const VaultOptions& options, std::unique_ptr<Vault>* out);
   virtual ~Vault() = default;
 
@@ -90,6 +92,27 @@ class Vault {
   // a crashed erasure is finished by running it again.
   virtual Status Shred(const ShredRequest& request, ShredReport* report) = 0;
 
+  // KEK rotation, step 2 (core/kek_rotation.h): with KEK_PATH.next present
+  // at Open, rewraps every wrapped value still under the old KEK (DEKs, day
+  // keys, the index key, the check value) in synced batches, then compacts
+  // until no version under the old KEK is left and no old wrapped value is
+  // found by the byte scan of the vault files. Refused without a next KEK.
+  // Rerunning after a crash rewraps what is left; each value opens under
+  // exactly one of the two KEKs all along.
+  struct RewrapReport {
+    uint64_t rewrapped = 0;              // values moved to the next KEK by this call
+    uint64_t already_next = 0;           // values found under the next KEK already
+    uint32_t batches = 0;
+    uint32_t compaction_passes = 0;
+    uint64_t old_versions_left = 0;      // RocksDB versions still under the old KEK (must be 0)
+    uint64_t files_scanned = 0, bytes_scanned = 0, hits = 0;
+    // Old wrapped values this call replaced, at most kOldWrappedKept, for
+    // the data-directory scan after the KEK file is replaced.
+    std::vector<std::string> old_wrapped;
+  };
+  static constexpr size_t kOldWrappedKept = 4096;
+  virtual Status RewrapAll(RewrapReport* report) = 0;
+
   virtual Status Close() = 0;
 };
 
@@ -109,5 +132,11 @@ Status OpenForAccount(Vault& vault, uint64_t account_id, fb::Payload type,
 // exists, else created when may_create (a fresh data directory) and IOError
 // otherwise: a lost secret is never silently replaced.
 Status LoadOrCreateKeyFile(const std::string& path, bool may_create, crypto::Key32* key);
+
+// The file a rotation writes the next KEK to before it replaces KEK_PATH.
+inline std::string NextKekPath(const std::string& kek_path) { return kek_path + ".next"; }
+// A public name for a KEK: 16 hex digits of a BLAKE2b keyed by it. Says
+// which key wrapped what (events, errors) without revealing anything of it.
+std::string KekId(const crypto::Key32& kek);
 
 }  // namespace accountable

@@ -28,6 +28,7 @@
 #include "replay/certificate.h"
 #include "server/client/tls_flags.h"
 #include "replay/online.h"
+#include "replay/keyring_check.h"
 #include "replay/proofs.h"
 #include "replay/reports.h"
 
@@ -40,7 +41,7 @@ using Json = nlohmann::ordered_json;
 constexpr size_t kPageEvents = 4096;
 
 struct Args {
-  std::string data = "data", key_dir, server, token_file, pubkey_file, file, until;
+  std::string data = "data", key_dir, server, token_file, pubkey_file, keyring_file, file, until;
   accountable::ClientTlsOptions tls;  // with --server
   bool json = false;
   uint64_t size = 0, seq = 0, old_size = 0, new_size = 0, account = 0;
@@ -198,9 +199,11 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
   m["verify"] = [](const Args& a, accountable::Ledger& l) {
     Outcome o;
     o.status = audit::VerifyTree(l, &o.json);
-    std::string pk;
+    std::string pk, key_id;
     if (o.status.ok() && !a.pubkey_file.empty()) o.status = ReadPublicKey(a.pubkey_file, &pk);
+    if (o.status.ok() && !a.keyring_file.empty()) o.status = audit::KeyForLatestHead(l, a.keyring_file, pk, &pk, &key_id);
     if (o.status.ok() && !pk.empty()) o.status = audit::VerifySignedHead(l, pk, &o.json);
+    if (o.status.ok() && !key_id.empty()) o.json["key_id"] = key_id;
     return o;
   };
   m["tree-head"] = [](const Args& a, accountable::Ledger& l) {
@@ -297,7 +300,10 @@ std::map<std::string, Command> FileCommands() {
       check([](const Args&, const nlohmann::json& j, Json*) { return audit::VerifyConsistency(j); });
   m["verify-certificate"] = check([](const Args& a, const nlohmann::json& j, Json* out) {
     std::string pk;
-    ACC_RETURN_IF_ERROR(ReadPublicKey(a.pubkey_file, &pk));
+    if (a.pubkey_file.empty() && a.keyring_file.empty())
+      return Status::InvalidArgument("--pubkey FILE or --keyring FILE is required");
+    if (!a.pubkey_file.empty()) ACC_RETURN_IF_ERROR(ReadPublicKey(a.pubkey_file, &pk));
+    if (!a.keyring_file.empty()) ACC_RETURN_IF_ERROR(audit::KeyForCertificate(a.keyring_file, pk, j, &pk));
     Json summary;
     ACC_RETURN_IF_ERROR(audit::VerifyCertificate(j, pk, &summary));
     out->update(summary);
@@ -316,8 +322,9 @@ std::map<std::string, CLI::App*> DeclareCommands(CLI::App& app, Args& a) {
   auto add = [&](const char* name, const char* what) { return c[name] = app.add_subcommand(name, what); };
   add("verify-log", "every envelope verifies and seqs are contiguous");
   add("rebuild-check", "replay every event and compare the projections");
-  add("verify", "recompute the Merkle tree from every envelope; first bad seq")
-      ->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key (DATA/keys/signing.pub)");
+  auto* verify = add("verify", "recompute the Merkle tree from every envelope; first bad seq");
+  verify->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key (DATA/keys/signing.pub)");
+  verify->add_option("--keyring", a.keyring_file, "signing.keyring: the key of the head's tree size (docs/audit.md)");
   add("tree-head", "root of the tree at a size (default: the whole log)")->add_option("--size", a.size);
   auto* pin = add("prove-inclusion", "inclusion proof of one event (JSON, vector shape)");
   pin->add_option("SEQ", a.seq)->required();
@@ -337,7 +344,8 @@ std::map<std::string, CLI::App*> DeclareCommands(CLI::App& app, Args& a) {
       ->add_option("ACCOUNT", a.account)->required();
   auto* vcert = add("verify-certificate", "check an erasure certificate offline");
   vcert->add_option("FILE", a.file)->required();
-  vcert->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key")->required();
+  vcert->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key");
+  vcert->add_option("--keyring", a.keyring_file, "signing.keyring: certificates signed before a key rotation");
   return c;
 }
 

@@ -83,6 +83,17 @@ struct AccountsOptions {
   std::shared_ptr<FaultFs> faults;
 };
 
+// What a kek_rotated / signing_key_rotated event says (key ids, public keys).
+struct KekRotatedFacts {
+  std::string old_kek_id, new_kek_id;
+  uint64_t rewrapped = 0, files_scanned = 0, bytes_scanned = 0, hits = 0;
+};
+struct SigningKeyRotatedFacts {
+  std::string old_key_id, new_key_id;
+  std::string old_public_key, new_public_key;  // 32 bytes each
+  int64_t valid_from_ms = 0;
+};
+
 // Who caused a command, when, and its idempotency key.
 struct Context {
   fb::Actor actor = fb::Actor::Holder;
@@ -342,6 +353,12 @@ class Accounts {
   // Business times may not lie in the future (beyond clock skew): a future
   // activity time would keep an account from retention forever.
   static Status CheckOccurredAt(int64_t occurred_at_ms, int64_t now_ms);
+
+  // Key rotations (docs/operations.md, "Key rotation"): admin events with key
+  // ids and public keys only, account_id 0. Idempotent per new key: the rerun
+  // of an interrupted rotation gets the first receipt (duplicate).
+  Status RecordKekRotated(const KekRotatedFacts& f, Receipt* out);
+  Status RecordSigningKeyRotated(const SigningKeyRotatedFacts& f, Receipt* out);
 
   // Signs the head of the whole log and keeps it as the latest (meta
   // "sth/latest"); also runs after every group commit (or interval). Open

@@ -11,6 +11,29 @@ namespace {
 
 using events::StringOrEmpty;
 
+// Key rotations: key ids and public keys only, never a secret.
+void DescribeKeyPayload(const events::EventView& e, nlohmann::ordered_json& j) {
+  const fb::Envelope* env = e.envelope();
+  auto hex = [](const flatbuffers::Vector<uint8_t>* v) {
+    return v ? crypto::ToHex({reinterpret_cast<const char*>(v->data()), v->size()}) : std::string();
+  };
+  if (e.type() == fb::Payload::KekRotated) {
+    auto* p = env->payload_as_KekRotated();
+    j["old_kek_id"] = StringOrEmpty(p->old_kek_id());
+    j["new_kek_id"] = StringOrEmpty(p->new_kek_id());
+    j["rewrapped"] = p->rewrapped();
+    j["files_scanned"] = p->files_scanned();
+    j["hits"] = p->hits();
+  } else if (e.type() == fb::Payload::SigningKeyRotated) {
+    auto* p = env->payload_as_SigningKeyRotated();
+    j["old_key_id"] = StringOrEmpty(p->old_key_id());
+    j["new_key_id"] = StringOrEmpty(p->new_key_id());
+    j["old_public_key"] = hex(p->old_public_key());
+    j["new_public_key"] = hex(p->new_public_key());
+    j["valid_from"] = events::FormatTime(p->valid_from_ms());
+  }
+}
+
 void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json& j);
 
 // Payloads the account holder causes.
@@ -128,6 +151,7 @@ void DescribeLifecyclePayload(const events::EventView& e, nlohmann::ordered_json
       j["due_at"] = events::FormatTime(env->payload_as_RetentionNoticeSent()->due_at_ms());
       break;
     default:
+      DescribeKeyPayload(e, j);
       break;
   }
 }

@@ -101,5 +101,6 @@ void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    //
 void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
 void AttachTokenCommands(CLI::App& app, Globals& g, Selected* selected);      // token add|list|revoke (server/cli/cli_tokens.cc)
+void AttachKeyCommands(CLI::App& app, Globals& g, Selected* selected);        // rotate-kek rotate-signing-key
 
 }  // namespace accountable::cli

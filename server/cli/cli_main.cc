@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AttachLifecycleCommands(app, g, &selected);
   AttachComplianceCommands(app, g, &selected);
   AttachTokenCommands(app, g, &selected);
+  AttachKeyCommands(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
