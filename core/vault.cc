@@ -68,6 +68,15 @@ class VaultImpl final : public Vault {
   Status OpenDb(const VaultOptions& o);
   Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) override;
   Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) override;
+  Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) override {
+    std::string wrapped;
+    crypto::Key32 key;
+    ACC_RETURN_IF_ERROR(Get(kDeks, DekRow(account_id), &wrapped));
+    ACC_RETURN_IF_ERROR(Unwrap(kDeks, DekRow(account_id), &key));
+    needles->push_back(std::move(wrapped));
+    needles->emplace_back(key.view());
+    return Status::OK();
+  }
   Status LookupEmail(std::string_view email, uint64_t* account_id) override;
   Status PutEmail(std::string_view email, uint64_t account_id) override;
   Status DeleteEmail(std::string_view email) override;
@@ -75,6 +84,11 @@ class VaultImpl final : public Vault {
   Status GetDayKey(uint32_t day, crypto::Key32* key) override;
   Status ListDays(std::vector<uint32_t>* days) override;
   Status Shred(const ShredRequest& request, ShredReport* report) override;
+  Status Checkpoint(const std::string& dir) override {
+    // Not during a shred: its flush and compactions would race the copy for nothing.
+    std::lock_guard<std::mutex> l(shred_mu_);
+    return CheckpointDb(db_.get(), dir, "vault checkpoint");
+  }
   Status Close() override;
 
  private:

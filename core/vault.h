@@ -54,6 +54,9 @@ class Vault {
   virtual Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
   // NotFound when the account has no key (never created, or shredded).
   virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
+  // The account key as it could sit in a file: wrapped (as stored) and raw,
+  // appended to needles for a byte scan (restore's proof). Callers wipe them.
+  virtual Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) = 0;
 
   // Blind index over canonical emails (projections/validate/validate.h, CanonicalEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
@@ -89,6 +92,12 @@ class Vault {
   // it still is after the last pass (the report says what was found). Rows already gone are fine:
   // a crashed erasure is finished by running it again.
   virtual Status Shred(const ShredRequest& request, ShredReport* report) = 0;
+
+  // An online, consistent copy of the vault in dir (must not exist), as
+  // Ledger::Checkpoint. It holds every key the vault holds now: whoever keeps
+  // it must re-apply later erasures before using it (docs/operations.md,
+  // "Backup and restore").
+  virtual Status Checkpoint(const std::string& dir) = 0;
 
   virtual Status Close() = 0;
 };
