@@ -34,6 +34,7 @@ struct Globals {
   std::string token_file;                    // remote mode: first word is the token
   std::string data_dir = "data";
   std::string key_dir;
+  std::string erasure_list;                  // embedded: where erasures are listed (AccountsOptions)
   bool json = false;
   unsigned long long argon2_ops = 2;
   size_t argon2_mem_mib = 64;
@@ -98,5 +99,6 @@ Status ReadPassword(bool password_stdin, std::string* out);
 void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
 void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
+void AttachBackupCommands(CLI::App& app, Globals& g, Selected* selected);     // backup restore
 
 }  // namespace accountable::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--server", g.server, "HOST:PORT of accountabled (remote mode)");
   app.add_option("--token-file", g.token_file, "remote mode: file whose first word is the token");
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
+  app.add_option("--erasure-list", g.erasure_list, "signed erasure list kept current (default DATA/erasures/erasure-list)");
   app.add_flag("--json", g.json, "one JSON object per line");
   app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(InRange(1, 10));
   app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(InRange(8, 1024));
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   AttachAccountCommands(app, g, &selected);
   AttachLifecycleCommands(app, g, &selected);
   AttachComplianceCommands(app, g, &selected);
+  AttachBackupCommands(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
