@@ -181,6 +181,10 @@ class Ledger {
                                std::string* content_digest = nullptr) = 0;
   virtual uint64_t LastSeq() const = 0;
   virtual uint64_t StreamVersion(uint64_t account_id) = 0;
+  // An online, consistent copy of the DB in dir (which must not exist):
+  // RocksDB Checkpoint, after a flush; SSTs are hard-linked when dir is on
+  // the same filesystem. Appends go on meanwhile; the copy holds whole groups.
+  virtual Status Checkpoint(const std::string& dir) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.
   // Not OK if the flush failed or a storage error was never recovered from.
   virtual Status Close() = 0;

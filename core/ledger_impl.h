@@ -199,6 +199,7 @@ class LedgerImpl final : public Ledger {
   }
   uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
   uint64_t StreamVersion(uint64_t account_id) override;
+  Status Checkpoint(const std::string& dir) override { return CheckpointDb(db_.get(), dir, "event DB checkpoint"); }
   Status Close() override;
 
   Status GetRaw(size_t handle, std::string_view key, std::string* value);

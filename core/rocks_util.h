@@ -5,8 +5,10 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -62,6 +64,17 @@ inline Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsNoSpace()) return Status::DiskFull(what + ": no space left on device");
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
+}
+
+// RocksDB Checkpoint of db into dir (which must not exist), memtables
+// flushed first (log_size_for_flush 0), so the copy needs little WAL replay.
+inline Status CheckpointDb(rocksdb::DB* db, const std::string& dir, const std::string& what) {
+  if (db == nullptr) return Status::Refused(what + ": the DB is closed");
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  if (s.ok()) s = cp->CreateCheckpoint(dir, 0);
+  return FromRocks(s, what);
 }
 
 }  // namespace accountable

@@ -87,6 +87,15 @@ Status VerifyHead(const std::string& pk, const SignedTreeHead& h) {
   return Status::OK();
 }
 
+Status VerifyDetached(const std::string& pk, std::string_view message, std::string_view signature) {
+  if (pk.size() != crypto_sign_PUBLICKEYBYTES || signature.size() != crypto_sign_BYTES ||
+      crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                  reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                                  reinterpret_cast<const unsigned char*>(pk.data())) != 0)
+    return Status::Corruption("signature does not verify under the given public key");
+  return Status::OK();
+}
+
 std::string EncodeHead(const SignedTreeHead& h) {
   return EncodeBE64(h.size) + h.root + EncodeBE64(static_cast<uint64_t>(h.timestamp_ms)) + h.signature;
 }

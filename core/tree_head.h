@@ -46,6 +46,8 @@ SignedTreeHead Sign(const SigningKey& key, uint64_t size, const std::string& roo
 // own domain prefix (erasure certificates); tree heads go through Sign.
 std::string SignDetached(const SigningKey& key, std::string_view message);
 Status VerifyHead(const std::string& public_key, const SignedTreeHead& head);
+// Checks a SignDetached signature; Corruption if it does not verify.
+Status VerifyDetached(const std::string& public_key, std::string_view message, std::string_view signature);
 
 // Fixed-width encoding for storage: BE64 size || root || BE64 time || signature.
 std::string EncodeHead(const SignedTreeHead& h);

@@ -428,4 +428,20 @@ std::string KekId(const crypto::Key32& kek) {
   return crypto::ToHex(crypto::KeyedHash(kek, "kek-id", "").substr(0, 8));
 }
 
+Status VaultImpl::AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) {
+  std::string wrapped;
+  crypto::Key32 key;
+  ACC_RETURN_IF_ERROR(Get(kDeks, DekRow(account_id), &wrapped));
+  ACC_RETURN_IF_ERROR(Unwrap(kDeks, DekRow(account_id), &key));
+  needles->push_back(std::move(wrapped));
+  needles->emplace_back(key.view());
+  return Status::OK();
+}
+
+Status VaultImpl::Checkpoint(const std::string& dir) {
+  // Not during a shred: its flush and compactions would race the copy for nothing.
+  std::lock_guard<std::mutex> l(shred_mu_);
+  return CheckpointDb(db_.get(), dir, "vault checkpoint");
+}
+
 }  // namespace accountable

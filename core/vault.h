@@ -56,6 +56,9 @@ class Vault {
   virtual Status CreateAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
   // NotFound when the account has no key (never created, or shredded).
   virtual Status GetAccountKey(uint64_t account_id, crypto::Key32* dek) = 0;
+  // The account key as it could sit in a file: wrapped (as stored) and raw,
+  // appended to needles for a byte scan (restore's proof). Callers wipe them.
+  virtual Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) = 0;
 
   // Blind index over canonical emails (projections/validate/validate.h, CanonicalEmail).
   virtual Status LookupEmail(std::string_view normalized_email, uint64_t* account_id) = 0;
@@ -112,6 +115,11 @@ class Vault {
   };
   static constexpr size_t kOldWrappedKept = 4096;
   virtual Status RewrapAll(RewrapReport* report) = 0;
+  // An online, consistent copy of the vault in dir (must not exist), as
+  // Ledger::Checkpoint. It holds every key the vault holds now: whoever keeps
+  // it must re-apply later erasures before using it (docs/operations.md,
+  // "Backup and restore").
+  virtual Status Checkpoint(const std::string& dir) = 0;
 
   virtual Status Close() = 0;
 };

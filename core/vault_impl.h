@@ -54,6 +54,8 @@ class VaultImpl final : public Vault {
   Status ListDays(std::vector<uint32_t>* days) override;
   Status Shred(const ShredRequest& request, ShredReport* report) override;
   Status RewrapAll(RewrapReport* report) override;  // core/vault_rotate.cc
+  Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) override;
+  Status Checkpoint(const std::string& dir) override;
   Status Close() override;
 
  private:

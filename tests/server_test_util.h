@@ -245,7 +245,9 @@ class RawConn {
 // An Accounts over a temp dir and a Server in front of it.
 class ServerFixture {
  public:
-  explicit ServerFixture(const std::function<void(ServerOptions&)>& tweak = {}) {
+  explicit ServerFixture(const std::function<void(ServerOptions&)>& tweak = {},
+                         std::function<void(AccountsOptions&)> tweak_accounts = {})
+      : tweak_accounts_(std::move(tweak_accounts)) {
     ServerOptions o;
     o.port = 0;
     o.io_threads = 2;
@@ -331,6 +333,7 @@ class ServerFixture {
     ao.data_dir = dir_.Sub("data");
     ao.password_cost = {1, 8u << 20};
     ao.sign_interval_ms = options_.sign_interval_ms;  // as accountabled wires it
+    if (tweak_accounts_) tweak_accounts_(ao);
     if (with_hook)
       ao.on_commit = [h = hook_](uint64_t last) {
         std::lock_guard<std::mutex> l(h->mu);
@@ -341,6 +344,7 @@ class ServerFixture {
     REQUIRE(s.ok());
   }
 
+  std::function<void(AccountsOptions&)> tweak_accounts_;
   TempDir dir_{"accountable-server-test"};
   std::shared_ptr<Hook> hook_ = std::make_shared<Hook>();
   ServerOptions options_;

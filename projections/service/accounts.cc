@@ -9,6 +9,7 @@
 #include "core/merkle.h"
 #include "projections/fold/activity.h"
 #include "projections/fold/policy.h"
+#include "projections/service/backup.h"
 #include "projections/service/history.h"
 #include "projections/service/proof_json.h"
 #include "projections/validate/validate.h"
@@ -48,6 +49,10 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   std::unique_ptr<Accounts> a(new Accounts());
   a->opt_ = o;
   std::error_code ec;
+  // A restore that did not finish may have left a vault whose erased keys
+  // are not yet destroyed again: nothing opens it (backup.h).
+  if (std::filesystem::exists(o.data_dir + "/" + std::string(kRestoreMarker), ec))
+    return Status::Refused("a restore into " + o.data_dir + " did not finish; run `accountable restore` again");
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) return Status::IOError("cannot create data directory " + o.data_dir);
   ::chmod(o.data_dir.c_str(), 0700);
@@ -92,6 +97,9 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   // An erasure a crash interrupted is finished before anything else runs.
   SweepReport report;
   ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
+  // Also catches up on erasures whose export a crash (or a stopped
+  // embedded command) cut short.
+  ACC_RETURN_IF_ERROR(a->ExportErasureList());
   *out = std::move(a);
   return Status::OK();
 }

@@ -47,6 +47,7 @@
 #include "core/ledger.h"
 #include "core/tree_head.h"
 #include "core/vault.h"
+#include "projections/service/erasure_list.h"
 #include "projections/fold/account_state.h"
 #include "projections/fold/projector.h"
 #include "policy_101_text.h"
@@ -56,6 +57,9 @@ namespace accountable {
 // SHA-256 of docs/privacy-policy-1.01.txt, the policy a new ledger starts with.
 inline constexpr std::string_view kPolicy101Sha256Hex =
     "66b2e74fd8d12eb962a8ccab15a0d4fc84decb48a2221413d6ac0f0a0e678560";
+
+struct BackupOptions;
+struct BackupReport;
 
 struct AccountsOptions {
   std::string data_dir = "data";
@@ -79,6 +83,14 @@ struct AccountsOptions {
   // the same interval so a quiet log's tail still gets signed.
   int64_t sign_interval_ms = 0;
   uint64_t reserve_bytes = 64u << 20;        // see LedgerOptions::reserve_bytes
+  // The signed erasure list (erasure_list.h), rewritten after every erasure;
+  // keep it off the data disk. Empty: DATA/erasures/erasure-list. false: no
+  // list (restore's staging copy, which must not overwrite the real one).
+  std::string erasure_list_path;
+  bool erasure_list = true;
+  // The server's Backup request writes only below this directory; empty:
+  // refused over the wire (an admin token must not write anywhere the server can).
+  std::string backup_root;
   // Tests only: storage faults injected under both DBs (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
 };
@@ -343,6 +355,14 @@ class Accounts {
   // Erases the given accounts now (admin), same sequence as the sweep.
   Status Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out);
 
+  // An online backup of both stores into options.dest (backup.h); the KEK
+  // and the other secrets only into options.keys_dest, if given.
+  Status Backup(const BackupOptions& options, BackupReport* out);
+  // Brings the erasure list file up to the log; called after every erasure
+  // and by Open. Corruption if the file there does not verify (never overwritten).
+  Status ExportErasureList();
+  const std::string& backup_root() const { return opt_.backup_root; }
+
   // Input checks of each command, also used by import before it appends.
   static Status CheckRegistration(const Registration& r, int64_t now_ms);
   static Status CheckChange(const ProfileChange& c, const Context& ctx, int64_t now_ms);
@@ -437,6 +457,9 @@ class Accounts {
   std::mutex sth_mu_;    // heads are made in seq order
   uint64_t signed_size_ = 0;     // under sth_mu_
   std::atomic<int64_t> signed_at_ms_{0};
+  std::mutex erasure_list_mu_;
+  std::unique_ptr<ErasureListDoc> erasure_list_;  // under erasure_list_mu_; loaded by the first export
+  uint64_t erasure_list_seq_ = 0;                 // the log is read through this seq; same mutex
   std::once_flag dummy_once_;
   std::string dummy_credential_;  // verified against when no account matches
   const std::string& DummyCredential();

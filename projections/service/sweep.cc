@@ -185,7 +185,7 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
   }
   out->days_shredded.insert(out->days_shredded.end(), days.begin(), days.end());
   out->verified = true;
-  return Status::OK();
+  return ids.empty() ? Status::OK() : ExportErasureList();
 }
 
 Status Accounts::Erase(const std::vector<SweepReport::Erasure>& accounts, SweepReport* out) {
@@ -197,7 +197,12 @@ Status Accounts::Erase(const std::vector<SweepReport::Erasure>& accounts, SweepR
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
   ACC_RETURN_IF_ERROR(EraseNow(accounts, out));
+  // Listed as soon as the AccountErased is durable, before the shred (a
+  // backup restored from then on erases the account again); a list that
+  // cannot be written is reported, but never holds the shred back.
+  Status listed = out->erased.empty() ? Status::OK() : ExportErasureList();
   ACC_RETURN_IF_ERROR(FinishErasures({}, out));
+  ACC_RETURN_IF_ERROR(listed);
   out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - t0).count();
   return Status::OK();
@@ -219,7 +224,9 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
     return Status::OK();
   }
   ACC_RETURN_IF_ERROR(EraseNow(std::move(due), out));
+  Status listed = out->erased.empty() ? Status::OK() : ExportErasureList();  // as in Erase
   ACC_RETURN_IF_ERROR(FinishErasures(days, out));
+  ACC_RETURN_IF_ERROR(listed);
   out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - t0).count();
   return Status::OK();

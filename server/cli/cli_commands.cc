@@ -117,6 +117,7 @@ Status OpenAccounts(const Globals& g, std::unique_ptr<Accounts>* out) {
   AccountsOptions o;
   o.data_dir = g.data_dir;
   o.key_dir = g.key_dir;
+  o.erasure_list_path = g.erasure_list;
   o.password_cost.ops = g.argon2_ops;
   o.password_cost.mem_bytes = g.argon2_mem_mib * 1024 * 1024;
   o.grace_period_ms = static_cast<int64_t>(g.grace_days * 24 * 3600 * 1000);

@@ -36,6 +36,7 @@ struct Globals {
   ClientTlsOptions tls;                      // remote mode over TLS
   std::string data_dir = "data";
   std::string key_dir;
+  std::string erasure_list;                  // embedded: where erasures are listed (AccountsOptions)
   bool json = false;
   unsigned long long argon2_ops = 2;
   size_t argon2_mem_mib = 64;
@@ -102,5 +103,6 @@ void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  //
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
 void AttachTokenCommands(CLI::App& app, Globals& g, Selected* selected);      // token add|list|revoke (server/cli/cli_tokens.cc)
 void AttachKeyCommands(CLI::App& app, Globals& g, Selected* selected);        // rotate-kek rotate-signing-key
+void AttachBackupCommands(CLI::App& app, Globals& g, Selected* selected);     // backup restore
 
 }  // namespace accountable::cli

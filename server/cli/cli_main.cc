@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
                  "remote mode: file whose first word is the token; `token` commands: the server's token file");
   accountable::AddClientTlsFlags(app, g.tls);
   app.add_option("--key-dir", g.key_dir, "key directory (default DATA/keys)");
+  app.add_option("--erasure-list", g.erasure_list, "signed erasure list kept current (default DATA/erasures/erasure-list)");
   app.add_flag("--json", g.json, "one JSON object per line");
   app.add_option("--argon2-ops", g.argon2_ops, "Argon2id opslimit")->check(InRange(1, 10));
   app.add_option("--argon2-mem-mib", g.argon2_mem_mib, "Argon2id memlimit in MiB")->check(InRange(8, 1024));
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   AttachComplianceCommands(app, g, &selected);
   AttachTokenCommands(app, g, &selected);
   AttachKeyCommands(app, g, &selected);
+  AttachBackupCommands(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -17,7 +17,7 @@
 namespace {
 
 struct Flags {
-  std::string data = "data", key_dir, listen = "127.0.0.1:7400", token_file;
+  std::string data = "data", key_dir, listen = "127.0.0.1:7400", token_file, erasure_list, backup_root;
   unsigned long long argon2_ops = 2;
   size_t argon2_mem_mib = 64;
   double grace_days = 3;
@@ -46,6 +46,8 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
   app.add_option("--listen", f.listen)->capture_default_str();
   app.add_option("--token-file", f.token_file,
                  "token digests (docs/protocol.md); default KEY_DIR/tokens, created on a first start");
+  app.add_option("--erasure-list", f.erasure_list, "signed list of every erasure, for restores; default DATA/erasures/erasure-list");
+  app.add_option("--backup-root", f.backup_root, "Backup requests write only below this directory; unset: refused");
   app.add_option("--argon2-ops", f.argon2_ops)->check(CLI::Range(1, 10))->capture_default_str();
   app.add_option("--argon2-mem-mib", f.argon2_mem_mib)->check(CLI::Range(8, 1024))->capture_default_str();
   app.add_option("--grace-days", f.grace_days)->check(CLI::Range(0.0, 365.0))->capture_default_str();
@@ -110,6 +112,8 @@ int main(int argc, char** argv) {
   AccountsOptions ao;
   ao.data_dir = f.data;
   ao.key_dir = f.key_dir;
+  ao.erasure_list_path = f.erasure_list;
+  ao.backup_root = f.backup_root;
   ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
   ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
   ao.retention_months = f.retention_months;

@@ -345,7 +345,7 @@ bool Allowed(wire::Role role, Body op) {
     case Body::Touch:
       return role == wire::Role::Writer;
     default:
-      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive, RetentionNotice: admin only
+      return false;  // PublishPolicy, RegisterRecipient, Export, Sweep, Inactive, RetentionNotice, Backup: admin only
   }
 }
 
@@ -425,6 +425,8 @@ std::string DispatchOne(Accounts& a, wire::Role role, const wire::Request* r) {
     case Body::GetPolicy:
     case Body::ListPolicies:
       return HandlePolicy(a, r);
+    case Body::Backup:
+      return HandleBackup(a, r);
     case Body::Batch:  // Dispatch runs a Batch; here it is one nested in another
       return wire::ResponseFrame(corr, static_cast<uint8_t>(wire::ProtocolCode::kUnknownOperation),
                                  "not allowed inside a batch");

@@ -23,4 +23,7 @@ std::string ForbiddenFrame(wire::Role role, const wire::Request* r);
 // Precondition: role is allowed r's body.
 void StartCommand(Accounts& a, wire::Role role, const wire::Request* r, const std::function<void(std::string)>& reply);
 
+// Backup (dispatch_backup.cc): blocking, admin only.
+std::string HandleBackup(Accounts& a, const wire::Request* r);
+
 }  // namespace accountable::dispatch_internal
