@@ -428,17 +428,17 @@ std::string KekId(const crypto::Key32& kek) {
   return crypto::ToHex(crypto::KeyedHash(kek, "kek-id", "").substr(0, 8));
 }
 
-Status VaultImpl::AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) {
+Status vault_internal::VaultImpl::AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) {
   std::string wrapped;
   crypto::Key32 key;
-  ACC_RETURN_IF_ERROR(Get(kDeks, DekRow(account_id), &wrapped));
-  ACC_RETURN_IF_ERROR(Unwrap(kDeks, DekRow(account_id), &key));
+  ACC_RETURN_IF_ERROR(Get(vault_internal::kDeks, DekRow(account_id), &wrapped));
+  ACC_RETURN_IF_ERROR(Unwrap(vault_internal::kDeks, DekRow(account_id), &key));
   needles->push_back(std::move(wrapped));
   needles->emplace_back(key.view());
   return Status::OK();
 }
 
-Status VaultImpl::Checkpoint(const std::string& dir) {
+Status vault_internal::VaultImpl::Checkpoint(const std::string& dir) {
   // Not during a shred: its flush and compactions would race the copy for nothing.
   std::lock_guard<std::mutex> l(shred_mu_);
   return CheckpointDb(db_.get(), dir, "vault checkpoint");
