@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <cstdint>
 #include <functional>
@@ -81,6 +82,10 @@ struct AccountsOptions {
   uint64_t reserve_bytes = 64u << 20;        // see LedgerOptions::reserve_bytes
   // Tests only: storage faults injected under both DBs (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
+  // Optional, not owned, must outlive the Accounts (core/stats.h): the
+  // ledger writer's figures, and those of every Sweep and Erase.
+  LedgerStats* ledger_stats = nullptr;
+  ErasureStats* erasure_stats = nullptr;
 };
 
 // Who caused a command, when, and its idempotency key.
@@ -350,6 +355,9 @@ class Accounts {
   // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
   Status SignTreeHeadIfBehind(bool* signed_now);
   const std::string& public_key() const { return signing_key_.public_key; }
+  // The size of the latest signed tree head (0: none yet) and its timestamp; any thread.
+  uint64_t SignedTreeSize();
+  int64_t signed_at_ms() const { return signed_at_ms_.load(); }
   // The form a caller's request id is stored in (envelope, idempotency
   // index, sealing ad): hex HMAC-SHA-256 under the server secret, so the
   // text a caller chose never reaches the log. Deterministic: retries match.
@@ -403,6 +411,9 @@ class Accounts {
   Status ConsentPolicy(const Context& ctx, std::string* version);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
+  Status SweepPass(const SweepOptions& o, SweepReport* out);
+  // Adds a finished Sweep (erase false) or Erase pass to opt_.erasure_stats.
+  void CountPass(bool erase, const Status& s, const SweepReport& r, std::chrono::steady_clock::time_point t0);
   Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);
   Status DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out);
   Status ExpiredDays(int64_t as_of_ms, std::vector<uint32_t>* out);

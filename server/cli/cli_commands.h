@@ -6,6 +6,7 @@
 //   0 success · 2 invalid input or usage · 3 refused by a rule, a version
 //   conflict or a request id reused with a different content · 4 not found · 5 failed authentication · 6 storage error
 //   (I/O, corruption, data directory busy, shredded data)
+//   `health` alone: 1 not ready or unreachable (docs/operations.md)
 //
 // Thread safety: single-threaded, one command per process.
 #pragma once
@@ -98,5 +99,7 @@ Status ReadPassword(bool password_stdin, std::string* out);
 void AttachAccountCommands(CLI::App& app, Globals& g, Selected* selected);    // register show log
 void AttachLifecycleCommands(CLI::App& app, Globals& g, Selected* selected);  // login consent update deletion change-password touch
 void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); // export disclose access policy sweep inactive notice-sent import
+// `health`: exit 0 when accountabled's /readyz answers 200, else 1 (cli_health.cc).
+void AttachHealthCommand(CLI::App& app, Globals& g, Selected* selected);
 
 }  // namespace accountable::cli

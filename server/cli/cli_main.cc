@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AttachAccountCommands(app, g, &selected);
   AttachLifecycleCommands(app, g, &selected);
   AttachComplianceCommands(app, g, &selected);
+  AttachHealthCommand(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@ struct Outcome {
   uint64_t corr = 0;             // of the request
   bool close = false;            // protocol violation: close after sending
   wire::Role granted = wire::Role::None;  // Hello succeeded
+  wire::Body op = wire::Body::NONE;  // of the request, for the latency metric (NONE: unparsable)
   bool subscribe = false;
   uint64_t subscribe_corr = 0;
   uint64_t subscribe_from = 0;
@@ -100,6 +102,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   bool sub_reading_ = false;
   uint64_t sub_corr_ = 0;
   uint64_t sub_cursor_ = 0;
+  // sub_cursor_ for a metrics scrape on another thread (ServerImpl::Gauges).
+  std::atomic<uint64_t> sub_position_{0};
   friend class ServerImpl;
 };
 
