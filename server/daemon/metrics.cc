@@ -133,7 +133,8 @@ void AddServer(std::vector<MetricFamily>* out, Server& server, bool ready) {
     if (!h) continue;
     HistogramSnapshot snap = h->Snapshot();
     if (snap.count == 0) continue;  // ~35 operations x 17 buckets: only those used
-    const std::string name = op == wire::Body::NONE ? "unparsable" : std::string(wire::BodyName(op));
+    // NONE's slot also holds body types past the schema (ServerImpl::ObserveRequest).
+    const std::string name = op == wire::Body::NONE ? "unknown" : std::string(wire::BodyName(op));
     req.metric.push_back(Histogram(snap, 1e-6, {{"op", name}}));
   }
   out->push_back(std::move(req));

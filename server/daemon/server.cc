@@ -309,7 +309,9 @@ void ServerImpl::StartHashing(const std::string& body, wire::Role role, const st
 
 void ServerImpl::ObserveRequest(wire::Body op, Clock::time_point started) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
-  request_us_[static_cast<size_t>(op)]->Observe(static_cast<uint64_t>(us));
+  // A body type past the schema (a newer client, or garbage) shares NONE's slot.
+  const auto i = static_cast<size_t>(op);
+  request_us_[i < request_us_.size() ? i : 0]->Observe(static_cast<uint64_t>(us));
 }
 
 const AtomicHistogram* ServerImpl::RequestLatency(wire::Body op) const {
