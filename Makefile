@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 DATA ?= ./data
 DEBS := cmake g++ make pkg-config librocksdb-dev libflatbuffers-dev flatbuffers-compiler \
         libboost-dev libboost-system-dev libroaring-dev catch2 libsodium-dev libcli11-dev \
-        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev dpkg-dev libssl-dev
+        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev prometheus-cpp-dev libcivetweb-dev dpkg-dev libssl-dev
 # Only `make fuzz` needs clang; libFuzzer's runtime is a separate package
 # that clang-14 merely recommends on Debian 12.
 FUZZ_DEBS := clang libclang-rt-14-dev

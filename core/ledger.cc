@@ -199,6 +199,7 @@ Status LedgerImpl::Close() {
     if (stopping_ && !writer_.joinable()) return Status::OK();
     stopping_ = true;
   }
+  closing_.store(true);
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (!db_) return Status::OK();
@@ -215,6 +216,10 @@ Status LedgerImpl::Close() {
   db_.reset();
   if (!s.ok()) return FromRocks(s, "event DB flush");
   return cs.ok() ? Status::OK() : FromRocks(cs, "event DB close");
+}
+
+bool LedgerImpl::Writable() const {
+  return !opt_.read_only && !closing_.load() && !storage_error_.load();
 }
 
 std::string LedgerImpl::ReservePath() const { return (std::filesystem::path(opt_.dir) / kReserveFile).string(); }

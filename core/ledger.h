@@ -40,6 +40,7 @@
 
 #include "core/coding.h"
 #include "core/fault_fs.h"
+#include "core/stats.h"
 #include "events/event.h"
 #include "events/status.h"
 
@@ -106,6 +107,9 @@ struct LedgerOptions {
   // event, with the new last seq, before the group's callers are answered
   // (subscriptions wake on it; Accounts signs a tree head). Must not block.
   std::function<void(uint64_t last_seq)> on_commit;
+  // Optional, not owned, must outlive the Ledger: the writer counts appends
+  // by type, group sizes and write+fsync latency here (relaxed atomics).
+  LedgerStats* stats = nullptr;
 };
 
 inline constexpr size_t kContentDigestBytesMax = 64;
@@ -180,6 +184,10 @@ class Ledger {
   virtual Status LookupRequest(std::string_view request_id, uint64_t* seq,
                                std::string* content_digest = nullptr) = 0;
   virtual uint64_t LastSeq() const = 0;
+  // True while an append can succeed as far as the ledger knows: open,
+  // writable, not closing, and no failed group write still unresumed
+  // (DiskFull, IOError). For a readiness probe; any thread.
+  virtual bool Writable() const = 0;
   virtual uint64_t StreamVersion(uint64_t account_id) = 0;
   // An online, consistent copy of the DB in dir (which must not exist):
   // RocksDB Checkpoint, after a flush; SSTs are hard-linked when dir is on

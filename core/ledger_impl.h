@@ -198,6 +198,7 @@ class LedgerImpl final : public Ledger {
     return Status::OK();
   }
   uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
+  bool Writable() const override;
   uint64_t StreamVersion(uint64_t account_id) override;
   Status Checkpoint(const std::string& dir) override { return CheckpointDb(db_.get(), dir, "event DB checkpoint"); }
   Status Close() override;
@@ -225,6 +226,8 @@ class LedgerImpl final : public Ledger {
   void TakeReserve();
   // Writer thread: after a failed write, DB::Resume() before the next group.
   Status ResumeAfterError();
+  // Writer thread, stats set: a durable group's events by type and its size.
+  void CountAppends(const std::vector<std::unique_ptr<Pending>>& group, uint64_t events);
   bool SpaceForResume();  // writes and syncs kSpaceProbeBytes beside the DB
   int64_t NowMs() const;
 
@@ -236,6 +239,7 @@ class LedgerImpl final : public Ledger {
   // whether it was for want of space.
   std::atomic<bool> storage_error_{false};
   std::atomic<bool> disk_full_{false};
+  std::atomic<bool> closing_{false};  // Close() began: stopping_ for readers without mu_
   // recorded_at never decreases along the log, even if the wall clock steps
   // back, so "as of time T" is a prefix an auditor can binary-search.
   int64_t last_recorded_ms_ = 0;  // writer thread only, after Open

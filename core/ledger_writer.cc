@@ -2,6 +2,7 @@
 // queued batches, stamps seqs, runs the AppendHook, adds the Merkle leaves
 // and commits each group with one synced WriteBatch.
 #include <algorithm>
+#include <chrono>
 #include <future>
 
 #include "core/ledger_impl.h"
@@ -174,8 +175,14 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
     wb.Put(handles_[kMerkle], ToSlice(key), ToSlice(value));
   });
   if (next_seq == first_seq && wb.Count() == 0) return;  // only refusals and duplicates
+  const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);
+  if (opt_.stats) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - write_start);
+    opt_.stats->fsync_us.Observe(static_cast<uint64_t>(us.count()));
+  }
   if (!s.ok()) {
+    if (opt_.stats) opt_.stats->storage_errors.fetch_add(1, std::memory_order_relaxed);
     Status err = FromRocks(s, "event DB write");
     disk_full_.store(err.Is(Status::Code::kDiskFull));
     storage_error_.store(true);
@@ -192,6 +199,19 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
   last_recorded_ms_ = now_ms;
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
   for (auto& [account, version] : versions) version_cache_[account] = version;
+  if (opt_.stats) CountAppends(group, next_seq - first_seq);
+}
+
+void LedgerImpl::CountAppends(const std::vector<std::unique_ptr<Pending>>& group, uint64_t events) {
+  if (events > 0) opt_.stats->group_events.Observe(events);
+  for (const auto& p : group) {
+    if (!p->status.ok()) continue;
+    for (size_t i = 0; i < p->batch.size(); ++i) {
+      if (p->results[i].duplicate) continue;
+      const auto type = static_cast<size_t>(fb::GetEnvelope(p->batch[i].envelope.data())->payload_type());
+      opt_.stats->appends_by_type[std::min(type, kPayloadTypesMax - 1)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
 }
 
 // RocksDB stops writes after a failed WAL write or flush (a "background

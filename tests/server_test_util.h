@@ -160,6 +160,7 @@ class RawConn {
   RawConn& operator=(const RawConn&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   void Close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -272,6 +273,8 @@ class ServerFixture {
   std::string data_dir() const { return dir_.Sub("data"); }
   Accounts& accounts() { return *accounts_; }
   Server& server() { return *server_; }
+  LedgerStats& ledger_stats() { return ledger_stats_; }
+  ErasureStats& erasure_stats() { return erasure_stats_; }
   const ServerOptions& options() const { return options_; }
 
   std::unique_ptr<Client> Connect(const std::string& token) {
@@ -333,6 +336,8 @@ class ServerFixture {
     ao.data_dir = dir_.Sub("data");
     ao.password_cost = {1, 8u << 20};
     ao.sign_interval_ms = options_.sign_interval_ms;  // as accountabled wires it
+    ao.ledger_stats = &ledger_stats_;
+    ao.erasure_stats = &erasure_stats_;
     if (tweak_accounts_) tweak_accounts_(ao);
     if (with_hook)
       ao.on_commit = [h = hook_](uint64_t last) {
@@ -347,6 +352,8 @@ class ServerFixture {
   std::function<void(AccountsOptions&)> tweak_accounts_;
   TempDir dir_{"accountable-server-test"};
   std::shared_ptr<Hook> hook_ = std::make_shared<Hook>();
+  LedgerStats ledger_stats_;      // before accounts_: outlives it
+  ErasureStats erasure_stats_;
   ServerOptions options_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Server> server_;

@@ -70,6 +70,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.clock_ms = o.clock_ms;
   lo.faults = o.faults;
   lo.reserve_bytes = o.reserve_bytes;
+  lo.stats = o.ledger_stats;
   lo.activity_merge = MergeActivity;
   lo.activity_partial_merge = PartialMergeActivity;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));
@@ -135,6 +136,11 @@ Status Accounts::AdoptOrSignHead() {
     }
   }
   return SignTreeHead(&h);
+}
+
+uint64_t Accounts::SignedTreeSize() {
+  std::lock_guard<std::mutex> l(sth_mu_);
+  return signed_size_;
 }
 
 Status Accounts::SignTreeHeadIfBehind(bool* signed_now) {

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,10 @@ struct AccountsOptions {
   std::string backup_root;
   // Tests only: storage faults injected under both DBs (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
+  // Optional, not owned, must outlive the Accounts (core/stats.h): the
+  // ledger writer's figures, and those of every Sweep and Erase.
+  LedgerStats* ledger_stats = nullptr;
+  ErasureStats* erasure_stats = nullptr;
 };
 
 // What a kek_rotated / signing_key_rotated event says (key ids, public keys).
@@ -387,6 +392,9 @@ class Accounts {
   // Signs only if the latest signed head is smaller than the log; *signed_now says whether it did.
   Status SignTreeHeadIfBehind(bool* signed_now);
   const std::string& public_key() const { return signing_key_.public_key; }
+  // The size of the latest signed tree head (0: none yet) and its timestamp; any thread.
+  uint64_t SignedTreeSize();
+  int64_t signed_at_ms() const { return signed_at_ms_.load(); }
   // The form a caller's request id is stored in (envelope, idempotency
   // index, sealing ad): hex HMAC-SHA-256 under the server secret, so the
   // text a caller chose never reaches the log. Deterministic: retries match.
@@ -440,6 +448,9 @@ class Accounts {
   Status ConsentPolicy(const Context& ctx, std::string* version);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
+  Status SweepPass(const SweepOptions& o, SweepReport* out);
+  // Adds a finished Sweep (erase false) or Erase pass to opt_.erasure_stats.
+  void CountPass(bool erase, const Status& s, const SweepReport& r, std::chrono::steady_clock::time_point t0);
   Status EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* out);
   Status DueErasures(int64_t as_of_ms, std::vector<SweepReport::Erasure>* out);
   Status ExpiredDays(int64_t as_of_ms, std::vector<uint32_t>* out);

@@ -196,12 +196,14 @@ Status Accounts::Erase(const std::vector<SweepReport::Erasure>& accounts, SweepR
   std::lock_guard<std::mutex> l(sweep_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
-  ACC_RETURN_IF_ERROR(EraseNow(accounts, out));
+  Status s = EraseNow(accounts, out);
   // Listed as soon as the AccountErased is durable, before the shred (a
   // backup restored from then on erases the account again); a list that
   // cannot be written is reported, but never holds the shred back.
-  Status listed = out->erased.empty() ? Status::OK() : ExportErasureList();
-  ACC_RETURN_IF_ERROR(FinishErasures({}, out));
+  Status listed = (s.ok() && !out->erased.empty()) ? ExportErasureList() : Status::OK();
+  if (s.ok()) s = FinishErasures({}, out);
+  CountPass(true, s, *out, t0);
+  ACC_RETURN_IF_ERROR(s);
   ACC_RETURN_IF_ERROR(listed);
   out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - t0).count();
@@ -212,6 +214,16 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
   std::lock_guard<std::mutex> l(sweep_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
+  Status s = SweepPass(o, out);
+  if (!o.dry_run) CountPass(false, s, *out, t0);
+  ACC_RETURN_IF_ERROR(s);
+  if (!o.dry_run)
+    out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0).count();
+  return Status::OK();
+}
+
+Status Accounts::SweepPass(const SweepOptions& o, SweepReport* out) {
   const int64_t as_of_ms = o.as_of_ms ? o.as_of_ms : NowMs();
   ACC_RETURN_IF_ERROR(CheckAsOfMs(as_of_ms));
   std::vector<SweepReport::Erasure> due;
@@ -226,10 +238,22 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
   ACC_RETURN_IF_ERROR(EraseNow(std::move(due), out));
   Status listed = out->erased.empty() ? Status::OK() : ExportErasureList();  // as in Erase
   ACC_RETURN_IF_ERROR(FinishErasures(days, out));
-  ACC_RETURN_IF_ERROR(listed);
-  out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0).count();
-  return Status::OK();
+  return listed;
+}
+
+void Accounts::CountPass(bool erase, const Status& s, const SweepReport& r, std::chrono::steady_clock::time_point t0) {
+  ErasureStats* st = opt_.erasure_stats;
+  if (!st) return;
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  (erase ? st->erase_us : st->sweep_us).Observe(static_cast<uint64_t>(us.count()));
+  if (!s.ok()) (erase ? st->erase_failures : st->sweep_failures).fetch_add(1, std::memory_order_relaxed);
+  st->accounts_erased.fetch_add(r.erased.size(), std::memory_order_relaxed);
+  st->days_shredded.fetch_add(r.days_shredded.size(), std::memory_order_relaxed);
+  if (r.shred.files_scanned == 0) return;  // no shred ran, so no scan
+  st->scans.fetch_add(1, std::memory_order_relaxed);
+  st->scan_files.fetch_add(r.shred.files_scanned, std::memory_order_relaxed);
+  st->scan_bytes.fetch_add(r.shred.bytes_scanned, std::memory_order_relaxed);
+  st->scan_hits.fetch_add(r.shred.hits, std::memory_order_relaxed);
 }
 
 }  // namespace accountable

@@ -6,6 +6,7 @@
 //   0 success · 2 invalid input or usage · 3 refused by a rule, a version
 //   conflict or a request id reused with a different content · 4 not found · 5 failed authentication · 6 storage error
 //   (I/O, corruption, data directory busy, shredded data)
+//   `health` alone: 1 not ready or unreachable (docs/operations.md)
 //
 // Thread safety: single-threaded, one command per process.
 #pragma once
@@ -104,5 +105,7 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected); //
 void AttachTokenCommands(CLI::App& app, Globals& g, Selected* selected);      // token add|list|revoke (server/cli/cli_tokens.cc)
 void AttachKeyCommands(CLI::App& app, Globals& g, Selected* selected);        // rotate-kek rotate-signing-key
 void AttachBackupCommands(CLI::App& app, Globals& g, Selected* selected);     // backup restore
+// `health`: exit 0 when accountabled's /readyz answers 200, else 1 (cli_health.cc).
+void AttachHealthCommand(CLI::App& app, Globals& g, Selected* selected);
 
 }  // namespace accountable::cli

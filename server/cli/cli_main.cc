@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   AttachTokenCommands(app, g, &selected);
   AttachKeyCommands(app, g, &selected);
   AttachBackupCommands(app, g, &selected);
+  AttachHealthCommand(app, g, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,6 +10,7 @@
 
 #include "core/no_core_dumps.h"
 #include "server/daemon/daemon_tokens.h"
+#include "server/daemon/metrics.h"
 #include "server/daemon/server.h"
 #include "server/daemon/tls.h"
 #include "server/daemon/tls_flags.h"
@@ -24,6 +25,8 @@ struct Flags {
   int retention_months = 36, access_log_days = 30;
   int64_t sweep_interval_s = 3600;
   int64_t sign_interval_ms = 0;
+  std::string metrics_listen;                // empty: no metrics listener
+  accountable::MetricsOptions metrics;
 };
 
 accountable::Status ParseListen(const std::string& listen, accountable::ServerOptions* o) {
@@ -79,7 +82,27 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
   app.add_option("--idle-timeout-ms", o.idle_timeout_ms)->check(CLI::Range(100, 86400000))->capture_default_str();
   app.add_option("--frame-timeout-ms", o.frame_timeout_ms)->check(CLI::Range(100, 3600000))->capture_default_str();
   app.add_option("--subscriber-lag-max", o.subscriber_lag_events_max)->capture_default_str();
+  app.add_option("--metrics-listen", f.metrics_listen,
+                 "HOST:PORT for /metrics, /healthz, /readyz (plain HTTP, no token); off if empty");
+  app.add_option("--metrics-threads", f.metrics.threads, "metrics connections served at once")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--metrics-queue-max", f.metrics.queued_connections_max, "metrics connections waiting for a thread")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--metrics-request-bytes-max", f.metrics.request_bytes_max, "metrics request line and headers")
+      ->check(CLI::Range(1024, 65536))->capture_default_str();
+  app.add_option("--metrics-timeout-ms", f.metrics.request_timeout_ms)
+      ->check(CLI::Range(100, 600000))->capture_default_str();
   app.set_config("--config");
+}
+
+// Nothing to do unless --metrics-listen was given.
+accountable::Status StartMetrics(Flags& f, const accountable::MetricsSources& src,
+                                 std::unique_ptr<accountable::MetricsServer>* out) {
+  using accountable::Status;
+  if (f.metrics_listen.empty()) return Status::OK();
+  Status s = accountable::MetricsServer::Start(f.metrics, src, out);
+  if (s.ok()) spdlog::info("metrics on http://{}:{}/metrics (/healthz, /readyz)", f.metrics.host, (*out)->port());
+  return s;
 }
 
 }  // namespace
@@ -97,6 +120,8 @@ int main(int argc, char** argv) {
   AddTlsFlags(app, so);
   CLI11_PARSE(app, argc, argv);
   Status s = ParseListen(f.listen, &so);
+  if (s.ok() && !f.metrics_listen.empty())
+    s = ParseHostPort("--metrics-listen", f.metrics_listen, &f.metrics.host, &f.metrics.port);
   so.sweep_interval_ms = f.sweep_interval_s * 1000;
   so.sign_interval_ms = f.sign_interval_ms;
   const std::string key_dir = f.key_dir.empty() ? f.data + "/keys" : f.key_dir;
@@ -108,8 +133,12 @@ int main(int argc, char** argv) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
+  LedgerStats ledger_stats;
+  ErasureStats erasure_stats;
   std::unique_ptr<Server> server;
   AccountsOptions ao;
+  ao.ledger_stats = &ledger_stats;
+  ao.erasure_stats = &erasure_stats;
   ao.data_dir = f.data;
   ao.key_dir = f.key_dir;
   ao.erasure_list_path = f.erasure_list;
@@ -126,14 +155,18 @@ int main(int argc, char** argv) {
   SignalLoop signals(tp.token_file);  // SIGHUP reloads tokens; handled from here on
   s = Accounts::Open(ao, &accounts);
   if (s.ok()) s = Server::Start(so, accounts.get(), &server);
+  std::unique_ptr<MetricsServer> metrics;  // declared last: stops first
+  if (s.ok()) s = StartMetrics(f, {accounts.get(), server.get(), &ledger_stats, &erasure_stats}, &metrics);
   if (!s.ok()) {
+    if (server) server->Stop();  // before accounts, declared after it, goes
     spdlog::error("{}", s.ToString());
     return s.Is(Status::Code::kInvalidArgument) ? 2 : 6;
   }
   spdlog::info("accountabled listening on {}:{} (data {}, {} tokens, last seq {})", so.host, server->port(), f.data,
                so.token_digests.size(), accounts->ledger().LastSeq());
   signals.Run(server.get());
-  server->Stop();
+  server->Stop();  // /readyz answers 503 from here on
+  metrics.reset();
   s = accounts->Close();
   if (s.ok()) {
     spdlog::info("stopped cleanly");

@@ -54,6 +54,8 @@ ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
     : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
       deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_), budget_(o.buffer_bytes_max) {
   tokens_ = std::make_shared<const Tokens>(o.token_digests.begin(), o.token_digests.end());
+  for (size_t i = 0; i <= static_cast<size_t>(wire::Body::MAX); ++i)
+    request_us_.emplace_back(new AtomicHistogram(LatencyUsHistogram()));  // from the prvalue: not movable
 }
 
 Status ServerImpl::Listen() {
@@ -290,8 +292,12 @@ const wire::Request* ServerImpl::AsyncRequest(const std::string& body, wire::Rol
   return RouteOf(req) == Route::kBlocking ? nullptr : req;
 }
 
-Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool moves_deletions) {
-  return [this, s, corr, moves_deletions](std::string frame) {
+Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, const wire::Request* req, Clock::time_point started) {
+  const uint64_t corr = req->correlation_id();
+  const wire::Body op = req->body_type();
+  const bool moves_deletions = MovesDeletions(op);
+  return [this, s, corr, moves_deletions, op, started](std::string frame) {
+    ObserveRequest(op, started);
     budget_.Charge(frame.size());
     s->out_budget_.Charge(frame.size());
     if (moves_deletions) ArmDeletionTimer();
@@ -302,7 +308,8 @@ Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool
   };
 }
 
-Route ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+Route ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s,
+                        Clock::time_point started) {
   // One atomic load per request; the set is searched only after a reload.
   if (role != wire::Role::None && s->token_generation_ != tokens_generation_.load(std::memory_order_acquire) &&
       !StillValid(s.get(), role)) {
@@ -311,20 +318,58 @@ Route ServerImpl::Start(const std::string& body, wire::Role role, const std::sha
   }
   const wire::Request* req = AsyncRequest(body, role);
   if (req && RouteOf(req) == Route::kInline) {
-    DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
+    DispatchAsync(*accounts_, role, req, ReplyTo(s, req, started));
     return Route::kInline;
   }
   if (req) return Route::kHashing;
   if (role != wire::Role::None) return Route::kBlocking;
   // Before Hello: the handshake (a SHA-256 and a compare) or its refusal.
-  s->Complete(Process(body, role, &s->out_budget_));
+  Outcome o = Process(body, role, &s->out_budget_);
+  ObserveRequest(o.op, started);
+  s->Complete(std::move(o));
   return Route::kInline;
 }
 
-void ServerImpl::StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s) {
+void ServerImpl::StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s,
+                              Clock::time_point started) {
   const wire::Request* req = AsyncRequest(body, role);
   ACC_ASSERT(req != nullptr && RouteOf(req) == Route::kHashing, "Start routed this body to the hashing path");
-  DispatchAsync(*accounts_, role, req, ReplyTo(s, req->correlation_id(), MovesDeletions(req->body_type())));
+  DispatchAsync(*accounts_, role, req, ReplyTo(s, req, started));
+}
+
+void ServerImpl::ObserveRequest(wire::Body op, Clock::time_point started) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  // A body type past the schema (a newer client, or garbage) shares NONE's slot.
+  const auto i = static_cast<size_t>(op);
+  request_us_[i < request_us_.size() ? i : 0]->Observe(static_cast<uint64_t>(us));
+}
+
+const AtomicHistogram* ServerImpl::RequestLatency(wire::Body op) const {
+  const auto i = static_cast<size_t>(op);
+  return i < request_us_.size() ? request_us_[i].get() : nullptr;
+}
+
+ServerGauges ServerImpl::Gauges() {
+  ServerGauges g;
+  const uint64_t last = accounts_->ledger().LastSeq();
+  std::vector<std::shared_ptr<Session>> subs;  // released after mu_, as in OnCommit
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    g.connections = authenticated_;
+    g.unauthenticated = unauthenticated_;
+    g.subscribers = subscribers_.size();
+    g.accepting = !stopping_;
+    for (Session* s : subscribers_) {
+      auto it = sessions_.find(s);
+      if (it == sessions_.end()) continue;
+      if (auto p = it->second.lock()) subs.push_back(std::move(p));
+    }
+  }
+  for (const auto& s : subs) {
+    const uint64_t pos = s->sub_position_.load(std::memory_order_relaxed);
+    if (last >= pos) g.subscriber_lag_events_max = std::max(g.subscriber_lag_events_max, last - pos + 1);
+  }
+  return g;
 }
 
 Outcome ServerImpl::Process(const std::string& body, wire::Role role, MemoryBudget* connection) {
@@ -346,6 +391,7 @@ Outcome ServerImpl::Decide(const std::string& body, wire::Role role, ResponseBud
   }
   const uint64_t corr = req->correlation_id();
   o.corr = corr;
+  o.op = req->body_type();
   if (req->body_type() == wire::Body::Hello) {
     auto* h = req->body_as_Hello();
     o.granted = Authenticate(h->token() ? h->token()->string_view() : std::string_view(), &o);

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "core/stats.h"
 #include "projections/service/accounts.h"
 #include "server/client/wire.h"
 
@@ -85,6 +86,15 @@ std::string TokenDigest(std::string_view token);
 // plaintext "TOKEN ROLE" lines as tokens::Load does.
 Status LoadTokens(const std::string& path, std::map<std::string, wire::Role>* out);
 
+// What a metrics scrape reads of the server (server/daemon/metrics.h).
+struct ServerGauges {
+  size_t connections = 0;                    // authenticated
+  size_t unauthenticated = 0;                // accepted, Hello not yet done
+  size_t subscribers = 0;
+  uint64_t subscriber_lag_events_max = 0;    // the furthest-behind subscriber: events not yet sent
+  bool accepting = false;                    // started and not stopping
+};
+
 class Server {
  public:
   static Status Start(const ServerOptions& options, Accounts* accounts, std::unique_ptr<Server>* out);
@@ -98,6 +108,12 @@ class Server {
   // are untouched, and subscriptions on revoked connections end at once.
   // Returns how many old tokens the new set lacks or gives another role.
   virtual size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) = 0;
+  // Any thread; takes the server's lock briefly (a scrape, not a hot path).
+  virtual ServerGauges Gauges() = 0;
+  // Time from a request's frame being read to its response being ready to
+  // send (queued behind the connection's earlier responses), by operation;
+  // nullptr past wire::Body::MAX. Any thread.
+  virtual const AtomicHistogram* RequestLatency(wire::Body op) const = 0;
   // Stops accepting, lets in-flight commands finish and their responses go
   // out, then closes every connection. Idempotent.
   virtual void Stop() = 0;

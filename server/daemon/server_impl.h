@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -41,6 +42,10 @@ class ServerImpl final : public Server {
   void OnCommit(uint64_t last_seq) override;
   size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) override;
   void Stop() override;
+  ServerGauges Gauges() override;
+  const AtomicHistogram* RequestLatency(wire::Body op) const override;
+  using Clock = std::chrono::steady_clock;
+  void ObserveRequest(wire::Body op, Clock::time_point started);
 
   // For sessions.
   const ServerOptions& options() const { return opt_; }
@@ -52,9 +57,11 @@ class ServerImpl final : public Server {
   // s->Complete (returns kInline). Otherwise returns where the request
   // belongs on the worker pool: kHashing for StartHashing, kBlocking for
   // Process.
-  Route Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
+  // started: when the request's frame was read, for the latency metric.
+  Route Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s, Clock::time_point started);
   // On a worker: starts a kHashing command; its answer reaches s->Complete.
-  void StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s);
+  void StartHashing(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s,
+                    Clock::time_point started);
   // Runs on a worker: verify, authorize, execute. The Outcome's frame is
   // charged to budget() and to connection.
   Outcome Process(const std::string& body, wire::Role role, MemoryBudget* connection);
@@ -96,7 +103,8 @@ class ServerImpl final : public Server {
   const wire::Request* AsyncRequest(const std::string& body, wire::Role role) const;
   // Answers corr on s when a command completes: charges the frame to both
   // budgets and re-arms the erasure timer after a deletion request or cancel.
-  Reply ReplyTo(const std::shared_ptr<Session>& s, uint64_t corr, bool moves_deletions);
+  // Observes the request's latency under op.
+  Reply ReplyTo(const std::shared_ptr<Session>& s, const wire::Request* req, Clock::time_point started);
 
   ServerOptions opt_;
   Accounts* accounts_;
@@ -125,6 +133,8 @@ class ServerImpl final : public Server {
   size_t unauthenticated_ = 0;
   std::map<std::string, size_t> unauthenticated_by_address_;
   MemoryBudget budget_;
+  // By wire::Body value: request latency in microseconds.
+  std::vector<std::unique_ptr<AtomicHistogram>> request_us_;
   bool stopping_ = false;
   bool stopped_ = false;
   friend class Session;

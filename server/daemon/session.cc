@@ -239,16 +239,20 @@ void Session::Execute(std::string body, size_t charged) {
   // Complete. Argon2id and blocking requests go to the worker pool.
   // (Plain callbacks, not co_await co_spawn: g++ 12 destroys temporaries of a
   // co_await expression twice.)
-  const Route route = server_->Start(body, role_, self);
+  const auto started = ServerImpl::Clock::now();
+  const Route route = server_->Start(body, role_, self, started);
   if (route == Route::kInline) {
     server_->budget().Release(charged);
     return;
   }
-  asio::post(server_->workers(), [self, route, role = role_, charged, body = std::move(body)] {
-    if (route == Route::kHashing)
-      self->server_->StartHashing(body, role, self);
-    else
-      self->Complete(self->server_->Process(body, role, &self->out_budget_));
+  asio::post(server_->workers(), [self, route, role = role_, charged, started, body = std::move(body)] {
+    if (route == Route::kHashing) {
+      self->server_->StartHashing(body, role, self, started);
+    } else {
+      Outcome o = self->server_->Process(body, role, &self->out_budget_);
+      self->server_->ObserveRequest(o.op, started);
+      self->Complete(std::move(o));
+    }
     self->server_->budget().Release(charged);
   });
 }
@@ -301,6 +305,7 @@ void Session::Apply(Outcome o) {
     subscribed_ = true;
     sub_corr_ = o.subscribe_corr;
     sub_cursor_ = o.subscribe_from;
+    sub_position_.store(sub_cursor_, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> l(server_->mu_);
       server_->subscribers_.insert(this);
@@ -411,6 +416,7 @@ void Session::PumpDone(std::string frame, uint64_t next_cursor) {
   sub_reading_ = false;
   if (next_cursor > sub_cursor_) {
     sub_cursor_ = next_cursor;
+    sub_position_.store(sub_cursor_, std::memory_order_relaxed);
     Send(std::move(frame));
   }
   Pump();

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@ struct Outcome {
   wire::Role granted = wire::Role::None;  // Hello succeeded
   std::string token_digest;      // with granted: whose token, for a later reload
   uint64_t token_generation = 0; // with granted: the token set it was checked against
+  wire::Body op = wire::Body::NONE;  // of the request, for the latency metric (NONE: unparsable)
   bool subscribe = false;
   uint64_t subscribe_corr = 0;
   uint64_t subscribe_from = 0;
@@ -116,6 +118,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   bool sub_reading_ = false;
   uint64_t sub_corr_ = 0;
   uint64_t sub_cursor_ = 0;
+  // sub_cursor_ for a metrics scrape on another thread (ServerImpl::Gauges).
+  std::atomic<uint64_t> sub_position_{0};
   friend class ServerImpl;
 };
 
