@@ -48,7 +48,8 @@ std::string ScriptSafeJson(const nlohmann::json& j) {
 }
 
 void RenderTable(const Table& t, std::string* h) {
-  *h += "<table><thead><tr><th scope=\"col\">" + HtmlEscape(t.column_head) + "</th>";
+  // Long tables scroll on screen and print in full (report.css).
+  *h += "<div class=\"rows\"><table><thead><tr><th scope=\"col\">" + HtmlEscape(t.column_head) + "</th>";
   for (auto& s : t.series) *h += "<th scope=\"col\">" + HtmlEscape(s.label) + "</th>";
   if (!t.column_notes.empty()) *h += "<th scope=\"col\">" + HtmlEscape(t.column_notes_label) + "</th>";
   *h += "</tr></thead><tbody>";
@@ -59,7 +60,7 @@ void RenderTable(const Table& t, std::string* h) {
     *h += "</tr>";
   }
   if (t.columns.empty()) *h += "<tr><td colspan=\"" + std::to_string(t.series.size() + 1) + "\">none</td></tr>";
-  *h += "</tbody></table>";
+  *h += "</tbody></table></div>";
 }
 
 void RenderFigure(const Table& t, nlohmann::json* specs, std::string* h) {
