@@ -2,6 +2,8 @@
 // verify`), then one pass over the log up to the report's time.
 #include "replay/report_data.h"
 
+#include <algorithm>
+
 #include "events/vocabulary.h"
 #include "projections/fold/activity.h"
 #include "replay/proofs.h"
@@ -47,7 +49,8 @@ void CheckIntegrity(Ledger& ledger, const ReportOptions& o, uint64_t as_of_seq, 
 }  // namespace
 
 int MonthNumber(int64_t ms) {
-  const std::string t = events::FormatTime(ms);  // YYYY-MM-DDTHH:MM:SS.sssZ
+  // occurred_at is the caller's: clamp it to the years the report can print.
+  const std::string t = events::FormatTime(std::clamp(ms, kAsOfMsMin, kAsOfMsMax));  // YYYY-MM-DDTHH:MM:SS.sssZ
   return std::stoi(t.substr(0, 4)) * 12 + std::stoi(t.substr(5, 2)) - 1;
 }
 
