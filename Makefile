@@ -10,7 +10,10 @@ JOBS ?= $(shell nproc)
 DATA ?= ./data
 DEBS := cmake g++ make pkg-config librocksdb-dev libflatbuffers-dev flatbuffers-compiler \
         libboost-dev libboost-system-dev libroaring-dev catch2 libsodium-dev libcli11-dev \
-        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev prometheus-cpp-dev libcivetweb-dev dpkg-dev libssl-dev
+        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev prometheus-cpp-dev libcivetweb-dev dpkg-dev libssl-dev libjs-chart.js
+# Only the tests need a browser: the [browser] test opens a compliance report
+# in headless Chromium.
+TEST_DEBS := chromium
 # Only `make fuzz` needs clang; libFuzzer's runtime is a separate package
 # that clang-14 merely recommends on Debian 12.
 FUZZ_DEBS := clang libclang-rt-14-dev
@@ -38,6 +41,7 @@ demo: build
 	./server/cli/demo.sh $(BUILD) $(DATA)
 
 test: build
+	@$(MAKE) --no-print-directory deps DEBS="$(TEST_DEBS)"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # ASan+UBSan, halting at the first report: a finding fails the test that
@@ -46,6 +50,7 @@ test: build
 # and line in every report. detect_leaks=0: LeakSanitizer needs ptrace, which
 # containers often refuse.
 check: deps
+	@$(MAKE) --no-print-directory deps DEBS="$(TEST_DEBS)"
 	@[ -f $(CHECK_BUILD)/CMakeCache.txt ] || cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DACCOUNTABLE_SANITIZE=ON >/dev/null
 	cmake --build $(CHECK_BUILD) -j $(JOBS)

@@ -30,6 +30,8 @@
 #include "replay/online.h"
 #include "replay/keyring_check.h"
 #include "replay/proofs.h"
+#include "replay/report_data.h"
+#include "replay/report_html.h"
 #include "replay/reports.h"
 
 namespace {
@@ -41,7 +43,8 @@ using Json = nlohmann::ordered_json;
 constexpr size_t kPageEvents = 4096;
 
 struct Args {
-  std::string data = "data", key_dir, server, token_file, pubkey_file, keyring_file, file, until;
+  std::string data = "data", key_dir, server, token_file, pubkey_file, keyring_file, file, until, out, as_of;
+  int access_log_days = 30;
   accountable::ClientTlsOptions tls;  // with --server
   bool json = false;
   uint64_t size = 0, seq = 0, old_size = 0, new_size = 0, account = 0;
@@ -178,6 +181,43 @@ Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
   return o;
 }
 
+// Writes to FILE.tmp then renames: a reader never sees half a report.
+Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f || !f.write(bytes.data(), std::streamsize(bytes.size())) || !f.flush())
+      return Status::IOError("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  return Status::OK();
+}
+
+// The compliance report (docs/audit.md, "Report"). A log that fails its
+// check still gets its report, which says so first, and exit code 6.
+Outcome HtmlReport(const Args& a, accountable::Ledger& ledger) {
+  Outcome o;
+  audit::ReportOptions opt{.as_of_ms = NowMs(), .now_ms = NowMs(), .access_log_days = a.access_log_days};
+  if (!a.as_of.empty()) {
+    auto ms = accountable::events::ParseTime(a.as_of);
+    if (!ms) return {Status::InvalidArgument("--as-of takes a time YYYY-MM-DD[THH:MM:SS[.sss]Z]"), Json::object()};
+    opt.as_of_ms = *ms;
+  }
+  const std::string pub = a.pubkey_file.empty() ? KeyDir(a) + "/signing.pub" : a.pubkey_file;
+  if (!a.pubkey_file.empty() || std::filesystem::exists(pub)) o.status = ReadPublicKey(pub, &opt.public_key);
+  audit::ReportData d;
+  if (o.status.ok()) o.status = audit::BuildReportData(ledger, opt, &d);
+  if (o.status.ok()) o.status = WriteFileAtomically(a.out, audit::RenderReportHtml(d));
+  if (!o.status.ok()) return o;
+  const auto& in = d.integrity;
+  o.json = {{"out", a.out}, {"as_of", accountable::events::FormatTime(d.as_of_ms)}, {"events", in.as_of_seq},
+            {"verified", in.verified}, {"signed_head", !in.head_checked ? "not checked" : in.head_ok ? "ok" : "failed"}};
+  if (!in.verified) o.status = Status::Corruption("the log does not verify (the report says so): " + in.verify_error);
+  else if (in.head_checked && !in.head_ok) o.status = Status::Corruption("signed head: " + in.head_detail);
+  return o;
+}
 
 using Command = std::function<Outcome(const Args&)>;
 using LedgerCommand = std::function<Outcome(const Args&, accountable::Ledger&)>;
@@ -237,6 +277,7 @@ std::map<std::string, LedgerCommand> OfflineCommands() {
     return o;
   };
   m["prove-erasure"] = ProveErasure;
+  m["report"] = HtmlReport;
   return m;
 }
 
@@ -346,6 +387,12 @@ std::map<std::string, CLI::App*> DeclareCommands(CLI::App& app, Args& a) {
   vcert->add_option("FILE", a.file)->required();
   vcert->add_option("--pubkey", a.pubkey_file, "file with the hex Ed25519 public key");
   vcert->add_option("--keyring", a.keyring_file, "signing.keyring: certificates signed before a key rotation");
+  auto* report = add("report", "the compliance report: one self-contained HTML page, aggregates only");
+  report->add_option("--out", a.out, "the HTML file to write")->required();
+  report->add_option("--as-of", a.as_of, "the report's time, YYYY-MM-DD[THH:MM:SS[.sss]Z] (default: now)");
+  report->add_option("--pubkey", a.pubkey_file, "hex Ed25519 public key (default DATA/keys/signing.pub if present)");
+  report->add_option("--access-log-days", a.access_log_days, "the server's access-log window, days")
+      ->capture_default_str()->check(CLI::Range(1, 3650));
   return c;
 }
 

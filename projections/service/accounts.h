@@ -366,6 +366,7 @@ class Accounts {
   // Brings the erasure list file up to the log; called after every erasure
   // and by Open. Corruption if the file there does not verify (never overwritten).
   Status ExportErasureList();
+  std::vector<std::string> TrustedSigningKeys() const;  // erasure_list.cc
   const std::string& backup_root() const { return opt_.backup_root; }
 
   // Input checks of each command, also used by import before it appends.

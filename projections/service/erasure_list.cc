@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/merkle.h"
+#include "core/signing_keyring.h"
 #include "events/event.h"
 #include "projections/service/accounts.h"
 
@@ -86,6 +88,10 @@ std::string EncodeErasureList(const ErasureListDoc& d, const SigningKey& key) {
 }
 
 Status ParseErasureList(std::string_view text, const std::string& public_key, ErasureListDoc* out) {
+  return ParseErasureList(text, std::vector<std::string>{public_key}, out);
+}
+
+Status ParseErasureList(std::string_view text, const std::vector<std::string>& public_keys, ErasureListDoc* out) {
   const auto bad = [](const std::string& why) { return Status::InvalidArgument("not an erasure list: " + why); };
   if (text.size() > kErasureListBytesMax) return bad("larger than " + std::to_string(kErasureListBytesMax) + " bytes");
   if (text.empty() || text.back() != '\n') return bad("it does not end with a newline");
@@ -103,9 +109,10 @@ Status ParseErasureList(std::string_view text, const std::string& public_key, Er
   d.generated_at_ms = static_cast<int64_t>(at);
   // Checked before the entries are believed: a list signed by another key
   // (another ledger's) or altered in any byte is refused as a whole.
-  if (d.public_key != public_key) return Status::Corruption("the erasure list is signed by another key than this ledger's");
+  if (std::find(public_keys.begin(), public_keys.end(), d.public_key) == public_keys.end())
+    return Status::Corruption("the erasure list is signed by another key than this ledger's");
   const size_t signed_bytes = text.size() - lines.back().size() - 1;
-  ACC_RETURN_IF_ERROR(VerifyDetached(public_key, text.substr(0, signed_bytes), sig));
+  ACC_RETURN_IF_ERROR(VerifyDetached(d.public_key, text.substr(0, signed_bytes), sig));
   for (size_t i = 5; i + 1 < lines.size(); ++i) {
     ErasureListEntry e;
     if (!Field(lines[i], "erasure", &v) || !ParseEntry(v, &e))
@@ -117,6 +124,10 @@ Status ParseErasureList(std::string_view text, const std::string& public_key, Er
 }
 
 Status ReadErasureList(const std::string& path, const std::string& public_key, ErasureListDoc* out) {
+  return ReadErasureList(path, std::vector<std::string>{public_key}, out);
+}
+
+Status ReadErasureList(const std::string& path, const std::vector<std::string>& public_keys, ErasureListDoc* out) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return Status::NotFound("no erasure list at " + path);
   const auto size = std::filesystem::file_size(path, ec);
@@ -128,7 +139,7 @@ Status ReadErasureList(const std::string& path, const std::string& public_key, E
   const ssize_t n = ::read(fd, text.data(), text.size());
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) return Status::IOError("cannot read erasure list " + path);
-  return ParseErasureList(text, public_key, out);
+  return ParseErasureList(text, public_keys, out);
 }
 
 Status CollectErasures(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, ErasureListDoc* doc, bool* changed) {
@@ -177,6 +188,18 @@ Status WriteFileAtomically(const std::string& path, std::string_view bytes, unsi
   return SyncDirectory(dir);
 }
 
+// The current signing key and every key of the keyring a rotation kept
+// (core/signing_keyring.h): a list signed before a rotate-signing-key is
+// still this ledger's. The next export signs it with the current key.
+std::vector<std::string> Accounts::TrustedSigningKeys() const {
+  std::vector<std::string> keys{signing_key_.public_key};
+  const std::string key_dir = opt_.key_dir.empty() ? opt_.data_dir + "/keys" : opt_.key_dir;
+  std::vector<KeyringEntry> ring;
+  if (LoadKeyring(KeyringPath(key_dir), &ring).ok())
+    for (const KeyringEntry& e : ring) keys.push_back(e.public_key);
+  return keys;
+}
+
 Status Accounts::ExportErasureList() {
   if (!opt_.erasure_list) return Status::OK();
   std::lock_guard<std::mutex> l(erasure_list_mu_);
@@ -185,7 +208,7 @@ Status Accounts::ExportErasureList() {
   uint64_t from = erasure_list_seq_ + 1;
   if (!erasure_list_) {
     erasure_list_ = std::make_unique<ErasureListDoc>();
-    Status rs = ReadErasureList(path, signing_key_.public_key, erasure_list_.get());
+    Status rs = ReadErasureList(path, TrustedSigningKeys(), erasure_list_.get());
     if (!rs.ok() && !rs.Is(Status::Code::kNotFound)) {
       erasure_list_.reset();
       return Status::Corruption("the erasure list " + path + " does not verify (" + rs.ToString() +

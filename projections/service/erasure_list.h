@@ -57,8 +57,11 @@ std::string EncodeErasureList(const ErasureListDoc& doc, const SigningKey& key);
 // InvalidArgument if text is not an erasure list; Corruption if it is signed
 // by another key than public_key or its signature does not verify.
 Status ParseErasureList(std::string_view text, const std::string& public_key, ErasureListDoc* out);
+// As above, signed by any of public_keys (the current key and a keyring's).
+Status ParseErasureList(std::string_view text, const std::vector<std::string>& public_keys, ErasureListDoc* out);
 // As ParseErasureList; NotFound if the file does not exist.
 Status ReadErasureList(const std::string& path, const std::string& public_key, ErasureListDoc* out);
+Status ReadErasureList(const std::string& path, const std::vector<std::string>& public_keys, ErasureListDoc* out);
 // Folds the AccountErased and ErasureVerified events with seq in
 // [from_seq, to_seq] into doc->entries; *changed says whether any entry changed.
 Status CollectErasures(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, ErasureListDoc* doc, bool* changed);

@@ -33,4 +33,8 @@ run show "$a"
 say "the log: one event per line; PII appears only as sealed byte counts"
 run log --from $((n > 5 ? n - 2 : 1))
 
+say "the compliance report of this ledger: one self-contained HTML page, aggregates only (docs/audit.md)"
+"$build/bin/accountable-audit" --data "$data" report --out "$data/report.html"
+echo "open $data/report.html in a browser"
+
 say "done: every line above came from $data/events (RocksDB); keys live in $data/vault and $data/keys"
