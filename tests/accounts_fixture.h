@@ -59,6 +59,19 @@ inline std::vector<fb::Payload> Types(Ledger& ledger, uint64_t id) {
 // fixture's own counter, which the service ignores.
 inline void WallClock(AccountsOptions& o) { o.clock_ms = nullptr; }
 
+// Accounts on DATA with the wall clock and a cheap Argon2id cost: for tests
+// that reopen a data directory the CLI or a server also used.
+inline std::unique_ptr<Accounts> OpenCheap(const std::string& data) {
+  AccountsOptions o;
+  o.data_dir = data;
+  o.password_cost = {1, 8u << 20};
+  std::unique_ptr<Accounts> a;
+  Status s = Accounts::Open(o, &a);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return a;
+}
+
 class AccountsFixture {
  public:
   explicit AccountsFixture(const std::function<void(AccountsOptions&)>& tweak = {})

@@ -15,6 +15,7 @@
 #include "projections/service/erasure_list.h"
 #include "replay/proofs.h"
 #include "tests/pii_scan_util.h"
+#include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"
 
 namespace {
@@ -75,14 +76,7 @@ Status Restore(const std::string& backup, const std::string& data, const std::st
 }
 
 std::unique_ptr<Accounts> OpenData(const std::string& data) {
-  AccountsOptions o;
-  o.data_dir = data;
-  o.password_cost = {1, 8u << 20};
-  std::unique_ptr<Accounts> a;
-  Status s = Accounts::Open(o, &a);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return a;
+  return test::OpenCheap(data);
 }
 
 void FlipByte(const std::string& path, uint64_t offset) {

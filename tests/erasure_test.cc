@@ -30,6 +30,7 @@
 #include "projections/service/accounts.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
+#include "tests/vault_rows.h"
 
 extern char** environ;
 
@@ -43,14 +44,7 @@ constexpr const char* kPassword = "correct horse battery";
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
 std::unique_ptr<Accounts> Open(const std::string& data) {
-  AccountsOptions o;
-  o.data_dir = data;
-  o.password_cost = {1, 8u << 20};
-  std::unique_ptr<Accounts> a;
-  Status s = Accounts::Open(o, &a);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return a;
+  return test::OpenCheap(data);
 }
 
 // An account with distinctive personal values, and its keys once captured.
@@ -92,29 +86,13 @@ crypto::Key32 ReadKek(const std::string& data) {
 // DEK bytes -> wrapped DEK, read from a copy of the (closed) vault: every
 // row of the deks column family unwrapped with the KEK, its row key the AD.
 std::map<std::string, std::string> WrappedDeks(const std::string& data) {
-  test::TempDir copy("acc-vault-copy");
-  const std::string dir = copy.Sub("vault");
-  fs::copy(data + "/vault", dir, fs::copy_options::recursive);
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> hs;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, cfs, &hs, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
   const crypto::Key32 kek = ReadKek(data);
   std::map<std::string, std::string> out;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "deks") continue;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), hs[i]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string dek;
-      REQUIRE(crypto::Open(kek, it->value().ToString(), it->key().ToString(), &dek).ok());
-      out[dek] = it->value().ToString();
-    }
+  for (const auto& [key, value] : test::VaultRows(data, {"deks"})) {
+    std::string dek;
+    REQUIRE(crypto::Open(kek, value, key, &dek).ok());
+    out[dek] = value;
   }
-  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
   return out;
 }
 

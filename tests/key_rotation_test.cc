@@ -22,7 +22,9 @@
 #include "core/signing_keyring.h"
 #include "projections/service/accounts.h"
 #include "projections/service/describe.h"
+#include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
+#include "tests/vault_rows.h"
 
 namespace {
 
@@ -37,14 +39,7 @@ constexpr uint64_t kExtraKeys = 150;      // bare DEKs: several rewrap batches o
 constexpr uint64_t kExtraFirstId = 100000;
 
 std::unique_ptr<Accounts> Open(const std::string& data) {
-  AccountsOptions o;
-  o.data_dir = data;
-  o.password_cost = {1, 8u << 20};
-  std::unique_ptr<Accounts> a;
-  Status s = Accounts::Open(o, &a);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return a;
+  return test::OpenCheap(data);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -71,24 +66,8 @@ struct Before {
 
 // Raw values of the wrapped column families, read from a copy of the closed vault.
 std::vector<std::string> WrappedValues(const std::string& data) {
-  test::TempDir copy("acc-rot-copy");
-  const std::string dir = copy.Sub("vault");
-  fs::copy(data + "/vault", dir, fs::copy_options::recursive);
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> hs;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, cfs, &hs, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
   std::vector<std::string> out;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "deks" && names[i] != "epoch_keys" && names[i] != "meta") continue;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), hs[i]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->value().ToString());
-  }
-  for (auto* h : hs) db->DestroyColumnFamilyHandle(h);
+  for (auto& [key, value] : test::VaultRows(data, {"deks", "epoch_keys", "meta"})) out.push_back(std::move(value));
   return out;
 }
 
