@@ -8,18 +8,11 @@
 #include <filesystem>
 
 #include "core/crash_point.h"
+#include "core/text_file.h"
 #include "core/vault_impl.h"
 
 namespace accountable {
 namespace {
-
-Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir);
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok ? Status::OK() : Status::IOError("cannot sync directory " + dir);
-}
 
 // Step 1: KEK.next, written whole under a temporary name and renamed, so a
 // crash leaves either no next KEK or a complete one.

@@ -13,6 +13,7 @@
 #include "core/coding.h"
 #include "core/crash_point.h"
 #include "core/crypto.h"
+#include "core/text_file.h"
 
 namespace accountable {
 namespace {
@@ -28,26 +29,6 @@ std::string EndorsedBytes(std::string_view public_key, uint64_t from_size, int64
   return m;
 }
 
-bool ParseU64(std::string_view s, uint64_t* v) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos && ec == std::errc() &&
-         end == s.data() + s.size();
-}
-
-// Written whole under a temporary name and renamed, then the directory synced.
-Status WriteFileAtomic(const std::string& path, std::string_view bytes, mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError("cannot create " + tmp);
-  const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot write " + path);
-  int dfd = ::open(std::filesystem::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool synced = dfd >= 0 && ::fsync(dfd) == 0;
-  if (dfd >= 0) ::close(dfd);
-  return synced ? Status::OK() : Status::IOError("cannot sync the directory of " + path);
-}
 
 Status ParseLine(std::string_view line, KeyringEntry* e) {
   std::vector<std::string_view> f;
@@ -62,11 +43,11 @@ Status ParseLine(std::string_view line, KeyringEntry* e) {
   if (!crypto::FromHex(f[1], 32, &e->public_key)) return Status::Corruption("public key is not 64 hex digits");
   if (e->key_id != SigningKeyId(e->public_key)) return Status::Corruption("key id does not match the public key");
   uint64_t from_ms = 0;
-  if (!ParseU64(f[2], &e->from_size) || !ParseU64(f[4], &from_ms) || from_ms > INT64_MAX)
+  if (!textdoc::ParseU64(f[2], &e->from_size) || !textdoc::ParseU64(f[4], &from_ms) || from_ms > INT64_MAX)
     return Status::Corruption("FROM_SIZE and FROM_MS must be decimal numbers");
   e->from_ms = static_cast<int64_t>(from_ms);
   e->open_ended = f[3] == "-";
-  if (!e->open_ended && (!ParseU64(f[3], &e->until_size) || e->until_size < e->from_size))
+  if (!e->open_ended && (!textdoc::ParseU64(f[3], &e->until_size) || e->until_size < e->from_size))
     return Status::Corruption("UNTIL_SIZE must be '-' or a decimal number not below FROM_SIZE");
   e->endorsement.clear();
   if (f[5] != "-" && !crypto::FromHex(f[5], crypto_sign_BYTES, &e->endorsement))
@@ -158,7 +139,7 @@ Status PrepareNextSigningKey(const std::string& next_path, SigningKey* next, boo
     crypto::LockedBytes sk(crypto_sign_SECRETKEYBYTES);
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     crypto_sign_keypair(pk, sk.data());
-    ACC_RETURN_IF_ERROR(WriteFileAtomic(next_path, sk.view(), 0600));
+    ACC_RETURN_IF_ERROR(WriteFileAtomically(next_path, sk.view(), 0600));
     CrashPoint("rotate-signing:after_next_written");
   }
   return LoadOrCreateSigningKey(next_path, next);
@@ -203,13 +184,13 @@ Status RotateSigningKey(const std::string& key_dir, int64_t now_ms, const Record
     KeyringEntry e = Entry(next, out->from_size, out->valid_from_ms);
     e.endorsement = SignDetached(cur, EndorsedBytes(e.public_key, e.from_size, e.from_ms));
     ring.push_back(std::move(e));
-    ACC_RETURN_IF_ERROR(WriteFileAtomic(ring_path, FormatKeyring(ring), 0644));
+    ACC_RETURN_IF_ERROR(WriteFileAtomically(ring_path, FormatKeyring(ring), 0644));
   }
   CrashPoint("rotate-signing:after_keyring");
   // signing.pub first: until the rename below, a rerun resumes from signing.next.
-  ACC_RETURN_IF_ERROR(WriteFileAtomic(path + ".pub", crypto::ToHex(next.public_key) + "\n", 0644));
+  ACC_RETURN_IF_ERROR(WriteFileAtomically(path + ".pub", crypto::ToHex(next.public_key) + "\n", 0644));
   if (std::rename(next_path.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + next_path);
-  return WriteFileAtomic(ring_path, FormatKeyring(ring), 0644);  // also syncs the directory after the rename
+  return WriteFileAtomically(ring_path, FormatKeyring(ring), 0644);  // also syncs the directory after the rename
 }
 
 }  // namespace accountable

@@ -19,6 +19,7 @@
 
 #include "core/crypto.h"
 #include "core/ledger.h"
+#include "core/text_file.h"
 #include "events/vocabulary.h"
 #include "projections/fold/activity.h"
 #include "projections/fold/rebuild.h"
@@ -181,20 +182,6 @@ Outcome ProveErasure(const Args& a, accountable::Ledger& ledger) {
   return o;
 }
 
-// Writes to FILE.tmp then renames: a reader never sees half a report.
-Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f || !f.write(bytes.data(), std::streamsize(bytes.size())) || !f.flush())
-      return Status::IOError("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IOError("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  return Status::OK();
-}
-
 // The compliance report (docs/audit.md, "Report"). A log that fails its
 // check still gets its report, which says so first, and exit code 6.
 Outcome HtmlReport(const Args& a, accountable::Ledger& ledger) {
@@ -209,7 +196,7 @@ Outcome HtmlReport(const Args& a, accountable::Ledger& ledger) {
   if (!a.pubkey_file.empty() || std::filesystem::exists(pub)) o.status = ReadPublicKey(pub, &opt.public_key);
   audit::ReportData d;
   if (o.status.ok()) o.status = audit::BuildReportData(ledger, opt, &d);
-  if (o.status.ok()) o.status = WriteFileAtomically(a.out, audit::RenderReportHtml(d));
+  if (o.status.ok()) o.status = accountable::WriteFileAtomically(a.out, audit::RenderReportHtml(d), 0644);
   if (!o.status.ok()) return o;
   const auto& in = d.integrity;
   o.json = {{"out", a.out}, {"as_of", accountable::events::FormatTime(d.as_of_ms)}, {"events", in.as_of_seq},

@@ -93,7 +93,7 @@ class ReportLedger {
     }
     for (int day = 0; day < 40; ++day) {
       AccessLog log{"192.0.2." + std::to_string(day + 1), M("browser", day), M("isp", day), M("referrer", day),
-                    M("os", day), "/" + M("path", day)};
+                    M("os", day), std::string("/").append(M("path", day))};
       REQUIRE(f.a().RecordAccess(log, Ctx("access", day, fb::Actor::System), &r).ok());
       f.Advance(kDayMs);
     }

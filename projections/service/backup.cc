@@ -124,14 +124,6 @@ Status HashFile(const std::string& path, uint64_t* size, std::string* sha256) {
   return Status::OK();
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir);
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok ? Status::OK() : Status::IOError("cannot fsync directory " + dir);
-}
-
 Status CopyTree(const std::string& from, const std::string& to, uint64_t* files, uint64_t* bytes) {
   std::vector<BackupFile> list;
   ACC_RETURN_IF_ERROR(ListFiles(from, &list));
@@ -146,7 +138,7 @@ Status CopyTree(const std::string& from, const std::string& to, uint64_t* files,
     ACC_RETURN_IF_ERROR(CopyFile((fs::path(from) / f.path).string(), target.string(), bytes));
     ++*files;
   }
-  return SyncDir(to);
+  return SyncDirectory(to);
 }
 
 }  // namespace backup_internal
@@ -278,10 +270,10 @@ Status Accounts::Backup(const BackupOptions& o, BackupReport* out) {
   out->files = m.files.size();
   out->root = root;
   ACC_RETURN_IF_ERROR(WriteFileAtomically((fs::path(partial) / kBackupManifest).string(), EncodeManifest(m, signing_key_), 0600));
-  for (const char* sub : {"/events", "/vault"}) ACC_RETURN_IF_ERROR(backup_internal::SyncDir(partial + sub));
+  for (const char* sub : {"/events", "/vault"}) ACC_RETURN_IF_ERROR(SyncDirectory(partial + sub));
   fs::rename(partial, o.dest, ec);
   if (ec) return Status::IOError("backup: cannot rename " + partial + " to " + o.dest);
-  ACC_RETURN_IF_ERROR(backup_internal::SyncDir(fs::absolute(o.dest).parent_path().string()));
+  ACC_RETURN_IF_ERROR(SyncDirectory(fs::absolute(o.dest).parent_path().string()));
   if (!o.keys_dest.empty()) {
     uint64_t files = 0, bytes = 0;
     ACC_RETURN_IF_ERROR(backup_internal::CopyTree(opt_.key_dir.empty() ? opt_.data_dir + "/keys" : opt_.key_dir,

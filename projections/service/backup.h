@@ -100,7 +100,6 @@ namespace backup_internal {
 Status HashFile(const std::string& path, uint64_t* size, std::string* sha256);
 // Copies every regular file under from into to (created 0700), file modes 0600, each fsynced.
 Status CopyTree(const std::string& from, const std::string& to, uint64_t* files, uint64_t* bytes);
-Status SyncDir(const std::string& dir);
 }  // namespace backup_internal
 
 }  // namespace accountable

@@ -15,6 +15,7 @@
 
 #include "core/merkle.h"
 #include "core/signing_keyring.h"
+#include "core/text_file.h"
 #include "events/event.h"
 #include "projections/service/accounts.h"
 
@@ -41,42 +42,8 @@ bool ParseEntry(std::string_view v, ErasureListEntry* e) {
          ParseU64(v.substr(b + 1), &e->verified_seq) && e->account_id != 0 && e->erased_seq != 0;
 }
 
-Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir + ": " + std::strerror(errno));
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok ? Status::OK() : Status::IOError("cannot fsync directory " + dir);
-}
-
 }  // namespace
 
-namespace textdoc {
-
-bool ParseU64(std::string_view text, uint64_t* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size() &&
-         text.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-// "name value" with exactly this name; the value may hold spaces (erasure lines).
-bool Field(std::string_view line, std::string_view name, std::string_view* value) {
-  if (line.size() <= name.size() || line.substr(0, name.size()) != name || line[name.size()] != ' ') return false;
-  *value = line.substr(name.size() + 1);
-  return true;
-}
-
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    lines.push_back(text.substr(0, nl));
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-  }
-  return lines;
-}
-
-}  // namespace textdoc
 
 std::string EncodeErasureList(const ErasureListDoc& d, const SigningKey& key) {
   std::string body(kFormatLine);
@@ -160,33 +127,6 @@ Status CollectErasures(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, Erasu
   });
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view bytes, unsigned mode) {
-  namespace fs = std::filesystem;
-  const fs::path parent = fs::path(path).parent_path();
-  const std::string dir = parent.empty() ? fs::current_path().string() : parent.string();
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir, ec);
-    if (ec) return Status::IOError("cannot create directory " + dir);
-    ::chmod(dir.c_str(), 0700);
-  }
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const bool ok = done == bytes.size() && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::IOError("cannot write " + path);
-  }
-  return SyncDirectory(dir);
-}
 
 // The current signing key and every key of the keyring a rotation kept
 // (core/signing_keyring.h): a list signed before a rotate-signing-key is
@@ -233,6 +173,12 @@ Status Accounts::ExportErasureList() {
   d.public_key = signing_key_.public_key;
   d.log_seq = to;
   d.generated_at_ms = NowMs();
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);  // under the server's umask 077: private
+    if (ec) return Status::IOError("cannot create directory " + dir.string());
+  }
   Status ws = WriteFileAtomically(path, EncodeErasureList(d, signing_key_), 0600);
   if (!ws.ok()) erasure_list_.reset();  // the next call reads the file again and rewrites it
   return ws;

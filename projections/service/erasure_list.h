@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/ledger.h"
+#include "core/text_file.h"  // textdoc: the line format shared with the backup manifest
 #include "core/tree_head.h"
 #include "events/status.h"
 
@@ -65,15 +66,6 @@ Status ReadErasureList(const std::string& path, const std::vector<std::string>& 
 // Folds the AccountErased and ErasureVerified events with seq in
 // [from_seq, to_seq] into doc->entries; *changed says whether any entry changed.
 Status CollectErasures(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, ErasureListDoc* doc, bool* changed);
-// Writes path atomically (path.tmp, fsync, rename, fsync of the directory),
-// with the given mode; creates the directory (0700) if missing.
-Status WriteFileAtomically(const std::string& path, std::string_view bytes, unsigned mode);
 
-// The line format shared with the backup manifest (backup.h).
-namespace textdoc {
-std::vector<std::string_view> Lines(std::string_view text);  // split at '\n', no empty last line
-bool Field(std::string_view line, std::string_view name, std::string_view* value);  // "name value"
-bool ParseU64(std::string_view text, uint64_t* out);           // plain decimal only
-}  // namespace textdoc
 
 }  // namespace accountable

@@ -17,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using backup_internal::CopyTree;
-using backup_internal::SyncDir;
 
 constexpr std::string_view kStaging = "restore.tmp";
 
@@ -129,9 +128,9 @@ Status MoveIntoPlace(const Paths& p, RestoreReport* out) {
     if (ec) return Status::IOError("restore: cannot move " + p.staging + sub + " into place");
   }
   fs::remove_all(p.staging, ec);
-  ACC_RETURN_IF_ERROR(SyncDir(p.data));
+  ACC_RETURN_IF_ERROR(SyncDirectory(p.data));
   if (!fs::remove(p.marker, ec) || ec) return Status::IOError("restore: cannot remove " + p.marker);
-  return SyncDir(p.data);
+  return SyncDirectory(p.data);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "core/crypto.h"
+#include "core/text_file.h"
 
 namespace accountable::tokens {
 
@@ -147,16 +148,6 @@ Status LoadLocked(const std::string& path, std::vector<Entry>* out, size_t* conv
   return Save(path, *out);
 }
 
-Status WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::IOError(std::strerror(errno));
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 std::string Digest(std::string_view token) { return crypto::Sha256(token); }
@@ -195,23 +186,7 @@ Status Save(const std::string& path, const std::vector<Entry>& entries) {
   std::string text(kHeader);
   for (const Entry& e : entries)
     text += std::string(kPrefix) + crypto::ToHex(e.digest) + " " + std::string(wire::RoleName(e.role)) + " " + e.name + "\n";
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
-  Status s = ::fchmod(fd, 0600) == 0 ? WriteAll(fd, text) : Status::IOError(std::strerror(errno));
-  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError(std::strerror(errno));
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::IOError(std::strerror(errno));
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return Status::IOError("cannot write token file " + path + ": " + s.message());
-  }
-  // The rename is durable only once the directory is.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool synced = dfd >= 0 && ::fsync(dfd) == 0;
-  if (dfd >= 0) ::close(dfd);
-  return synced ? Status::OK() : Status::IOError("cannot sync the directory of " + path);
+  return WriteFileAtomically(path, text, 0600);
 }
 
 std::string NewToken() {
