@@ -32,7 +32,6 @@
 
 #include "core/crypto.h"
 #include "core/ledger.h"
-#include "core/sha256.h"
 #include "core/vault.h"
 #include "events/event.h"
 #include "projections/fold/activity.h"
@@ -230,9 +229,8 @@ void TimeProofs(acc::Ledger& ledger, size_t count) {
 int main(int argc, char** argv) {
   Config c = ParseArgs(argc, argv);
   Check(acc::crypto::InitCrypto(), "init crypto");
-  std::printf("# %llu events, %llu accounts, --payload-bytes %zu, SHA-NI %s\n",
-              static_cast<unsigned long long>(c.events), static_cast<unsigned long long>(c.accounts), c.payload_bytes,
-              acc::Sha256HasShaNi() ? "yes" : "no");
+  std::printf("# %llu events, %llu accounts, --payload-bytes %zu\n", static_cast<unsigned long long>(c.events),
+              static_cast<unsigned long long>(c.accounts), c.payload_bytes);
   if (!c.reuse.empty()) {
     auto ledger = OpenReadOnly(c.reuse);
     std::printf("reusing %s: %llu events\n\n| what | time | rate |\n|---|---|---|\n", c.reuse.c_str(),
