@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -81,6 +82,14 @@ TEST_CASE("import: the CLI imports a file and exits 2, 3 or 4 on a bad one", "[i
   Outcome again = run({"import", file});
   REQUIRE(again.code == 0);
   CHECK(Json::parse(again.out)["already_imported"] == 12);
+  // The same bytes through a pipe (`import -`) are the same import: its
+  // request ids come from the bytes, so nothing is appended twice.
+  const std::string piped = dir.Sub("piped.json");
+  const std::string cmd = "cat '" + file + "' | '" + ACCOUNTABLE_CLI + "' --data '" + data + "' --json import - > '" +
+                          piped + "' 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  INFO(test::Slurp(piped));
+  CHECK(Json::parse(test::Slurp(piped))["already_imported"] == 12);
   const size_t events = CountLines(run({"log"}).out);
   CHECK(events == 14);  // the initial policy, the recipient and 12 commands
 

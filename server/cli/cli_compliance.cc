@@ -19,15 +19,27 @@ using Json = nlohmann::ordered_json;
 constexpr size_t kPolicyFileBytesMax = policy::kTextBytesMax;
 constexpr size_t kImportFileBytesMax = size_t{1} << 32;
 
+// Reads in chunks up to one byte past the limit rather than trusting the
+// size a seek reports: a pipe (`import -`, /dev/stdin) has none.
 Status ReadFile(const std::string& path, size_t max_bytes, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot open " + path);
-  f.seekg(0, std::ios::end);
-  auto size = static_cast<size_t>(f.tellg());
-  if (size > max_bytes) return Status::InvalidArgument(path + ": larger than " + std::to_string(max_bytes) + " bytes");
-  f.seekg(0);
-  out->assign(size, '\0');
-  if (!f.read(out->data(), static_cast<std::streamsize>(size))) return Status::IOError("cannot read " + path);
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return Status::NotFound("cannot open " + path);
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  const std::string name = path == "-" ? "standard input" : path;
+  constexpr size_t kChunkBytes = 1 << 20;
+  out->clear();
+  while (out->size() <= max_bytes) {
+    const size_t at = out->size();
+    out->resize(at + kChunkBytes);
+    in.read(out->data() + at, static_cast<std::streamsize>(kChunkBytes));
+    out->resize(at + static_cast<size_t>(in.gcount()));
+    if (in.eof()) break;
+    if (!in) return Status::IOError("cannot read " + name);
+  }
+  if (out->size() > max_bytes) return Status::InvalidArgument(name + ": larger than " + std::to_string(max_bytes) + " bytes");
   return Status::OK();
 }
 
@@ -119,7 +131,7 @@ void AttachComplianceCommands(CLI::App& app, Globals& g, Selected* selected) {
 
   auto file = std::make_shared<std::string>();
   auto* import = app.add_subcommand("import", "append a forum's existing history from JSON lines (docs/import.md)");
-  import->add_option("FILE", *file)->required();
+  import->add_option("FILE", *file, "JSON lines file, or - for standard input")->required();
   import->callback([&g, selected, file] {
     *selected = [&g, file] {
       std::string bytes;
