@@ -107,6 +107,18 @@ Status LoadKeyring(const std::string& path, std::vector<KeyringEntry>* out) {
   return ParseKeyring(text, out);
 }
 
+Status TrustedPublicKeys(const std::string& key_dir, const std::string& current_public_key,
+                         std::vector<std::string>* out) {
+  *out = {current_public_key};
+  std::vector<KeyringEntry> ring;
+  Status s = LoadKeyring(KeyringPath(key_dir), &ring);
+  if (s.Is(Status::Code::kNotFound)) return Status::OK();
+  ACC_RETURN_IF_ERROR(s);
+  for (const KeyringEntry& e : ring)
+    if (e.public_key != current_public_key) out->push_back(e.public_key);
+  return Status::OK();
+}
+
 std::string FormatKeyring(const std::vector<KeyringEntry>& ring) {
   std::string t;
   for (const auto& e : ring) {

@@ -53,6 +53,14 @@ std::string FormatKeyring(const std::vector<KeyringEntry>& ring);
 const KeyringEntry* KeyForSize(const std::vector<KeyringEntry>& ring, uint64_t size);
 const KeyringEntry* KeyByPublicKey(const std::vector<KeyringEntry>& ring, std::string_view public_key);
 
+// The keys a document of this ledger may be signed with: current_public_key
+// and every key of KEY_DIR/signing.keyring (none if there is no keyring), so
+// that an erasure list or backup manifest signed before a rotate-signing-key
+// still verifies. Corruption if the keyring exists but does not verify; *out
+// then holds the current key alone.
+Status TrustedPublicKeys(const std::string& key_dir, const std::string& current_public_key,
+                         std::vector<std::string>* out);
+
 struct SigningRotationReport {
   std::string old_key_id, new_key_id, old_public_key, new_public_key;
   int64_t valid_from_ms = 0;

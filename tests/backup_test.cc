@@ -6,11 +6,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "core/byte_scan.h"
+#include "core/signing_keyring.h"
 #include "projections/service/backup.h"
 #include "projections/service/erasure_list.h"
 #include "replay/proofs.h"
@@ -252,6 +254,40 @@ TEST_CASE("backup: a restore without a verifying erasure list or backup is refus
   CHECK(s.ok());
   // Never over a directory that holds a ledger.
   CHECK(Restore(sc.backup, data, sc.list, "", &r).code() == Code::kRefused);
+}
+
+TEST_CASE("backup: a backup and erasure list signed before a rotate-signing-key restore through the keyring",
+          "[backup][keys]") {
+  Scenario sc;
+  SigningRotationReport rot;
+  auto record = [&](const SigningRotationReport&, uint64_t* seq) {
+    *seq = sc.backup_seq + 1;
+    return Status::OK();
+  };
+  // The keys directory the backup wrote, rotated as the live one would be.
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  REQUIRE(RotateSigningKey(sc.keys, now_ms, record, &rot).ok());
+  test::TempDir out("acc-restore-rotated");
+  RestoreReport r;
+  // Without the keyring the old signatures belong to no key of this ledger.
+  const std::string ring = KeyringPath(sc.keys), aside = out.Sub("keyring");
+  fs::rename(ring, aside);
+  Status refused = Restore(sc.backup, out.Sub("a"), sc.list, sc.keys, &r);
+  INFO(refused.ToString());
+  CHECK(refused.code() == Code::kCorruption);
+  CHECK(!fs::exists(out.Sub("a") + "/events"));
+  fs::rename(aside, ring);
+  Status s = Restore(sc.backup, out.Sub("b"), sc.list, sc.keys, &r);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(r.reapplied == 1);
+  CHECK(r.hits == 0);
+  auto a = OpenData(out.Sub("b"));
+  CHECK(a->public_key() == rot.new_public_key);  // new heads are signed with the new key
+  AccountView v;
+  REQUIRE(a->Show(sc.later.id, &v).ok());
+  CHECK(v.state.status == AccountStatus::kErased);
 }
 
 TEST_CASE("backup: an interrupted restore leaves a directory that nothing opens until it is run again", "[backup]") {

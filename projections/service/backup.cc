@@ -193,7 +193,7 @@ Status ParseManifestFiles(const std::vector<std::string_view>& lines, BackupMani
 
 }  // namespace
 
-Status VerifyBackup(const std::string& dir, const std::string& public_key, BackupManifest* out) {
+Status VerifyBackup(const std::string& dir, const std::vector<std::string>& public_keys, BackupManifest* out) {
   const std::string path = (fs::path(dir) / kBackupManifest).string();
   std::error_code ec;
   const uint64_t size = fs::exists(path, ec) ? fs::file_size(path, ec) : 0;
@@ -211,7 +211,9 @@ Status VerifyBackup(const std::string& dir, const std::string& public_key, Backu
   std::string sig;
   if (!Field(lines.back(), "signature", &v) || !crypto::FromHex(v, 64, &sig) || text.back() != '\n')
     return Status::Corruption("backup manifest: no signature line");
-  if (m.public_key != public_key) return Status::Corruption("backup manifest: signed by another ledger's key");
+  if (std::find(public_keys.begin(), public_keys.end(), m.public_key) == public_keys.end())
+    return Status::Corruption("backup manifest: signed by a key that is neither this ledger's nor in its keyring");
+  const std::string& public_key = m.public_key;
   ACC_RETURN_IF_ERROR(VerifyDetached(public_key, std::string_view(text).substr(0, text.size() - lines.back().size() - 1), sig));
   ACC_RETURN_IF_ERROR(VerifyHead(public_key, m.head));
   ACC_RETURN_IF_ERROR(ParseManifestFiles(lines, &m));

@@ -70,9 +70,10 @@ struct BackupManifest {
 };
 
 std::string EncodeManifest(const BackupManifest& m, const SigningKey& key);
-// Corruption unless the manifest verifies under public_key and every file it
-// lists is there with its size and SHA-256, and no other file is.
-Status VerifyBackup(const std::string& dir, const std::string& public_key, BackupManifest* out);
+// Corruption unless the manifest verifies under one of public_keys (the
+// current key and the keyring's, TrustedPublicKeys) and every file it lists
+// is there with its size and SHA-256, and no other file is.
+Status VerifyBackup(const std::string& dir, const std::vector<std::string>& public_keys, BackupManifest* out);
 
 struct RestoreOptions {
   std::string backup_dir;

@@ -132,11 +132,11 @@ Status CollectErasures(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, Erasu
 // (core/signing_keyring.h): a list signed before a rotate-signing-key is
 // still this ledger's. The next export signs it with the current key.
 std::vector<std::string> Accounts::TrustedSigningKeys() const {
-  std::vector<std::string> keys{signing_key_.public_key};
+  std::vector<std::string> keys;
   const std::string key_dir = opt_.key_dir.empty() ? opt_.data_dir + "/keys" : opt_.key_dir;
-  std::vector<KeyringEntry> ring;
-  if (LoadKeyring(KeyringPath(key_dir), &ring).ok())
-    for (const KeyringEntry& e : ring) keys.push_back(e.public_key);
+  // A keyring that does not verify trusts nothing old; the list then fails
+  // under the current key alone, with its own error.
+  (void)TrustedPublicKeys(key_dir, signing_key_.public_key, &keys);
   return keys;
 }
 

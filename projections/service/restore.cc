@@ -8,6 +8,7 @@
 
 #include "core/byte_scan.h"
 #include "core/merkle.h"
+#include "core/signing_keyring.h"
 #include "projections/service/accounts.h"
 #include "projections/service/backup.h"
 #include "projections/service/erasure_list.h"
@@ -154,13 +155,15 @@ Status RestoreBackup(const RestoreOptions& o, RestoreReport* out) {
     return Status::InvalidArgument("restore: no keys in " + p.keys + " (give the directory `backup --keys` wrote with --keys)");
   SigningKey key;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(p.keys + "/signing", &key));  // it exists: loaded, never made
+  std::vector<std::string> trusted;
+  ACC_RETURN_IF_ERROR(TrustedPublicKeys(p.keys, key.public_key, &trusted));
   ErasureListDoc list;
-  Status ls = ReadErasureList(o.erasure_list_path, key.public_key, &list);
+  Status ls = ReadErasureList(o.erasure_list_path, trusted, &list);
   if (ls.Is(Status::Code::kNotFound)) return Status::InvalidArgument("restore: " + ls.message());
   ACC_RETURN_IF_ERROR(ls);
   out->listed = list.entries.size();
   BackupManifest m;
-  ACC_RETURN_IF_ERROR(VerifyBackup(o.backup_dir, key.public_key, &m));
+  ACC_RETURN_IF_ERROR(VerifyBackup(o.backup_dir, trusted, &m));
   out->backup_seq = m.head.size;
   ACC_RETURN_IF_ERROR(PrepareTarget(p));
   for (const char* sub : {"/events", "/vault"})
