@@ -6,7 +6,6 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
 #include "events/fields.h"
 #include "server/client/tls.h"
@@ -72,15 +71,9 @@ class ClientImpl final : public Client {
   Status StartTls(const std::string& host_port, const ClientTlsOptions& o) {
     ACC_RETURN_IF_ERROR(tls_internal::MakeContext(o, &tls_context_));
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
-    const std::string name = o.server_name.empty() ? host_port.substr(0, host_port.rfind(':')) : o.server_name;
     SSL* ssl = tls_->native_handle();
+    ACC_RETURN_IF_ERROR(tls_internal::ExpectPeer(ssl, host_port, o));
     boost::system::error_code ec;
-    asio::ip::make_address(name, ec);
-    // An IP address is matched against the certificate's IP entries; a
-    // name is sent as SNI and matched against its DNS names.
-    const bool set = ec ? SSL_set_tlsext_host_name(ssl, name.c_str()) == 1 && SSL_set1_host(ssl, name.c_str()) == 1
-                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
-    if (!set) return Status::InvalidArgument("TLS: cannot check the server's certificate for " + name);
     tls_->handshake(asio::ssl::stream_base::client, ec);
     if (ec) return Status::IOError("TLS handshake with " + host_port + " failed: " + tls_internal::Failure(ssl, ec));
     return Status::OK();

@@ -3,6 +3,7 @@
 // Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -51,6 +52,16 @@ Status MakeContext(const ClientTlsOptions& o, std::unique_ptr<asio::ssl::context
                                            Reason(ec));
   }
   *out = std::move(ctx);
+  return Status::OK();
+}
+
+Status ExpectPeer(SSL* ssl, const std::string& host_port, const ClientTlsOptions& o) {
+  const std::string name = o.server_name.empty() ? host_port.substr(0, host_port.rfind(':')) : o.server_name;
+  boost::system::error_code ec;
+  asio::ip::make_address(name, ec);
+  const bool set = ec ? SSL_set_tlsext_host_name(ssl, name.c_str()) == 1 && SSL_set1_host(ssl, name.c_str()) == 1
+                      : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+  if (!set) return Status::InvalidArgument("TLS: cannot check the server's certificate for " + name);
   return Status::OK();
 }
 

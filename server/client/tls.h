@@ -37,6 +37,11 @@ namespace tls_internal {
 // For client.cc: a TLS 1.3 client context that verifies the server against
 // o.ca_file and presents o.cert_file if given.
 Status MakeContext(const ClientTlsOptions& o, std::unique_ptr<boost::asio::ssl::context>* out);
+// Before a client handshake on ssl: the name the server's certificate must
+// carry (o.server_name, else the host of host_port). An IP address is
+// matched against the certificate's IP entries; a name is sent as SNI and
+// matched against its DNS names.
+Status ExpectPeer(SSL* ssl, const std::string& host_port, const ClientTlsOptions& o);
 // Why a handshake on ssl failed, for an error message: the certificate
 // check's verdict if that failed, else OpenSSL's reason.
 std::string Failure(SSL* ssl, const boost::system::error_code& ec);

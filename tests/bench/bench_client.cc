@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "events/assert.h"
 #include "events/fields.h"
 #include "server/client/client.h"
+#include "server/client/tls.h"
 
 namespace accountable::bench {
 
@@ -54,8 +56,9 @@ class Connection {
       : c_(c), index_(index), ph_(ph), st_(st), on_close_(std::move(on_close)), socket_(io), timer_(io),
         mix_(std::move(mix)), paced_(c.rate > 0) {}
 
-  // Blocking connect + Hello, before the io_context runs.
-  Status Open(const tcp::resolver::results_type& endpoints);
+  // Blocking connect (+ TLS handshake with tls) + Hello, before the
+  // io_context runs.
+  Status Open(const tcp::resolver::results_type& endpoints, asio::ssl::context* tls);
   // Begins the load (at phases.start); the connection closes itself when done.
   void Start();
   // The drain time is over: replies still outstanding make this a failure.
@@ -69,6 +72,13 @@ class Connection {
     Mix::Op op;
   };
 
+  // fn(stream): the TLS stream over socket_, or socket_ itself.
+  template <class Fn>
+  void OnStream(Fn&& fn) {
+    if (tls_) fn(*tls_);
+    else fn(socket_);
+  }
+  Status Hello();
   void Pump();
   void Flush();
   void ReadMore();
@@ -85,6 +95,7 @@ class Connection {
   LoadStats* st_;
   std::function<void()> on_close_;
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain TCP
   asio::steady_timer timer_;
   Mix mix_;
   flatbuffers::FlatBufferBuilder fbb_{512};
@@ -99,25 +110,38 @@ class Connection {
   bool write_busy_ = false, timer_armed_ = false, closed_ = false;
 };
 
-Status Connection::Open(const tcp::resolver::results_type& endpoints) {
+Status Connection::Open(const tcp::resolver::results_type& endpoints, asio::ssl::context* tls) {
   error_code ec;
   asio::connect(socket_, endpoints, ec);
   if (ec) return Status::IOError("connect " + c_.server + ": " + ec.message());
   socket_.set_option(tcp::no_delay(true), ec);
+  if (tls) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls);
+    ACC_RETURN_IF_ERROR(tls_internal::ExpectPeer(tls_->native_handle(), c_.server, c_.tls));
+    tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return Status::IOError("TLS handshake: " + tls_internal::Failure(tls_->native_handle(), ec));
+  }
+  return Hello();
+}
+
+Status Connection::Hello() {
+  error_code ec;
   fbb_.Clear();
   FinishRequest(fbb_, ++next_corr_, wire::Body::Hello,
                 wire::CreateHelloDirect(fbb_, c_.token.c_str(), "accountable-bench").Union());
   std::string frame;
   AppendFrame(&frame, fbb_);
   uint8_t header[wire::kFrameHeaderBytes];
-  asio::write(socket_, asio::buffer(frame), ec);
-  if (!ec) asio::read(socket_, asio::buffer(header), ec);
+  OnStream([&](auto& s) {
+    asio::write(s, asio::buffer(frame), ec);
+    if (!ec) asio::read(s, asio::buffer(header), ec);
+  });
   if (ec) return Status::IOError("hello: " + ec.message());
   const uint32_t body_bytes = wire::DecodeLength(header);
   if (body_bytes == 0 || body_bytes > wire::kFrameBytesMaxDefault)
     return Status::Corruption("hello: response frame length out of range");
   std::string body(body_bytes, '\0');
-  asio::read(socket_, asio::buffer(body), ec);
+  OnStream([&](auto& s) { asio::read(s, asio::buffer(body), ec); });
   if (ec) return Status::IOError("hello: " + ec.message());
   const wire::Response* r;
   ACC_RETURN_IF_ERROR(wire::ParseResponse(body, &r));
@@ -169,18 +193,22 @@ void Connection::Flush() {
   write_busy_ = true;
   writing_.swap(out_);
   out_.clear();
-  asio::async_write(socket_, asio::buffer(writing_), [this](const error_code& ec, size_t) {
-    write_busy_ = false;
-    if (ec) return Fail("send: " + ec.message());
-    Flush();
+  OnStream([this](auto& s) {
+    asio::async_write(s, asio::buffer(writing_), [this](const error_code& ec, size_t) {
+      write_busy_ = false;
+      if (ec) return Fail("send: " + ec.message());
+      Flush();
+    });
   });
 }
 
 void Connection::ReadMore() {
   if (closed_) return;
   if (in_.size() < in_bytes_ + kReadChunkBytes) in_.resize(in_bytes_ + kReadChunkBytes);
-  socket_.async_read_some(asio::buffer(in_.data() + in_bytes_, in_.size() - in_bytes_),
-                          [this](const error_code& ec, size_t n) { OnRead(ec, n); });
+  OnStream([this](auto& s) {
+    s.async_read_some(asio::buffer(in_.data() + in_bytes_, in_.size() - in_bytes_),
+                      [this](const error_code& ec, size_t n) { OnRead(ec, n); });
+  });
 }
 
 void Connection::OnRead(const error_code& ec, size_t bytes) {
@@ -283,7 +311,7 @@ void RunWorker(Worker* w, const Phases& ph) {
 }
 
 // Connects and authenticates every connection, round robin over the workers.
-Status OpenAll(const LoadConfig& c, const std::vector<Account>& accounts, const Phases& ph,
+Status OpenAll(const LoadConfig& c, const std::vector<Account>& accounts, const Phases& ph, asio::ssl::context* tls,
                std::vector<std::unique_ptr<Worker>>* workers) {
   const auto colon = c.server.rfind(':');
   if (colon == std::string::npos) return Status::InvalidArgument("server: HOST:PORT");
@@ -302,7 +330,7 @@ Status OpenAll(const LoadConfig& c, const std::vector<Account>& accounts, const 
     };
     w->connections.push_back(std::make_unique<Connection>(w->io, c, i, std::move(mix), ph, &w->stats, on_close));
     ++w->open;
-    ACC_RETURN_IF_ERROR(w->connections.back()->Open(endpoints));
+    ACC_RETURN_IF_ERROR(w->connections.back()->Open(endpoints, tls));
   }
   return Status::OK();
 }
@@ -329,8 +357,10 @@ Status RunLoad(const LoadConfig& c, const std::vector<Account>& accounts, const 
   ACC_ASSERT(c.connections > 0 && c.depth > 0 && c.seconds > 0, "RunLoad: empty load");
   std::vector<std::unique_ptr<Worker>> workers(std::clamp<size_t>(c.threads, 1, c.connections));
   for (auto& w : workers) w = std::make_unique<Worker>();
+  std::unique_ptr<asio::ssl::context> tls;  // one context for every connection; outlives them
+  if (c.tls.enabled()) ACC_RETURN_IF_ERROR(tls_internal::MakeContext(c.tls, &tls));
   Phases ph;  // set once everyone is connected; the connections read it only after Start
-  ACC_RETURN_IF_ERROR(OpenAll(c, accounts, ph, &workers));
+  ACC_RETURN_IF_ERROR(OpenAll(c, accounts, ph, tls.get(), &workers));
   ph.start = Clock::now() + std::chrono::milliseconds(100);
   ph.measure_from = ph.start + Seconds(c.warmup);
   ph.stop = ph.measure_from + Seconds(c.seconds);

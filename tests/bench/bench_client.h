@@ -7,9 +7,9 @@
 //
 // A thread per --threads, each running its own boost::asio::io_context with
 // its share of the connections (like pgbench -j). Connections are opened
-// and authenticated (Hello) before the clock starts. Each connection keeps
-// up to depth requests outstanding: it sends until depth are in flight and
-// sends the next one on each reply. Frames queued while a write is in flight
+// (TLS 1.3 with c.tls) and authenticated (Hello) before the clock starts.
+// Each connection keeps up to depth requests outstanding: it sends until
+// depth are in flight and sends the next one on each reply. Frames queued while a write is in flight
 // go out together in the next write, and every read takes as many frames as
 // arrived, so one thread drives many connections with few system calls.
 //
@@ -37,6 +37,7 @@
 
 #include "bench_mix.h"
 #include "events/status.h"
+#include "server/client/tls.h"
 
 namespace accountable::bench {
 
@@ -45,6 +46,7 @@ using Clock = std::chrono::steady_clock;
 struct LoadConfig {
   std::string server = "127.0.0.1:7400";  // HOST:PORT
   std::string token;
+  ClientTlsOptions tls;                 // tls.ca_file set: every connection speaks TLS 1.3
   std::string mix = "cheap";
   std::string new_stem = "bench-new";  // auth mix: unique part of new accounts' names
   size_t connections = 16;

@@ -11,6 +11,7 @@
 // with its own boost::asio::io_context and a share of the --connections; each
 // connection keeps up to --depth requests pipelined, sending the next one on
 // each reply, as pgbench does. Frames are built with FlatBuffers directly.
+// With --tls-ca every connection speaks TLS 1.3 (mutual with --tls-cert).
 // With --rate the sends are paced (total requests/s, spread evenly over the
 // connections), for latency at a given load rather than at saturation.
 // Latency is measured from each request's intended send time (its slot in
@@ -93,7 +94,7 @@ std::string ReadToken(const std::string& token, const std::string& token_file) {
 // Registers accounts [begin, end) over one blocking connection, 8 pipelined.
 bool PrepareRange(const Config& c, size_t begin, size_t end, std::vector<Account>* accounts, std::string* err) {
   std::unique_ptr<acc::Client> cl;
-  acc::Status s = acc::Client::Connect(c.load.server, c.load.token, &cl);
+  acc::Status s = acc::Client::Connect(c.load.server, c.load.token, c.load.tls, &cl);
   std::unordered_map<uint64_t, size_t> pending;  // corr -> index
   size_t next = begin;
   const size_t depth = 8;
@@ -171,7 +172,11 @@ double Percentile(const std::vector<uint32_t>& sorted, double p) {
 
 void AddOptions(CLI::App& app, Config& c) {
   bench::LoadConfig& l = c.load;
-  app.add_option("--server", l.server, "HOST:PORT (plain TCP: the benchmark does not speak TLS)")->capture_default_str();
+  app.add_option("--server", l.server, "HOST:PORT")->capture_default_str();
+  app.add_option("--tls-ca", l.tls.ca_file, "connect over TLS 1.3, verifying the server against this PEM CA");
+  app.add_option("--tls-cert", l.tls.cert_file, "with --tls-ca: PEM client certificate (mutual TLS)");
+  app.add_option("--tls-key", l.tls.key_file, "the PEM private key of --tls-cert");
+  app.add_option("--tls-server-name", l.tls.server_name, "the name the server's certificate must carry");
   app.add_option("--token", l.token, "writer token");
   app.add_option("--token-file", c.token_file, "a writer's token file (first word), e.g. DATA/keys/writer.token");
   app.add_option("--connections", l.connections)->check(CLI::Range(1, 4096))->capture_default_str();
