@@ -36,6 +36,8 @@ class TestPki {
     Sign("expired", "ca", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost", -1, Path("server.key"));
     Sign("client", "ca", "client-1", "extendedKeyUsage=clientAuth", 2);
     Sign("stranger", "other-ca", "client-2", "extendedKeyUsage=clientAuth", 2);
+    // A renewed server certificate from the other CA, for reload tests.
+    Sign("renewed", "other-ca", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost", 2);
   }
 
   std::string Path(const std::string& name) const { return dir_.Sub(name); }
@@ -44,6 +46,7 @@ class TestPki {
   const std::string expired_cert = Path("expired.pem");
   const std::string client_cert = Path("client.pem"), client_key = Path("client.key");
   const std::string stranger_cert = Path("stranger.pem"), stranger_key = Path("stranger.key");
+  const std::string renewed_cert = Path("renewed.pem"), renewed_key = Path("renewed.key");
 
   // A server with this PKI's certificate; mutual: clients need one from ca.
   void Serve(ServerOptions& o, bool mutual) const {

@@ -202,6 +202,48 @@ TEST_CASE("tls: a handshake that never finishes frees its slot at handshake_time
   CHECK(s.ok());
 }
 
+TEST_CASE("tls: a reload serves a renewed certificate to new connections; open ones go on; bad files keep the old",
+          "[tls][server]") {
+  test::TestPki pki;
+  test::TempDir dir("acc-tls-reload");
+  const std::string cert = dir.Sub("server.pem"), key = dir.Sub("server.key");
+  auto install = [&](const std::string& from_cert, const std::string& from_key) {
+    test::WriteSecretFile(cert, test::Slurp(from_cert));
+    test::WriteSecretFile(key, test::Slurp(from_key));
+  };
+  install(pki.server_cert, pki.server_key);
+  test::ServerFixture f([&](ServerOptions& o) {
+    o.tls_cert_file = cert;
+    o.tls_key_file = key;
+  });
+  ClientTlsOptions old_ca = pki.Client(false), new_ca = old_ca;
+  new_ca.ca_file = pki.other_ca;
+  std::unique_ptr<Client> open;
+  REQUIRE(ConnectTls(f, old_ca, test::kWriterToken, &open).ok());
+
+  install(pki.renewed_cert, pki.renewed_key);
+  bool reloaded = false;
+  REQUIRE(f.server().ReloadTls(&reloaded).ok());
+  CHECK(reloaded);
+  CHECK(test::RoundTrip(*open, Body::Stats, test::StatsBody()).status.ok());  // shook hands before: unaffected
+  std::unique_ptr<Client> c;
+  CHECK_FALSE(ConnectTls(f, old_ca, test::kWriterToken, &c).ok());  // the old certificate is gone
+  ExpectServes(f, new_ca);
+
+  // A half-written or mismatched pair is refused; the renewed one stays.
+  test::WriteSecretFile(cert, "-----BEGIN CERTIFICATE-----\nnot base64\n");
+  Status bad = f.server().ReloadTls(&reloaded);
+  INFO(bad.ToString());
+  CHECK(bad.code() == Code::kInvalidArgument);
+  install(pki.server_cert, pki.renewed_key);
+  CHECK(f.server().ReloadTls(&reloaded).code() == Code::kInvalidArgument);
+  ExpectServes(f, new_ca);
+
+  test::ServerFixture plain;
+  REQUIRE(plain.server().ReloadTls(&reloaded).ok());
+  CHECK_FALSE(reloaded);
+}
+
 TEST_CASE("tls: a non-loopback listen needs TLS or --insecure-plaintext; bad TLS files are refused",
           "[tls][server]") {
   test::TestPki pki;

@@ -122,6 +122,7 @@ struct SignalLoop::Impl {
         return;
       }
       Reload(server);
+      ReloadTls(server);
       Wait(server);
     });
   }
@@ -135,6 +136,14 @@ struct SignalLoop::Impl {
     const size_t n = digests.size();
     const size_t revoked = server->ReplaceTokens(std::move(digests));
     spdlog::info("SIGHUP: reloaded {} tokens from {} ({} no longer valid)", n, token_file, revoked);
+  }
+  static void ReloadTls(Server* server) {
+    bool reloaded = false;
+    Status s = server->ReloadTls(&reloaded);
+    if (!s.ok())
+      spdlog::error("SIGHUP: TLS files not reloaded, the previous certificate stays in force: {}", s.ToString());
+    else if (reloaded)
+      spdlog::info("SIGHUP: reloaded the TLS certificate, key and client CA; new connections use them");
   }
   std::string token_file;
   boost::asio::io_context io;

@@ -1,5 +1,6 @@
 // accountabled's tokens: the first start (a token per role when there is no
-// token file yet) and the signal loop that reloads the token file on SIGHUP.
+// token file yet) and the signal loop that reloads the token file (and the TLS
+// files, Server::ReloadTls) on SIGHUP.
 // The file format and its editing: server/daemon/token_file.h.
 //
 //   std::map<std::string, wire::Role> digests;

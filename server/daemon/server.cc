@@ -60,7 +60,9 @@ ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
 
 Status ServerImpl::Listen() {
   ACC_RETURN_IF_ERROR(CheckTransport(opt_));
-  ACC_RETURN_IF_ERROR(MakeServerTlsContext(opt_, &tls_));
+  std::unique_ptr<asio::ssl::context> tls;
+  ACC_RETURN_IF_ERROR(MakeServerTlsContext(opt_, &tls));
+  tls_ = std::move(tls);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(opt_.host, ec);
   if (ec) return Status::InvalidArgument("listen: not an IP address: " + opt_.host);
@@ -106,10 +108,12 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
     }
     std::shared_ptr<Session> session;
     const std::string address = s.remote_endpoint(ec).address().to_string();
+    bool tls = false;
     {
       std::lock_guard<std::mutex> l(mu_);
+      tls = tls_ != nullptr;
       if (!ec && !stopping_ && Admit(address)) {
-        session = std::make_shared<Session>(this, std::move(s), address, tls_.get());
+        session = std::make_shared<Session>(this, std::move(s), address, tls_);
         sessions_[session.get()] = session;
       }
     }
@@ -121,7 +125,7 @@ asio::awaitable<void> ServerImpl::AcceptLoop() {
     // is fine. Not over TLS: that would cost a handshake, the very load
     // the limit sheds; the client sees the connection closed.
     std::string f = wire::ResponseFrame(0, Status::Busy("connection limit reached"));
-    if (!tls_) asio::write(s, asio::buffer(f), ec);
+    if (!tls) asio::write(s, asio::buffer(f), ec);
     s.close(ec);
   }
 }
@@ -244,6 +248,20 @@ void ServerImpl::RefuseRevoked(const std::string& body, const std::shared_ptr<Se
   s->out_budget_.Charge(o.frame.size());
   spdlog::info("closing a connection from {}: a token reload revoked its token", s->address_);
   s->Complete(std::move(o));
+}
+
+Status ServerImpl::ReloadTls(bool* reloaded) {
+  *reloaded = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!tls_) return Status::OK();
+  }
+  std::unique_ptr<asio::ssl::context> fresh;
+  ACC_RETURN_IF_ERROR(MakeServerTlsContext(opt_, &fresh));
+  std::lock_guard<std::mutex> l(mu_);
+  tls_ = std::move(fresh);
+  *reloaded = true;
+  return Status::OK();
 }
 
 size_t ServerImpl::ReplaceTokens(std::map<std::string, wire::Role> token_digests) {

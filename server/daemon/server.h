@@ -108,6 +108,11 @@ class Server {
   // are untouched, and subscriptions on revoked connections end at once.
   // Returns how many old tokens the new set lacks or gives another role.
   virtual size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) = 0;
+  // Reads the TLS certificate, key and client CA files again (SIGHUP), so a
+  // renewed certificate needs no restart. New connections get the new
+  // context; open ones keep the one they shook hands with. On any error the
+  // old context stays in force. *reloaded: false for plain TCP (nothing done).
+  virtual Status ReloadTls(bool* reloaded) = 0;
   // Any thread; takes the server's lock briefly (a scrape, not a hot path).
   virtual ServerGauges Gauges() = 0;
   // Time from a request's frame being read to its response being ready to

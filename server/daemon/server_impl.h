@@ -40,6 +40,7 @@ class ServerImpl final : public Server {
   Status Listen();
   uint16_t port() const override { return port_; }
   void OnCommit(uint64_t last_seq) override;
+  Status ReloadTls(bool* reloaded) override;
   size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) override;
   void Stop() override;
   ServerGauges Gauges() override;
@@ -108,8 +109,9 @@ class ServerImpl final : public Server {
 
   ServerOptions opt_;
   Accounts* accounts_;
-  // Null for plain TCP. Before io_: sessions (destroyed with io_) use it.
-  std::unique_ptr<boost::asio::ssl::context> tls_;
+  // Null for plain TCP. Replaced by ReloadTls; each session holds the one it
+  // was accepted with. Guarded by mu_.
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   boost::asio::thread_pool workers_;
   boost::asio::ip::tcp::acceptor acceptor_;

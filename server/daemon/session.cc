@@ -33,11 +33,12 @@ constexpr size_t kReadBufferBytes = 8192;
 constexpr size_t kTlsWriteBytes = 16 << 10;
 }
 
-Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address, asio::ssl::context* tls)
-    : server_(server), socket_(std::move(socket)), address_(std::move(address)),
+Session::Session(ServerImpl* server, asio::ip::tcp::socket socket, std::string address,
+                 std::shared_ptr<asio::ssl::context> tls)
+    : server_(server), socket_(std::move(socket)), tls_context_(std::move(tls)), address_(std::move(address)),
       out_budget_(server->options().out_queue_bytes_max), watchdog_(socket_.get_executor()),
       slot_(socket_.get_executor()) {
-  if (tls) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
+  if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
 }
 
 // Frames still queued at a close, and the read buffer, were charged to the

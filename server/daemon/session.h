@@ -37,9 +37,10 @@ struct Outcome {
 
 class Session final : public std::enable_shared_from_this<Session> {
  public:
-  // tls: the server's context for a TLS listener, null for plain TCP.
+  // tls: the server's context for a TLS listener, null for plain TCP; the
+  // session keeps it alive (a reload may replace the server's).
   Session(ServerImpl* server, boost::asio::ip::tcp::socket socket, std::string address,
-          boost::asio::ssl::context* tls);
+          std::shared_ptr<boost::asio::ssl::context> tls);
   ~Session();
   void Start();
   void Shutdown();   // stop reading; close once in-flight responses are out
@@ -77,6 +78,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   ServerImpl* server_;
   boost::asio::ip::tcp::socket socket_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // before tls_: outlives it
   // Over socket_ when the listener is TLS; reads and writes go through it.
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   // A TLS write takes small frames copied together: one record and one
