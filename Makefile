@@ -10,7 +10,8 @@ JOBS ?= $(shell nproc)
 DATA ?= ./data
 DEBS := cmake g++ make pkg-config librocksdb-dev libflatbuffers-dev flatbuffers-compiler \
         libboost-dev libboost-system-dev libroaring-dev catch2 libsodium-dev libcli11-dev \
-        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev prometheus-cpp-dev libcivetweb-dev dpkg-dev libssl-dev libjs-chart.js
+        libspdlog-dev nlohmann-json3-dev libicu-dev libidn2-dev prometheus-cpp-dev libcivetweb-dev dpkg-dev libssl-dev libjs-chart.js \
+        nats-server libnats-dev
 # Only the tests need a browser: the [browser] test opens a compliance report
 # in headless Chromium.
 TEST_DEBS := chromium

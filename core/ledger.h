@@ -40,6 +40,7 @@
 
 #include "core/coding.h"
 #include "core/fault_fs.h"
+#include "core/replication.h"
 #include "core/stats.h"
 #include "events/event.h"
 #include "events/status.h"
@@ -110,6 +111,11 @@ struct LedgerOptions {
   // Optional, not owned, must outlive the Ledger: the writer counts appends
   // by type, group sizes and write+fsync latency here (relaxed atomics).
   LedgerStats* stats = nullptr;
+  // Optional, not owned, must outlive the Ledger: every group that appends
+  // is published here, on the writer thread, before its local synced write
+  // (core/replication.h). A publish that fails fails the whole group: no
+  // command of it is written or acknowledged. Null: nothing changes.
+  GroupSink* sink = nullptr;
 };
 
 inline constexpr size_t kContentDigestBytesMax = 64;
@@ -193,6 +199,14 @@ class Ledger {
   // RocksDB Checkpoint, after a flush; SSTs are hard-linked when dir is on
   // the same filesystem. Appends go on meanwhile; the copy holds whole groups.
   virtual Status Checkpoint(const std::string& dir) = 0;
+  // A follower's append: writes a group another copy's writer published
+  // (kind kEvents), exactly as that writer wrote it, through the writer
+  // thread, then checks the Merkle root at g.last_seq against g.root.
+  // InvalidArgument if g does not start at LastSeq() + 1 (a gap or a
+  // replay; nothing written); Corruption if the roots differ (the group is
+  // written by then: stop following, the copy needs rebuilding). on_commit
+  // runs as for an append. Not for a ledger that also takes Append calls.
+  virtual Status ApplyReplicated(const ReplicatedGroup& g) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.
   // Not OK if the flush failed or a storage error was never recovered from.
   virtual Status Close() = 0;

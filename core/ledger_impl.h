@@ -68,6 +68,11 @@ class RowCache {
     PutLocked(key, value);
   }
   // Writer thread only: applies a durable group's rows (nullopt: deleted).
+  // Writer thread only: rows were written without passing through here.
+  void Clear() {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    rows_.clear();
+  }
   template <typename Rows>
   void Apply(const Rows& rows) {
     std::unique_lock<std::shared_mutex> l(mu_);
@@ -107,6 +112,7 @@ struct Pending {
   std::vector<Ledger::Appended> results;
   Status status;
   Ledger::AppendDone done;
+  const ReplicatedGroup* replicated = nullptr;  // ApplyReplicated: a group of its own
 };
 
 class LedgerImpl;
@@ -201,6 +207,7 @@ class LedgerImpl final : public Ledger {
   bool Writable() const override;
   uint64_t StreamVersion(uint64_t account_id) override;
   Status Checkpoint(const std::string& dir) override { return CheckpointDb(db_.get(), dir, "event DB checkpoint"); }
+  Status ApplyReplicated(const ReplicatedGroup& g) override;  // core/ledger_replica.cc
   Status Close() override;
 
   Status GetRaw(size_t handle, std::string_view key, std::string* value);
@@ -214,6 +221,15 @@ class LedgerImpl final : public Ledger {
   Status Enqueue(std::unique_ptr<Pending>& p, bool wait_for_space);
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Pending>>& group);
+  // Writer thread, sink set: publishes the group about to be written.
+  Status PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq);
+  // Writer thread: ApplyReplicated's write and root check.
+  Status WriteReplicated(const ReplicatedGroup& g);
+  // Writer thread: forget what a write that did not happen may have cached.
+  void ForgetUnwritten() {
+    version_cache_.clear();
+    tree_.Reset();
+  }
   Status ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
                     std::unordered_map<uint64_t, uint64_t>* versions);
   Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,

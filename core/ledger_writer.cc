@@ -133,7 +133,9 @@ void LedgerImpl::WriterLoop() {
       queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and every queued command was written
       size_t n = 0;
-      while (!queue_.empty() && n + queue_.front()->batch.size() <= opt_.group_commands_max) {
+      // A replicated group is written alone: it is a group already.
+      while (!queue_.empty() && n + queue_.front()->batch.size() <= opt_.group_commands_max &&
+             (group.empty() || (!group.front()->replicated && !queue_.front()->replicated))) {
         n += queue_.front()->batch.size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -142,7 +144,8 @@ void LedgerImpl::WriterLoop() {
     }
     space_cv_.notify_all();
     const uint64_t last_before = last_seq_.load();
-    WriteGroup(group);
+    if (group.front()->replicated) group.front()->status = WriteReplicated(*group.front()->replicated);
+    else WriteGroup(group);
     // on_commit first: a caller answered after it finds the group's signed
     // tree head in place (Accounts signs there), so an auditor's head is
     // never behind an acknowledged write.
@@ -175,6 +178,16 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
     wb.Put(handles_[kMerkle], ToSlice(key), ToSlice(value));
   });
   if (next_seq == first_seq && wb.Count() == 0) return;  // only refusals and duplicates
+  if (opt_.sink) {
+    // Published first: a crash before the local write leaves this copy
+    // behind the log, never ahead of it (docs/replication.md).
+    if (Status ps = PublishGroup(wb, first_seq, next_seq - 1); !ps.ok()) {
+      for (auto& p : group)
+        if (p->status.ok()) p->status = ps;
+      ForgetUnwritten();
+      return;
+    }
+  }
   const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);
   if (opt_.stats) {
@@ -188,8 +201,7 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
     storage_error_.store(true);
     for (auto& p : group)
       if (p->status.ok()) p->status = err;
-    version_cache_.clear();  // may hold versions that never became durable
-    tree_.Reset();  // may hold nodes that never became durable
+    ForgetUnwritten();  // versions and tree nodes that never became durable
     return;
   }
   ACC_ASSERT(next_seq >= first_seq && last_seq_.load() == first_seq - 1,

@@ -44,4 +44,20 @@ bool TreeFrontier::LeftSibling(uint8_t level, uint64_t index, Digest* hash) {
   return true;
 }
 
+bool TreeFrontier::Root(uint64_t size, Digest* root) {
+  if (size == 0) return false;  // the empty root needs no frontier (merkle::EmptyRoot)
+  // RFC 6962: the perfect subtrees of size's set bits, smallest last, folded
+  // right to left. At level l the latest completed node is (size >> l) - 1,
+  // which is that subtree when bit l is set.
+  bool have = false;
+  for (uint8_t level = 0; level < 64; ++level) {
+    if (!((size >> level) & 1)) continue;
+    Digest node;
+    if (!LeftSibling(level, (size >> level) - 1, &node)) return false;
+    *root = have ? merkle::NodeDigest(node, *root) : node;
+    have = true;
+  }
+  return true;
+}
+
 }  // namespace accountable

@@ -40,6 +40,10 @@ class TreeFrontier {
   // they complete: one node hash per leaf on average, one put() for the
   // leaf run and one per node at a stored level (1 in 2^(kStoredLevelMin-1)).
   void AddLeaves(uint64_t first_index, const std::vector<Digest>& leaves, const PutRow& put);
+  // The root of the first `size` leaves, all of them added (or committed)
+  // already: the frontier's nodes, or stored ones after a Reset. False if
+  // a node is missing (a gap, reported by merkle::RootAt too).
+  bool Root(uint64_t size, Digest* root);
   // Forget everything (the group's write failed); reloaded from the DB as needed.
   void Reset() { last_.fill(std::nullopt); }
 

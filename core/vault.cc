@@ -116,6 +116,7 @@ Status VaultImpl::OpenDb(const VaultOptions& o) {
   std::vector<rocksdb::ColumnFamilyHandle*> hs;
   rocksdb::DB* raw = nullptr;
   read_only_ = o.read_only;
+  sink_ = o.sink;
   rocksdb::Status s = o.read_only ? rocksdb::DB::OpenForReadOnly(dbo, o.dir, cfs, &hs, &raw)
                                   : rocksdb::DB::Open(dbo, o.dir, cfs, &hs, &raw);
   if (!s.ok()) return FromRocks(s, "vault " + o.dir);
@@ -324,8 +325,13 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
     if (Get(r.cf, r.key, &v).ok() && (r.only_value.empty() || v == r.only_value))
       wb.SingleDelete(handles_[r.cf], r.key);
   }
-  if (wb.Count() > 0) ACC_RETURN_IF_ERROR(WriteSync(&wb));
+  if (wb.Count() > 0) ACC_RETURN_IF_ERROR(WriteSync(&wb, true));
   CrashPoint("erase:after_delete");
+  return CompactAndVerify(rows, needles, report);
+}
+
+Status VaultImpl::CompactAndVerify(const std::vector<Row>& rows, const std::vector<std::string>& needles,
+                                   ShredReport* report) {
   Status vs;
   for (uint32_t pass = 1; pass <= kCompactionPassesMax; ++pass) {
     ACC_RETURN_IF_ERROR(CompactAll());
@@ -339,7 +345,18 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
 
 // After a failed write RocksDB refuses writes until DB::Resume() succeeds;
 // trying it before the next write means freeing space is all it takes.
-Status VaultImpl::WriteSync(rocksdb::WriteBatch* wb) {
+Status VaultImpl::WriteSync(rocksdb::WriteBatch* wb, bool shred) {
+  if (sink_) {
+    ReplicatedGroup g;
+    g.kind = ReplicatedGroup::Kind::kVault;
+    g.shred = shred;
+    g.batch = wb->Data();  // wrapped keys and keyed row hashes only
+    ACC_RETURN_IF_ERROR(sink_->Publish(g));
+  }
+  return WriteLocal(wb);
+}
+
+Status VaultImpl::WriteLocal(rocksdb::WriteBatch* wb) {
   if (write_failed_.load()) {
     ACC_RETURN_IF_ERROR(FromRocks(db_->Resume(), "vault resume after a storage error"));
     write_failed_.store(false);

@@ -25,6 +25,7 @@
 
 #include "core/crypto.h"
 #include "core/fault_fs.h"
+#include "core/replication.h"
 #include "events/event.h"
 #include "events/status.h"
 
@@ -39,6 +40,11 @@ struct VaultOptions {
   bool read_only = false;
   // Tests only: storage faults injected under the vault (core/fault_fs.h).
   std::shared_ptr<FaultFs> faults;
+  // Optional, not owned, must outlive the Vault: every synced write batch is
+  // published here (kind kVault) before it is written locally; a failed
+  // publish fails the write (core/replication.h). KEK rotation
+  // (RewrapAll) is refused while a sink is set.
+  GroupSink* sink = nullptr;
 };
 
 class Vault {
@@ -94,6 +100,11 @@ class Vault {
   // it still is after the last pass (the report says what was found). Rows already gone are fine:
   // a crashed erasure is finished by running it again.
   virtual Status Shred(const ShredRequest& request, ShredReport* report) = 0;
+  // A follower's write: a kVault group another copy's vault published,
+  // written exactly as it was. A shred group is then finished as Shred
+  // finishes: compaction, then the deleted keys are verified gone from
+  // every file of this vault (Corruption if not).
+  virtual Status ApplyReplicated(const ReplicatedGroup& g) = 0;
 
   // KEK rotation, step 2 (core/kek_rotation.h): with KEK_PATH.next present
   // at Open, rewraps every wrapped value still under the old KEK (DEKs, day

@@ -53,6 +53,7 @@ class VaultImpl final : public Vault {
   Status GetDayKey(uint32_t day, crypto::Key32* key) override;
   Status ListDays(std::vector<uint32_t>* days) override;
   Status Shred(const ShredRequest& request, ShredReport* report) override;
+  Status ApplyReplicated(const ReplicatedGroup& g) override;  // core/vault_replica.cc
   Status RewrapAll(RewrapReport* report) override;  // core/vault_rotate.cc
   Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) override;
   Status Checkpoint(const std::string& dir) override;
@@ -91,7 +92,12 @@ class VaultImpl final : public Vault {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
   std::atomic<bool> write_failed_{false};  // a write failed; Resume() before the next
-  Status WriteSync(rocksdb::WriteBatch* wb);
+  // Publishes wb to sink_ (if set) first, then writes it with sync.
+  Status WriteSync(rocksdb::WriteBatch* wb, bool shred = false);
+  Status WriteLocal(rocksdb::WriteBatch* wb);
+  // Compaction passes until Verify finds no trace of rows/needles.
+  Status CompactAndVerify(const std::vector<Row>& rows, const std::vector<std::string>& needles, ShredReport* r);
+  GroupSink* sink_ = nullptr;
   Status Writable() const {
     return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
   }

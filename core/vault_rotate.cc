@@ -23,6 +23,7 @@ constexpr size_t kVersionsPageMax = 4096;
 Status VaultImpl::RewrapAll(RewrapReport* r) {
   ACC_RETURN_IF_ERROR(Writable());
   if (!has_next_) return Status::Refused("no rotation under way: the next KEK file is missing");
+  if (sink_) return Status::Refused("KEK rotation of a replicated vault is not supported yet (docs/replication.md)");
   std::lock_guard<std::mutex> l(shred_mu_);
   *r = RewrapReport();
   // The index key first: once stored, the row hashes no longer depend on

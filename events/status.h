@@ -36,6 +36,7 @@ class [[nodiscard]] Status {
     kIOError = 9,          // storage failure
     kRequestReused = 10,   // request id seen before with a different content; nothing appended
     kDiskFull = 11,        // no space left for a write; reads still work, writes resume once space is freed
+    kNotWriter = 12,       // this copy may not append (a follower, or a writer fenced off the replicated log)
   };
 
   Status() = default;
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status RequestReused(std::string m) { return Status(Code::kRequestReused, std::move(m)); }
   static Status DiskFull(std::string m) { return Status(Code::kDiskFull, std::move(m)); }
+  static Status NotWriter(std::string m) { return Status(Code::kNotWriter, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -71,6 +73,7 @@ class [[nodiscard]] Status {
       case Code::kIOError: return "io_error";
       case Code::kRequestReused: return "request_reused";
       case Code::kDiskFull: return "disk_full";
+      case Code::kNotWriter: return "not_writer";
     }
     return "unknown";
   }

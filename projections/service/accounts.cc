@@ -58,7 +58,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   ::chmod(o.data_dir.c_str(), 0700);
   const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys" : o.key_dir;
   ACC_RETURN_IF_ERROR(
-      Vault::Open({.dir = o.data_dir + "/vault", .kek_path = key_dir + "/kek", .faults = o.faults}, &a->vault_));
+      Vault::Open({.dir = o.data_dir + "/vault", .kek_path = key_dir + "/kek", .faults = o.faults, .sink = o.sink}, &a->vault_));
   // Created with a fresh event DB only: a lost secret would silently break
   // idempotency for every request id already stored.
   const bool fresh_ledger = !std::filesystem::exists(o.data_dir + "/events/CURRENT");
@@ -71,6 +71,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   lo.faults = o.faults;
   lo.reserve_bytes = o.reserve_bytes;
   lo.stats = o.ledger_stats;
+  lo.sink = o.sink;
   lo.activity_merge = MergeActivity;
   lo.activity_partial_merge = PartialMergeActivity;
   ACC_RETURN_IF_ERROR(LoadOrCreateSigningKey(key_dir + "/signing", &a->signing_key_));
@@ -93,11 +94,11 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   Status s = a->ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
   if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
   else if (!s.Is(Status::Code::kNotFound)) return s;
-  if (a->ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
+  if (a->ledger_->LastSeq() == 0 && !o.follower) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
   ACC_RETURN_IF_ERROR(a->AdoptOrSignHead());
   // An erasure a crash interrupted is finished before anything else runs.
   SweepReport report;
-  ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
+  if (!o.follower) ACC_RETURN_IF_ERROR(a->FinishErasures({}, &report));
   // Also catches up on erasures whose export a crash (or a stopped
   // embedded command) cut short.
   ACC_RETURN_IF_ERROR(a->ExportErasureList());

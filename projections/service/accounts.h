@@ -98,6 +98,13 @@ struct AccountsOptions {
   // ledger writer's figures, and those of every Sweep and Erase.
   LedgerStats* ledger_stats = nullptr;
   ErasureStats* erasure_stats = nullptr;
+  // Optional, not owned, must outlive the Accounts: the replicated log every
+  // ledger group and vault write is published to first (core/replication.h).
+  GroupSink* sink = nullptr;
+  // A follower's copy: written only by Ledger/Vault::ApplyReplicated, so
+  // Open appends nothing of its own (no initial policy, no interrupted
+  // erasure finished here: both arrive through the log).
+  bool follower = false;
 };
 
 // What a kek_rotated / signing_key_rotated event says (key ids, public keys).

@@ -87,6 +87,7 @@ int ExitCode(const Status& s) {
     case C::kShredded:
     case C::kCorruption:
     case C::kBusy:
+    case C::kNotWriter:
     case C::kIOError: return 6;
     case C::kDiskFull: return 7;
   }

@@ -29,6 +29,7 @@ Status StatusFromCode(uint8_t code, std::string m) {
     case uint8_t(C::kBusy): return Status::Busy(std::move(m));
     case uint8_t(C::kRequestReused): return Status::RequestReused(std::move(m));
     case uint8_t(C::kDiskFull): return Status::DiskFull(std::move(m));
+    case uint8_t(C::kNotWriter): return Status::NotWriter(std::move(m));
     case uint8_t(wire::ProtocolCode::kNotAuthenticated): return Status::AuthFailed(std::move(m));
     case uint8_t(wire::ProtocolCode::kTokenRevoked): return Status::AuthFailed(std::move(m));
     case uint8_t(wire::ProtocolCode::kForbidden): return Status::Refused(std::move(m));

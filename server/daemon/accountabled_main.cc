@@ -1,11 +1,15 @@
 // accountabled: the Accountable server. Every limit is a flag; a config file
 // (--config, INI or TOML "key = value" lines with the same names) can set them.
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <charconv>
+#include <functional>
 #include <memory>
 
 #include "core/no_core_dumps.h"
@@ -14,6 +18,7 @@
 #include "server/daemon/server.h"
 #include "server/daemon/tls.h"
 #include "server/daemon/tls_flags.h"
+#include "server/replica/daemon_replica.h"
 
 namespace {
 
@@ -27,6 +32,7 @@ struct Flags {
   int64_t sign_interval_ms = 0;
   std::string metrics_listen;                // empty: no metrics listener
   accountable::MetricsOptions metrics;
+  accountable::replica::ReplicaFlags replica;
 };
 
 accountable::Status ParseListen(const std::string& listen, accountable::ServerOptions* o) {
@@ -105,6 +111,33 @@ accountable::Status StartMetrics(Flags& f, const accountable::MetricsSources& sr
   return s;
 }
 
+accountable::AccountsOptions AccountsOptionsOf(const Flags& f, accountable::LedgerStats* ledger_stats,
+                                               accountable::ErasureStats* erasure_stats) {
+  accountable::AccountsOptions ao;
+  ao.ledger_stats = ledger_stats;
+  ao.erasure_stats = erasure_stats;
+  ao.data_dir = f.data;
+  ao.key_dir = f.key_dir;
+  ao.erasure_list_path = f.erasure_list;
+  ao.backup_root = f.backup_root;
+  ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
+  ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
+  ao.retention_months = f.retention_months;
+  ao.access_log_days = f.access_log_days;
+  ao.sign_interval_ms = f.sign_interval_ms;
+  return ao;
+}
+
+// A copy that cannot follow the log must not go on serving reads: SIGTERM
+// ends the signal loop, and main exits 6.
+std::function<void(accountable::Status)> StopOnFollowerError(std::atomic<bool>* failed) {
+  return [failed](const accountable::Status& e) {
+    spdlog::error("follower stopped: {}", e.ToString());
+    failed->store(true);
+    ::kill(::getpid(), SIGTERM);
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +151,7 @@ int main(int argc, char** argv) {
   ServerOptions so;
   AddLimits(app, f, so);
   AddTlsFlags(app, so);
+  replica::AddReplicaFlags(app, f.replica);
   CLI11_PARSE(app, argc, argv);
   Status s = ParseListen(f.listen, &so);
   if (s.ok() && !f.metrics_listen.empty())
@@ -136,25 +170,19 @@ int main(int argc, char** argv) {
   LedgerStats ledger_stats;
   ErasureStats erasure_stats;
   std::unique_ptr<Server> server;
-  AccountsOptions ao;
-  ao.ledger_stats = &ledger_stats;
-  ao.erasure_stats = &erasure_stats;
-  ao.data_dir = f.data;
-  ao.key_dir = f.key_dir;
-  ao.erasure_list_path = f.erasure_list;
-  ao.backup_root = f.backup_root;
-  ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
-  ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
-  ao.retention_months = f.retention_months;
-  ao.access_log_days = f.access_log_days;
-  ao.sign_interval_ms = f.sign_interval_ms;
+  AccountsOptions ao = AccountsOptionsOf(f, &ledger_stats, &erasure_stats);
   ao.on_commit = [&server](uint64_t last) {
     if (server) server->OnCommit(last);
   };
   std::unique_ptr<Accounts> accounts;
   SignalLoop signals(tp.token_file);  // SIGHUP reloads tokens; handled from here on
-  s = Accounts::Open(ao, &accounts);
+  replica::DaemonReplica replica;      // declared after accounts: stops before it closes
+  std::atomic<bool> follower_failed{false};
+  s = replica.Open(f.replica, &ao);
+  if (replica.follower()) so.sweep_interval_ms = 0;  // erasures arrive through the log
+  if (s.ok()) s = Accounts::Open(ao, &accounts);
   if (s.ok()) s = Server::Start(so, accounts.get(), &server);
+  if (s.ok()) s = replica.Start(*accounts, so.host + ":" + std::to_string(server->port()), StopOnFollowerError(&follower_failed));
   std::unique_ptr<MetricsServer> metrics;  // declared last: stops first
   if (s.ok()) s = StartMetrics(f, {accounts.get(), server.get(), &ledger_stats, &erasure_stats}, &metrics);
   if (!s.ok()) {
@@ -167,7 +195,9 @@ int main(int argc, char** argv) {
   signals.Run(server.get());
   server->Stop();  // /readyz answers 503 from here on
   metrics.reset();
+  replica.Stop();
   s = accounts->Close();
+  if (follower_failed) return 6;
   if (s.ok()) {
     spdlog::info("stopped cleanly");
     return 0;

@@ -1,0 +1,71 @@
+#include "server/replica/daemon_replica.h"
+
+namespace accountable::replica {
+
+// A follower's sink: its own ledger and vault never write (only
+// ApplyReplicated does), so every write a request tries is refused before
+// anything is stored, with the writer's address when the log named one.
+class DaemonReplica::RefuseWrites final : public GroupSink {
+ public:
+  explicit RefuseWrites(const DaemonReplica* owner) : owner_(owner) {}
+  Status Publish(const ReplicatedGroup&) override {
+    const std::string w = owner_->follower_ ? owner_->follower_->WriterAddress() : std::string();
+    return Status::NotWriter(w.empty() ? "this copy is a follower of the replicated log; the writer's address is not known yet"
+                                       : "this copy is a follower of the replicated log; send writes to the writer at " + w);
+  }
+
+ private:
+  const DaemonReplica* owner_;
+};
+
+DaemonReplica::DaemonReplica() = default;
+DaemonReplica::~DaemonReplica() { Stop(); }
+
+void AddReplicaFlags(CLI::App& app, ReplicaFlags& f) {
+  app.add_option("--replicate", f.replicate,
+                 "NATS URLs (nats://HOST:PORT,...): be the writer; publish every group to the JetStream log first");
+  app.add_option("--follow", f.follow, "NATS URLs: be a follower; apply the log, serve reads, refuse writes");
+  app.add_option("--advertise", f.advertise, "the writer's HOST:PORT named to clients; default the listen address");
+  app.add_option("--replicate-max-age-s", f.max_age_s, "log retention, when this copy creates the stream")
+      ->check(CLI::Range(int64_t{60}, int64_t{366} * 24 * 3600))->capture_default_str();
+  app.add_option("--replicate-timeout-ms", f.timeout_ms, "NATS connect and publish-ack timeout")
+      ->check(CLI::Range(int64_t{100}, int64_t{600000}))->capture_default_str();
+}
+
+Status DaemonReplica::Open(const ReplicaFlags& f, AccountsOptions* ao) {
+  flags_ = f;
+  if (!f.replicate.empty() && !f.follow.empty())
+    return Status::InvalidArgument("--replicate and --follow exclude each other");
+  if (f.replicate.empty() && f.follow.empty()) return Status::OK();
+  NatsLogOptions o;
+  o.urls = writer() ? f.replicate : f.follow;
+  o.max_age_ms = f.max_age_s * 1000;
+  o.timeout_ms = f.timeout_ms;
+  o.writer_address = f.advertise;
+  ACC_RETURN_IF_ERROR(NatsLog::Open(o, &log_));
+  if (writer()) {
+    ao->sink = log_.get();
+    return Status::OK();
+  }
+  refuse_ = std::make_unique<RefuseWrites>(this);
+  ao->sink = refuse_.get();
+  ao->follower = true;
+  return Status::OK();
+}
+
+Status DaemonReplica::Start(Accounts& accounts, const std::string& listen_address, std::function<void(Status)> on_stop) {
+  if (!log_) return Status::OK();
+  if (writer()) {
+    if (flags_.advertise.empty()) log_->SetWriterAddress(listen_address);
+    return Status::OK();
+  }
+  follower_ = std::make_unique<Follower>(accounts, *log_, std::move(on_stop));
+  follower_->Start();
+  return Status::OK();
+}
+
+void DaemonReplica::Stop() {
+  if (follower_) follower_->Stop();
+}
+
+}  // namespace accountable::replica

@@ -1,0 +1,65 @@
+// DaemonReplica: accountabled's side of replication (docs/replication.md,
+// docs/operations.md "Replication"). `--replicate URLS` makes this copy the
+// writer: every ledger group and vault write is published to the log
+// before it is written and acknowledged. `--follow URLS` makes it a
+// follower: the log is applied to the local stores by a Follower thread,
+// and every write is refused with not_writer naming the writer's address.
+// Neither flag: nothing is set and nothing changes.
+//
+//   ReplicaFlags rf;  AddReplicaFlags(app, rf);
+//   DaemonReplica replica;
+//   Status s = replica.Open(rf, &accounts_options);        // before Accounts::Open
+//   s = replica.Start(*accounts, "127.0.0.1:7400", on_follower_stop);  // after the server listens
+//   replica.Stop();                                         // before the Accounts close
+//
+// Thread safety: one thread drives it; the sinks it installs are thread-safe.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "projections/service/accounts.h"
+#include "server/replica/follower.h"
+#include "server/replica/nats_log.h"
+
+namespace accountable::replica {
+
+struct ReplicaFlags {
+  std::string replicate;                     // NATS URLs: be the writer
+  std::string follow;                        // NATS URLs: be a follower
+  std::string advertise;                     // writer's HOST:PORT for clients; default the listen address
+  int64_t max_age_s = 7LL * 24 * 3600;       // stream retention when this copy creates the stream
+  int64_t timeout_ms = 5000;                 // NATS connect and publish ack
+};
+
+void AddReplicaFlags(CLI::App& app, ReplicaFlags& f);
+
+class DaemonReplica {
+ public:
+  DaemonReplica();
+  ~DaemonReplica();
+  DaemonReplica(const DaemonReplica&) = delete;
+  DaemonReplica& operator=(const DaemonReplica&) = delete;
+
+  // Connects and sets ao->sink (and ao->follower). InvalidArgument for both
+  // flags at once; IOError if NATS does not answer.
+  Status Open(const ReplicaFlags& f, AccountsOptions* ao);
+  // Writer: announces listen_address (unless --advertise). Follower: starts
+  // applying the log; on_stop gets the error that stopped it.
+  Status Start(Accounts& accounts, const std::string& listen_address, std::function<void(Status)> on_stop);
+  void Stop();
+  bool follower() const { return !flags_.follow.empty(); }
+  bool writer() const { return !flags_.replicate.empty(); }
+
+ private:
+  class RefuseWrites;
+  ReplicaFlags flags_;
+  std::unique_ptr<NatsLog> log_;
+  std::unique_ptr<RefuseWrites> refuse_;
+  std::unique_ptr<Follower> follower_;
+};
+
+}  // namespace accountable::replica

@@ -1,0 +1,53 @@
+// Follower: keeps a copy's ledger and vault in step with the replicated log
+// (docs/replication.md, "Roles"). A thread reads the log from its start and
+// applies each message: event groups through Ledger::ApplyReplicated (which
+// checks the writer's Merkle root; groups this copy already has are
+// skipped by seq), vault writes through Vault::ApplyReplicated (which skips
+// by log position). The first failure stops it and is handed to on_stop.
+//
+//   Follower f(accounts, log, [](Status s) { LOG(s); Shutdown(); });
+//   f.Start();
+//   std::string w = f.WriterAddress();   // for not_writer answers
+//   f.Stop();                            // also by the destructor
+//
+// Thread safety: Start/Stop from one thread; WriterAddress and applied_seq
+// from any. Accounts and NatsLog must outlive the Follower.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "projections/service/accounts.h"
+#include "server/replica/nats_log.h"
+
+namespace accountable::replica {
+
+class Follower {
+ public:
+  Follower(Accounts& accounts, NatsLog& log, std::function<void(Status)> on_stop)
+      : accounts_(accounts), log_(log), on_stop_(std::move(on_stop)) {}
+  ~Follower() { Stop(); }
+  Follower(const Follower&) = delete;
+  Follower& operator=(const Follower&) = delete;
+
+  void Start();
+  void Stop();
+  // The address the newest message's writer gave; empty if none yet.
+  std::string WriterAddress() const;
+  // Applies one message as the thread does (tests, and the thread itself).
+  Status ApplyOne(const ReplicatedGroup& g, const std::string& writer_address);
+
+ private:
+  Accounts& accounts_;
+  NatsLog& log_;
+  std::function<void(Status)> on_stop_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::string writer_address_;  // under mu_
+};
+
+}  // namespace accountable::replica

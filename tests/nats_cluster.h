@@ -1,0 +1,127 @@
+// Three nats-server processes with JetStream on loopback, clustered, for the
+// replication tests: a temp dir holds each node's config and store, the
+// ports are free ones picked at start, and the processes are SIGKILLed when
+// the fixture goes out of scope.
+//
+//   test::NatsCluster nats;
+//   if (!nats.available()) { WARN("SKIPPED: " << nats.skip_reason()); return; }
+//   REQUIRE(nats.WaitMetaLeader());
+//   std::string urls = nats.urls();   // "nats://127.0.0.1:P1,nats://127.0.0.1:P2,..."
+//
+// Not thread-safe; one test owns it.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <nats/nats.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/daemon_process.h"
+#include "tests/test_util.h"
+
+namespace accountable::test {
+
+inline constexpr const char* kNatsServerPath = "/usr/sbin/nats-server";
+
+// A port nothing listens on right now (bind to 0, read it back, close).
+inline uint16_t FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class NatsCluster {
+ public:
+  static constexpr int kNodes = 3;
+
+  NatsCluster() : dir_("accountable-nats") {
+    if (!std::filesystem::exists(kNatsServerPath)) return;
+    available_ = true;
+    for (int i = 0; i < kNodes; ++i) {
+      client_ports_.push_back(FreeLoopbackPort());
+      route_ports_.push_back(FreeLoopbackPort());
+    }
+    for (int i = 0; i < kNodes; ++i) Start(i);
+  }
+  NatsCluster(const NatsCluster&) = delete;
+  NatsCluster& operator=(const NatsCluster&) = delete;
+
+  bool available() const { return available_; }
+  std::string skip_reason() const {
+    return std::string(kNatsServerPath) + " is missing: install nats-server (Makefile DEBS) to run replication tests";
+  }
+  std::string url(int node) const { return "nats://127.0.0.1:" + std::to_string(client_ports_.at(node)); }
+  std::string urls() const {
+    std::string all;
+    for (int i = 0; i < kNodes; ++i) all += (i ? "," : "") + url(i);
+    return all;
+  }
+
+  // Up to 30 s for JetStream to answer an account-info request, which it
+  // does only once the cluster has elected its meta leader.
+  bool WaitMetaLeader() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (JetStreamAnswers()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+ private:
+  void Start(int i) {
+    const std::string name = "n" + std::to_string(i);
+    const std::string conf = dir_.Sub(name + ".conf");
+    std::ofstream f(conf);
+    f << "server_name: " << name << "\nlisten: 127.0.0.1:" << client_ports_[i] << "\n"
+      << "jetstream { store_dir: \"" << dir_.Sub(name) << "\" }\n"
+      << "cluster { name: accountable\n  listen: 127.0.0.1:" << route_ports_[i] << "\n  routes: [";
+    bool first = true;
+    for (int j = 0; j < kNodes; ++j) {
+      if (j == i) continue;
+      f << (first ? " " : ", ") << "nats://127.0.0.1:" << route_ports_[j];
+      first = false;
+    }
+    f << " ]\n}\n";
+    f.close();
+    nodes_.push_back(std::make_unique<Daemon>(std::vector<std::string>{kNatsServerPath, "-c", conf}));
+  }
+
+  bool JetStreamAnswers() const {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    jsAccountInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    bool ok = natsConnection_ConnectTo(&nc, url(0).c_str()) == NATS_OK && natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+              js_GetAccountInfo(&info, js, nullptr, &jerr) == NATS_OK;
+    if (info) jsAccountInfo_Destroy(info);
+    if (js) jsCtx_Destroy(js);
+    if (nc) natsConnection_Destroy(nc);
+    return ok;
+  }
+
+  TempDir dir_;
+  bool available_ = false;
+  std::vector<uint16_t> client_ports_, route_ports_;
+  std::vector<std::unique_ptr<Daemon>> nodes_;
+};
+
+}  // namespace accountable::test
