@@ -193,6 +193,13 @@ class Ledger {
   // RocksDB Checkpoint, after a flush; SSTs are hard-linked when dir is on
   // the same filesystem. Appends go on meanwhile; the copy holds whole groups.
   virtual Status Checkpoint(const std::string& dir) = 0;
+  // A read-only view of the ledger as it is now, on a RocksDB snapshot:
+  // reads through it (events, tree, meta, streams) see no write made after
+  // it was taken, and LastSeq() stays the seq it was taken at. Appends,
+  // PutMeta and Checkpoint are Refused. It must be destroyed before this
+  // Ledger closes; it pins the DB's state (old SST files stay on disk) while
+  // it lives, so hold it for one computation, not longer. Any thread.
+  virtual Status Snapshot(std::unique_ptr<Ledger>* out) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.
   // Not OK if the flush failed or a storage error was never recovered from.
   virtual Status Close() = 0;

@@ -108,6 +108,10 @@ class Server {
   // are untouched, and subscriptions on revoked connections end at once.
   // Returns how many old tokens the new set lacks or gives another role.
   virtual size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) = 0;
+  // The role of a token in the current set (as ReplaceTokens left it), or
+  // Role::None: for the HTTP listener's GET /report. Compared by digest in
+  // constant time; the token is not kept. Any thread.
+  virtual wire::Role TokenRole(std::string_view token) const = 0;
   // Any thread; takes the server's lock briefly (a scrape, not a hot path).
   virtual ServerGauges Gauges() = 0;
   // Time from a request's frame being read to its response being ready to
