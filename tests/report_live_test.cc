@@ -63,6 +63,13 @@ std::map<std::string, wire::Role> AllTokens() {
           {TokenDigest(test::kAdminToken), wire::Role::Admin}};
 }
 
+// A new registration after the ledger's policy 1.02 took effect.
+Registration Later(int i) {
+  Registration r = test::ReportLedger::Marked(i);
+  r.accept_policy = "1.02";
+  return r;
+}
+
 // A server, a ReportPage and the metrics listener over a ReportLedger's
 // Accounts (its clock is fixed, so the page's times are known).
 struct LiveFixture {
@@ -103,7 +110,7 @@ TEST_CASE("ledger snapshot: reads stay at the seq it was taken at; writes are re
   const uint64_t before = ledger.LastSeq();
   std::unique_ptr<Ledger> snap;
   REQUIRE(ledger.Snapshot(&snap).ok());
-  l.f.Register(test::ReportLedger::Marked(500));
+  l.f.Register(Later(500));
   REQUIRE(ledger.LastSeq() > before);
   CHECK(snap->LastSeq() == before);
   std::vector<Ledger::Stored> page;
@@ -132,7 +139,7 @@ TEST_CASE("report live: the served page is the file's page for the same snapshot
   // New events and a later time: the live tallies take only the new ones,
   // and the page is still the one computed from scratch.
   fx.l.f.Advance(40 * test::kDayMs);
-  for (int i = 0; i < 7; ++i) fx.l.f.Register(test::ReportLedger::Marked(600 + i));
+  for (int i = 0; i < 7; ++i) fx.l.f.Register(Later(600 + i));
   Receipt rc;
   REQUIRE(fx.l.f.a().RequestDeletion(fx.l.ids[3], fx.l.Ctx("delete-late", 3), &rc).ok());
   HttpReply again = GetReport(fx.port(), "Bearer " + test::kAdminToken);
@@ -233,7 +240,7 @@ TEST_CASE("report live: one computation at a time; requests past the waiters get
     ReportPage page({.min_interval_ms = 3'600'000, .wait_ms = 60'000, .waiters_max = 1}, &l.f.a());
     ReportPage::Reply a = page.Get();
     REQUIRE(a.status == 200);
-    l.f.Register(test::ReportLedger::Marked(700));
+    l.f.Register(Later(700));
     ReportPage::Reply b = page.Get();
     REQUIRE(b.status == 200);
     CHECK(b.seq == a.seq);
@@ -262,7 +269,7 @@ TEST_CASE("report live: LiveReport on successive snapshots equals a report from 
     CHECK(html == l.Html());
     CHECK(live.tallied_seq() == l.f.LastSeq());
     l.f.Advance(20 * test::kDayMs);
-    l.f.Register(test::ReportLedger::Marked(800 + round));
+    l.f.Register(Later(800 + round));
   }
 }
 
