@@ -122,6 +122,21 @@ accountable::Status StartMetrics(Flags& f, accountable::MetricsSources src,
   return s;
 }
 
+// The service's options from the flags (the stats and hooks are the caller's).
+accountable::AccountsOptions ServiceOptions(const Flags& f) {
+  accountable::AccountsOptions ao;
+  ao.data_dir = f.data;
+  ao.key_dir = f.key_dir;
+  ao.erasure_list_path = f.erasure_list;
+  ao.backup_root = f.backup_root;
+  ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
+  ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
+  ao.retention_months = f.retention_months;
+  ao.access_log_days = f.access_log_days;
+  ao.sign_interval_ms = f.sign_interval_ms;
+  return ao;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,18 +168,9 @@ int main(int argc, char** argv) {
   LedgerStats ledger_stats;
   ErasureStats erasure_stats;
   std::unique_ptr<Server> server;
-  AccountsOptions ao;
+  AccountsOptions ao = ServiceOptions(f);
   ao.ledger_stats = &ledger_stats;
   ao.erasure_stats = &erasure_stats;
-  ao.data_dir = f.data;
-  ao.key_dir = f.key_dir;
-  ao.erasure_list_path = f.erasure_list;
-  ao.backup_root = f.backup_root;
-  ao.password_cost = {f.argon2_ops, f.argon2_mem_mib << 20};
-  ao.grace_period_ms = static_cast<int64_t>(f.grace_days * 86400000);
-  ao.retention_months = f.retention_months;
-  ao.access_log_days = f.access_log_days;
-  ao.sign_interval_ms = f.sign_interval_ms;
   ao.on_commit = [&server](uint64_t last) {
     if (server) server->OnCommit(last);
   };
