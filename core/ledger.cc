@@ -242,67 +242,30 @@ void LedgerImpl::TakeReserve() {
 }
 
 Status LedgerImpl::GetRaw(size_t h, std::string_view key, std::string* value) {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[h], ToSlice(key), value);
-  if (s.IsNotFound()) return Status::NotFound("no such row");
-  return s.ok() ? Status::OK() : FromRocks(s, "event DB read");
+  return GetIn(db_.get(), handles_[h], rocksdb::ReadOptions(), key, value);
 }
 
 Status LedgerImpl::ReadRange(uint64_t from_seq, size_t limit, std::vector<Stored>* out) {
-  out->clear();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kEvents]));
-  for (it->Seek(EncodeBE64(from_seq)); it->Valid() && out->size() < limit; it->Next())
-    out->push_back({DecodeBE64(FromSlice(it->key())), it->value().ToString()});
-  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+  return ReadRangeIn(db_.get(), handles_[kEvents], rocksdb::ReadOptions(), from_seq, limit, out);
 }
 
 Status LedgerImpl::ReadStream(uint64_t account_id, uint64_t from_version, size_t limit,
                               std::vector<Stored>* out) {
-  out->clear();
-  std::string prefix = EncodeBE64(account_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kStreams]));
-  std::vector<std::string> keys;
-  for (it->Seek(StreamKey(account_id, from_version)); it->Valid() && keys.size() < limit; it->Next()) {
-    if (!it->key().starts_with(prefix)) break;
-    keys.push_back(it->value().ToString());
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "stream scan");
-  for (auto& k : keys) {
-    Stored st{DecodeBE64(k), {}};
-    ACC_RETURN_IF_ERROR(GetRaw(kEvents, k, &st.envelope));
-    out->push_back(std::move(st));
-  }
-  return Status::OK();
+  return ReadStreamIn(db_.get(), handles_, rocksdb::ReadOptions(), account_id, from_version, limit, out);
 }
 
 Status LedgerImpl::Scan(Cf cf, std::string_view prefix,
                         const std::function<bool(std::string_view, std::string_view)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
-  for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next())
-    if (!fn(FromSlice(it->key()), FromSlice(it->value()))) break;
-  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+  return ScanFromIn(db_.get(), handles_[static_cast<size_t>(cf)], rocksdb::ReadOptions(), prefix, prefix, fn);
 }
 
 Status LedgerImpl::ScanFrom(Cf cf, std::string_view start,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
-  for (it->Seek(ToSlice(start)); it->Valid(); it->Next())
-    if (!fn(FromSlice(it->key()), FromSlice(it->value()))) break;
-  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+  return ScanFromIn(db_.get(), handles_[static_cast<size_t>(cf)], rocksdb::ReadOptions(), start, {}, fn);
 }
 
 Status LedgerImpl::ScanEvents(uint64_t from_seq, const std::function<bool(uint64_t, std::string_view)>& fn) {
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = kScanReadaheadBytes;
-  ro.fill_cache = false;  // one pass over the whole log would only evict hot blocks
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[kEvents]));
-  // A slice of a RocksDB block need not start 8-byte aligned, and FlatBuffers
-  // reads 8-byte fields in place: a misaligned value is copied here (Aligned).
-  std::string scratch;
-  for (it->Seek(EncodeBE64(from_seq)); it->Valid(); it->Next())
-    if (!fn(DecodeBE64(FromSlice(it->key())), Aligned(FromSlice(it->value()), &scratch))) break;
-  return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
+  return ScanEventsIn(db_.get(), handles_[kEvents], rocksdb::ReadOptions(), from_seq, fn);
 }
 
 }  // namespace ledger_internal

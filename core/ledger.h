@@ -207,6 +207,13 @@ class Ledger {
   // written by then: stop following, the copy needs rebuilding). on_commit
   // runs as for an append. Not for a ledger that also takes Append calls.
   virtual Status ApplyReplicated(const ReplicatedGroup& g) = 0;
+  // A read-only view of the ledger as it is now, on a RocksDB snapshot:
+  // reads through it (events, tree, meta, streams) see no write made after
+  // it was taken, and LastSeq() stays the seq it was taken at. Appends,
+  // PutMeta and Checkpoint are Refused. It must be destroyed before this
+  // Ledger closes; it pins the DB's state (old SST files stay on disk) while
+  // it lives, so hold it for one computation, not longer. Any thread.
+  virtual Status Snapshot(std::unique_ptr<Ledger>* out) = 0;
   // Flushes memtables and stops the writer; called by the destructor too.
   // Not OK if the flush failed or a storage error was never recovered from.
   virtual Status Close() = 0;

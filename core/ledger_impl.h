@@ -169,6 +169,23 @@ class WriterTx final : public GroupTx {
   void Record(size_t h, std::string_view key, Slot value);
 };
 
+// The read paths of a Ledger on one DB, with the ReadOptions given (a
+// snapshot's, or the default): LedgerImpl and SnapshotLedger both use them.
+Status ReadRangeIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& ro,
+                   uint64_t from_seq, size_t limit, std::vector<Ledger::Stored>* out);
+Status ReadStreamIn(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                    const rocksdb::ReadOptions& ro, uint64_t account_id, uint64_t from_version, size_t limit,
+                    std::vector<Ledger::Stored>* out);
+Status GetIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro, std::string_view key,
+             std::string* value);
+Status ScanFromIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro,
+                  std::string_view start, std::string_view prefix,
+                  const std::function<bool(std::string_view, std::string_view)>& fn);
+Status ScanEventsIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, rocksdb::ReadOptions ro, uint64_t from_seq,
+                    const std::function<bool(uint64_t, std::string_view)>& fn);
+uint64_t StreamVersionIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams, const rocksdb::ReadOptions& ro,
+                         uint64_t account_id);
+
 class LedgerImpl final : public Ledger {
  public:
   explicit LedgerImpl(const LedgerOptions& o) : opt_(o) {}
@@ -208,6 +225,7 @@ class LedgerImpl final : public Ledger {
   uint64_t StreamVersion(uint64_t account_id) override;
   Status Checkpoint(const std::string& dir) override { return CheckpointDb(db_.get(), dir, "event DB checkpoint"); }
   Status ApplyReplicated(const ReplicatedGroup& g) override;  // core/ledger_replica.cc
+  Status Snapshot(std::unique_ptr<Ledger>* out) override;
   Status Close() override;
 
   Status GetRaw(size_t handle, std::string_view key, std::string* value);

@@ -358,14 +358,7 @@ uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {
 }
 
 uint64_t LedgerImpl::StreamVersionFromDb(uint64_t account_id) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kStreams]));
-  std::string upper = StreamKey(account_id, UINT64_MAX);
-  it->SeekForPrev(upper);
-  if (!it->Valid()) return 0;
-  std::string_view k = FromSlice(it->key());
-  if (k.size() != 16 || DecodeBE64(k) != account_id) return 0;
-  return DecodeBE64(k.substr(8));
+  return StreamVersionIn(db_.get(), handles_[kStreams], rocksdb::ReadOptions(), account_id);
 }
-
 
 }  // namespace accountable::ledger_internal

@@ -30,9 +30,9 @@
 #include "server/client/tls_flags.h"
 #include "replay/online.h"
 #include "replay/keyring_check.h"
-#include "replay/proofs.h"
-#include "replay/report_data.h"
-#include "replay/report_html.h"
+#include "projections/service/log_checks.h"
+#include "projections/report/report_data.h"
+#include "projections/report/report_html.h"
 #include "replay/reports.h"
 
 namespace {

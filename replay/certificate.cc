@@ -8,7 +8,7 @@
 #include "projections/service/accounts.h"
 #include "projections/service/history.h"
 #include "projections/service/json_fields.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 
 namespace accountable::audit {
 namespace {

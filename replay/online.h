@@ -1,4 +1,4 @@
-// Online audit: the offline auditor's commands (replay/proofs.h) run against a
+// Online audit: the offline auditor's commands (projections/service/log_checks.h) run against a
 // live accountabled through a connected Client (auditor or admin token)
 // instead of a data directory. The server is not trusted: OnlineVerify checks
 // the signed head against the operator's public key and recomputes every leaf
@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <string>
 
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "server/client/client.h"
 
 namespace accountable::audit {

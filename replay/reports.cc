@@ -13,16 +13,6 @@ namespace {
 
 constexpr size_t kPageEvents = 4096;
 
-Status RecordedAt(Ledger& ledger, uint64_t seq, int64_t* ms) {
-  std::vector<Ledger::Stored> one;
-  ACC_RETURN_IF_ERROR(ledger.ReadRange(seq, 1, &one));
-  if (one.empty()) return Status::Corruption("seq " + std::to_string(seq) + " is missing");
-  events::EventView v;
-  ACC_RETURN_IF_ERROR(events::EventView::Parse(one[0].envelope, &v));
-  *ms = v.envelope()->recorded_at_ms();
-  return Status::OK();
-}
-
 // The view as JSON: PII where it could be opened, otherwise why not.
 Json Describe(AccountView* view, Vault* vault, const Status& pii) {
   const char* why = "sealed (no vault given)";
@@ -59,19 +49,6 @@ Json DescribeDisclosure(Ledger& ledger, Vault* vault, const events::EventView& v
 }
 
 }  // namespace
-
-Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq) {
-  uint64_t lo = 0, hi = ledger.LastSeq();  // invariant: recorded_at(lo) <= time < recorded_at(hi + 1)
-  while (lo < hi) {
-    const uint64_t mid = lo + (hi - lo + 1) / 2;
-    int64_t at_ms = 0;
-    ACC_RETURN_IF_ERROR(RecordedAt(ledger, mid, &at_ms));
-    if (at_ms <= time_ms) lo = mid;
-    else hi = mid - 1;
-  }
-  *seq = lo;
-  return Status::OK();
-}
 
 Status AccountAsOf(Ledger& ledger, Vault* vault, uint64_t id, uint64_t until_seq, Json* out) {
   AccountView view;

@@ -2,7 +2,7 @@
 // `replay --until`, `export` and `disclosures` commands.
 //
 //   uint64_t until = 0;
-//   Status s = SeqAtTime(ledger, time_ms, &until);       // last seq recorded by then
+//   Status s = SeqAtTime(ledger, time_ms, &until);       // projections/service/log_checks.h
 //   Json state;
 //   s = AccountAsOf(ledger, vault, 42, until, &state);   // vault may be nullptr
 //   s = Disclosures(ledger, vault, 0, [](const Json& d) { print(d); }, &summary);
@@ -21,15 +21,12 @@
 
 #include "core/ledger.h"
 #include "core/vault.h"
+#include "projections/service/log_checks.h"
 
 namespace accountable::audit {
 
 using Json = nlohmann::ordered_json;
 using LineFn = std::function<void(const Json& line)>;
-
-// The last seq whose recorded_at_ms is <= time_ms (0 if none). recorded_at
-// never decreases along the log, so this is a binary search: O(log n) reads.
-Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq);
 
 // One account as the events up to until_seq left it. NotFound if it did
 // not exist yet at that point.

@@ -19,7 +19,7 @@
 #include "projections/service/describe.h"
 #include "projections/service/history.h"
 #include "replay/certificate.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "replay/reports.h"
 #include "tests/test_util.h"
 

@@ -9,7 +9,7 @@
 #include "core/merkle.h"
 #include "projections/service/accounts.h"
 #include "projections/fold/activity.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "test_util.h"
 #include "tests/raw_events.h"
 

@@ -15,7 +15,7 @@
 #include "core/signing_keyring.h"
 #include "projections/service/backup.h"
 #include "projections/service/erasure_list.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "tests/pii_scan_util.h"
 #include "tests/accounts_fixture.h"
 #include "tests/server_test_util.h"

@@ -13,7 +13,7 @@
 #include "core/merkle.h"
 #include "core/sha256.h"
 #include "projections/service/json_fields.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "tests/raw_events.h"
 #include "test_util.h"
 

@@ -3,7 +3,7 @@
 // chart, and make no network request; a screenshot is saved as
 // <build dir>/report.png.
 //
-// How each is seen: the page's own script (replay/report.js) marks <html>
+// How each is seen: the page's own script (projections/report/report.js) marks <html>
 // with data-charts / data-charts-drawn (canvases that hold pixels),
 // data-errors (uncaught errors, rejections, console.error) and
 // data-csp-violations (blocked loads), read with --dump-dom; requests come

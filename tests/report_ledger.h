@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "events/vocabulary.h"
-#include "replay/report_data.h"
-#include "replay/report_html.h"
+#include "projections/report/report_data.h"
+#include "projections/report/report_html.h"
 #include "tests/accounts_fixture.h"
 
 namespace accountable::test {

@@ -1,4 +1,4 @@
-// Issue 15: the compliance report (replay/report_data.h, report_html.h,
+// Issue 15: the compliance report (projections/report/report_data.h, report_html.h,
 // `accountable-audit report`). Its numbers come from the log, cells about
 // fewer than 5 accounts read "< 5", no personal value or free text reaches
 // it, and the page is self-contained (inline scripts allowed by hash only).

@@ -16,7 +16,7 @@
 #include "core/crypto.h"
 #include "core/merkle.h"
 #include "replay/online.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "tests/raw_events.h"
 #include "server_test_util.h"
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "tests/daemon_process.h"
 #include "tests/server_test_util.h"
 

@@ -18,7 +18,7 @@
 #include "core/ledger.h"
 #include "projections/fold/projector.h"
 #include "projections/fold/rebuild.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "tests/accounts_fixture.h"
 #include "tests/test_util.h"
 

@@ -414,6 +414,7 @@ class Accounts {
 
   Ledger& ledger() { return *ledger_; }
   int64_t grace_period_ms() const { return opt_.grace_period_ms; }
+  int access_log_days() const { return opt_.access_log_days; }
   Vault& vault() { return *vault_; }
   int64_t NowMs() const;
   Status Close();

@@ -33,6 +33,7 @@ struct Flags {
   std::string metrics_listen;                // empty: no metrics listener
   accountable::MetricsOptions metrics;
   accountable::replica::ReplicaFlags replica;
+  accountable::ReportPage::Options report;  // GET /report on the metrics listener
 };
 
 accountable::Status ParseListen(const std::string& listen, accountable::ServerOptions* o) {
@@ -98,19 +99,36 @@ void AddLimits(CLI::App& app, Flags& f, accountable::ServerOptions& o) {
       ->check(CLI::Range(1024, 65536))->capture_default_str();
   app.add_option("--metrics-timeout-ms", f.metrics.request_timeout_ms)
       ->check(CLI::Range(100, 600000))->capture_default_str();
+  app.add_option("--report-min-interval-ms", f.report.min_interval_ms,
+                 "GET /report reuses a page this young even if events were appended since")
+      ->check(CLI::Range(0, 86400000))->capture_default_str();
+  app.add_option("--report-wait-ms", f.report.wait_ms, "how long a GET /report waits for the page before a 503")
+      ->check(CLI::Range(0, 600000))->capture_default_str();
+  app.add_option("--report-waiters-max", f.report.waiters_max,
+                 "GET /report requests waiting at once (below --metrics-threads); more get a 503")
+      ->check(CLI::Range(0, 64))->capture_default_str();
   app.set_config("--config");
 }
 
-// Nothing to do unless --metrics-listen was given.
-accountable::Status StartMetrics(Flags& f, const accountable::MetricsSources& src,
+// Nothing to do unless --metrics-listen was given. One HTTP thread is
+// always left to /metrics and the probes, whatever /report waits for.
+accountable::Status StartMetrics(Flags& f, accountable::MetricsSources src,
+                                 std::unique_ptr<accountable::ReportPage>* report,
                                  std::unique_ptr<accountable::MetricsServer>* out) {
   using accountable::Status;
   if (f.metrics_listen.empty()) return Status::OK();
+  if (f.report.waiters_max >= f.metrics.threads)
+    return Status::InvalidArgument("--report-waiters-max must be below --metrics-threads");
+  ACC_RETURN_IF_ERROR(accountable::ReportPage::CheckOptions(f.report));
+  *report = std::make_unique<accountable::ReportPage>(f.report, src.accounts);
+  src.report = report->get();
   Status s = accountable::MetricsServer::Start(f.metrics, src, out);
-  if (s.ok()) spdlog::info("metrics on http://{}:{}/metrics (/healthz, /readyz)", f.metrics.host, (*out)->port());
+  if (s.ok())
+    spdlog::info("metrics on http://{}:{}/metrics (/healthz, /readyz, /report)", f.metrics.host, (*out)->port());
   return s;
 }
 
+// The service's options from the flags (the hooks are the caller's).
 accountable::AccountsOptions AccountsOptionsOf(const Flags& f, accountable::LedgerStats* ledger_stats,
                                                accountable::ErasureStats* erasure_stats) {
   accountable::AccountsOptions ao;
@@ -183,8 +201,10 @@ int main(int argc, char** argv) {
   if (s.ok()) s = Accounts::Open(ao, &accounts);
   if (s.ok()) s = Server::Start(so, accounts.get(), &server);
   if (s.ok()) s = replica.Start(*accounts, so.host + ":" + std::to_string(server->port()), StopOnFollowerError(&follower_failed));
+  std::unique_ptr<ReportPage> report;      // after accounts: its thread reads them
   std::unique_ptr<MetricsServer> metrics;  // declared last: stops first
-  if (s.ok()) s = StartMetrics(f, {accounts.get(), server.get(), &ledger_stats, &erasure_stats}, &metrics);
+  if (s.ok())
+    s = StartMetrics(f, {accounts.get(), server.get(), &ledger_stats, &erasure_stats}, &report, &metrics);
   if (!s.ok()) {
     if (server) server->Stop();  // before accounts, declared after it, goes
     spdlog::error("{}", s.ToString());
@@ -194,8 +214,10 @@ int main(int argc, char** argv) {
                so.token_digests.size(), accounts->ledger().LastSeq());
   signals.Run(server.get());
   server->Stop();  // /readyz answers 503 from here on
+  if (report) report->Stop();  // waiting /report requests get 503 now, not after their wait
   metrics.reset();
   replica.Stop();
+  report.reset();  // waits for a computation under way
   s = accounts->Close();
   if (follower_failed) return 6;
   if (s.ok()) {

@@ -4,6 +4,12 @@
 //   /metrics  the Prometheus text format (docs/operations.md, "Metrics and health")
 //   /healthz  200 while the process serves HTTP at all
 //   /readyz   200 when the ledger is writable and the server accepting, else 503
+// and, with a ReportPage, one that needs a token:
+//   /report   the compliance report (server/daemon/report_page.h) to an
+//             auditor or admin token in "Authorization: Bearer TOKEN";
+//             401 without a known token, 403 for another role, 400 for any
+//             query string or path below /report (a token must never be in
+//             a URL, where proxies and histories keep it); never logged.
 // Any other path is 404, any other method 405.
 //
 // The figures come from core/stats.h structs bumped on the hot paths with
@@ -27,6 +33,7 @@
 
 #include "core/stats.h"
 #include "projections/service/accounts.h"
+#include "server/daemon/report_page.h"
 #include "server/daemon/server.h"
 
 namespace accountable {
@@ -48,6 +55,7 @@ struct MetricsSources {
   Server* server = nullptr;                  // required
   LedgerStats* ledger = nullptr;             // optional: no ledger-writer metrics without it
   ErasureStats* erasure = nullptr;           // optional
+  ReportPage* report = nullptr;              // optional: GET /report is 404 without it
 };
 
 // "HOST:PORT" (IPv4 or IPv6 address in brackets or bare) -> host and port.

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "projections/report/report_html.h"
 #include "server/daemon/metrics.h"
 
 namespace accountable {
@@ -26,18 +27,74 @@ constexpr size_t kErrorTextBytes = 256;
 std::string_view Reason(int status) {
   switch (status) {
     case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
     default: return "Service Unavailable";
   }
 }
 
-void Send(mg_connection* conn, int status, std::string_view type, std::string_view body, bool head) {
+// extra: more header lines, each ending in CRLF.
+void Send(mg_connection* conn, int status, std::string_view type, std::string_view body, bool head,
+          const std::string& extra = {}) {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-            "Connection: close\r\n\r\n",
-            status, std::string(Reason(status)).c_str(), std::string(type).c_str(), body.size());
+            "%sConnection: close\r\n\r\n",
+            status, std::string(Reason(status)).c_str(), std::string(type).c_str(), body.size(), extra.c_str());
   if (!head) mg_write(conn, body.data(), body.size());
+}
+
+// The token of "Authorization: Bearer TOKEN", or empty.
+std::string_view BearerToken(mg_connection* conn) {
+  const char* h = mg_get_header(conn, "Authorization");
+  std::string_view v = h ? h : "";
+  constexpr std::string_view kScheme = "bearer ";
+  if (v.size() <= kScheme.size() || mg_strncasecmp(v.data(), kScheme.data(), kScheme.size()) != 0) return {};
+  v.remove_prefix(kScheme.size());
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return v;
+}
+
+// GET /report: the token is checked before anything is computed, and no
+// line here names the request's path, query or header (a token may be in
+// any of them).
+int ServeReport(mg_connection* conn, const MetricsSources& src, std::string_view path, bool head) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (path != "/report" || (ri->query_string && ri->query_string[0] != '\0')) {
+    Send(conn, 400, "text/plain",
+         "GET /report takes no query and no path below it: send the token in \"Authorization: Bearer TOKEN\", "
+         "never in a URL\n", head);
+    return 400;
+  }
+  const std::string_view token = BearerToken(conn);
+  const wire::Role role = token.empty() ? wire::Role::None : src.server->TokenRole(token);
+  if (role == wire::Role::None) {
+    Send(conn, 401, "text/plain", "an auditor or admin token is needed: \"Authorization: Bearer TOKEN\"\n", head,
+         "WWW-Authenticate: Bearer realm=\"accountable\"\r\n");
+    return 401;
+  }
+  if (role != wire::Role::Auditor && role != wire::Role::Admin) {
+    Send(conn, 403, "text/plain", "the report is for auditor and admin tokens only\n", head);
+    return 403;
+  }
+  const ReportPage::Reply r = src.report->Get();
+  if (r.status == 503) {
+    Send(conn, 503, "text/plain", "the report is being computed; retry after the time in Retry-After\n", head,
+         "Retry-After: " + std::to_string(r.retry_after_s) + "\r\n");
+    return 503;
+  }
+  if (r.status != 200) {
+    Send(conn, 500, "text/plain", "the report failed: " + r.error + "\n", head);
+    return 500;
+  }
+  Send(conn, 200, "text/html; charset=utf-8", *r.html, head,
+       "Content-Security-Policy: " + audit::ReportCsp() + "\r\nX-Content-Type-Options: nosniff\r\n"
+       "Referrer-Policy: no-referrer\r\nX-Report-Seq: " + std::to_string(r.seq) + "\r\n");
+  return 200;
 }
 
 class MetricsServerImpl final : public MetricsServer {
@@ -66,6 +123,7 @@ int MetricsServerImpl::Serve(mg_connection* conn) {
     return 405;
   }
   const std::string_view path = ri->local_uri ? ri->local_uri : "";
+  if (src_.report && path.substr(0, 7) == "/report") return ServeReport(conn, src_, path, head);
   if (path == "/metrics") {
     Send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(src_), head);
     return 200;

@@ -113,6 +113,10 @@ class Server {
   // context; open ones keep the one they shook hands with. On any error the
   // old context stays in force. *reloaded: false for plain TCP (nothing done).
   virtual Status ReloadTls(bool* reloaded) = 0;
+  // The role of a token in the current set (as ReplaceTokens left it), or
+  // Role::None: for the HTTP listener's GET /report. Compared by digest in
+  // constant time; the token is not kept. Any thread.
+  virtual wire::Role TokenRole(std::string_view token) const = 0;
   // Any thread; takes the server's lock briefly (a scrape, not a hot path).
   virtual ServerGauges Gauges() = 0;
   // Time from a request's frame being read to its response being ready to

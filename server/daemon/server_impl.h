@@ -42,6 +42,7 @@ class ServerImpl final : public Server {
   void OnCommit(uint64_t last_seq) override;
   Status ReloadTls(bool* reloaded) override;
   size_t ReplaceTokens(std::map<std::string, wire::Role> token_digests) override;
+  wire::Role TokenRole(std::string_view token) const override;
   void Stop() override;
   ServerGauges Gauges() override;
   const AtomicHistogram* RequestLatency(wire::Body op) const override;

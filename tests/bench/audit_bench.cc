@@ -10,7 +10,7 @@
 // Registered events, then LoginSucceeded events round-robin over them, each
 // sealed from --payload-bytes as in accountable-append-bench. Then it
 // reopens the ledger read-only, as an auditor does, and times
-//   - audit::VerifyTree (replay/proofs.h): every leaf recomputed and checked,
+//   - audit::VerifyTree (projections/service/log_checks.h): every leaf recomputed and checked,
 //     and the root recomputed from them;
 //   - RebuildCheck (projections/fold/rebuild.h): the whole log replayed through
 //     the Projector and compared with the stored projections;
@@ -37,7 +37,7 @@
 #include "projections/fold/activity.h"
 #include "projections/fold/projector.h"
 #include "projections/fold/rebuild.h"
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 #include "bench_util.h"
 
 namespace acc = accountable;

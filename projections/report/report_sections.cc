@@ -4,7 +4,7 @@
 
 #include "events/vocabulary.h"
 #include "projections/fold/activity.h"
-#include "replay/report_tally.h"
+#include "projections/report/report_tally.h"
 
 namespace accountable::audit {
 
@@ -43,7 +43,7 @@ Table ByName(std::string id, std::string title, std::string head, const std::map
 
 }  // namespace
 
-void ReportTally::Finish(int64_t as_of_ms, int access_log_days, std::vector<Section>* out) {
+void ReportTally::Finish(int64_t as_of_ms, int access_log_days, std::vector<Section>* out) const {
   const int last = MonthNumber(as_of_ms);
   int first = first_month_ == 0 ? last : std::min(first_month_, last);
   first = std::max(first, last - kReportMonthsMax + 1);

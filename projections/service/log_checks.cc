@@ -1,4 +1,4 @@
-#include "replay/proofs.h"
+#include "projections/service/log_checks.h"
 
 #include <sodium.h>
 
@@ -133,15 +133,21 @@ struct EventPage {
   std::vector<size_t> ends;  // envelope i is bytes[ends[i-1], ends[i])
   std::string bytes;
   std::vector<Digest> leaves;
+  bool full = false;
 
-  Status Read(Ledger& ledger, uint64_t from_seq) {
+  // Up to kVerifyPageEvents envelopes from from_seq, none past last_seq.
+  // Full: more may follow.
+  Status Read(Ledger& ledger, uint64_t from_seq, uint64_t last_seq) {
     seqs.clear();
     ends.clear();
     bytes.clear();
+    full = false;
     return ledger.ScanEvents(from_seq, [&](uint64_t seq, std::string_view envelope) {
+      if (seq > last_seq) return false;
       seqs.push_back(seq);
       bytes.append(envelope);
       ends.push_back(bytes.size());
+      full = seqs.size() == kVerifyPageEvents && seq < last_seq;
       return seqs.size() < kVerifyPageEvents;
     });
   }
@@ -155,43 +161,104 @@ struct EventPage {
   }
 };
 
+// recorded_at of one event: SeqAtTime's probe.
+Status RecordedAt(Ledger& ledger, uint64_t seq, int64_t* ms) {
+  std::vector<Ledger::Stored> one;
+  ACC_RETURN_IF_ERROR(ledger.ReadRange(seq, 1, &one));
+  if (one.empty()) return Status::Corruption("seq " + std::to_string(seq) + " is missing");
+  events::EventView v;
+  ACC_RETURN_IF_ERROR(events::EventView::Parse(one[0].envelope, &v));
+  *ms = v.envelope()->recorded_at_ms();
+  return Status::OK();
+}
+
 }  // namespace
 
-// Both cores: while a helper thread hashes page k+1, this thread checks
-// page k (parse, seq, stored leaf, every stored node, root) and then reads
-// page k+2. Pages are checked in seq order, so the first bad seq is the one
-// reported.
-Status VerifyTree(Ledger& ledger, Json* out) {
+Status SeqAtTime(Ledger& ledger, int64_t time_ms, uint64_t* seq) {
+  uint64_t lo = 0, hi = ledger.LastSeq();  // invariant: recorded_at(lo) <= time < recorded_at(hi + 1)
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    int64_t at_ms = 0;
+    ACC_RETURN_IF_ERROR(RecordedAt(ledger, mid, &at_ms));
+    if (at_ms <= time_ms) lo = mid;
+    else hi = mid - 1;
+  }
+  *seq = lo;
+  return Status::OK();
+}
+
+struct LogVerifier::State {
   RootBuilder rebuilt;
   StoredTree stored;
   EventPage pages[2];
-  uint64_t expect = 1;
-  ACC_RETURN_IF_ERROR(pages[0].Read(ledger, 1));
-  std::future<void> hashing = std::async(std::launch::async, [&] { pages[0].Hash(); });
+  uint64_t verified = 0;
+  Status failed;
+
+  Status Run(Ledger& ledger, uint64_t last_seq);
+  Status Check(Ledger& ledger, const EventPage& page);
+};
+
+// Parse, seq, stored leaf, every stored node the leaf completes.
+Status LogVerifier::State::Check(Ledger& ledger, const EventPage& page) {
+  for (size_t i = 0; i < page.seqs.size(); ++i) {
+    const uint64_t seq = page.seqs[i];
+    if (seq != verified + 1) return Status::Corruption("seq " + std::to_string(verified + 1) + " is missing");
+    const Digest* leaf = nullptr;
+    ACC_RETURN_IF_ERROR(stored.Leaf(ledger, seq, &leaf));
+    ACC_RETURN_IF_ERROR(CheckEvent(seq, page.Envelope(i), *leaf, page.leaves[i]));
+    ACC_RETURN_IF_ERROR(rebuilt.Push(page.leaves[i], [&](uint8_t level, uint64_t index, const Digest& h) {
+      return stored.Node(ledger, level, index, h);
+    }));
+    verified = seq;
+  }
+  return Status::OK();
+}
+
+// Both cores: while a helper thread hashes page k+1, this thread checks
+// page k and then reads page k+2. Pages are checked in seq order, so the
+// first bad seq is the one reported.
+Status LogVerifier::State::Run(Ledger& ledger, uint64_t last_seq) {
+  ACC_RETURN_IF_ERROR(pages[0].Read(ledger, verified + 1, last_seq));
+  std::future<void> hashing = std::async(std::launch::async, [this] { pages[0].Hash(); });
   for (size_t k = 0;; ++k) {
     EventPage& cur = pages[k % 2];
     EventPage& next = pages[(k + 1) % 2];
-    const bool last = cur.seqs.size() < kVerifyPageEvents;
-    Status read = last ? Status::OK() : next.Read(ledger, cur.seqs.back() + 1);
+    const bool last = !cur.full;
+    Status read = last ? Status::OK() : next.Read(ledger, cur.seqs.back() + 1, last_seq);
     hashing.get();
     if (!last && read.ok()) hashing = std::async(std::launch::async, [&next] { next.Hash(); });
-    for (size_t i = 0; i < cur.seqs.size(); ++i, ++expect) {
-      const uint64_t seq = cur.seqs[i];
-      if (seq != expect) return Status::Corruption("seq " + std::to_string(expect) + " is missing");
-      const Digest* leaf = nullptr;
-      ACC_RETURN_IF_ERROR(stored.Leaf(ledger, seq, &leaf));
-      ACC_RETURN_IF_ERROR(CheckEvent(seq, cur.Envelope(i), *leaf, cur.leaves[i]));
-      ACC_RETURN_IF_ERROR(rebuilt.Push(cur.leaves[i], [&](uint8_t level, uint64_t index, const Digest& h) {
-        return stored.Node(ledger, level, index, h);
-      }));
+    Status checked = Check(ledger, cur);
+    if (!checked.ok()) {
+      if (hashing.valid()) hashing.get();
+      return checked;
     }
     ACC_RETURN_IF_ERROR(read);
     if (last) break;
   }
-  ACC_RETURN_IF_ERROR(TreeHead(ledger, 0, out));
-  if ((*out)["root"] != B64(rebuilt.Root()))
+  if (verified != last_seq) return Status::Corruption("seq " + std::to_string(verified + 1) + " is missing");
+  Json head;
+  ACC_RETURN_IF_ERROR(TreeHead(ledger, last_seq, &head));
+  if (head["root"] != B64(rebuilt.Root()))
     return Status::Corruption("the stored tree's root differs from the root recomputed from every envelope");
-  (*out)["events"] = expect - 1;
+  return Status::OK();
+}
+
+LogVerifier::LogVerifier() : state_(std::make_unique<State>()) {}
+LogVerifier::~LogVerifier() = default;
+uint64_t LogVerifier::verified_seq() const { return state_->verified; }
+
+Status LogVerifier::Advance(Ledger& ledger, uint64_t last_seq) {
+  if (!state_->failed.ok() || last_seq <= state_->verified) return state_->failed;
+  state_->failed = state_->Run(ledger, last_seq);
+  return state_->failed;
+}
+
+Status VerifyTree(Ledger& ledger, Json* out) {
+  const uint64_t last = ledger.LastSeq();
+  LogVerifier v;
+  ACC_RETURN_IF_ERROR(v.Advance(ledger, last));
+  ACC_RETURN_IF_ERROR(TreeHead(ledger, last, out));
+  (*out)["events"] = last;
   return Status::OK();
 }
 

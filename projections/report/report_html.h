@@ -15,11 +15,15 @@
 
 #include <string>
 
-#include "replay/report_data.h"
+#include "projections/report/report_data.h"
 
 namespace accountable::audit {
 
 std::string RenderReportHtml(const ReportData& data);
+
+// The page's Content-Security-Policy (its meta tag; accountabled also sends
+// it as a header): no remote load, scripts only by their SHA-256.
+std::string ReportCsp();
 
 // "&<>\"'" as entities; the one escape every text of the page goes through.
 std::string HtmlEscape(std::string_view text);

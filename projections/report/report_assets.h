@@ -1,6 +1,6 @@
 // The report's inlined assets: Chart.js (Debian libjs-chart.js), the
-// report's own script (replay/report.js) and style sheet (replay/report.css),
-// embedded at build time by replay/embed_assets.cmake. A report never reads
+// report's own script (projections/report/report.js) and style sheet (projections/report/report.css),
+// embedded at build time by projections/report/embed_assets.cmake. A report never reads
 // a file to render, and opens without any network access.
 //
 //   html += "<script>" + std::string(kChartJs) + "</script>";

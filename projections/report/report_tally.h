@@ -1,10 +1,13 @@
 // ReportTally: folds the events of the log, one at a time and in seq order,
-// into the counters behind the report's sections (report_data.h). Internal
-// to BuildReportData; reads only plaintext metadata of each event.
+// into the counters behind the report's sections (report_data.h). Reads
+// only plaintext metadata of each event.
 //
 //   ReportTally t;
 //   for (each event up to as_of) t.Apply(view);
 //   t.Finish(as_of_ms, access_log_days, &data.sections);
+//
+// Internal to BuildReportData and LiveReport, which keeps one alive between
+// requests and feeds it the new events only.
 //
 // Memory: one AccountState per account plus one bitmap per counted cell.
 // Thread safety: none; one thread owns it.
@@ -22,7 +25,7 @@
 
 #include "events/event.h"
 #include "projections/fold/account_state.h"
-#include "replay/report_data.h"
+#include "projections/report/report_data.h"
 
 namespace accountable::audit {
 
@@ -40,7 +43,7 @@ struct Count {
 class ReportTally {
  public:
   void Apply(const events::EventView& v);
-  void Finish(int64_t as_of_ms, int access_log_days, std::vector<Section>* out);
+  void Finish(int64_t as_of_ms, int access_log_days, std::vector<Section>* out) const;
 
  private:
   struct Erasure {
@@ -83,5 +86,15 @@ class ReportTally {
   std::map<std::string, Count> by_country_, by_basis_, by_safeguard_;
   std::set<uint32_t> access_days_;
 };
+
+// Events from_seq..to_seq of the log into *tally, in seq order.
+Status TallyEvents(Ledger& ledger, uint64_t from_seq, uint64_t to_seq, ReportTally* tally);
+
+// The report from its parts: the integrity section (the verify's result,
+// the roots at last_seq and at as_of_seq, the signed head) and the tally's
+// sections. BuildReportData and LiveReport both end here, so the file and
+// the served page are the same function of the same log.
+void AssembleReport(Ledger& ledger, const ReportOptions& o, uint64_t last_seq, uint64_t as_of_seq,
+                    const Status& verified, const ReportTally& tally, ReportData* out);
 
 }  // namespace accountable::audit

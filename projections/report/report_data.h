@@ -94,6 +94,8 @@ struct ReportOptions {
 // outside 1..3650 days. A failed verify is reported in the data, not as an
 // error: the report says so first.
 Status BuildReportData(Ledger& ledger, const ReportOptions& options, ReportData* out);
+// The option checks BuildReportData makes.
+Status CheckReportOptions(const ReportOptions& options);
 
 // "2024-05" for the UTC month of ms; month numbers are year * 12 + month - 1.
 int MonthNumber(int64_t ms);

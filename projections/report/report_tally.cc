@@ -1,7 +1,7 @@
 // ReportTally::Apply: one event into the report's counters. Every time axis
 // uses occurred_at (business time), so imported history lands in the month
 // it happened; what the log holds as of the report is decided by seq.
-#include "replay/report_tally.h"
+#include "projections/report/report_tally.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-// The compliance report's charts (replay/report_html.cc writes the page).
+// The compliance report's charts (projections/report/report_html.cc writes the page).
 // Reads the chart specifications from <script id="report-data">, draws each
 // with Chart.js without animation (so a canvas is complete before printing
 // or a screenshot), then marks <html> with data-charts (how many) and
