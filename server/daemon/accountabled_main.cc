@@ -156,6 +156,18 @@ std::function<void(accountable::Status)> StopOnFollowerError(std::atomic<bool>* 
   };
 }
 
+int ExitCode(const accountable::Status& close, bool follower_failed) {
+  if (follower_failed) return 6;
+  if (close.ok()) {
+    spdlog::info("stopped cleanly");
+    return 0;
+  }
+  // Whatever was acknowledged is durable; what failed is the final flush or
+  // a storage error the ledger never recovered from. Say so.
+  spdlog::error("stopped after a storage error: {}", close.ToString());
+  return 6;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,14 +230,5 @@ int main(int argc, char** argv) {
   metrics.reset();
   replica.Stop();
   report.reset();  // waits for a computation under way
-  s = accounts->Close();
-  if (follower_failed) return 6;
-  if (s.ok()) {
-    spdlog::info("stopped cleanly");
-    return 0;
-  }
-  // Whatever was acknowledged is durable; what failed is the final flush or
-  // a storage error the ledger never recovered from. Say so.
-  spdlog::error("stopped after a storage error: {}", s.ToString());
-  return 6;
+  return ExitCode(accounts->Close(), follower_failed);
 }
