@@ -2,7 +2,9 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace accountable::replica {
@@ -14,6 +16,11 @@ constexpr int kWrongLastSequence = 10071;
 constexpr int kNoMessageFound = 10037;
 constexpr const char* kWriterHeader = "Accountable-Writer";
 constexpr size_t kUrlsMax = 16;
+// A cluster that has just started answers JetStream requests only once it
+// has elected a metadata leader (about 0.3-3 s here): a copy started with it
+// waits this long for the first answer instead of failing at once.
+constexpr int64_t kClusterStartWaitMs = 30'000;
+constexpr int64_t kClusterRetryMs = 250;
 
 Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
   std::string m = "replicated log: " + what + ": " + natsStatus_GetText(s);
@@ -68,10 +75,21 @@ struct NatsLog::Impl {
     return s == NATS_OK ? Status::OK() : NatsError("JetStream context", s);
   }
 
+  // js_GetStreamInfo, retried while the cluster is not answering yet.
+  natsStatus StreamInfo(jsStreamInfo** si, jsErrCode* jerr) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
+    for (;;) {
+      const natsStatus s = js_GetStreamInfo(si, js, opt.stream.c_str(), nullptr, jerr);
+      const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+      if (!not_ready || std::chrono::steady_clock::now() >= until) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
+    }
+  }
+
   Status EnsureStream() {
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&si, js, opt.stream.c_str(), nullptr, &jerr);
+    natsStatus s = StreamInfo(&si, &jerr);
     if (s == NATS_NOT_FOUND) {
       const std::string all = opt.subject_prefix + ".*";
       const char* subjects[] = {all.c_str()};
