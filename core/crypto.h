@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/status.h"
 
@@ -142,6 +143,20 @@ class ScopedWipe {
 
  private:
   std::array<std::string*, 2> secrets_;
+};
+
+// The same for every string of a vector (raw keys collected for a scan).
+class ScopedWipeAll {
+ public:
+  explicit ScopedWipeAll(std::vector<std::string>* secrets) : secrets_(secrets) {}
+  ~ScopedWipeAll() {
+    for (std::string& s : *secrets_) Wipe(&s);
+  }
+  ScopedWipeAll(const ScopedWipeAll&) = delete;
+  ScopedWipeAll& operator=(const ScopedWipeAll&) = delete;
+
+ private:
+  std::vector<std::string>* secrets_;
 };
 
 std::string ToHex(std::string_view bytes);

@@ -299,12 +299,7 @@ Status VaultImpl::Shred(const ShredRequest& req, ShredReport* report) {
   *report = ShredReport();
   std::vector<Row> rows;
   std::vector<std::string> needles;  // raw keys among them: wiped on every path out
-  struct WipeAll {
-    std::vector<std::string>* v;
-    ~WipeAll() {
-      for (auto& s : *v) crypto::Wipe(&s);
-    }
-  } wipe{&needles};
+  crypto::ScopedWipeAll wipe(&needles);
   auto collect = [&](size_t cf, std::string row) {
     std::string wrapped;
     crypto::Key32 key;

@@ -50,12 +50,7 @@ Status VaultImpl::ApplyReplicated(const ReplicatedGroup& g) {
   std::lock_guard<std::mutex> l(shred_mu_);
   std::vector<Row> rows;
   std::vector<std::string> needles;  // raw keys among them: wiped on every path out
-  struct WipeAll {
-    std::vector<std::string>* v;
-    ~WipeAll() {
-      for (auto& s : *v) crypto::Wipe(&s);
-    }
-  } wipe{&needles};
+  crypto::ScopedWipeAll wipe(&needles);
   for (auto& [id, key] : deleted.rows) {
     size_t cf = kCount;
     for (size_t h = 0; h < kCount; ++h)

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "server/daemon/metrics.h"
+#include "tests/http_test_util.h"
 #include "tests/server_test_util.h"
 
 namespace accountable {
@@ -17,32 +18,8 @@ namespace {
 
 using wire::Body;
 
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// One request over a plain socket, as a scraper or a load balancer sends it.
-HttpReply Http(uint16_t port, const std::string& request) {
-  test::RawConn c(port);
-  REQUIRE(c.connected());
-  REQUIRE(c.Send(request));
-  std::string all;
-  char buf[4096];
-  pollfd p{c.fd(), POLLIN, 0};
-  while (::poll(&p, 1, 5000) == 1) {
-    const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    all.append(buf, static_cast<size_t>(n));
-  }
-  HttpReply r;
-  REQUIRE(all.rfind("HTTP/1.1 ", 0) == 0);
-  r.status = std::stoi(all.substr(9, 3));
-  const auto at = all.find("\r\n\r\n");
-  REQUIRE(at != std::string::npos);
-  r.body = all.substr(at + 4);
-  return r;
-}
+using test::Http;
+using test::HttpReply;
 
 HttpReply Get(uint16_t port, const std::string& path) {
   return Http(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -19,38 +19,14 @@
 #include "server/daemon/report_page.h"
 #include "tests/pii_scan_util.h"
 #include "tests/report_ledger.h"
+#include "tests/http_test_util.h"
 #include "tests/server_test_util.h"
 
 namespace accountable {
 namespace {
 
-struct HttpReply {
-  int status = 0;
-  std::string head, body;
-  bool HasHeader(const std::string& line) const { return head.find("\r\n" + line + "\r\n") != std::string::npos; }
-};
-
-HttpReply Http(uint16_t port, const std::string& request) {
-  test::RawConn c(port);
-  REQUIRE(c.connected());
-  REQUIRE(c.Send(request));
-  std::string all;
-  char buf[65536];
-  pollfd p{c.fd(), POLLIN, 0};
-  while (::poll(&p, 1, 10000) == 1) {
-    const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    all.append(buf, static_cast<size_t>(n));
-  }
-  HttpReply r;
-  REQUIRE(all.rfind("HTTP/1.1 ", 0) == 0);
-  r.status = std::stoi(all.substr(9, 3));
-  const auto at = all.find("\r\n\r\n");
-  REQUIRE(at != std::string::npos);
-  r.head = all.substr(0, at + 2);
-  r.body = all.substr(at + 4);
-  return r;
-}
+using test::Http;
+using test::HttpReply;
 
 HttpReply GetReport(uint16_t port, const std::string& auth, const std::string& target = "/report") {
   return Http(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + (auth.empty() ? "" : "Authorization: " + auth + "\r\n") +
