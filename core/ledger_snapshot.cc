@@ -47,8 +47,11 @@ Status ScanFromIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksd
                   std::string_view start, std::string_view prefix,
                   const std::function<bool(std::string_view, std::string_view)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-  for (it->Seek(ToSlice(start)); it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next())
+  // An empty prefix has no data pointer: memcmp on it is undefined, so it is not compared.
+  for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+    if (!prefix.empty() && !it->key().starts_with(ToSlice(prefix))) break;
     if (!fn(FromSlice(it->key()), FromSlice(it->value()))) break;
+  }
   return it->status().ok() ? Status::OK() : FromRocks(it->status(), "event DB scan");
 }
 
