@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "projections/report/report_data.h"
 #include "projections/report/report_html.h"
 #include "tests/accounts_fixture.h"
+#include "tests/pii_scan_util.h"
 
 namespace accountable::test {
 
@@ -27,6 +29,19 @@ namespace accountable::test {
 inline const std::string kReportMarker = "RpQz7";
 // Plaintext on purpose (an organisation, docs/audit.md): the report shows it.
 inline const std::string kReportRecipient = "Ctl Report Registry AG";
+
+// What no report may hold: the marker in either case and the personal
+// values ReportLedger registers that carry no marker (IP prefixes,
+// birthdate, gender).
+inline pii::Scanner ReportPiiScanner() {
+  pii::Scanner scan;
+  std::string lower = kReportMarker;
+  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string& needle : {kReportMarker, lower, std::string("198.51.100."), std::string("192.0.2."),
+                                    std::string("1987-06-05"), std::string("diverse")})
+    scan.Add(needle);
+  return scan;
+}
 
 class ReportLedger {
  public:
