@@ -31,10 +31,33 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
+namespace {
+
+// One per thread, so no lock; a thread's pool dies (wiped) with the thread.
+struct PublicRandomPool {
+  uint8_t bytes[kPublicRandomPoolBytes];
+  size_t used = kPublicRandomPoolBytes;  // empty until the first draw
+  ~PublicRandomPool() { sodium_memzero(bytes, sizeof bytes); }
+};
+
+}  // namespace
+
+void PublicRandom(uint8_t* out, size_t n) {
+  ACC_ASSERT(n <= kPublicRandomPoolBytes, "a public random draw fits the pool");
+  thread_local PublicRandomPool pool;
+  if (kPublicRandomPoolBytes - pool.used < n) {
+    randombytes_buf(pool.bytes, kPublicRandomPoolBytes);
+    pool.used = 0;
+  }
+  std::memcpy(out, pool.bytes + pool.used, n);
+  sodium_memzero(pool.bytes + pool.used, n);  // a byte is handed out once
+  pool.used += n;
+}
+
 std::string Seal(const Key32& key, std::string_view plaintext, std::string_view ad) {
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   auto* nonce = reinterpret_cast<uint8_t*>(out.data());
-  randombytes_buf(nonce, kNonceBytes);
+  PublicRandom(nonce, kNonceBytes);
   unsigned long long box_bytes = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       nonce + kNonceBytes, &box_bytes, reinterpret_cast<const uint8_t*>(plaintext.data()), plaintext.size(),

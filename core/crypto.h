@@ -79,6 +79,13 @@ Status InitCrypto();
 
 Key32 RandomKey();
 std::string RandomBytes(size_t n);
+// Random bytes for values that are public once used (AEAD nonces, request
+// ids), never for keys or tokens: served from a per-thread buffer that one
+// getrandom call refills every kPublicRandomPoolBytes, because a syscall
+// per nonce was 2% of the server's CPU (docs/performance.md). Served
+// bytes are wiped from the buffer. n <= kPublicRandomPoolBytes.
+inline constexpr size_t kPublicRandomPoolBytes = 4096;
+void PublicRandom(uint8_t* out, size_t n);
 
 // XChaCha20-Poly1305-IETF with a random nonce; output is nonce || ciphertext || tag.
 std::string Seal(const Key32& key, std::string_view plaintext, std::string_view ad);

@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <algorithm>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/crypto.h"
 #include "events/vocabulary.h"
@@ -226,4 +229,22 @@ TEST_CASE("sealing: payloads are padded to buckets, the padding is checked", "[f
   CHECK(crypto::OpenPadded(key, crypto::Seal(key, std::string(256, '\0'), "ad"), "ad", &out).code() ==
         Code::kCorruption);
   CHECK(crypto::OpenPadded(key, crypto::Seal(key, "short", "ad"), "ad", &out).code() == Code::kCorruption);
+}
+
+TEST_CASE("sealing: nonces come from the per-thread pool, never twice, across refills", "[free-text][crypto]") {
+  // Every draw across three refills of the pool is distinct, and so is every
+  // nonce of a box sealed in the same thread (the pool serves both).
+  std::set<std::string> seen;
+  const size_t draws = 3 * crypto::kPublicRandomPoolBytes / crypto::kNonceBytes + 5;
+  for (size_t i = 0; i < draws; ++i) {
+    uint8_t nonce[crypto::kNonceBytes];
+    crypto::PublicRandom(nonce, sizeof nonce);
+    CHECK(seen.insert(std::string(reinterpret_cast<char*>(nonce), sizeof nonce)).second);
+  }
+  const crypto::Key32 key = crypto::RandomKey();
+  for (int i = 0; i < 200; ++i) CHECK(seen.insert(crypto::Seal(key, "x", "ad").substr(0, crypto::kNonceBytes)).second);
+  // A draw the size of the whole pool, from a pool that is partly used.
+  std::vector<uint8_t> whole(crypto::kPublicRandomPoolBytes);
+  crypto::PublicRandom(whole.data(), whole.size());
+  CHECK(std::count(whole.begin(), whole.end(), uint8_t{0}) < 64);  // ~16 expected of 4096 random bytes
 }

@@ -16,7 +16,11 @@
 
 namespace accountable {
 
-std::string NewRequestId() { return crypto::ToHex(crypto::RandomBytes(16)); }
+std::string NewRequestId() {
+  uint8_t id[16];
+  crypto::PublicRandom(id, sizeof id);
+  return crypto::ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
+}
 
 std::string ContentFields(std::initializer_list<std::string_view> values) {
   std::string out;

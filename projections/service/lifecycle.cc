@@ -34,7 +34,7 @@ flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilde
 
 const std::string& Accounts::DummyCredential() {
   std::call_once(dummy_once_, [this] {
-    if (!crypto::HashPassword(NewRequestId(), opt_.password_cost, &dummy_credential_).ok())
+    if (!crypto::HashPassword(crypto::ToHex(crypto::RandomBytes(16)), opt_.password_cost, &dummy_credential_).ok())
       dummy_credential_.clear();
   });
   return dummy_credential_;
