@@ -6,10 +6,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
