@@ -240,7 +240,7 @@ class LedgerImpl final : public Ledger {
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Pending>>& group);
   // Writer thread, sink set: publishes the group about to be written.
-  Status PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq);
+  Status PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq, uint64_t* log_seq);
   // Writer thread: ApplyReplicated's write and root check.
   Status WriteReplicated(const ReplicatedGroup& g);
   // Writer thread: forget what a write that did not happen may have cached.

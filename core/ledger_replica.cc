@@ -11,7 +11,8 @@
 
 namespace accountable::ledger_internal {
 
-Status LedgerImpl::PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq) {
+Status LedgerImpl::PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq,
+                                uint64_t* log_seq) {
   ReplicatedGroup g;
   g.kind = ReplicatedGroup::Kind::kEvents;
   g.first_seq = first_seq;
@@ -27,7 +28,9 @@ Status LedgerImpl::PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_se
   if (g.batch.size() > kReplicatedGroupBytesMax)
     return Status::InvalidArgument("group of " + std::to_string(g.batch.size()) +
                                    " bytes is larger than the replicated log takes");
-  return opt_.sink->Publish(g);
+  Status s = opt_.sink->Publish(g);
+  *log_seq = g.log_seq;
+  return s;
 }
 
 Status LedgerImpl::ApplyReplicated(const ReplicatedGroup& g) {
@@ -50,6 +53,9 @@ Status LedgerImpl::WriteReplicated(const ReplicatedGroup& g) {
   if (g.batch.size() < kWriteBatchHeaderBytes) return Status::InvalidArgument("replicated group: batch too short");
   ACC_RETURN_IF_ERROR(ResumeAfterError());
   rocksdb::WriteBatch wb(g.batch);
+  // In the same synced write: a copy seeded from a checkpoint of this one
+  // resumes the log right after it (docs/replication.md).
+  if (g.log_seq != 0) wb.Put(handles_[kMeta], kReplicaLogSeqRow, EncodeBE64(g.log_seq));
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);
   if (!s.ok()) {
     storage_error_.store(true);

@@ -181,12 +181,15 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
   if (opt_.sink) {
     // Published first: a crash before the local write leaves this copy
     // behind the log, never ahead of it (docs/replication.md).
-    if (Status ps = PublishGroup(wb, first_seq, next_seq - 1); !ps.ok()) {
+    uint64_t log_seq = 0;
+    if (Status ps = PublishGroup(wb, first_seq, next_seq - 1, &log_seq); !ps.ok()) {
       for (auto& p : group)
         if (p->status.ok()) p->status = ps;
       ForgetUnwritten();
       return;
     }
+    // Not in the published batch: each copy records its own position.
+    if (log_seq != 0) wb.Put(handles_[kMeta], kReplicaLogSeqRow, EncodeBE64(log_seq));
   }
   const auto write_start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(SyncWrite(), &wb);

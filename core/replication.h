@@ -41,11 +41,19 @@ struct ReplicatedGroup {
   // The RocksDB WriteBatch exactly as the writer wrote it (WriteBatch::Data()).
   // Vault batches hold account keys only wrapped under the KEK.
   std::string batch;
-  // The group's position in the replicated log (1-based), set by the
-  // transport on the follower side; not part of the encoding. A follower's
-  // vault records it, so a restarted follower skips vault writes it has.
-  uint64_t log_seq = 0;
+  // The group's position in the replicated log (1-based); not part of the
+  // encoding. Set by the transport: on a follower when it reads the group,
+  // on the writer by GroupSink::Publish (the publish ack's sequence; hence
+  // mutable, an out-value of a const group). Each store records it in the
+  // same synced write as the group (row kReplicaLogSeqRow of its meta
+  // column family), so a restarted copy, or one seeded from a checkpoint,
+  // resumes the log after it (docs/replication.md).
+  mutable uint64_t log_seq = 0;
 };
+
+// Meta row of the event DB and of the vault: BE64 log_seq of the last
+// replicated group that store wrote.
+inline constexpr std::string_view kReplicaLogSeqRow = "replica_log_seq";
 
 // Limits of the encoding: a group of 8192 envelopes of at most 64 KiB each
 // stays below this, and so does JetStream's default max payload it is
@@ -63,8 +71,9 @@ Status DecodeGroup(std::string_view bytes, ReplicatedGroup* out);
 class GroupSink {
  public:
   virtual ~GroupSink() = default;
-  // Called before the local write of g. OK: g is in the replicated log and
-  // the caller may write it locally. Any other status: the group is written
+  // Called before the local write of g. OK: g is in the replicated log at
+  // position g.log_seq (0 if the sink has no positions) and the caller may
+  // write it locally. Any other status: the group is written
   // nowhere and its commands fail with this status (NotWriter when this copy
   // was fenced off the log).
   virtual Status Publish(const ReplicatedGroup& g) = 0;

@@ -347,6 +347,8 @@ Status VaultImpl::WriteSync(rocksdb::WriteBatch* wb, bool shred) {
     g.shred = shred;
     g.batch = wb->Data();  // wrapped keys and keyed row hashes only
     ACC_RETURN_IF_ERROR(sink_->Publish(g));
+    // Not in the published batch: each copy records its own position.
+    if (g.log_seq != 0) wb->Put(handles_[kMeta], kReplicaLogSeqRow, EncodeBE64(g.log_seq));
   }
   return WriteLocal(wb);
 }

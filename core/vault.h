@@ -103,8 +103,11 @@ class Vault {
   // A follower's write: a kVault group another copy's vault published,
   // written exactly as it was. A shred group is then finished as Shred
   // finishes: compaction, then the deleted keys are verified gone from
-  // every file of this vault (Corruption if not).
-  virtual Status ApplyReplicated(const ReplicatedGroup& g) = 0;
+  // every file of this vault (Corruption if not); *shred (if given) gets
+  // the compaction and scan figures, set only for a shred group.
+  virtual Status ApplyReplicated(const ReplicatedGroup& g, ShredReport* shred = nullptr) = 0;
+  // g.log_seq of the last replicated group written here (kReplicaLogSeqRow); 0 if none.
+  virtual Status ReplicaLogSeq(uint64_t* log_seq) = 0;
 
   // KEK rotation, step 2 (core/kek_rotation.h): with KEK_PATH.next present
   // at Open, rewraps every wrapped value still under the old KEK (DEKs, day

@@ -53,7 +53,8 @@ class VaultImpl final : public Vault {
   Status GetDayKey(uint32_t day, crypto::Key32* key) override;
   Status ListDays(std::vector<uint32_t>* days) override;
   Status Shred(const ShredRequest& request, ShredReport* report) override;
-  Status ApplyReplicated(const ReplicatedGroup& g) override;  // core/vault_replica.cc
+  Status ApplyReplicated(const ReplicatedGroup& g, ShredReport* shred) override;  // core/vault_replica.cc
+  Status ReplicaLogSeq(uint64_t* log_seq) override;
   Status RewrapAll(RewrapReport* report) override;  // core/vault_rotate.cc
   Status AccountKeyNeedles(uint64_t account_id, std::vector<std::string>* needles) override;
   Status Checkpoint(const std::string& dir) override;

@@ -11,9 +11,6 @@ namespace accountable::vault_internal {
 
 namespace {
 
-// Vault meta row: the log position of the last vault group applied here.
-constexpr std::string_view kReplicaLogSeqRow = "replica_log_seq";
-
 // The rows a batch SingleDeletes, by column family id.
 class DeletedRows : public rocksdb::WriteBatch::Handler {
  public:
@@ -31,7 +28,7 @@ class DeletedRows : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
-Status VaultImpl::ApplyReplicated(const ReplicatedGroup& g) {
+Status VaultImpl::ApplyReplicated(const ReplicatedGroup& g, ShredReport* shred) {
   ACC_RETURN_IF_ERROR(Writable());
   if (g.kind != ReplicatedGroup::Kind::kVault) return Status::InvalidArgument("not a vault group");
   if (g.batch.size() < kWriteBatchHeaderBytes) return Status::InvalidArgument("replicated vault batch too short");
@@ -67,7 +64,16 @@ Status VaultImpl::ApplyReplicated(const ReplicatedGroup& g) {
   }
   ACC_RETURN_IF_ERROR(WriteLocal(&wb));
   ShredReport report;
-  return CompactAndVerify(rows, needles, &report);
+  Status vs = CompactAndVerify(rows, needles, &report);
+  if (shred) *shred = report;
+  return vs;
+}
+
+Status VaultImpl::ReplicaLogSeq(uint64_t* out) {
+  std::string at;
+  Status s = Get(kMeta, kReplicaLogSeqRow, &at);
+  *out = s.ok() && at.size() == 8 ? DecodeBE64(at) : 0;
+  return s.ok() || s.Is(Status::Code::kNotFound) ? Status::OK() : s;
 }
 
 }  // namespace accountable::vault_internal

@@ -77,13 +77,13 @@ const fb::Sealed* EventView::sealed() const {
 }
 
 std::string_view PayloadName(fb::Payload t) {
-  static constexpr std::array<std::string_view, 21> kNames = {
+  static constexpr std::array<std::string_view, 23> kNames = {
       "none",           "registered",          "login_succeeded",     "login_failed",
       "consent_given",  "consent_withdrawn",   "profile_updated",     "credentials_changed",
       "access_requested", "deletion_requested", "deletion_cancelled", "account_erased",
       "erasure_verified", "disclosure_recorded", "policy_published",  "access_logged",
       "recipient_registered", "activity_recorded", "retention_notice_sent", "kek_rotated",
-      "signing_key_rotated"};
+      "signing_key_rotated", "replica_joined", "replica_erasure_verified"};
   auto i = static_cast<size_t>(t);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

@@ -97,4 +97,13 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   return duration_cast<milliseconds>(tp.time_since_epoch()).count();
 }
 
+bool IsNodeName(std::string_view name) {
+  if (name.empty() || name.size() > kNodeNameBytesMax) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
 }  // namespace accountable::events

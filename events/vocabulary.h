@@ -26,6 +26,11 @@ inline constexpr size_t kCountryCodeCount = 249;
 std::string_view SafeguardName(fb::Safeguard s);
 std::optional<fb::Safeguard> ParseSafeguard(std::string_view name);
 
+// A copy's node name (docs/replication.md): 1..64 of [A-Za-z0-9._-], so
+// it can be written to the log as it is and never carries free text.
+inline constexpr size_t kNodeNameBytesMax = 64;
+bool IsNodeName(std::string_view name);
+
 // The one text form of a time: RFC 3339 UTC with milliseconds,
 // 2026-11-29T05:36:27.000Z, so that logs, JSON and errors sort and compare alike.
 // Years 0000..9999 only: no command accepts a time outside them, but a stored

@@ -3,8 +3,13 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <set>
+
 #include "core/crypto.h"
 #include "core/merkle.h"
+#include "events/vocabulary.h"
+#include "projections/fold/projector.h"
 #include "projections/service/accounts.h"
 #include "projections/service/history.h"
 #include "projections/service/json_fields.h"
@@ -19,13 +24,37 @@ using nlohmann::json;
 // signature (which starts "accountable-sth-v1"), nor the other way round.
 constexpr std::string_view kCertificateDomain = "accountable-erasure-certificate-v1";
 
+// One copy's ReplicaErasureVerified (docs/replication.md, "Erasure on every copy").
+struct CopyVerified {
+  std::string node, envelope;
+  uint64_t seq = 0;
+};
+
 // What the account's stream says about its erasure.
 struct ErasureEvents {
   std::string erased, verified;  // envelope bytes
   uint64_t erased_seq = 0, verified_seq = 0;
+  std::vector<CopyVerified> copies;  // at most one per node, the first
   json sealed = json::array();   // one {seq, type, result} per sealed payload
   bool any_opened = false;
 };
+
+void AddCopy(const events::EventView& v, ErasureEvents* out) {
+  auto* p = v.envelope()->payload_as_ReplicaErasureVerified();
+  if (p->erased_seq() != out->erased_seq || !p->node()) return;
+  for (const CopyVerified& c : out->copies)
+    if (c.node == p->node()->str()) return;
+  out->copies.push_back({p->node()->str(), std::string(v.bytes()), v.envelope()->seq()});
+}
+
+// Copies that announced themselves before the erasure (kMetaReplicaPrefix
+// rows hold the ReplicaJoined seq): each is expected to verify it.
+Status ExpectedCopies(Ledger& ledger, uint64_t erased_seq, std::vector<std::string>* out) {
+  return ledger.Scan(Cf::kMeta, kMetaReplicaPrefix, [&](std::string_view k, std::string_view v) {
+    if (v.size() == 8 && DecodeBE64(v) < erased_seq) out->emplace_back(k.substr(kMetaReplicaPrefix.size()));
+    return out->size() < Accounts::kReplicasMax;
+  });
+}
 
 Status CollectEvents(Ledger& ledger, Vault& vault, uint64_t id, ErasureEvents* out) {
   Status inner;
@@ -36,6 +65,8 @@ Status CollectEvents(Ledger& ledger, Vault& vault, uint64_t id, ErasureEvents* o
     } else if (v.type() == fb::Payload::ErasureVerified &&
                v.envelope()->payload_as_ErasureVerified()->erased_seq() == out->erased_seq) {
       out->verified_seq = seq, out->verified = std::string(v.bytes());
+    } else if (v.type() == fb::Payload::ReplicaErasureVerified) {
+      AddCopy(v, out);
     }
     std::string_view box = SealedBox(v);
     if (box.empty()) return true;
@@ -75,6 +106,27 @@ Status Included(Ledger& ledger, const SignedTreeHead& head, uint64_t seq, const 
   return Status::OK();
 }
 
+// The "copies" member: each copy's verification with its inclusion proof,
+// and the expected copies without one. Absent when the ledger never
+// replicated (no copy known, none verified).
+Status CopiesMember(Ledger& ledger, const SignedTreeHead& head, const ErasureEvents& ev, json* body) {
+  std::vector<std::string> expected;
+  ACC_RETURN_IF_ERROR(ExpectedCopies(ledger, ev.erased_seq, &expected));
+  if (expected.empty() && ev.copies.empty()) return Status::OK();
+  json verified = json::array(), missing = json::array();
+  for (const CopyVerified& c : ev.copies) {
+    json e;
+    ACC_RETURN_IF_ERROR(Included(ledger, head, c.seq, c.envelope, &e));
+    e["node"] = c.node;
+    verified.push_back(std::move(e));
+  }
+  for (const std::string& n : expected)
+    if (std::none_of(ev.copies.begin(), ev.copies.end(), [&](const CopyVerified& c) { return c.node == n; }))
+      missing.push_back(n);
+  (*body)["copies"] = {{"verified", std::move(verified)}, {"not_verified", std::move(missing)}};
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_t id, int64_t now_ms,
@@ -91,7 +143,9 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
   if (!ks.Is(Status::Code::kNotFound)) return ks;
   if (ev.any_opened) return Status::Refused("a sealed payload of " + who + " still opens");
   SignedTreeHead head;
-  ACC_RETURN_IF_ERROR(HeadCovering(ledger, key, ev.verified_seq, now_ms, &head));
+  uint64_t newest = ev.verified_seq;
+  for (const CopyVerified& c : ev.copies) newest = std::max(newest, c.seq);
+  ACC_RETURN_IF_ERROR(HeadCovering(ledger, key, newest, now_ms, &head));
   json body = {{"format", kCertificateFormat},
                {"account_id", id},
                {"generated_at_ms", now_ms},
@@ -101,6 +155,7 @@ Status ProveErasure(Ledger& ledger, Vault& vault, const SigningKey& key, uint64_
                {"sealed_payloads", ev.sealed}};
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.erased_seq, ev.erased, &body["account_erased"]));
   ACC_RETURN_IF_ERROR(Included(ledger, head, ev.verified_seq, ev.verified, &body["erasure_verified"]));
+  ACC_RETURN_IF_ERROR(CopiesMember(ledger, head, ev, &body));
   const std::string sig = SignDetached(key, CertificateSignedBytes(body));
   *certificate = {{"certificate", std::move(body)}, {"signature", B64(sig)}};
   return Status::OK();
@@ -160,6 +215,39 @@ Status CheckHead(const json& c, const std::string& public_key, SignedTreeHead* h
   return s.ok() ? s : Fail("signed_head: " + s.message());
 }
 
+// "copies" (optional): every verification is a ReplicaErasureVerified of
+// this erasure included under the signed head, with no key bytes found,
+// one per node; not_verified names other, well-formed nodes.
+Status CheckCopies(const json& c, uint64_t id, uint64_t erased_seq, const SignedTreeHead& head,
+                   nlohmann::ordered_json* summary) {
+  if (!c.contains("copies")) return Status::OK();
+  const json& copies = c["copies"];
+  if (!copies.is_object() || !HasMemberOfType(copies, "verified", json::value_t::array) ||
+      !HasMemberOfType(copies, "not_verified", json::value_t::array))
+    return Fail("copies needs the lists verified and not_verified");
+  std::set<std::string> nodes;
+  for (const json& e : copies["verified"]) {
+    events::EventView v;
+    std::string bytes;
+    ACC_RETURN_IF_ERROR(CheckEvent(e, "copies.verified", id, fb::Payload::ReplicaErasureVerified, head, &v, &bytes));
+    auto* p = v.envelope()->payload_as_ReplicaErasureVerified();
+    const std::string node = p->node() ? p->node()->str() : std::string();
+    if (p->erased_seq() != erased_seq) return Fail("copy " + node + " verified another erasure");
+    if (p->hits() != 0) return Fail("copy " + node + ": the vault scan found key bytes");
+    if (MemberOrNull(e, "node") != node || !nodes.insert(node).second)
+      return Fail("copies.verified: node names do not match their events, or repeat");
+  }
+  nlohmann::ordered_json missing = nlohmann::ordered_json::array();
+  for (const json& n : copies["not_verified"]) {
+    if (!n.is_string() || !events::IsNodeName(n.get<std::string>()) || nodes.count(n.get<std::string>()))
+      return Fail("copies.not_verified: a node name that is malformed or also verified");
+    missing.push_back(n.get<std::string>());
+  }
+  (*summary)["copies_verified"] = nlohmann::ordered_json(nodes);
+  (*summary)["copies_not_verified"] = std::move(missing);
+  return Status::OK();
+}
+
 Status CheckClaims(const json& c) {
   if (MemberOrNull(c, "vault") != json{{"account_key", "absent"}})
     return Fail("the vault does not report the key absent");
@@ -213,7 +301,7 @@ Status VerifyCertificate(const json& file, const std::string& public_key, nlohma
               {"tree_size", head.size},
               {"generated_at_ms", c["generated_at_ms"]},
               {"head_timestamp_ms", head.timestamp_ms}};
-  return Status::OK();
+  return CheckCopies(c, id, erased.envelope()->seq(), head, summary);
 }
 
 }  // namespace accountable::audit

@@ -158,6 +158,17 @@ bool RefusedWhenDue(fb::Payload t) {
   }
 }
 
+// A copy's verification names the account's erasure and a well-formed copy.
+Status CheckReplicaVerified(const AccountState& s, const events::EventView& e) {
+  auto* p = e.envelope()->payload_as_ReplicaErasureVerified();
+  if (!p->node() || !events::IsNodeName(p->node()->string_view()))
+    return Status::InvalidArgument("replica verification: the node name must be 1..64 of [A-Za-z0-9._-]");
+  if (p->erased_seq() != s.erased_seq)
+    return Status::Refused(Id(s.account_id) + " was erased at seq " + std::to_string(s.erased_seq) + ", not at seq " +
+                           std::to_string(p->erased_seq()));
+  return Status::OK();
+}
+
 }  // namespace
 
 Status CheckAccountRules(const AccountState& s, const events::EventView& e,
@@ -168,9 +179,11 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
   if (s.status == AccountStatus::kNone) return Status::NotFound(Id(id) + " does not exist");
   if (s.status == AccountStatus::kErased) {
     if (t == fb::Payload::ErasureVerified) return Status::OK();
+    if (t == fb::Payload::ReplicaErasureVerified) return CheckReplicaVerified(s, e);
     return Status::Refused(Id(id) + " was erased");
   }
-  if (t == fb::Payload::ErasureVerified) return Status::Refused(Id(id) + " is not erased");
+  if (t == fb::Payload::ErasureVerified || t == fb::Payload::ReplicaErasureVerified)
+    return Status::Refused(Id(id) + " is not erased");
   if (IsAdminActor(e.envelope()->actor())) ACC_RETURN_IF_ERROR(CheckAdminAct(e));
   const bool pending = s.status == AccountStatus::kPendingDeletion;
   // Due at the deadline itself: a cancel must come strictly before it.
@@ -208,7 +221,22 @@ Status CheckAccountRules(const AccountState& s, const events::EventView& e,
 Status Projector::Apply(const events::EventView& e, GroupTx& tx) {
   if (e.type() == fb::Payload::PolicyPublished) return ApplyPolicy(e, tx);
   if (e.type() == fb::Payload::RecipientRegistered) return ApplyRecipient(e, tx);
+  if (e.type() == fb::Payload::ReplicaJoined) return ApplyReplicaJoined(e, tx);
   if (e.envelope()->account_id() != 0) return ApplyAccountEvent(e, tx);
+  return Status::OK();
+}
+
+// Known copies, for erasure certificates: kMetaReplicaPrefix + node -> BE64 seq.
+Status Projector::ApplyReplicaJoined(const events::EventView& e, GroupTx& tx) {
+  auto* p = e.envelope()->payload_as_ReplicaJoined();
+  if (e.envelope()->account_id() != 0) return Status::InvalidArgument("a copy's announcement names no account");
+  if (!p->node() || !events::IsNodeName(p->node()->string_view()))
+    return Status::InvalidArgument("copy announcement: the node name must be 1..64 of [A-Za-z0-9._-]");
+  const std::string key = std::string(kMetaReplicaPrefix) + p->node()->str();
+  Status s = tx.Get(Cf::kMeta, key, &policy_row_);
+  if (s.ok()) return Status::Refused("copy " + p->node()->str() + " was already announced");
+  if (!s.Is(Status::Code::kNotFound)) return s;
+  tx.Put(Cf::kMeta, key, EncodeBE64(e.envelope()->seq()));
   return Status::OK();
 }
 

@@ -34,6 +34,8 @@ inline constexpr uint64_t kAccountIdMax = (uint64_t{1} << 53) - 1;
 inline constexpr std::string_view kMetaDeletionPrefix = "deletion/";
 // + BE64 account: erased, but ErasureVerified not yet appended (finish at open).
 inline constexpr std::string_view kMetaErasurePendingPrefix = "erasure/pending/";
+// + node name: a copy of the replicated ledger announced itself (ReplicaJoined); value BE64 seq.
+inline constexpr std::string_view kMetaReplicaPrefix = "replica/node/";
 
 // Recipient registry (RecipientRegistered): + BE64 id -> 2-byte country || name.
 inline constexpr std::string_view kMetaRecipientPrefix = "recipient/id/";
@@ -67,6 +69,7 @@ class Projector final : public AppendHook {
   Status ApplyAccountEvent(const events::EventView& event, GroupTx& tx);
   Status ApplyPolicy(const events::EventView& event, GroupTx& tx);
   Status ApplyRecipient(const events::EventView& event, GroupTx& tx);
+  Status ApplyReplicaJoined(const events::EventView& event, GroupTx& tx);
   std::string_view MonthKeyOf(int64_t ms);  // MonthKey(ms), cached for its month
 
   // Per-event scratch, kept for its capacity (no meaning between events).

@@ -105,12 +105,22 @@ struct AccountsOptions {
   // Open appends nothing of its own (no initial policy, no interrupted
   // erasure finished here: both arrive through the log).
   bool follower = false;
+  // Replication: this copy's --node-name. Set on the writer, every
+  // ErasureVerified it appends comes with its own ReplicaErasureVerified.
+  std::string replica_node;
 };
 
 // What a kek_rotated / signing_key_rotated event says (key ids, public keys).
 struct KekRotatedFacts {
   std::string old_kek_id, new_kek_id;
   uint64_t rewrapped = 0, files_scanned = 0, bytes_scanned = 0, hits = 0;
+};
+// One copy's verification of an erasure (docs/replication.md, "Erasure on every copy").
+struct ReplicaVerifiedFacts {
+  std::string node;                          // [A-Za-z0-9._-], 1..64 chars (events::IsNodeName)
+  uint64_t account_id = 0, erased_seq = 0;
+  uint64_t files_scanned = 0, bytes_scanned = 0, hits = 0;
+  uint32_t compaction_passes = 0;
 };
 struct SigningKeyRotatedFacts {
   std::string old_key_id, new_key_id;
@@ -392,6 +402,14 @@ class Accounts {
   // of an interrupted rotation gets the first receipt (duplicate).
   Status RecordKekRotated(const KekRotatedFacts& f, Receipt* out);
   Status RecordSigningKeyRotated(const SigningKeyRotatedFacts& f, Receipt* out);
+  // Replication (projections/service/replica_events.cc): system events,
+  // idempotent per copy (ReplicaJoined) and per (copy, erasure).
+  Status RecordReplicaJoined(const std::string& node, Receipt* out);
+  Status RecordReplicaVerified(const ReplicaVerifiedFacts& f, Receipt* out);
+  // The copies that announced themselves, by name (kMetaReplicaPrefix
+  // rows), at most kReplicasMax.
+  static constexpr size_t kReplicasMax = 256;
+  Status KnownReplicas(std::vector<std::string>* nodes);
 
   // Signs the head of the whole log and keeps it as the latest (meta
   // "sth/latest"); also runs after every group commit (or interval). Open
@@ -457,6 +475,7 @@ class Accounts {
   Status ConsentPolicy(const Context& ctx, std::string* version);
   Status ReadCredential(uint64_t account_id, uint64_t seq, std::string* credential);
   Status FinishErasures(const std::vector<uint32_t>& days, SweepReport* out);
+  Ledger::Command OwnReplicaVerified(uint64_t account_id, uint64_t erased_seq, const Vault::ShredReport& r);
   Status SweepPass(const SweepOptions& o, SweepReport* out);
   // Adds a finished Sweep (erase false) or Erase pass to opt_.erasure_stats.
   void CountPass(bool erase, const Status& s, const SweepReport& r, std::chrono::steady_clock::time_point t0);

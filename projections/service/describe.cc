@@ -11,7 +11,7 @@ namespace {
 
 using events::StringOrEmpty;
 
-// Key rotations: key ids and public keys only, never a secret.
+// Key rotations (key ids and public keys only, never a secret) and replication.
 void DescribeKeyPayload(const events::EventView& e, nlohmann::ordered_json& j) {
   const fb::Envelope* env = e.envelope();
   auto hex = [](const flatbuffers::Vector<uint8_t>* v) {
@@ -31,6 +31,16 @@ void DescribeKeyPayload(const events::EventView& e, nlohmann::ordered_json& j) {
     j["old_public_key"] = hex(p->old_public_key());
     j["new_public_key"] = hex(p->new_public_key());
     j["valid_from"] = events::FormatTime(p->valid_from_ms());
+  } else if (e.type() == fb::Payload::ReplicaJoined) {
+    j["node"] = StringOrEmpty(env->payload_as_ReplicaJoined()->node());
+  } else if (e.type() == fb::Payload::ReplicaErasureVerified) {
+    auto* p = env->payload_as_ReplicaErasureVerified();
+    j["node"] = StringOrEmpty(p->node());
+    j["erased_seq"] = p->erased_seq();
+    j["files_scanned"] = p->files_scanned();
+    j["bytes_scanned"] = p->bytes_scanned();
+    j["hits"] = p->hits();
+    j["compaction_passes"] = p->compaction_passes();
   }
 }
 

@@ -145,6 +145,17 @@ Status Accounts::EraseNow(std::vector<SweepReport::Erasure> todo, SweepReport* o
   return Status::OK();
 }
 
+// The writer's own line in "every copy verified it" (docs/replication.md).
+Ledger::Command Accounts::OwnReplicaVerified(uint64_t id, uint64_t erased_seq, const Vault::ShredReport& r) {
+  events::EnvelopeBuilder b;
+  const std::string& node = opt_.replica_node;
+  auto p = fb::CreateReplicaErasureVerifiedDirect(b.fbb(), erased_seq, node.c_str(), r.files_scanned, r.bytes_scanned,
+                                                  r.hits, r.compaction_passes);
+  const std::string rid = "verify/" + node + "/" + std::to_string(erased_seq);
+  events::Header h{id, NowMs(), fb::Actor::System, RequestKey(rid), CurrentPolicyVersion()};
+  return {b.Finish(h, fb::Payload::ReplicaErasureVerified, p.Union()), std::nullopt};
+}
+
 Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* out) {
   Status ps;
   std::vector<uint64_t> ids = PendingErasures(*ledger_, &ps);
@@ -177,6 +188,7 @@ Status Accounts::FinishErasures(const std::vector<uint32_t>& days, SweepReport* 
                                        r.compaction_passes);
     events::Header h{id, NowMs(), fb::Actor::System, RequestKey("verify/" + std::to_string(id)), CurrentPolicyVersion()};
     batch.push_back({b.Finish(h, fb::Payload::ErasureVerified, p.Union()), std::nullopt});
+    if (!opt_.replica_node.empty()) batch.push_back(OwnReplicaVerified(id, DecodeBE64(v), r));
     if (batch.size() == kEraseBatchMax || id == ids.back()) {
       std::vector<Ledger::Appended> res;
       ACC_RETURN_IF_ERROR(ledger_->Append(std::move(batch), &res));

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   SignalLoop signals(tp.token_file);  // SIGHUP reloads tokens; handled from here on
   replica::DaemonReplica replica;      // declared after accounts: stops before it closes
   std::atomic<bool> follower_failed{false};
+  f.replica.listen = f.listen;  // the default --node-name
   s = replica.Open(f.replica, &ao);
   if (replica.follower()) so.sweep_interval_ms = 0;  // erasures arrive through the log
   if (s.ok()) s = Accounts::Open(ao, &accounts);

@@ -1,5 +1,10 @@
 #include "server/replica/daemon_replica.h"
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "events/vocabulary.h"
+
 namespace accountable::replica {
 
 // A follower's sink: its own ledger and vault never write (only
@@ -26,6 +31,8 @@ void AddReplicaFlags(CLI::App& app, ReplicaFlags& f) {
                  "NATS URLs (nats://HOST:PORT,...): be the writer; publish every group to the JetStream log first");
   app.add_option("--follow", f.follow, "NATS URLs: be a follower; apply the log, serve reads, refuse writes");
   app.add_option("--advertise", f.advertise, "the writer's HOST:PORT named to clients; default the listen address");
+  app.add_option("--node-name", f.node_name,
+                 "this copy's name in erasure verifications: 1..64 of A-Z a-z 0-9 . _ -; default from --advertise/--listen");
   app.add_option("--replicate-max-age-s", f.max_age_s, "log retention, when this copy creates the stream")
       ->check(CLI::Range(int64_t{60}, int64_t{366} * 24 * 3600))->capture_default_str();
   app.add_option("--replicate-timeout-ms", f.timeout_ms, "NATS connect and publish-ack timeout")
@@ -42,9 +49,15 @@ Status DaemonReplica::Open(const ReplicaFlags& f, AccountsOptions* ao) {
   o.max_age_ms = f.max_age_s * 1000;
   o.timeout_ms = f.timeout_ms;
   o.writer_address = f.advertise;
+  const std::string node = f.node_name.empty() ? DefaultNodeName(f) : f.node_name;
+  if (!events::IsNodeName(node))
+    return Status::InvalidArgument("--node-name: must be 1..64 characters of A-Z a-z 0-9 . _ -");
   ACC_RETURN_IF_ERROR(NatsLog::Open(o, &log_));
+  ACC_RETURN_IF_ERROR(Verification::Open(
+      {.urls = o.urls, .node = node, .max_age_ms = o.max_age_ms, .timeout_ms = o.timeout_ms}, &verify_));
   if (writer()) {
     ao->sink = log_.get();
+    ao->replica_node = node;
     return Status::OK();
   }
   refuse_ = std::make_unique<RefuseWrites>(this);
@@ -57,15 +70,33 @@ Status DaemonReplica::Start(Accounts& accounts, const std::string& listen_addres
   if (!log_) return Status::OK();
   if (writer()) {
     if (flags_.advertise.empty()) log_->SetWriterAddress(listen_address);
-    return Status::OK();
+    return verify_->StartRecording(accounts);
   }
+  ACC_RETURN_IF_ERROR(verify_->Announce());
   follower_ = std::make_unique<Follower>(accounts, *log_, std::move(on_stop));
+  follower_->SetOnShred([this, &accounts](const Vault::ShredReport& r) {
+    // The certificate names this copy as not verified until it is: say why.
+    if (Status s = verify_->PublishShred(accounts, r); !s.ok()) spdlog::warn("erasure verification not sent: {}", s.ToString());
+  });
   follower_->Start();
   return Status::OK();
 }
 
 void DaemonReplica::Stop() {
   if (follower_) follower_->Stop();
+  if (verify_) verify_->Stop();
+}
+
+std::string DefaultNodeName(const ReplicaFlags& f) {
+  std::string n = f.advertise.empty() ? f.listen : f.advertise;
+  if (n.empty()) {  // embedded use without addresses: the machine's name
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) n = host;
+  }
+  n = n.substr(0, events::kNodeNameBytesMax);
+  for (char& c : n)
+    if (!events::IsNodeName(std::string_view(&c, 1))) c = '-';
+  return n.empty() ? "copy" : n;
 }
 
 }  // namespace accountable::replica

@@ -24,6 +24,7 @@
 #include "projections/service/accounts.h"
 #include "server/replica/follower.h"
 #include "server/replica/nats_log.h"
+#include "server/replica/verification.h"
 
 namespace accountable::replica {
 
@@ -33,7 +34,16 @@ struct ReplicaFlags {
   std::string advertise;                     // writer's HOST:PORT for clients; default the listen address
   int64_t max_age_s = 7LL * 24 * 3600;       // stream retention when this copy creates the stream
   int64_t timeout_ms = 5000;                 // NATS connect and publish ack
+  // This copy's name in the log (erasure verifications): [A-Za-z0-9._-],
+  // 1..64 chars. Default: derived from advertise, else from listen.
+  std::string node_name;
+  std::string listen;                        // accountabled's --listen, for that default
 };
+
+// advertise (else listen, else the host name) with every character
+// outside [A-Za-z0-9._-] made '-', at most 64 chars:
+// "127.0.0.1:7401" -> "127.0.0.1-7401".
+std::string DefaultNodeName(const ReplicaFlags& f);
 
 void AddReplicaFlags(CLI::App& app, ReplicaFlags& f);
 
@@ -47,8 +57,10 @@ class DaemonReplica {
   // Connects and sets ao->sink (and ao->follower). InvalidArgument for both
   // flags at once; IOError if NATS does not answer.
   Status Open(const ReplicaFlags& f, AccountsOptions* ao);
-  // Writer: announces listen_address (unless --advertise). Follower: starts
-  // applying the log; on_stop gets the error that stopped it.
+  // Writer: announces listen_address (unless --advertise) and records the
+  // copies' erasure verifications. Follower: announces its node name and
+  // starts applying the log (publishing a verification after each
+  // erasure); on_stop gets the error that stopped it.
   Status Start(Accounts& accounts, const std::string& listen_address, std::function<void(Status)> on_stop);
   void Stop();
   bool follower() const { return !flags_.follow.empty(); }
@@ -60,6 +72,7 @@ class DaemonReplica {
   std::unique_ptr<NatsLog> log_;
   std::unique_ptr<RefuseWrites> refuse_;
   std::unique_ptr<Follower> follower_;
+  std::unique_ptr<Verification> verify_;
 };
 
 }  // namespace accountable::replica

@@ -5,8 +5,10 @@ namespace accountable::replica {
 void Follower::Start() {
   stop_.store(false);
   thread_ = std::thread([this] {
-    Status s = log_.Follow(
-        1, [this](const ReplicatedGroup& g, const std::string& w) { return ApplyOne(g, w); }, stop_);
+    uint64_t from = 0;
+    Status s = ResumePoint(accounts_, &from);
+    if (s.ok())
+      s = log_.Follow(from, [this](const ReplicatedGroup& g, const std::string& w) { return ApplyOne(g, w); }, stop_);
     if (on_stop_ && !stop_.load()) on_stop_(std::move(s));
   });
 }
@@ -16,9 +18,31 @@ void Follower::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status ResumePoint(Accounts& accounts, uint64_t* from_stream_seq) {
+  *from_stream_seq = 1;
+  std::string at;
+  Status s = accounts.ledger().Get(Cf::kMeta, kReplicaLogSeqRow, &at);
+  if (s.Is(Status::Code::kNotFound) || (s.ok() && at.size() != 8)) return Status::OK();  // from the start
+  ACC_RETURN_IF_ERROR(s);
+  const uint64_t events = DecodeBE64(at);
+  uint64_t vault = 0;
+  ACC_RETURN_IF_ERROR(accounts.vault().ReplicaLogSeq(&vault));
+  // Each store skips what it already has; the earlier position loses nothing.
+  *from_stream_seq = (vault != 0 ? std::min(events, vault) : events) + 1;
+  return Status::OK();
+}
+
 std::string Follower::WriterAddress() const {
   std::lock_guard<std::mutex> l(mu_);
   return writer_address_;
+}
+
+Status Follower::ApplyVault(const ReplicatedGroup& g) {
+  if (!g.shred || !on_shred_) return accounts_.vault().ApplyReplicated(g);
+  Vault::ShredReport r;
+  ACC_RETURN_IF_ERROR(accounts_.vault().ApplyReplicated(g, &r));
+  if (r.compaction_passes > 0) on_shred_(r);  // 0: skipped, it was applied before a restart
+  return Status::OK();
 }
 
 Status Follower::ApplyOne(const ReplicatedGroup& g, const std::string& writer_address) {
@@ -26,7 +50,7 @@ Status Follower::ApplyOne(const ReplicatedGroup& g, const std::string& writer_ad
     std::lock_guard<std::mutex> l(mu_);
     writer_address_ = writer_address;
   }
-  if (g.kind == ReplicatedGroup::Kind::kVault) return accounts_.vault().ApplyReplicated(g);
+  if (g.kind == ReplicatedGroup::Kind::kVault) return ApplyVault(g);
   const uint64_t have = accounts_.ledger().LastSeq();
   if (g.last_seq <= have) return Status::OK();  // applied before a restart
   if (g.first_seq != have + 1)

@@ -1,5 +1,5 @@
 // Follower: keeps a copy's ledger and vault in step with the replicated log
-// (docs/replication.md, "Roles"). A thread reads the log from its start and
+// (docs/replication.md, "Roles"). A thread reads the log from ResumePoint and
 // applies each message: event groups through Ledger::ApplyReplicated (which
 // checks the writer's Merkle root; groups this copy already has are
 // skipped by seq), vault writes through Vault::ApplyReplicated (which skips
@@ -14,6 +14,7 @@
 // from any. Accounts and NatsLog must outlive the Follower.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -24,6 +25,12 @@
 #include "server/replica/nats_log.h"
 
 namespace accountable::replica {
+
+// Where a copy's stores say to resume the log: one past the lower of the
+// positions the event DB and the vault recorded (kReplicaLogSeqRow), or 1
+// when the event DB recorded none (a new copy, or one written before
+// positions were recorded). A copy seeded from a checkpoint resumes there.
+Status ResumePoint(Accounts& accounts, uint64_t* from_stream_seq);
 
 class Follower {
  public:
@@ -39,11 +46,17 @@ class Follower {
   std::string WriterAddress() const;
   // Applies one message as the thread does (tests, and the thread itself).
   Status ApplyOne(const ReplicatedGroup& g, const std::string& writer_address);
+  // Called (on the follower's thread) after each shred batch this copy
+  // compacted and verified, with the figures; set before Start.
+  using OnShred = std::function<void(const Vault::ShredReport&)>;
+  void SetOnShred(OnShred f) { on_shred_ = std::move(f); }
 
  private:
+  Status ApplyVault(const ReplicatedGroup& g);
   Accounts& accounts_;
   NatsLog& log_;
   std::function<void(Status)> on_stop_;
+  OnShred on_shred_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   mutable std::mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -111,6 +112,22 @@ struct NatsLog::Impl {
     return LastEventSeq(&last_event_seq);
   }
 
+  // A copy resuming at from_stream_seq needs every message from there on.
+  Status CheckRetention(uint64_t from_stream_seq) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = StreamInfo(&si, &jerr);
+    if (s != NATS_OK) return NatsError("stream info of " + opt.stream, s, jerr);
+    const uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    if (first <= std::max<uint64_t>(from_stream_seq, 1) || last == 0) return Status::OK();
+    return Status::Corruption(
+        "replicated log: this copy resumes at stream sequence " + std::to_string(from_stream_seq) +
+        " but the stream " + opt.stream + " now starts at " + std::to_string(first) +
+        " (its retention dropped the messages in between): rebuild this copy from a checkpoint of another copy "
+        "(docs/operations.md, \"Seeding a follower from a checkpoint\")");
+  }
+
   Status LastEventSeq(uint64_t* out) {
     natsMsg* m = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -190,6 +207,7 @@ Status NatsLog::Publish(const ReplicatedGroup& g) {
                              " without this writer (another writer published); this copy no longer writes");
   }
   i.last_stream_seq = ack->Sequence;
+  g.log_seq = ack->Sequence;
   if (g.kind == ReplicatedGroup::Kind::kEvents) i.last_event_seq = g.last_seq;
   jsPubAck_Destroy(ack);
   return Status::OK();
@@ -197,6 +215,7 @@ Status NatsLog::Publish(const ReplicatedGroup& g) {
 
 Status NatsLog::Follow(uint64_t from_stream_seq, const Apply& apply, const std::atomic<bool>& stop) {
   Impl& i = *impl_;
+  ACC_RETURN_IF_ERROR(i.CheckRetention(from_stream_seq));
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = i.opt.stream.c_str();

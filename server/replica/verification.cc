@@ -1,0 +1,264 @@
+// Verification: see verification.h and docs/replication.md ("Erasure on every copy").
+#include "server/replica/verification.h"
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "events/vocabulary.h"
+#include "projections/fold/projector.h"
+
+namespace accountable::replica {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kUrlsMax = 16;
+constexpr int64_t kRetryMs = 500;
+constexpr int64_t kStreamWaitMs = 30'000;  // a cluster that has just started elects its leader first
+constexpr size_t kPendingMax = 1u << 16;   // erasures one shred batch can finish (the writer's batches are smaller)
+constexpr int kNextMsgWaitMs = 200;        // how soon Stop is noticed
+
+Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
+  std::string m = "replica verification: " + what + ": " + natsStatus_GetText(s);
+  if (jerr != 0) m += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
+  return Status::IOError(m);
+}
+
+bool U64(const json& j, const char* name, uint64_t* out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_number_unsigned()) return false;
+  *out = it->get<uint64_t>();
+  return true;
+}
+
+// Errors a retry cannot fix: the message is logged and passed over.
+bool Permanent(const Status& s) {
+  return s.Is(Status::Code::kRefused) || s.Is(Status::Code::kInvalidArgument) || s.Is(Status::Code::kNotFound) ||
+         s.Is(Status::Code::kRequestReused);
+}
+
+}  // namespace
+
+std::string EncodeVerifyMessage(const VerifyMessage& m) {
+  if (m.joined) return json{{"type", "joined"}, {"node", m.facts.node}}.dump();
+  const ReplicaVerifiedFacts& f = m.facts;
+  return json{{"type", "verified"},           {"node", f.node},
+              {"account_id", f.account_id},   {"erased_seq", f.erased_seq},
+              {"files_scanned", f.files_scanned}, {"bytes_scanned", f.bytes_scanned},
+              {"hits", f.hits},               {"compaction_passes", f.compaction_passes}}
+      .dump();
+}
+
+Status DecodeVerifyMessage(std::string_view bytes, VerifyMessage* out) {
+  *out = VerifyMessage();
+  const json j = bytes.size() <= kVerifyMessageBytesMax ? json::parse(bytes.begin(), bytes.end(), nullptr, false) : json();
+  const Status bad = Status::InvalidArgument("replica verification: not a verification message");
+  if (!j.is_object() || !j.contains("type") || !j.contains("node") || !j["node"].is_string()) return bad;
+  out->facts.node = j["node"].get<std::string>();
+  if (!events::IsNodeName(out->facts.node)) return bad;
+  if (j["type"] == "joined") {
+    out->joined = true;
+    return j.size() == 2 ? Status::OK() : bad;
+  }
+  ReplicaVerifiedFacts& f = out->facts;
+  uint64_t passes = 0;
+  if (j["type"] != "verified" || j.size() != 8 || !U64(j, "account_id", &f.account_id) ||
+      !U64(j, "erased_seq", &f.erased_seq) || !U64(j, "files_scanned", &f.files_scanned) ||
+      !U64(j, "bytes_scanned", &f.bytes_scanned) || !U64(j, "hits", &f.hits) ||
+      !U64(j, "compaction_passes", &passes) || passes > UINT32_MAX)
+    return bad;
+  f.compaction_passes = static_cast<uint32_t>(passes);
+  return Status::OK();
+}
+
+struct Verification::Impl {
+  VerificationOptions opt;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+
+  ~Impl() {
+    if (js) jsCtx_Destroy(js);
+    if (nc) natsConnection_Destroy(nc);
+  }
+
+  Status Connect() {
+    std::vector<std::string> urls;
+    for (size_t start = 0; start <= opt.urls.size() && urls.size() < kUrlsMax;) {
+      size_t comma = opt.urls.find(',', start);
+      if (comma == std::string::npos) comma = opt.urls.size();
+      if (comma > start) urls.push_back(opt.urls.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (urls.empty()) return Status::InvalidArgument("replica verification: no NATS URL given");
+    std::vector<const char*> raw;
+    for (auto& u : urls) raw.push_back(u.c_str());
+    natsOptions* o = nullptr;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK) s = natsOptions_SetServers(o, raw.data(), static_cast<int>(raw.size()));
+    if (s == NATS_OK) s = natsOptions_SetTimeout(o, opt.timeout_ms);
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK) s = natsOptions_SetName(o, "accountabled-verify");
+    if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK) return NatsError("connect to " + opt.urls, s);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = opt.timeout_ms;
+    s = natsConnection_JetStream(&js, nc, &jo);
+    return s == NATS_OK ? Status::OK() : NatsError("JetStream context", s);
+  }
+
+  Status EnsureStream() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStreamWaitMs);
+    for (;;) {
+      jsStreamInfo* si = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      natsStatus s = js_GetStreamInfo(&si, js, opt.stream.c_str(), nullptr, &jerr);
+      if (s == NATS_NOT_FOUND) s = Create(&si, &jerr);
+      if (si) jsStreamInfo_Destroy(si);
+      if (s == NATS_OK) return Status::OK();
+      const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+      if (!not_ready || std::chrono::steady_clock::now() >= until) return NatsError("stream " + opt.stream, s, jerr);
+      std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));
+    }
+  }
+
+  natsStatus Create(jsStreamInfo** si, jsErrCode* jerr) {
+    const std::string all = opt.subject_prefix + ".*";
+    const char* subjects[] = {all.c_str()};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = opt.stream.c_str();
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Replicas = opt.replicas;
+    sc.MaxAge = opt.max_age_ms * 1'000'000;  // nanoseconds
+    sc.MaxMsgSize = static_cast<int32_t>(kVerifyMessageBytesMax);
+    return js_AddStream(si, js, &sc, nullptr, jerr);
+  }
+};
+
+Verification::Verification(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Verification::~Verification() { Stop(); }
+
+Status Verification::Open(const VerificationOptions& options, std::unique_ptr<Verification>* out) {
+  if (!events::IsNodeName(options.node))
+    return Status::InvalidArgument("--node-name: must be 1..64 characters of A-Z a-z 0-9 . _ -");
+  auto impl = std::make_unique<Impl>();
+  impl->opt = options;
+  ACC_RETURN_IF_ERROR(impl->Connect());
+  ACC_RETURN_IF_ERROR(impl->EnsureStream());
+  out->reset(new Verification(std::move(impl)));
+  return Status::OK();
+}
+
+Status Verification::Publish(const VerifyMessage& m) {
+  const std::string data = EncodeVerifyMessage(m);
+  const std::string subject = impl_->opt.subject_prefix + (m.joined ? ".joined" : ".verified");
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = impl_->opt.timeout_ms;
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_Publish(&ack, impl_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &jerr);
+  if (ack) jsPubAck_Destroy(ack);
+  return s == NATS_OK ? Status::OK() : NatsError("publish", s, jerr);
+}
+
+Status Verification::Announce() {
+  VerifyMessage m;
+  m.joined = true;
+  m.facts.node = impl_->opt.node;
+  return Publish(m);
+}
+
+Status Verification::PublishShred(Accounts& accounts, const Vault::ShredReport& report) {
+  std::vector<std::pair<uint64_t, uint64_t>> pending;  // account, AccountErased seq
+  ACC_RETURN_IF_ERROR(accounts.ledger().Scan(Cf::kMeta, kMetaErasurePendingPrefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() == kMetaErasurePendingPrefix.size() + 8 && v.size() == 8)
+      pending.emplace_back(DecodeBE64(k.substr(kMetaErasurePendingPrefix.size())), DecodeBE64(v));
+    return pending.size() < kPendingMax;
+  }));
+  for (auto [account, erased_seq] : pending) {
+    VerifyMessage m;
+    m.facts = {impl_->opt.node, account, erased_seq, report.files_scanned, report.bytes_scanned, report.hits,
+               report.compaction_passes};
+    ACC_RETURN_IF_ERROR(Publish(m));
+  }
+  return Status::OK();
+}
+
+Status Verification::StartRecording(Accounts& accounts) {
+  Receipt r;
+  // Refused: announced before; anything else (a fenced writer): the thread meets it too.
+  if (Status s = accounts.RecordReplicaJoined(impl_->opt.node, &r); !s.ok() && !s.Is(Status::Code::kRefused))
+    spdlog::warn("this copy's own announcement was not recorded: {}", s.ToString());
+  stop_.store(false);
+  thread_ = std::thread([this, &accounts] { Record(accounts); });
+  return Status::OK();
+}
+
+void Verification::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+Status RecordOne(Accounts& accounts, const VerifyMessage& m, const std::string& own_node) {
+  // The writer records its own verification with its ErasureVerified; a
+  // copy under the same name must not take that request id first.
+  if (!m.joined && m.facts.node == own_node)
+    return Status::Refused("a copy reports under this writer's own node name " + own_node + "; give it another --node-name");
+  Receipt r;
+  return m.joined ? accounts.RecordReplicaJoined(m.facts.node, &r) : accounts.RecordReplicaVerified(m.facts, &r);
+}
+
+}  // namespace
+
+// From the stream's first message on every start: recording is idempotent
+// (request ids per copy and erasure), so a restarted writer misses nothing.
+void Verification::Record(Accounts& accounts) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = impl_->opt.stream.c_str();
+  so.Ordered = true;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const std::string all = impl_->opt.subject_prefix + ".*";
+  natsStatus ns = js_SubscribeSync(&sub, impl_->js, all.c_str(), nullptr, &so, &jerr);
+  if (ns != NATS_OK) {
+    spdlog::error("{}", NatsError("subscribe to " + impl_->opt.stream, ns, jerr).ToString());
+    return;
+  }
+  while (!stop_.load()) {
+    natsMsg* msg = nullptr;
+    const natsStatus got = natsSubscription_NextMsg(&msg, sub, kNextMsgWaitMs);
+    if (got != NATS_OK) {
+      // A timeout is the idle case; anything else (NATS reconnecting) waits before the next try.
+      if (got != NATS_TIMEOUT) std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));
+      continue;
+    }
+    VerifyMessage m;
+    Status s = DecodeVerifyMessage(std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))), &m);
+    natsMsg_Destroy(msg);
+    while (s.ok() && !stop_.load()) {
+      s = RecordOne(accounts, m, impl_->opt.node);
+      if (s.ok() || Permanent(s) || s.Is(Status::Code::kNotWriter)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));  // storage or the log: try again
+    }
+    if (s.ok()) recorded_.fetch_add(1);
+    else if (s.Is(Status::Code::kNotWriter)) break;  // fenced: another writer records from now on
+    else if (!stop_.load()) spdlog::warn("a copy's verification message was not recorded: {}", s.ToString());
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+}
+
+}  // namespace accountable::replica
