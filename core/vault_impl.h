@@ -26,6 +26,10 @@
 
 namespace accountable::vault_internal {
 
+// Vault meta row: the log position of the last vault group written here
+// (applied as a follower, or published as the writer).
+inline constexpr std::string_view kReplicaLogSeqRow = "replica_log_seq";
+
 enum Handle : size_t { kMeta, kDeks, kBlind, kEpochKeys, kCount };
 inline const char* const kCfNames[kCount] = {"meta", "deks", "blind", "epoch_keys"};
 inline constexpr std::string_view kCheckKey = "kek_check";
@@ -98,6 +102,9 @@ class VaultImpl final : public Vault {
   // Compaction passes until Verify finds no trace of rows/needles.
   Status CompactAndVerify(const std::vector<Row>& rows, const std::vector<std::string>& needles, ShredReport* r);
   GroupSink* sink_ = nullptr;
+  // With a sink: one vault write at a time from publish to local write, so
+  // the log position each records only grows.
+  std::mutex publish_mu_;
   Status Writable() const {
     return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
   }

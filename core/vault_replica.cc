@@ -11,9 +11,6 @@ namespace accountable::vault_internal {
 
 namespace {
 
-// Vault meta row: the log position of the last vault group applied here.
-constexpr std::string_view kReplicaLogSeqRow = "replica_log_seq";
-
 // The rows a batch SingleDeletes, by column family id.
 class DeletedRows : public rocksdb::WriteBatch::Handler {
  public:

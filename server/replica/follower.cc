@@ -6,7 +6,13 @@ void Follower::Start() {
   stop_.store(false);
   thread_ = std::thread([this] {
     Status s = log_.Follow(
-        1, [this](const ReplicatedGroup& g, const std::string& w) { return ApplyOne(g, w); }, stop_);
+        1,
+        [this](const ReplicatedGroup& g, const std::string& w) {
+          Status a = ApplyOne(g, w);
+          if (a.ok()) applied_log_seq_.store(g.log_seq);
+          return a;
+        },
+        stop_);
     if (on_stop_ && !stop_.load()) on_stop_(std::move(s));
   });
 }
