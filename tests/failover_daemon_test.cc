@@ -30,6 +30,12 @@ constexpr int kCopies = 3;
 constexpr int kLoadThreads = 3;
 constexpr const char* kLeaseTtlMs = "2000";
 
+std::string Said(const Daemon& d) {
+  std::string all;
+  for (const auto& l : d.lines()) all += l + "\n";
+  return all;
+}
+
 // Three copies sharing one key dir (KEK, signing key and request secret
 // must be the same on every copy: idempotency rows are keyed by it). The
 // first starts alone, creates the keys and takes the lease.
@@ -40,6 +46,8 @@ class Cluster {
     for (int i = 0; i < kCopies; ++i) {
       nodes_.push_back(std::make_unique<Daemon>(Args(nats, i)));
       const uint16_t port = nodes_.back()->WaitListening();
+      if (port == 0) nodes_.back()->Exit(SIGTERM);  // for its last lines
+      INFO("copy " << i << " said: " << Said(*nodes_.back()));
       REQUIRE(port != 0);
       addresses_.push_back("127.0.0.1:" + std::to_string(port));
       if (i == 0) REQUIRE(nodes_[0]->WaitForLine("writing: this copy is the writer"));
@@ -51,7 +59,7 @@ class Cluster {
 
  private:
   std::vector<std::string> Args(const test::NatsCluster& nats, int i) {
-    return {ACCOUNTABLE_SERVER, "--data", dir_.Sub("n" + std::to_string(i)), "--key-dir", dir_.Sub("keys"),
+    return {ACCOUNTABLE_SERVER, "--data", dir_.Sub(std::string("n") + std::to_string(i)), "--key-dir", dir_.Sub("keys"),
             "--token-file", dir_.Sub("tokens"), "--listen", "127.0.0.1:0", "--cluster", nats.urls(),
             "--lease-ttl-ms", kLeaseTtlMs, "--replicate-timeout-ms", "10000", "--argon2-ops", "1",
             "--argon2-mem-mib", "8"};
