@@ -77,6 +77,14 @@ class GroupSink {
   // nowhere and its commands fail with this status (NotWriter when this copy
   // was fenced off the log).
   virtual Status Publish(const ReplicatedGroup& g) = 0;
+  // Publish, and *log_seq = g's position in the log (0 if the sink has
+  // none). The vault records it in the same local write, so this copy,
+  // should it follow the log later (a writer restarted as a standby),
+  // skips its own batches instead of writing them twice.
+  virtual Status PublishAt(const ReplicatedGroup& g, uint64_t* log_seq) {
+    *log_seq = 0;
+    return Publish(g);
+  }
 };
 
 }  // namespace accountable

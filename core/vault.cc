@@ -341,15 +341,15 @@ Status VaultImpl::CompactAndVerify(const std::vector<Row>& rows, const std::vect
 // After a failed write RocksDB refuses writes until DB::Resume() succeeds;
 // trying it before the next write means freeing space is all it takes.
 Status VaultImpl::WriteSync(rocksdb::WriteBatch* wb, bool shred) {
-  if (sink_) {
-    ReplicatedGroup g;
-    g.kind = ReplicatedGroup::Kind::kVault;
-    g.shred = shred;
-    g.batch = wb->Data();  // wrapped keys and keyed row hashes only
-    ACC_RETURN_IF_ERROR(sink_->Publish(g));
-    // Not in the published batch: each copy records its own position.
-    if (g.log_seq != 0) wb->Put(handles_[kMeta], kReplicaLogSeqRow, EncodeBE64(g.log_seq));
-  }
+  if (!sink_) return WriteLocal(wb);
+  std::lock_guard<std::mutex> l(publish_mu_);
+  ReplicatedGroup g;
+  g.kind = ReplicatedGroup::Kind::kVault;
+  g.shred = shred;
+  g.batch = wb->Data();  // wrapped keys and keyed row hashes only
+  uint64_t log_seq = 0;
+  ACC_RETURN_IF_ERROR(sink_->PublishAt(g, &log_seq));
+  if (log_seq != 0) wb->Put(handles_[kMeta], kReplicaLogSeqRow, EncodeBE64(log_seq));
   return WriteLocal(wb);
 }
 

@@ -99,6 +99,9 @@ class VaultImpl final : public Vault {
   // Compaction passes until Verify finds no trace of rows/needles.
   Status CompactAndVerify(const std::vector<Row>& rows, const std::vector<std::string>& needles, ShredReport* r);
   GroupSink* sink_ = nullptr;
+  // With a sink: one vault write at a time from publish to local write, so
+  // the log position each records only grows.
+  std::mutex publish_mu_;
   Status Writable() const {
     return read_only_ ? Status::Refused("the vault was opened read-only") : Status::OK();
   }

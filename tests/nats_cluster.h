@@ -71,7 +71,10 @@ class NatsCluster {
   std::string url(int node) const { return "nats://127.0.0.1:" + std::to_string(client_ports_.at(node)); }
   std::string urls() const {
     std::string all;
-    for (int i = 0; i < kNodes; ++i) all += (i ? "," : "") + url(i);
+    for (int i = 0; i < kNodes; ++i) {
+      if (i) all += ',';
+      all += url(i);  // appended: GCC 12 -Wrestrict misfires on string operator+ here
+    }
     return all;
   }
 
@@ -88,7 +91,8 @@ class NatsCluster {
 
  private:
   void Start(int i) {
-    const std::string name = "n" + std::to_string(i);
+    std::string name = "n";
+    name += std::to_string(i);  // appended: GCC 12 -Wrestrict misfires on string operator+ here
     const std::string conf = dir_.Sub(name + ".conf");
     std::ofstream f(conf);
     f << "server_name: " << name << "\nlisten: 127.0.0.1:" << client_ports_[i] << "\n"

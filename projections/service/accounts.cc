@@ -94,10 +94,8 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
     if (user) user(last);
   };
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
-  std::string max_id;
-  Status s = a->ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
-  if (s.ok()) a->next_account_id_ = DecodeBE64(max_id) + 1;
-  else if (!s.Is(Status::Code::kNotFound)) return s;
+  a->follower_.store(o.follower);
+  ACC_RETURN_IF_ERROR(a->LoadNextAccountId());
   if (a->ledger_->LastSeq() == 0 && !o.follower) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
   ACC_RETURN_IF_ERROR(a->AdoptOrSignHead());
   // An erasure a crash interrupted is finished before anything else runs.
@@ -174,6 +172,13 @@ int64_t Accounts::NowMs() const {
   if (opt_.clock_ms) return opt_.clock_ms();
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Status Accounts::LoadNextAccountId() {
+  std::string max_id;
+  Status s = ledger_->Get(Cf::kMeta, kMetaMaxAccountId, &max_id);
+  if (s.ok()) next_account_id_ = DecodeBE64(max_id) + 1;
+  return s.Is(Status::Code::kNotFound) ? Status::OK() : s;
 }
 
 std::string Accounts::CurrentPolicyVersion() {

@@ -368,7 +368,16 @@ class Accounts {
   // Erases accounts past their grace period or inactive past the retention
   // window, and shreds access-log day keys past their window, in one vault
   // pass. Finishes any erasure a crash interrupted first.
+  // NotWriter on a copy that is still a follower (its erasures arrive
+  // through the replicated log).
   Status Sweep(const SweepOptions& o, SweepReport* out);
+  // A follower copy (AccountsOptions::follower) that took the writer lease
+  // starts appending: what Open skipped for a follower runs now (the
+  // account-id counter reread from what the log brought, the initial policy
+  // on an empty log, an interrupted erasure finished, the erasure list
+  // exported), and Sweep works from here on. The caller has already made
+  // the sink publish (docs/replication.md, "Failover"). Once, from one thread.
+  Status StartWriting();
   // The earliest grace deadline among pending deletions (the head of the
   // meta deletion/ index); empty if none is pending. For an erasure timer.
   Status NextDeletionDeadline(std::optional<int64_t>* deadline_ms);
@@ -440,6 +449,7 @@ class Accounts {
  private:
   Accounts() = default;
   Status PublishInitialPolicy();
+  Status LoadNextAccountId();  // from the meta row the log's registrations keep
   Status AdoptOrSignHead();
   Status ReserveEmail(const std::string& normalized, uint64_t account_id);
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
@@ -488,6 +498,7 @@ class Accounts {
   std::unique_ptr<Vault> vault_;
   std::unique_ptr<Ledger> ledger_;
   std::atomic<uint64_t> next_account_id_{1};
+  std::atomic<bool> follower_{false};  // opt_.follower until StartWriting
   std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic
   std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
   std::mutex sweep_mu_;  // one erasure pass at a time

@@ -223,6 +223,7 @@ Status Accounts::Erase(const std::vector<SweepReport::Erasure>& accounts, SweepR
 }
 
 Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
+  if (follower_.load()) return Status::NotWriter("this copy follows the replicated log; the writer sweeps");
   std::lock_guard<std::mutex> l(sweep_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
@@ -266,6 +267,17 @@ void Accounts::CountPass(bool erase, const Status& s, const SweepReport& r, std:
   st->scan_files.fetch_add(r.shred.files_scanned, std::memory_order_relaxed);
   st->scan_bytes.fetch_add(r.shred.bytes_scanned, std::memory_order_relaxed);
   st->scan_hits.fetch_add(r.shred.hits, std::memory_order_relaxed);
+}
+
+Status Accounts::StartWriting() {
+  std::lock_guard<std::mutex> l(sweep_mu_);
+  ACC_RETURN_IF_ERROR(LoadNextAccountId());
+  if (ledger_->LastSeq() == 0) ACC_RETURN_IF_ERROR(PublishInitialPolicy());
+  SweepReport report;
+  ACC_RETURN_IF_ERROR(FinishErasures({}, &report));
+  ACC_RETURN_IF_ERROR(ExportErasureList());
+  follower_.store(false);
+  return Status::OK();
 }
 
 }  // namespace accountable

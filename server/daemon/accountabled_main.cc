@@ -226,10 +226,10 @@ int main(int argc, char** argv) {
   spdlog::info("accountabled listening on {}:{} (data {}, {} tokens, last seq {})", so.host, server->port(), f.data,
                so.token_digests.size(), accounts->ledger().LastSeq());
   signals.Run(server.get());
+  replica.Stop();  // first: a copy shutting down neither competes for the lease nor keeps it
   server->Stop();  // /readyz answers 503 from here on
   if (report) report->Stop();  // waiting /report requests get 503 now, not after their wait
   metrics.reset();
-  replica.Stop();
   report.reset();  // waits for a computation under way
   return ExitCode(accounts->Close(), follower_failed);
 }

@@ -7,8 +7,16 @@ void Follower::Start() {
   thread_ = std::thread([this] {
     uint64_t from = 0;
     Status s = ResumePoint(accounts_, &from);
+    if (s.ok()) applied_log_seq_.store(from - 1);  // this copy holds the log up to there
     if (s.ok())
-      s = log_.Follow(from, [this](const ReplicatedGroup& g, const std::string& w) { return ApplyOne(g, w); }, stop_);
+      s = log_.Follow(
+          from,
+          [this](const ReplicatedGroup& g, const std::string& w) {
+            Status a = ApplyOne(g, w);
+            if (a.ok()) applied_log_seq_.store(g.log_seq);
+            return a;
+          },
+          stop_);
     if (on_stop_ && !stop_.load()) on_stop_(std::move(s));
   });
 }

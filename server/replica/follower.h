@@ -10,7 +10,7 @@
 //   std::string w = f.WriterAddress();   // for not_writer answers
 //   f.Stop();                            // also by the destructor
 //
-// Thread safety: Start/Stop from one thread; WriterAddress and applied_seq
+// Thread safety: Start/Stop from one thread; WriterAddress and applied_log_seq
 // from any. Accounts and NatsLog must outlive the Follower.
 #pragma once
 
@@ -44,6 +44,9 @@ class Follower {
   void Stop();
   // The address the newest message's writer gave; empty if none yet.
   std::string WriterAddress() const;
+  // The stream sequence of the last message applied (or skipped as already
+  // here); 0 before the first. A standby taking the lease waits on it.
+  uint64_t applied_log_seq() const { return applied_log_seq_.load(); }
   // Applies one message as the thread does (tests, and the thread itself).
   Status ApplyOne(const ReplicatedGroup& g, const std::string& writer_address);
   // Called (on the follower's thread) after each shred batch this copy
@@ -58,6 +61,7 @@ class Follower {
   std::function<void(Status)> on_stop_;
   OnShred on_shred_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> applied_log_seq_{0};
   std::thread thread_;
   mutable std::mutex mu_;
   std::string writer_address_;  // under mu_

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/replica/nats_connect.h"
+
 namespace accountable::replica {
 
 namespace {
@@ -16,18 +18,15 @@ namespace {
 constexpr int kWrongLastSequence = 10071;
 constexpr int kNoMessageFound = 10037;
 constexpr const char* kWriterHeader = "Accountable-Writer";
-constexpr size_t kUrlsMax = 16;
+// The Nats-Msg-Id of the first message of a stream: ExpectLastSeq 0 means
+// "no expectation", so this is what fences a second writer that also saw
+// the stream empty (JetStream answers it "duplicate" within its window).
+constexpr const char* kFirstMsgId = "accountable-stream-start";
 // A cluster that has just started answers JetStream requests only once it
 // has elected a metadata leader (about 0.3-3 s here): a copy started with it
 // waits this long for the first answer instead of failing at once.
 constexpr int64_t kClusterStartWaitMs = 30'000;
 constexpr int64_t kClusterRetryMs = 250;
-
-Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  std::string m = "replicated log: " + what + ": " + natsStatus_GetText(s);
-  if (jerr != 0) m += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
-  return Status::IOError(m);
-}
 
 }  // namespace
 
@@ -48,33 +47,7 @@ struct NatsLog::Impl {
     return opt.subject_prefix + (k == ReplicatedGroup::Kind::kEvents ? ".events" : ".vault");
   }
 
-  Status Connect() {
-    std::vector<std::string> urls;
-    size_t start = 0;
-    while (start <= opt.urls.size() && urls.size() < kUrlsMax) {
-      size_t comma = opt.urls.find(',', start);
-      if (comma == std::string::npos) comma = opt.urls.size();
-      if (comma > start) urls.push_back(opt.urls.substr(start, comma - start));
-      start = comma + 1;
-    }
-    if (urls.empty()) return Status::InvalidArgument("replicated log: no NATS URL given");
-    std::vector<const char*> raw;
-    for (auto& u : urls) raw.push_back(u.c_str());
-    natsOptions* o = nullptr;
-    natsStatus s = natsOptions_Create(&o);
-    if (s == NATS_OK) s = natsOptions_SetServers(o, raw.data(), static_cast<int>(raw.size()));
-    if (s == NATS_OK) s = natsOptions_SetTimeout(o, opt.timeout_ms);
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK) s = natsOptions_SetName(o, "accountabled");
-    if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (s != NATS_OK) return NatsError("connect to " + opt.urls, s);
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = opt.timeout_ms;
-    s = natsConnection_JetStream(&js, nc, &jo);
-    return s == NATS_OK ? Status::OK() : NatsError("JetStream context", s);
-  }
+  Status Connect() { return ConnectJetStream(opt.urls, opt.timeout_ms, "accountabled", &nc, &js); }
 
   // js_GetStreamInfo, retried while the cluster is not answering yet.
   natsStatus StreamInfo(jsStreamInfo** si, jsErrCode* jerr) {
@@ -169,7 +142,17 @@ Status NatsLog::State(NatsLogState* out) {
   return Status::OK();
 }
 
-Status NatsLog::Publish(const ReplicatedGroup& g) {
+Status NatsLog::Refresh(NatsLogState* out) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  ACC_RETURN_IF_ERROR(impl_->EnsureStream());
+  impl_->continuity_checked = false;
+  out->last_stream_seq = impl_->last_stream_seq;
+  out->last_event_seq = impl_->last_event_seq;
+  return Status::OK();
+}
+
+Status NatsLog::PublishAt(const ReplicatedGroup& g, uint64_t* log_seq) {
+  *log_seq = 0;
   Impl& i = *impl_;
   std::lock_guard<std::mutex> l(i.mu);
   if (fenced_.load())
@@ -195,6 +178,7 @@ Status NatsLog::Publish(const ReplicatedGroup& g) {
   jsPubOptions_Init(&po);
   po.MaxWait = i.opt.timeout_ms;
   po.ExpectLastSeq = i.last_stream_seq;  // 0 (an empty stream) sets no expectation
+  if (i.last_stream_seq == 0) po.MsgId = kFirstMsgId;
   jsPubAck* ack = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   if (s == NATS_OK) s = js_PublishMsg(&ack, i.js, m, &po, &jerr);
@@ -206,9 +190,16 @@ Status NatsLog::Publish(const ReplicatedGroup& g) {
                              std::to_string(i.last_stream_seq) +
                              " without this writer (another writer published); this copy no longer writes");
   }
+  const bool duplicate = ack->Duplicate;
   i.last_stream_seq = ack->Sequence;
   g.log_seq = ack->Sequence;
+  if (duplicate) {
+    jsPubAck_Destroy(ack);
+    fenced_.store(true);
+    return Status::NotWriter("fenced: another writer published the first message of the empty replicated log");
+  }
   if (g.kind == ReplicatedGroup::Kind::kEvents) i.last_event_seq = g.last_seq;
+  *log_seq = ack->Sequence;
   jsPubAck_Destroy(ack);
   return Status::OK();
 }

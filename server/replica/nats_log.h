@@ -59,9 +59,17 @@ class NatsLog final : public GroupSink {
   // GroupSink. The first event group must continue the log's newest one
   // (a writer starts from a copy holding the whole log); otherwise, or on
   // JetStream's wrong-last-sequence refusal (10071), NotWriter, now and for
-  // every later call. Other failures: IOError, and the group is not
+  // every later call. The first publish to an empty stream carries a fixed
+  // message id, so of two writers starting on an empty stream within
+  // JetStream's duplicate window (2 min) the second is fenced too (its ack
+  // says duplicate). Other failures: IOError, and the group is not
   // acknowledged (if it did reach the stream, the next publish is fenced).
-  Status Publish(const ReplicatedGroup& g) override;
+  Status Publish(const ReplicatedGroup& g) override {
+    uint64_t log_seq = 0;
+    return PublishAt(g, &log_seq);
+  }
+  // The same; *log_seq = the stream sequence JetStream gave g.
+  Status PublishAt(const ReplicatedGroup& g, uint64_t* log_seq) override;
   bool fenced() const { return fenced_.load(); }
   // The address later messages carry (the writer learns its port late).
   void SetWriterAddress(const std::string& address);
@@ -73,6 +81,10 @@ class NatsLog final : public GroupSink {
   Status Follow(uint64_t from_stream_seq, const Apply& apply, const std::atomic<bool>& stop);
 
   Status State(NatsLogState* out);
+  // Reads the stream's end from NATS again and fences the next publish on
+  // it (a standby that took the writer lease, after applying the stream to
+  // that end; docs/replication.md "Failover"). Not after fenced().
+  Status Refresh(NatsLogState* out);
 
  private:
   struct Impl;

