@@ -4,65 +4,29 @@
 // reaching the follower's vault.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <rocksdb/write_batch.h>
-#include <thread>
 
 #include "core/byte_scan.h"
-#include "core/merkle.h"
-#include "tests/accounts_fixture.h"
 #include "tests/nats_cluster.h"
-#include "server/replica/daemon_replica.h"
+#include "tests/replica_copies.h"
 
 using namespace accountable;
 using Code = Status::Code;
 
 namespace {
 
-constexpr const char* kWriterAddress = "127.0.0.1:7400";
+using test::OpenCopy;
+constexpr const char* kWriterAddress = test::kCopyWriterAddress;
 
-// A copy's Accounts over dir/data with the shared key dir (followers need
-// the writer's KEK: their vault rows are the writer's, wrapped under it).
-std::unique_ptr<Accounts> OpenCopy(const std::string& data, const std::string& keys, replica::DaemonReplica& r,
-                                   replica::ReplicaFlags flags) {
-  AccountsOptions o;
-  o.data_dir = data;
-  o.key_dir = keys;
-  o.password_cost = {1, 8u << 20};
-  flags.timeout_ms = 10000;
-  Status s = r.Open(flags, &o);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  std::unique_ptr<Accounts> a;
-  s = Accounts::Open(o, &a);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  REQUIRE(r.Start(*a, kWriterAddress, [](Status e) { FAIL_CHECK("follower stopped: " << e.ToString()); }).ok());
-  return a;
-}
+std::string RootAt(Ledger& l, uint64_t size) { return test::RootOf(l, size); }
 
-std::string RootAt(Ledger& l, uint64_t size) {
-  std::string root;
-  Status s = merkle::RootAt(merkle::LedgerNodes(l), size, &root);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return root;
-}
-
-// Up to 30 s for the follower to reach seq.
+// The writer may have recorded a copy's announcement since: at least seq.
 bool WaitForSeq(Ledger& l, uint64_t seq) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (l.LastSeq() < seq && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  return l.LastSeq() >= seq;  // the writer may have recorded a copy's announcement since
+  return test::WaitFor([&] { return l.LastSeq() >= seq; });
 }
 
 uint64_t RegisterOne(Accounts& a, int i) {
-  RegisterResult r;
-  Status s = a.Register(test::Reg("user" + std::to_string(i) + "@example.org"), &r);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return r.account_id;
+  return test::RegisterAccount(a, "user" + std::to_string(i) + "@example.org");
 }
 
 struct Cluster {

@@ -51,4 +51,18 @@ Status ConnectJetStream(const std::string& url_list, int64_t timeout_ms, const c
   return Status::OK();
 }
 
+natsStatus AddFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si, jsErrCode* jerr) {
+  const char* subjects[] = {c.subjects.c_str()};
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = c.name.c_str();
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.Replicas = c.replicas;
+  sc.MaxAge = c.max_age_ms * 1'000'000;  // nanoseconds
+  if (c.msg_bytes_max > 0) sc.MaxMsgSize = static_cast<int32_t>(c.msg_bytes_max);
+  return js_AddStream(si, js, &sc, nullptr, jerr);
+}
+
 }  // namespace accountable::replica

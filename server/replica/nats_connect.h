@@ -1,7 +1,8 @@
 // ConnectJetStream: the one way this folder connects to NATS, shared by the
-// replicated log (nats_log.h) and the writer lease (lease.h): every URL of
-// a comma-separated list, reconnecting forever, with a JetStream context
-// whose requests wait timeout_ms.
+// replicated log (nats_log.h), the writer lease (lease.h) and the copies'
+// erasure verifications (verification.h): every URL of a comma-separated
+// list, reconnecting forever, with a JetStream context whose requests wait
+// timeout_ms; and the one way they create a stream.
 //
 //   natsConnection* nc = nullptr;  jsCtx* js = nullptr;
 //   Status s = ConnectJetStream("nats://127.0.0.1:4222,nats://127.0.0.1:4223", 5000, "accountabled", &nc, &js);
@@ -23,6 +24,19 @@ namespace accountable::replica {
 // InvalidArgument for no URL; IOError (saying which URLs) if NATS does not answer.
 Status ConnectJetStream(const std::string& urls, int64_t timeout_ms, const char* name, natsConnection** nc,
                         jsCtx** js);
+
+// What a stream of ours is: file storage, one subject pattern, retention
+// by age; msg_bytes_max 0 leaves the servers' limit.
+struct FileStreamConfig {
+  std::string name;
+  std::string subjects;        // e.g. "accountable.*"
+  int64_t replicas = 3;
+  int64_t max_age_ms = 0;
+  int64_t msg_bytes_max = 0;
+};
+
+// js_AddStream of that stream; *si as js_AddStream sets it.
+natsStatus AddFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si, jsErrCode* jerr);
 
 // "replicated log: WHAT: nats text (JetStream error N)" as an IOError.
 Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0));

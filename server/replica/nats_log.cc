@@ -65,17 +65,10 @@ struct NatsLog::Impl {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = StreamInfo(&si, &jerr);
     if (s == NATS_NOT_FOUND) {
-      const std::string all = opt.subject_prefix + ".*";
-      const char* subjects[] = {all.c_str()};
-      jsStreamConfig sc;
-      jsStreamConfig_Init(&sc);
-      sc.Name = opt.stream.c_str();
-      sc.Subjects = subjects;
-      sc.SubjectsLen = 1;
-      sc.Storage = js_FileStorage;
-      sc.Replicas = opt.replicas;
-      sc.MaxAge = opt.max_age_ms * 1'000'000;  // nanoseconds
-      s = js_AddStream(&si, js, &sc, nullptr, &jerr);
+      s = AddFileStream(js,
+                        {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas,
+                         .max_age_ms = opt.max_age_ms},
+                        &si, &jerr);
       if (s != NATS_OK) return NatsError("create stream " + opt.stream, s, jerr);
     } else if (s != NATS_OK) {
       return NatsError("stream info of " + opt.stream, s, jerr);

@@ -10,6 +10,7 @@
 
 #include "events/vocabulary.h"
 #include "projections/fold/projector.h"
+#include "server/replica/nats_connect.h"
 
 namespace accountable::replica {
 
@@ -17,17 +18,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kUrlsMax = 16;
 constexpr int64_t kRetryMs = 500;
 constexpr int64_t kStreamWaitMs = 30'000;  // a cluster that has just started elects its leader first
 constexpr size_t kPendingMax = 1u << 16;   // erasures one shred batch can finish (the writer's batches are smaller)
 constexpr int kNextMsgWaitMs = 200;        // how soon Stop is noticed
-
-Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  std::string m = "replica verification: " + what + ": " + natsStatus_GetText(s);
-  if (jerr != 0) m += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
-  return Status::IOError(m);
-}
 
 bool U64(const json& j, const char* name, uint64_t* out) {
   auto it = j.find(name);
@@ -87,30 +81,7 @@ struct Verification::Impl {
   }
 
   Status Connect() {
-    std::vector<std::string> urls;
-    for (size_t start = 0; start <= opt.urls.size() && urls.size() < kUrlsMax;) {
-      size_t comma = opt.urls.find(',', start);
-      if (comma == std::string::npos) comma = opt.urls.size();
-      if (comma > start) urls.push_back(opt.urls.substr(start, comma - start));
-      start = comma + 1;
-    }
-    if (urls.empty()) return Status::InvalidArgument("replica verification: no NATS URL given");
-    std::vector<const char*> raw;
-    for (auto& u : urls) raw.push_back(u.c_str());
-    natsOptions* o = nullptr;
-    natsStatus s = natsOptions_Create(&o);
-    if (s == NATS_OK) s = natsOptions_SetServers(o, raw.data(), static_cast<int>(raw.size()));
-    if (s == NATS_OK) s = natsOptions_SetTimeout(o, opt.timeout_ms);
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK) s = natsOptions_SetName(o, "accountabled-verify");
-    if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (s != NATS_OK) return NatsError("connect to " + opt.urls, s);
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = opt.timeout_ms;
-    s = natsConnection_JetStream(&js, nc, &jo);
-    return s == NATS_OK ? Status::OK() : NatsError("JetStream context", s);
+    return ConnectJetStream(opt.urls, opt.timeout_ms, "accountabled-verify", &nc, &js);
   }
 
   Status EnsureStream() {
@@ -129,18 +100,10 @@ struct Verification::Impl {
   }
 
   natsStatus Create(jsStreamInfo** si, jsErrCode* jerr) {
-    const std::string all = opt.subject_prefix + ".*";
-    const char* subjects[] = {all.c_str()};
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    sc.Name = opt.stream.c_str();
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.Replicas = opt.replicas;
-    sc.MaxAge = opt.max_age_ms * 1'000'000;  // nanoseconds
-    sc.MaxMsgSize = static_cast<int32_t>(kVerifyMessageBytesMax);
-    return js_AddStream(si, js, &sc, nullptr, jerr);
+    return AddFileStream(js,
+                         {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas,
+                          .max_age_ms = opt.max_age_ms, .msg_bytes_max = static_cast<int64_t>(kVerifyMessageBytesMax)},
+                         si, jerr);
   }
 };
 
@@ -168,7 +131,7 @@ Status Verification::Publish(const VerifyMessage& m) {
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_Publish(&ack, impl_->js, subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &jerr);
   if (ack) jsPubAck_Destroy(ack);
-  return s == NATS_OK ? Status::OK() : NatsError("publish", s, jerr);
+  return s == NATS_OK ? Status::OK() : NatsError("publish an erasure verification", s, jerr);
 }
 
 Status Verification::Announce() {
