@@ -1,11 +1,18 @@
 #include "server/replica/nats_connect.h"
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace accountable::replica {
 
 namespace {
 constexpr size_t kUrlsMax = 16;
+// A cluster that has just started answers JetStream requests only once it
+// has elected a metadata leader: a copy started with it waits this long for
+// the first answer instead of failing at once.
+constexpr int64_t kClusterStartWaitMs = 30'000;
+constexpr int64_t kClusterRetryMs = 250;
 }  // namespace
 
 Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr) {
@@ -51,7 +58,21 @@ Status ConnectJetStream(const std::string& url_list, int64_t timeout_ms, const c
   return Status::OK();
 }
 
-natsStatus AddFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si, jsErrCode* jerr) {
+natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
+  for (;;) {
+    const natsStatus s = js_GetStreamInfo(si, js, name.c_str(), nullptr, jerr);
+    const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+    if (!not_ready || std::chrono::steady_clock::now() >= until) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
+  }
+}
+
+Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si) {
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = StreamInfoWaiting(js, c.name, si, &jerr);
+  if (s == NATS_OK) return Status::OK();
+  if (s != NATS_NOT_FOUND) return NatsError("stream info of " + c.name, s, jerr);
   const char* subjects[] = {c.subjects.c_str()};
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
@@ -62,7 +83,8 @@ natsStatus AddFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si
   sc.Replicas = c.replicas;
   sc.MaxAge = c.max_age_ms * 1'000'000;  // nanoseconds
   if (c.msg_bytes_max > 0) sc.MaxMsgSize = static_cast<int32_t>(c.msg_bytes_max);
-  return js_AddStream(si, js, &sc, nullptr, jerr);
+  s = js_AddStream(si, js, &sc, nullptr, &jerr);
+  return s == NATS_OK ? Status::OK() : NatsError("create stream " + c.name, s, jerr);
 }
 
 }  // namespace accountable::replica

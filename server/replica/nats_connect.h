@@ -35,8 +35,15 @@ struct FileStreamConfig {
   int64_t msg_bytes_max = 0;
 };
 
-// js_AddStream of that stream; *si as js_AddStream sets it.
-natsStatus AddFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si, jsErrCode* jerr);
+// js_GetStreamInfo, retried while a cluster that has just started answers
+// no JetStream request yet (it elects its metadata leader first, 0.3-3 s
+// here): up to 30 s, then what NATS said.
+natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr);
+
+// The stream's info, after creating it as c says if it does not exist (an
+// existing one is used as it is). On OK the caller destroys *si; IOError
+// saying what failed otherwise.
+Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si);
 
 // "replicated log: WHAT: nats text (JetStream error N)" as an IOError.
 Status NatsError(const std::string& what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0));

@@ -22,11 +22,6 @@ constexpr const char* kWriterHeader = "Accountable-Writer";
 // "no expectation", so this is what fences a second writer that also saw
 // the stream empty (JetStream answers it "duplicate" within its window).
 constexpr const char* kFirstMsgId = "accountable-stream-start";
-// A cluster that has just started answers JetStream requests only once it
-// has elected a metadata leader (about 0.3-3 s here): a copy started with it
-// waits this long for the first answer instead of failing at once.
-constexpr int64_t kClusterStartWaitMs = 30'000;
-constexpr int64_t kClusterRetryMs = 250;
 
 }  // namespace
 
@@ -49,30 +44,11 @@ struct NatsLog::Impl {
 
   Status Connect() { return ConnectJetStream(opt.urls, opt.timeout_ms, "accountabled", &nc, &js); }
 
-  // js_GetStreamInfo, retried while the cluster is not answering yet.
-  natsStatus StreamInfo(jsStreamInfo** si, jsErrCode* jerr) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
-    for (;;) {
-      const natsStatus s = js_GetStreamInfo(si, js, opt.stream.c_str(), nullptr, jerr);
-      const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
-      if (!not_ready || std::chrono::steady_clock::now() >= until) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
-    }
-  }
-
   Status EnsureStream() {
     jsStreamInfo* si = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = StreamInfo(&si, &jerr);
-    if (s == NATS_NOT_FOUND) {
-      s = AddFileStream(js,
-                        {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas,
-                         .max_age_ms = opt.max_age_ms},
-                        &si, &jerr);
-      if (s != NATS_OK) return NatsError("create stream " + opt.stream, s, jerr);
-    } else if (s != NATS_OK) {
-      return NatsError("stream info of " + opt.stream, s, jerr);
-    }
+    ACC_RETURN_IF_ERROR(EnsureFileStream(
+        js, {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas, .max_age_ms = opt.max_age_ms},
+        &si));
     last_stream_seq = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     return LastEventSeq(&last_event_seq);
@@ -82,7 +58,7 @@ struct NatsLog::Impl {
   Status CheckRetention(uint64_t from_stream_seq) {
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = StreamInfo(&si, &jerr);
+    natsStatus s = StreamInfoWaiting(js, opt.stream, &si, &jerr);
     if (s != NATS_OK) return NatsError("stream info of " + opt.stream, s, jerr);
     const uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);

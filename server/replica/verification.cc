@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kRetryMs = 500;
-constexpr int64_t kStreamWaitMs = 30'000;  // a cluster that has just started elects its leader first
 constexpr size_t kPendingMax = 1u << 16;   // erasures one shred batch can finish (the writer's batches are smaller)
 constexpr int kNextMsgWaitMs = 200;        // how soon Stop is noticed
 
@@ -85,25 +84,14 @@ struct Verification::Impl {
   }
 
   Status EnsureStream() {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStreamWaitMs);
-    for (;;) {
-      jsStreamInfo* si = nullptr;
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = js_GetStreamInfo(&si, js, opt.stream.c_str(), nullptr, &jerr);
-      if (s == NATS_NOT_FOUND) s = Create(&si, &jerr);
-      if (si) jsStreamInfo_Destroy(si);
-      if (s == NATS_OK) return Status::OK();
-      const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
-      if (!not_ready || std::chrono::steady_clock::now() >= until) return NatsError("stream " + opt.stream, s, jerr);
-      std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));
-    }
-  }
-
-  natsStatus Create(jsStreamInfo** si, jsErrCode* jerr) {
-    return AddFileStream(js,
-                         {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas,
-                          .max_age_ms = opt.max_age_ms, .msg_bytes_max = static_cast<int64_t>(kVerifyMessageBytesMax)},
-                         si, jerr);
+    jsStreamInfo* si = nullptr;
+    ACC_RETURN_IF_ERROR(EnsureFileStream(js,
+                                         {.name = opt.stream, .subjects = opt.subject_prefix + ".*", .replicas = opt.replicas,
+                                          .max_age_ms = opt.max_age_ms,
+                                          .msg_bytes_max = static_cast<int64_t>(kVerifyMessageBytesMax)},
+                                         &si));
+    jsStreamInfo_Destroy(si);
+    return Status::OK();
   }
 };
 
