@@ -19,8 +19,10 @@
 #include "server/replica/lease.h"
 #include "server/replica/nats_log.h"
 #include "server/replica/standby.h"
+#include "tests/accounts_fixture.h"
 #include "tests/daemon_process.h"
 #include "tests/nats_cluster.h"
+#include "tests/replica_copies.h"
 #include "tests/server_test_util.h"
 
 using namespace accountable;
@@ -135,4 +137,48 @@ TEST_CASE("failover: two writers that both saw the stream empty do not both appe
   REQUIRE(first->Refresh(&st).ok());
   CHECK(st.last_stream_seq == 1);
   REQUIRE(first->Publish(VaultGroup("next")).ok());
+}
+
+// A write, not a renewal, is what finds another writer's group in the log:
+// the copy must stop for good (its follower is stopped, so it can never
+// catch up again) and let its key expire for a standby, not compete for it.
+TEST_CASE("failover: a writer fenced by a write lets its lease go and names the next holder",
+          "[replication][failover]") {
+  test::NatsCluster nats;
+  if (!nats.available()) {
+    WARN("SKIPPED: " << nats.skip_reason());
+    return;
+  }
+  REQUIRE(nats.WaitMetaLeader());
+  test::TempDir dir;
+  replica::DaemonReplica ra;
+  auto a = test::OpenCopy(dir.Sub("a"), dir.Sub("keys"), ra, {.cluster = nats.urls(), .lease_ttl_ms = kTtlMs,
+                                                               .node_name = "a"});
+  Status s;
+  RegisterResult r;
+  // Until the copy takes the lease and publishes the first policy (WaitFor
+  // asks once more after the last try, so a success is kept, not repeated).
+  bool wrote = false;
+  test::WaitFor([&] { return wrote = wrote || (s = a->Register(test::Reg("first@example.org"), &r)).ok(); });
+  INFO(s.ToString());
+  REQUIRE(wrote);
+
+  // Another publisher slips a group into the log behind the writer's back.
+  auto intruder = OpenLog(nats);
+  replica::NatsLogState st;
+  bool slipped = false;
+  test::WaitFor([&] { return slipped = slipped || (intruder->Refresh(&st).ok() && intruder->Publish(VaultGroup("x")).ok()); });
+  REQUIRE(slipped);
+  s = a->Register(test::Reg("second@example.org"), &r);
+  CHECK(s.code() == Code::kNotWriter);
+
+  auto next = OpenLease(nats);
+  REQUIRE(AcquireWithin10s(*next, "127.0.0.1:7402"));  // A's key expired; A did not take it back
+  CHECK(test::WaitFor([&] {
+    s = a->Register(test::Reg("third@example.org"), &r);  // refused each time: repeating it is harmless
+    return s.code() == Code::kNotWriter && FailoverClient::NamedWriter(s.message()) == "127.0.0.1:7402";
+  }));
+  INFO(s.ToString());
+  CHECK(s.message().find("lost the writer lease") != std::string::npos);
+  ra.Stop();
 }

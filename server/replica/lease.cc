@@ -124,6 +124,12 @@ void Lease::Release() {
   static_cast<void>(kvStore_Delete(kv_, opt_.key.c_str()));
 }
 
+void Lease::Forget() {
+  std::lock_guard<std::mutex> l(mu_);
+  revision_ = 0;
+  holder_.clear();
+}
+
 std::string Lease::Holder() const {
   std::lock_guard<std::mutex> l(mu_);
   return holder_;

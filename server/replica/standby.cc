@@ -56,6 +56,8 @@ void Standby::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // A fenced writer's key may be another copy's by now: it is left to expire.
+  if (p_.sink.fenced()) p_.lease.Forget();
   if (p_.sink.writing()) p_.sink.Fence();
   p_.lease.Release();
 }
@@ -72,14 +74,26 @@ void Standby::Run() {
   while (Sleep((p_.sink.writing() || lost) ? ttl_ms / 3 : ttl_ms / 4)) {
     if (lost) {
       static_cast<void>(p_.lease.ReadHolder());  // refusals name the new writer
+    } else if (p_.sink.fenced()) {
+      // A write found the lease lapsed, or another writer's group, before a
+      // renewal ran; competing again from here would take a lease this copy
+      // cannot use (its follower is stopped).
+      lost = true;
+      LoseLease("lost the writer lease: a write found it lapsed or another writer in the log");
     } else if (!p_.sink.writing()) {
       Compete();
     } else if (Status s = p_.lease.Renew(); !s.ok()) {
-      p_.sink.Fence();
       lost = true;
-      spdlog::error("{}; this copy refuses writes from now on (restart it to rejoin as a standby)", s.ToString());
+      LoseLease(s.ToString());
     }
   }
+}
+
+void Standby::LoseLease(const std::string& why) {
+  p_.sink.Fence();
+  p_.lease.Forget();
+  static_cast<void>(p_.lease.ReadHolder());
+  spdlog::error("{}; this copy refuses writes from now on (restart it to rejoin as a standby)", why);
 }
 
 void Standby::Compete() {

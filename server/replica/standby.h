@@ -47,6 +47,9 @@ class ClusterSink final : public GroupSink {
   void StartWriting() { writing_.store(true); }
   void Fence();
   bool writing() const { return writing_.load() && !fenced_.load(); }
+  // Wrote, and stopped for good (a lapsed lease, another writer's group in
+  // the log, or Fence).
+  bool fenced() const { return writing_.load() && fenced_.load(); }
   // The not_writer answer of a copy that is not (or no longer) the writer.
   Status Refusal() const;
 
@@ -88,6 +91,9 @@ class Standby {
   // Sleeps ms unless Stop comes first; false once stopping.
   bool Sleep(int64_t ms);
   void Compete();
+  // The writer's lease is gone (why: for the log): stop renewing it and
+  // read who holds it now, so refusals name the new writer.
+  void LoseLease(const std::string& why);
   Status Promote();
   Status CatchUp(uint64_t stream_seq);
 
