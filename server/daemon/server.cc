@@ -172,6 +172,8 @@ void ServerImpl::Sweep() {
   if (s.ok())
     spdlog::info("sweep: erased {} accounts, shredded {} day keys, {} ms", r.erased.size(), r.days_shredded.size(),
                  r.elapsed_ms);
+  else if (s.Is(Status::Code::kNotWriter))
+    spdlog::debug("sweep skipped: {}", s.ToString());  // a standby or follower: the writer sweeps
   else
     spdlog::error("sweep failed: {}", s.ToString());
 }
