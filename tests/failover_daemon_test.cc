@@ -190,8 +190,8 @@ TEST_CASE("failover: a writer paused past its lease is fenced when it resumes", 
   REQUIRE(nats.WaitMetaLeader());
   Cluster cluster(nats);
   ::kill(cluster.node(0).pid(), SIGSTOP);  // a stop the world pause, as a long GC or a frozen VM
-  // Plain clients to the two others: a paused server accepts connections
-  // but never answers, and the client library has no receive timeout.
+  // Plain clients to the two others until one writes: a paused server
+  // accepts connections but never answers.
   Client::Reply r;
   std::string new_writer;
   const auto until_writer = Clock::now() + std::chrono::seconds(30);
@@ -209,6 +209,17 @@ TEST_CASE("failover: a writer paused past its lease is fenced when it resumes", 
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(!new_writer.empty());  // a standby took over and acknowledged a write
+  {
+    // A failover client that starts at the paused copy leaves it after its
+    // receive timeout and writes on the new writer.
+    FailoverOptions o = cluster.Options();
+    o.receive_timeout_ms = 500;
+    FailoverClient fc(o);
+    REQUIRE(fc.address() == cluster.addresses()[0]);
+    REQUIRE(Register(fc, "past-the-pause@example.org", &r).ok());
+    CHECK(r.status.ok());
+    CHECK(fc.address() == new_writer);
+  }
   ::kill(cluster.node(0).pid(), SIGCONT);
 
   std::unique_ptr<Client> stale;

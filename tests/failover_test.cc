@@ -182,3 +182,59 @@ TEST_CASE("failover: a writer fenced by a write lets its lease go and names the 
   CHECK(s.message().find("lost the writer lease") != std::string::npos);
   ra.Stop();
 }
+
+namespace {
+
+// A listening socket nobody accepts from: connects succeed (the kernel's
+// backlog) and nothing is ever answered, as with a paused server.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    address_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  ~SilentListener() { ::close(fd_); }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  std::string address_;
+};
+
+}  // namespace
+
+TEST_CASE("failover: a copy that accepts but never answers is left after the receive timeout", "[failover]") {
+  SilentListener silent;
+  SECTION("the plain client gives up and says so") {
+    std::unique_ptr<Client> c;
+    const auto t0 = Clock::now();
+    Status s = Client::Connect(silent.address(), test::kWriterToken, ClientTlsOptions(), &c,
+                               wire::kFrameBytesMaxDefault, 300);
+    const auto waited = Clock::now() - t0;
+    INFO(s.ToString());
+    CHECK(s.code() == Code::kIOError);
+    CHECK(s.message().find("no reply within 300 ms") != std::string::npos);
+    CHECK(waited >= std::chrono::milliseconds(300));
+    CHECK(waited < std::chrono::seconds(10));
+  }
+  SECTION("the failover client goes on to the next copy and writes there") {
+    test::ServerFixture f;
+    FailoverClient c({.addresses = {silent.address(), f.address()}, .token = test::kWriterToken,
+                      .receive_timeout_ms = 300});
+    Client::Reply r;
+    Status s = c.Call(wire::Body::Register, test::RegisterBody("silent@example.org"), &r);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    CHECK(r.status.ok());
+    CHECK(r.account_id != 0);
+    CHECK(c.address() == f.address());
+  }
+}

@@ -3,6 +3,9 @@
 // Boost 1.74 awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 
+#include <algorithm>
+#include <chrono>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <openssl/ssl.h>
@@ -103,13 +106,13 @@ class ClientImpl final : public Client {
     uint8_t header[wire::kFrameHeaderBytes];
     boost::system::error_code ec;
     ReadAll(asio::buffer(header), ec);
-    if (ec) return Status::IOError("receive: " + ec.message());
+    if (ec) return ReceiveError(ec);
     uint32_t body_bytes = wire::DecodeLength(header);
     if (body_bytes == 0 || body_bytes > frame_bytes_max_)
       return Status::Corruption("response frame length out of range");
     std::string body(body_bytes, '\0');
     ReadAll(asio::buffer(body), ec);
-    if (ec) return Status::IOError("receive: " + ec.message());
+    if (ec) return ReceiveError(ec);
     const wire::Response* r;
     ACC_RETURN_IF_ERROR(wire::ParseResponse(body, &r));
     *out = Reply();
@@ -143,13 +146,43 @@ class ClientImpl final : public Client {
   }
 
   wire::Role role() const override { return role_; }
+  void SetReceiveTimeout(int64_t timeout_ms) override { receive_timeout_ms_ = std::max<int64_t>(timeout_ms, 0); }
 
  private:
   void ReadAll(asio::mutable_buffer b, boost::system::error_code& ec) {
+    if (receive_timeout_ms_ > 0) return ReadAllWithin(b, ec);
     if (tls_)
       asio::read(*tls_, b, ec);
     else
       asio::read(socket_, b, ec);
+  }
+
+  // Sync reads cannot be given up on; an async one run for a while can.
+  void ReadAllWithin(asio::mutable_buffer b, boost::system::error_code& ec) {
+    bool done = false;
+    auto on_read = [&](const boost::system::error_code& e, size_t) {
+      ec = e;
+      done = true;
+    };
+    io_.restart();
+    if (tls_)
+      asio::async_read(*tls_, b, on_read);
+    else
+      asio::async_read(socket_, b, on_read);
+    io_.run_for(std::chrono::milliseconds(receive_timeout_ms_));
+    if (done) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);  // the read ends with operation_aborted, which run() lets finish
+    io_.restart();
+    io_.run();
+    ec = asio::error::timed_out;
+  }
+
+  Status ReceiveError(const boost::system::error_code& ec) const {
+    if (ec == asio::error::timed_out && receive_timeout_ms_ > 0)
+      return Status::IOError("receive: no reply within " + std::to_string(receive_timeout_ms_) +
+                             " ms; the connection is closed");
+    return Status::IOError("receive: " + ec.message());
   }
 
   asio::io_context io_;
@@ -157,6 +190,7 @@ class ClientImpl final : public Client {
   std::unique_ptr<asio::ssl::context> tls_context_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain TCP
   size_t frame_bytes_max_;
+  int64_t receive_timeout_ms_ = 0;
   uint64_t next_corr_ = 0;
   wire::Role role_ = wire::Role::None;
 };
@@ -169,8 +203,9 @@ Status Client::Connect(const std::string& host_port, const std::string& token, s
 }
 
 Status Client::Connect(const std::string& host_port, const std::string& token, const ClientTlsOptions& tls,
-                       std::unique_ptr<Client>* out, size_t frame_bytes_max) {
+                       std::unique_ptr<Client>* out, size_t frame_bytes_max, int64_t receive_timeout_ms) {
   auto c = std::make_unique<ClientImpl>(frame_bytes_max);
+  c->SetReceiveTimeout(receive_timeout_ms);
   ACC_RETURN_IF_ERROR(c->Open(host_port, token, tls));
   *out = std::move(c);
   return Status::OK();

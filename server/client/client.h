@@ -46,8 +46,10 @@ class Client {
                         size_t frame_bytes_max = wire::kFrameBytesMaxDefault);
   // The same over TLS 1.3 when tls.enabled() (server/client/tls.h); an
   // IOError that says why for a refused certificate on either side.
+  // receive_timeout_ms: see SetReceiveTimeout; it covers Hello's reply too.
   static Status Connect(const std::string& host_port, const std::string& token, const ClientTlsOptions& tls,
-                        std::unique_ptr<Client>* out, size_t frame_bytes_max = wire::kFrameBytesMaxDefault);
+                        std::unique_ptr<Client>* out, size_t frame_bytes_max = wire::kFrameBytesMaxDefault,
+                        int64_t receive_timeout_ms = 0);
   virtual ~Client() = default;
 
   virtual Status Send(wire::Body type, const BodyFn& body, uint64_t* correlation_id,
@@ -56,6 +58,12 @@ class Client {
   // Send, then receive until the reply with this correlation id arrives.
   virtual Status Call(wire::Body type, const BodyFn& body, Reply* out, const std::string& request_id = "") = 0;
   virtual wire::Role role() const = 0;
+  // Each read of a reply (its header, then its body) waits at most
+  // timeout_ms; 0, the default, waits for ever. Past it, Receive and Call
+  // answer IOError and the connection is closed, since a reply that came
+  // later would pair with nothing: a server that accepts but is paused
+  // (stopped, frozen) cannot hold a caller.
+  virtual void SetReceiveTimeout(int64_t timeout_ms) = 0;
   // Raw bytes, for protocol tests that must send malformed frames.
   virtual Status SendRaw(std::string_view bytes) = 0;
 };

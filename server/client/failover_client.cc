@@ -1,5 +1,6 @@
 #include "server/client/failover_client.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <random>
@@ -45,10 +46,10 @@ std::string FailoverClient::NamedWriter(const std::string& message) {
   return a;
 }
 
-Status FailoverClient::Connect(const std::string& address) {
+Status FailoverClient::Connect(const std::string& address, int64_t receive_timeout_ms) {
   client_.reset();
   address_ = address;
-  return Client::Connect(address, opt_.token, opt_.tls, &client_, opt_.frame_bytes_max);
+  return Client::Connect(address, opt_.token, opt_.tls, &client_, opt_.frame_bytes_max, receive_timeout_ms);
 }
 
 void FailoverClient::Next(const std::string& named) {
@@ -62,6 +63,12 @@ void FailoverClient::Next(const std::string& named) {
   address_ = opt_.addresses[next_index_];
 }
 
+int64_t FailoverClient::ReceiveTimeoutMs(Clock::time_point deadline) const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  const int64_t budget_ms = std::max<int64_t>(left, 1);
+  return opt_.receive_timeout_ms > 0 ? std::min(opt_.receive_timeout_ms, budget_ms) : budget_ms;
+}
+
 Status FailoverClient::Call(wire::Body type, const Client::BodyFn& body, Client::Reply* out,
                             const std::string& request_id) {
   const std::string rid = request_id.empty() ? RandomRequestId() : request_id;
@@ -69,8 +76,12 @@ Status FailoverClient::Call(wire::Body type, const Client::BodyFn& body, Client:
   Status last;
   for (int attempt = 0; attempt < opt_.attempts_max && Clock::now() < deadline; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.retry_pause_ms));
-    Status s = client_ ? Status::OK() : Connect(address_);
-    if (s.ok()) s = client_->Call(type, body, out, rid);
+    const int64_t wait_ms = ReceiveTimeoutMs(deadline);
+    Status s = client_ ? Status::OK() : Connect(address_, wait_ms);
+    if (s.ok()) {
+      client_->SetReceiveTimeout(wait_ms);
+      s = client_->Call(type, body, out, rid);
+    }
     if (!s.ok()) {  // refused connection or broken one: the copy may be gone
       last = Status::IOError(address_ + ": " + s.message());
       Next("");

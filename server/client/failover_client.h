@@ -3,7 +3,8 @@
 // "not_writer"). Given every copy's address it sends each call to the
 // writer it last found; on not_writer it reconnects to the writer the
 // answer names (or, if none is named, to the next address), on a broken
-// connection or an io_error answer to the next address or the same one,
+// connection, a reply that does not come within receive_timeout_ms (a
+// paused copy) or an io_error answer to the next address or the same one,
 // and resends the SAME request id each time, so a command the old writer
 // got into the replicated log is applied once and its retry gets the
 // original answer (duplicate = true). Bounded by attempts_max and
@@ -17,6 +18,7 @@
 // Thread safety: one FailoverClient per thread (it owns one Client).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +35,10 @@ struct FailoverOptions {
   int attempts_max = 400;              // sends of one call, first included
   int64_t total_timeout_ms = 30'000;   // one call, retries included
   int64_t retry_pause_ms = 50;         // before a retry that found no writer yet
+  // Each read of a reply from one copy (Hello's too), capped by what is
+  // left of total_timeout_ms: a copy that accepts but does not answer (a
+  // paused writer) is left for the next one. 0: only the total caps it.
+  int64_t receive_timeout_ms = 5'000;
   size_t frame_bytes_max = wire::kFrameBytesMaxDefault;
   static constexpr size_t kAddressesMax = 64;
 };
@@ -57,7 +63,9 @@ class FailoverClient {
   static std::string NamedWriter(const std::string& message);
 
  private:
-  Status Connect(const std::string& address);
+  Status Connect(const std::string& address, int64_t receive_timeout_ms);
+  // receive_timeout_ms, capped by what is left until deadline (at least 1).
+  int64_t ReceiveTimeoutMs(std::chrono::steady_clock::time_point deadline) const;
   // Where to go after a failed attempt; also drops the connection.
   void Next(const std::string& named);
 
