@@ -63,13 +63,13 @@ TEST_CASE("replication: a follower reaches the writer's Merkle root at every siz
   }
   test::TempDir dir("acc-repl");
   replica::DaemonReplica wr, fr;
-  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls()});
+  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls(), .node_name = "w"});
   std::vector<uint64_t> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(RegisterOne(*writer, i));
   Receipt rc;
   REQUIRE(writer->Update(ids[3], ProfileChange{std::string("Renamed"), {}, {}, {}, {}}, test::AdminCtx("test"), &rc).ok());
   // Started late: it catches up from the start of the log, then follows.
-  auto follower = OpenCopy(dir.Sub("f"), dir.Sub("keys"), fr, {.follow = c.nats.urls()});
+  auto follower = OpenCopy(dir.Sub("f"), dir.Sub("keys"), fr, {.follow = c.nats.urls(), .node_name = "f"});
   for (int i = 20; i < 30; ++i) ids.push_back(RegisterOne(*writer, i));
   const uint64_t n = writer->ledger().LastSeq();
   REQUIRE(WaitForSeq(follower->ledger(), n));
@@ -109,7 +109,7 @@ TEST_CASE("replication: a writer whose view of the log is stale is fenced", "[re
   }
   test::TempDir dir("acc-repl-fence");
   replica::DaemonReplica wr;
-  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls()});
+  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls(), .node_name = "w"});
   RegisterOne(*writer, 1);
   const uint64_t before = writer->ledger().LastSeq();
   // Another writer appends to the log (it opened after the first's last publish).
@@ -142,8 +142,8 @@ TEST_CASE("replication: an erasure leaves no trace of the key in the follower's 
   }
   test::TempDir dir("acc-repl-erase");
   replica::DaemonReplica wr, fr;
-  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls()});
-  auto follower = OpenCopy(dir.Sub("f"), dir.Sub("keys"), fr, {.follow = c.nats.urls()});
+  auto writer = OpenCopy(dir.Sub("w"), dir.Sub("keys"), wr, {.replicate = c.nats.urls(), .node_name = "w"});
+  auto follower = OpenCopy(dir.Sub("f"), dir.Sub("keys"), fr, {.follow = c.nats.urls(), .node_name = "f"});
   const uint64_t gone = RegisterOne(*writer, 1);
   const uint64_t kept = RegisterOne(*writer, 2);
   REQUIRE(WaitForSeq(follower->ledger(), writer->ledger().LastSeq()));

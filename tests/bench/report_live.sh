@@ -10,6 +10,14 @@
 # request. Each request line: wall_s server_cpu_s rss_before_kB hwm_after_kB
 # page_bytes http_status.
 set -u
+# curl and bc are not among the build's packages: installed here if missing.
+missing=()
+for t in curl bc; do command -v $t >/dev/null || missing+=($t); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} ..." >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get -qq update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get -qq install -y "${missing[@]}" >/dev/null
+fi
 B=${BUILD:-build}/bin
 SRC=$1; W=$2; LABEL=$3; RUNS=${4:-3}
 PORT=17521; MPORT=17522
