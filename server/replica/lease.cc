@@ -1,5 +1,6 @@
 #include "server/replica/lease.h"
 
+#include <cstring>
 #include <thread>
 
 #include "server/replica/nats_connect.h"
@@ -46,7 +47,11 @@ Status Lease::Bind() {
       s = js_CreateKeyValue(&kv_, js_, &c);
     }
     if (s == NATS_OK) return Status::OK();
-    const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+    // js_CreateKeyValue gives no JetStream error code: a cluster that cannot
+    // place the replicas yet (10005) shows only in the error's text.
+    const char* text = nats_GetLastError(nullptr);
+    const bool no_peers_yet = text != nullptr && std::strstr(text, "no suitable peers") != nullptr;
+    const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || no_peers_yet;
     if (!not_ready || Clock::now() >= until) return NatsError("writer lease bucket " + opt_.bucket, s);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }

@@ -83,7 +83,17 @@ Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si)
   sc.Replicas = c.replicas;
   sc.MaxAge = c.max_age_ms * 1'000'000;  // nanoseconds
   if (c.msg_bytes_max > 0) sc.MaxMsgSize = static_cast<int32_t>(c.msg_bytes_max);
-  s = js_AddStream(si, js, &sc, nullptr, &jerr);
+  // A cluster that has a metadata leader may not yet know enough JetStream
+  // peers to place three replicas; it says so (10005, no suitable peers)
+  // until it does.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
+  for (;;) {
+    jerr = static_cast<jsErrCode>(0);
+    s = js_AddStream(si, js, &sc, nullptr, &jerr);
+    const bool not_ready = s == NATS_TIMEOUT || jerr == JSClusterNoPeersErr;
+    if (!not_ready || std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
+  }
   return s == NATS_OK ? Status::OK() : NatsError("create stream " + c.name, s, jerr);
 }
 

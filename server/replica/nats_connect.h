@@ -41,8 +41,9 @@ struct FileStreamConfig {
 natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr);
 
 // The stream's info, after creating it as c says if it does not exist (an
-// existing one is used as it is). On OK the caller destroys *si; IOError
-// saying what failed otherwise.
+// existing one is used as it is; a cluster that cannot place the replicas
+// yet is asked again for up to 30 s). On OK the caller destroys *si;
+// IOError saying what failed otherwise.
 Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si);
 
 // "replicated log: WHAT: nats text (JetStream error N)" as an IOError.
