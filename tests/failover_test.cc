@@ -5,7 +5,11 @@
 // SIGKILLed under load while FailoverClients keep writing.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +28,7 @@
 #include "tests/nats_cluster.h"
 #include "tests/replica_copies.h"
 #include "tests/server_test_util.h"
+#include "tests/tls_pki.h"
 
 using namespace accountable;
 using Code = Status::Code;
@@ -173,7 +178,7 @@ TEST_CASE("failover: a writer fenced by a write lets its lease go and names the 
   CHECK(s.code() == Code::kNotWriter);
 
   auto next = OpenLease(nats);
-  REQUIRE(AcquireWithin10s(*next, "127.0.0.1:7402"));  // A's key expired; A did not take it back
+  REQUIRE(AcquireWithin10s(*next, "127.0.0.1:7402"));  // A let its key go and did not take it back
   CHECK(test::WaitFor([&] {
     s = a->Register(test::Reg("third@example.org"), &r);  // refused each time: repeating it is harmless
     return s.code() == Code::kNotWriter && FailoverClient::NamedWriter(s.message()) == "127.0.0.1:7402";
@@ -224,6 +229,17 @@ TEST_CASE("failover: a copy that accepts but never answers is left after the rec
     CHECK(s.message().find("no reply within 300 ms") != std::string::npos);
     CHECK(waited >= std::chrono::milliseconds(300));
     CHECK(waited < std::chrono::seconds(10));
+  }
+  SECTION("over TLS the handshake is given up on too") {
+    test::TestPki pki;
+    std::unique_ptr<Client> c;
+    const auto t0 = Clock::now();
+    Status s = Client::Connect(silent.address(), test::kWriterToken, pki.Client(false), &c,
+                               wire::kFrameBytesMaxDefault, 300);
+    INFO(s.ToString());
+    CHECK(s.code() == Code::kIOError);
+    CHECK(s.message().find("no reply within 300 ms") != std::string::npos);
+    CHECK(Clock::now() - t0 < std::chrono::seconds(10));
   }
   SECTION("the failover client goes on to the next copy and writes there") {
     test::ServerFixture f;

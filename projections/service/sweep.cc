@@ -228,7 +228,8 @@ Status Accounts::Sweep(const SweepOptions& o, SweepReport* out) {
   const auto t0 = std::chrono::steady_clock::now();
   *out = SweepReport();
   Status s = SweepPass(o, out);
-  if (!o.dry_run) CountPass(false, s, *out, t0);
+  // not_writer: a copy that lost the writer lease, where the writer sweeps; no failed pass.
+  if (!o.dry_run && !s.Is(Status::Code::kNotWriter)) CountPass(false, s, *out, t0);
   ACC_RETURN_IF_ERROR(s);
   if (!o.dry_run)
     out->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -63,7 +63,7 @@ class ClientImpl final : public Client {
     }, &r, "");
     // TLS 1.3 lets a client finish its handshake before the server has
     // checked the client's certificate: a refusal shows up here.
-    if (!s.ok() && tls_)
+    if (!s.ok() && tls_ && !timed_out_)
       return Status::IOError("the TLS session with " + host_port + " ended before Hello was answered (" + s.message() +
                              "); a server with mutual TLS needs a client certificate signed by a CA it trusts");
     ACC_RETURN_IF_ERROR(s);
@@ -78,7 +78,11 @@ class ClientImpl final : public Client {
     SSL* ssl = tls_->native_handle();
     ACC_RETURN_IF_ERROR(tls_internal::ExpectPeer(ssl, host_port, o));
     boost::system::error_code ec;
-    tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (receive_timeout_ms_ > 0)
+      RunWithin([&](auto done) { tls_->async_handshake(asio::ssl::stream_base::client, done); }, ec);
+    else
+      tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (timed_out_) return ReceiveError(ec);
     if (ec) return Status::IOError("TLS handshake with " + host_port + " failed: " + tls_internal::Failure(ssl, ec));
     return Status::OK();
   }
@@ -150,36 +154,43 @@ class ClientImpl final : public Client {
 
  private:
   void ReadAll(asio::mutable_buffer b, boost::system::error_code& ec) {
-    if (receive_timeout_ms_ > 0) return ReadAllWithin(b, ec);
+    if (receive_timeout_ms_ > 0) {
+      if (tls_)
+        RunWithin([&](auto done) { asio::async_read(*tls_, b, done); }, ec);
+      else
+        RunWithin([&](auto done) { asio::async_read(socket_, b, done); }, ec);
+      return;
+    }
     if (tls_)
       asio::read(*tls_, b, ec);
     else
       asio::read(socket_, b, ec);
   }
 
-  // Sync reads cannot be given up on; an async one run for a while can.
-  void ReadAllWithin(asio::mutable_buffer b, boost::system::error_code& ec) {
+  // Sync operations cannot be given up on; an async one run for a while
+  // can. start(handler) starts it. Past receive_timeout_ms_ the connection
+  // is closed (the operation ends with operation_aborted, which run() lets
+  // finish) and timed_out_ is set: the connection is of no further use.
+  template <typename Start>
+  void RunWithin(Start start, boost::system::error_code& ec) {
     bool done = false;
-    auto on_read = [&](const boost::system::error_code& e, size_t) {
+    io_.restart();
+    start([&](const boost::system::error_code& e, auto&&...) {
       ec = e;
       done = true;
-    };
-    io_.restart();
-    if (tls_)
-      asio::async_read(*tls_, b, on_read);
-    else
-      asio::async_read(socket_, b, on_read);
+    });
     io_.run_for(std::chrono::milliseconds(receive_timeout_ms_));
     if (done) return;
     boost::system::error_code ignored;
-    socket_.close(ignored);  // the read ends with operation_aborted, which run() lets finish
+    socket_.close(ignored);
     io_.restart();
     io_.run();
+    timed_out_ = true;
     ec = asio::error::timed_out;
   }
 
   Status ReceiveError(const boost::system::error_code& ec) const {
-    if (ec == asio::error::timed_out && receive_timeout_ms_ > 0)
+    if (timed_out_)
       return Status::IOError("receive: no reply within " + std::to_string(receive_timeout_ms_) +
                              " ms; the connection is closed");
     return Status::IOError("receive: " + ec.message());
@@ -191,6 +202,7 @@ class ClientImpl final : public Client {
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain TCP
   size_t frame_bytes_max_;
   int64_t receive_timeout_ms_ = 0;
+  bool timed_out_ = false;  // a read or handshake ran out of time; the socket is closed
   uint64_t next_corr_ = 0;
   wire::Role role_ = wire::Role::None;
 };

@@ -35,10 +35,13 @@ struct FailoverOptions {
   int attempts_max = 400;              // sends of one call, first included
   int64_t total_timeout_ms = 30'000;   // one call, retries included
   int64_t retry_pause_ms = 50;         // before a retry that found no writer yet
-  // Each read of a reply from one copy (Hello's too), capped by what is
-  // left of total_timeout_ms: a copy that accepts but does not answer (a
-  // paused writer) is left for the next one. 0: only the total caps it.
-  int64_t receive_timeout_ms = 5'000;
+  // Each read of a reply from one copy (Hello's and the TLS handshake's
+  // too), capped by what is left of total_timeout_ms; 0: only that caps it.
+  // A copy that accepts but does not answer (a paused writer) is left for
+  // the next one after it. Keep it above the writer's
+  // --replicate-timeout-ms: a command resent while its first send is still
+  // running there can be refused (a Register finds its email reserved).
+  int64_t receive_timeout_ms = 0;
   size_t frame_bytes_max = wire::kFrameBytesMaxDefault;
   static constexpr size_t kAddressesMax = 64;
 };

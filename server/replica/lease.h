@@ -62,8 +62,8 @@ class Lease {
   // instead of after a TTL); held() is false after.
   void Release();
   // Stops holding without touching the key, which expires within a TTL by
-  // itself: for a writer fenced by a write, whose lease has lapsed by its
-  // own clock or is already another copy's (a delete could remove theirs).
+  // itself: for a lease no longer Valid(), which may be another copy's by
+  // now (a delete could remove theirs).
   void Forget();
   // Reads the holder from NATS (empty if nobody holds it) without trying
   // to take the lease; Holder() returns it from then on.

@@ -56,10 +56,15 @@ void Standby::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // A fenced writer's key may be another copy's by now: it is left to expire.
-  if (p_.sink.fenced()) p_.lease.Forget();
   if (p_.sink.writing()) p_.sink.Fence();
-  p_.lease.Release();
+  LetLeaseGo();
+}
+
+// Still valid by this copy's clock, the key cannot be another copy's yet:
+// deleting it hands over at once. Otherwise it may be, and is left to expire.
+void Standby::LetLeaseGo() {
+  if (p_.lease.Valid()) p_.lease.Release();
+  else p_.lease.Forget();
 }
 
 bool Standby::Sleep(int64_t ms) {
@@ -79,7 +84,8 @@ void Standby::Run() {
       // renewal ran; competing again from here would take a lease this copy
       // cannot use (its follower is stopped).
       lost = true;
-      LoseLease("lost the writer lease: a write found it lapsed or another writer in the log");
+      LoseLease("lost the writer lease: this copy stopped writing (a write found the lease lapsed or another "
+                "writer's group in the log, or starting to write failed)");
     } else if (!p_.sink.writing()) {
       Compete();
     } else if (Status s = p_.lease.Renew(); !s.ok()) {
@@ -91,7 +97,7 @@ void Standby::Run() {
 
 void Standby::LoseLease(const std::string& why) {
   p_.sink.Fence();
-  p_.lease.Forget();
+  LetLeaseGo();
   static_cast<void>(p_.lease.ReadHolder());
   spdlog::error("{}; this copy refuses writes from now on (restart it to rejoin as a standby)", why);
 }

@@ -94,6 +94,8 @@ class Standby {
   // The writer's lease is gone (why: for the log): stop renewing it and
   // read who holds it now, so refusals name the new writer.
   void LoseLease(const std::string& why);
+  // Deletes the key if it is surely still this copy's, else forgets it.
+  void LetLeaseGo();
   Status Promote();
   Status CatchUp(uint64_t stream_seq);
 

@@ -16,7 +16,8 @@ for t in curl bc; do command -v $t >/dev/null || missing+=($t); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} ..." >&2
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get -qq update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get -qq install -y "${missing[@]}" >/dev/null
+  $SUDO apt-get -qq update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get -qq install -y "${missing[@]}" >/dev/null \
+    || { echo "report_live.sh: could not install ${missing[*]}; install them and run again" >&2; exit 1; }
 fi
 B=${BUILD:-build}/bin
 SRC=$1; W=$2; LABEL=$3; RUNS=${4:-3}
