@@ -1,6 +1,5 @@
 #include "server/replica/lease.h"
 
-#include <cstring>
 #include <thread>
 
 #include "server/replica/nats_connect.h"
@@ -30,31 +29,22 @@ Lease::~Lease() {
 }
 
 // An existing bucket is used as it is (its TTL decides); a new one gets
-// opt_.ttl_ms. The JetStream meta leader may still be in election on a
-// fresh cluster, so a timeout is retried for a while like the stream's.
+// opt_.ttl_ms. Both under WhileClusterStarts, as the streams are.
 Status Lease::Bind() {
-  const auto until = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    natsStatus s = js_KeyValue(&kv_, js_, opt_.bucket.c_str());
-    if (s == NATS_NOT_FOUND) {
-      kvConfig c;
-      kvConfig_Init(&c);
-      c.Bucket = opt_.bucket.c_str();
-      c.History = 1;
-      c.TTL = opt_.ttl_ms * 1'000'000;  // nanoseconds
-      c.Replicas = static_cast<int>(opt_.replicas);
-      c.StorageType = js_FileStorage;
-      s = js_CreateKeyValue(&kv_, js_, &c);
-    }
-    if (s == NATS_OK) return Status::OK();
-    // js_CreateKeyValue gives no JetStream error code: a cluster that cannot
-    // place the replicas yet (10005) shows only in the error's text.
-    const char* text = nats_GetLastError(nullptr);
-    const bool no_peers_yet = text != nullptr && std::strstr(text, "no suitable peers") != nullptr;
-    const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || no_peers_yet;
-    if (!not_ready || Clock::now() >= until) return NatsError("writer lease bucket " + opt_.bucket, s);
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = WhileClusterStarts([this](jsErrCode*) {
+    natsStatus ks = js_KeyValue(&kv_, js_, opt_.bucket.c_str());
+    if (ks != NATS_NOT_FOUND) return ks;
+    kvConfig c;
+    kvConfig_Init(&c);
+    c.Bucket = opt_.bucket.c_str();
+    c.History = 1;
+    c.TTL = opt_.ttl_ms * 1'000'000;  // nanoseconds
+    c.Replicas = static_cast<int>(opt_.replicas);
+    c.StorageType = js_FileStorage;
+    return js_CreateKeyValue(&kv_, js_, &c);
+  }, &jerr);
+  return s == NATS_OK ? Status::OK() : NatsError("writer lease bucket " + opt_.bucket, s);
 }
 
 Status Lease::TryAcquire(const std::string& holder, bool* taken) {

@@ -1,6 +1,7 @@
 #include "server/replica/nats_connect.h"
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -58,14 +59,30 @@ Status ConnectJetStream(const std::string& url_list, int64_t timeout_ms, const c
   return Status::OK();
 }
 
-natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr) {
+namespace {
+
+bool ClusterStarting(natsStatus s, jsErrCode jerr) {
+  if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || jerr == JSClusterNoPeersErr) return true;
+  // Calls that give no JetStream code (js_CreateKeyValue) say 10005 only in
+  // the error's text.
+  const char* text = s == NATS_ERR && jerr == 0 ? nats_GetLastError(nullptr) : nullptr;
+  return text != nullptr && std::strstr(text, "no suitable peers") != nullptr;
+}
+
+}  // namespace
+
+natsStatus WhileClusterStarts(const std::function<natsStatus(jsErrCode*)>& attempt, jsErrCode* jerr) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
   for (;;) {
-    const natsStatus s = js_GetStreamInfo(si, js, name.c_str(), nullptr, jerr);
-    const bool not_ready = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
-    if (!not_ready || std::chrono::steady_clock::now() >= until) return s;
+    *jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = attempt(jerr);
+    if (!ClusterStarting(s, *jerr) || std::chrono::steady_clock::now() >= until) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
   }
+}
+
+natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr) {
+  return WhileClusterStarts([&](jsErrCode* e) { return js_GetStreamInfo(si, js, name.c_str(), nullptr, e); }, jerr);
 }
 
 Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si) {
@@ -83,17 +100,7 @@ Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si)
   sc.Replicas = c.replicas;
   sc.MaxAge = c.max_age_ms * 1'000'000;  // nanoseconds
   if (c.msg_bytes_max > 0) sc.MaxMsgSize = static_cast<int32_t>(c.msg_bytes_max);
-  // A cluster that has a metadata leader may not yet know enough JetStream
-  // peers to place three replicas; it says so (10005, no suitable peers)
-  // until it does.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterStartWaitMs);
-  for (;;) {
-    jerr = static_cast<jsErrCode>(0);
-    s = js_AddStream(si, js, &sc, nullptr, &jerr);
-    const bool not_ready = s == NATS_TIMEOUT || jerr == JSClusterNoPeersErr;
-    if (!not_ready || std::chrono::steady_clock::now() >= until) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(kClusterRetryMs));
-  }
+  s = WhileClusterStarts([&](jsErrCode* e) { return js_AddStream(si, js, &sc, nullptr, e); }, &jerr);
   return s == NATS_OK ? Status::OK() : NatsError("create stream " + c.name, s, jerr);
 }
 

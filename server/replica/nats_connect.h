@@ -15,6 +15,7 @@
 #include <nats/nats.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "events/status.h"
@@ -35,15 +36,19 @@ struct FileStreamConfig {
   int64_t msg_bytes_max = 0;
 };
 
-// js_GetStreamInfo, retried while a cluster that has just started answers
-// no JetStream request yet (it elects its metadata leader first, 0.3-3 s
-// here): up to 30 s, then what NATS said.
+// Calls attempt (which sets *jerr where its call gives one) again while
+// the cluster answers what it answers only as it starts: nothing yet (it
+// elects its metadata leader first, 0.3-3 s here), or too few JetStream
+// peers known to place three replicas (10005). Up to 30 s, then the last
+// status.
+natsStatus WhileClusterStarts(const std::function<natsStatus(jsErrCode*)>& attempt, jsErrCode* jerr);
+
+// js_GetStreamInfo under WhileClusterStarts.
 natsStatus StreamInfoWaiting(jsCtx* js, const std::string& name, jsStreamInfo** si, jsErrCode* jerr);
 
 // The stream's info, after creating it as c says if it does not exist (an
-// existing one is used as it is; a cluster that cannot place the replicas
-// yet is asked again for up to 30 s). On OK the caller destroys *si;
-// IOError saying what failed otherwise.
+// existing one is used as it is; both under WhileClusterStarts). On OK the
+// caller destroys *si; IOError saying what failed otherwise.
 Status EnsureFileStream(jsCtx* js, const FileStreamConfig& c, jsStreamInfo** si);
 
 // "replicated log: WHAT: nats text (JetStream error N)" as an IOError.
