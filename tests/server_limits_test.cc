@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -501,6 +503,76 @@ TEST_CASE("server: reads and pushes of large events fit the client's frame limit
     REQUIRE(r.correlation_id == corr);
     for (auto& e : r.events) REQUIRE(e.first == next++);
   }
+}
+
+// The ledger's writer destroys a command's completion after it has called
+// every completion of the group. A session whose client left and whose last
+// answer has come back is closed by then, so Stop used to return, and the
+// server be destroyed, while the writer still held that session: ~Session
+// then ran on freed memory. Here a slower completion later in the same group
+// keeps the writer between the two.
+TEST_CASE("server: Stop waits until the ledger lets go of every session", "[server]") {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool armed = false, entered = false, open = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  ServerFixture f({}, [gate](AccountsOptions& o) {
+    o.on_commit = [gate](uint64_t) {
+      std::unique_lock<std::mutex> l(gate->mu);
+      if (!gate->armed) return;
+      gate->armed = false;
+      gate->entered = true;
+      gate->cv.notify_all();
+      gate->cv.wait(l, [&] { return gate->open; });
+    };
+  });
+  RegisterResult ann;
+  REQUIRE(f.accounts().Register({"Ann", "ann@example.org", test::kServerPassword, "diverse", "1985-06-07",
+                                 "198.51.100.7", "agent", "", "1.01"}, &ann).ok());
+  auto client = Authenticated(f);
+  {
+    std::lock_guard<std::mutex> l(gate->mu);
+    gate->armed = true;
+  }
+  // The writer stops in the first group's on_commit, so the client's
+  // Register and then the slow completion queue behind it, in that order.
+  std::atomic<bool> first_done{false}, slow_done{false};
+  REQUIRE(f.accounts().GiveConsent(ann.account_id, fb::Purpose::Surveys, {}, [&](Status s, Receipt) {
+    CHECK(s.ok());
+    first_done = true;
+  }).ok());
+  {
+    std::unique_lock<std::mutex> l(gate->mu);
+    REQUIRE(gate->cv.wait_for(l, std::chrono::seconds(20), [&] { return gate->entered; }));
+  }
+  REQUIRE(client->Send(test::RequestFrame(2, Body::Register, test::RegisterBody("bob@example.org"))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // Argon2id, then the queue
+  REQUIRE(f.accounts().WithdrawConsent(ann.account_id, fb::Purpose::Surveys, {}, [&](Status s, Receipt) {
+    CHECK(s.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    slow_done = true;
+  }).ok());
+  client->Reset();  // its session closes once the Register's answer is back
+  {
+    std::lock_guard<std::mutex> l(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  f.server().Stop();
+  CHECK(first_done);
+  CHECK(slow_done);  // Stop returned only after the writer let go of the group
+  f.Reopen();
+  std::vector<fb::Payload> types;
+  for (const auto& e : f.AllEvents()) {
+    events::EventView v;
+    REQUIRE(events::EventView::Parse(e.envelope, &v).ok());
+    types.push_back(v.type());
+  }
+  REQUIRE(types.size() >= 4);  // Ann's and Bob's registrations, her consent given and withdrawn
+  CHECK(std::count(types.begin(), types.end(), fb::Payload::Registered) == 2);
+  CHECK(types.back() == fb::Payload::ConsentWithdrawn);
 }
 
 }  // namespace

@@ -339,8 +339,9 @@ class ServerFixture {
     ao.ledger_stats = &ledger_stats_;
     ao.erasure_stats = &erasure_stats_;
     if (tweak_accounts_) tweak_accounts_(ao);
-    if (with_hook)
-      ao.on_commit = [h = hook_](uint64_t last) {
+    if (with_hook)  // after the test's own on_commit, if it set one
+      ao.on_commit = [h = hook_, first = ao.on_commit](uint64_t last) {
+        if (first) first(last);
         std::lock_guard<std::mutex> l(h->mu);
         if (h->server) h->server->OnCommit(last);
       };

@@ -51,8 +51,9 @@ void CrashOnException::operator()(std::exception_ptr e) const {
 }
 
 ServerImpl::ServerImpl(const ServerOptions& o, Accounts* a)
-    : opt_(o), accounts_(a), workers_(o.worker_threads), acceptor_(io_), sweep_timer_(io_), sign_timer_(io_),
-      deletion_strand_(asio::make_strand(io_)), deletion_timer_(deletion_strand_), budget_(o.buffer_bytes_max) {
+    : opt_(o), accounts_(a), budget_(o.buffer_bytes_max), workers_(o.worker_threads), acceptor_(io_),
+      sweep_timer_(io_), sign_timer_(io_), deletion_strand_(asio::make_strand(io_)),
+      deletion_timer_(deletion_strand_) {
   tokens_ = std::make_shared<const Tokens>(o.token_digests.begin(), o.token_digests.end());
   for (size_t i = 0; i <= static_cast<size_t>(wire::Body::MAX); ++i)
     request_us_.emplace_back(new AtomicHistogram(LatencyUsHistogram()));  // from the prvalue: not movable
@@ -325,16 +326,34 @@ Reply ServerImpl::ReplyTo(const std::shared_ptr<Session>& s, const wire::Request
   const uint64_t corr = req->correlation_id();
   const wire::Body op = req->body_type();
   const bool moves_deletions = MovesDeletions(op);
-  return [this, s, corr, moves_deletions, op, started](std::string frame) {
+  return [this, hold = SessionHold(this, s), corr, moves_deletions, op, started](std::string frame) {
     ObserveRequest(op, started);
     budget_.Charge(frame.size());
-    s->out_budget_.Charge(frame.size());
+    hold.get()->out_budget_.Charge(frame.size());
     if (moves_deletions) ArmDeletionTimer();
     Outcome o;
     o.frame = std::move(frame);
     o.corr = corr;
-    s->Complete(std::move(o));
+    hold.get()->Complete(std::move(o));
   };
+}
+
+ServerImpl::SessionHold::SessionHold(ServerImpl* server, std::shared_ptr<Session> s)
+    : server_(server), session_(std::move(s)) {
+  server_->session_holds_.fetch_add(1, std::memory_order_relaxed);
+}
+
+ServerImpl::SessionHold::SessionHold(const SessionHold& o) : server_(o.server_), session_(o.session_) {
+  if (server_) server_->session_holds_.fetch_add(1, std::memory_order_relaxed);
+}
+
+ServerImpl::SessionHold::SessionHold(SessionHold&& o) noexcept
+    : server_(std::exchange(o.server_, nullptr)), session_(std::move(o.session_)) {}
+
+ServerImpl::SessionHold::~SessionHold() {
+  if (!server_) return;
+  session_.reset();  // may run ~Session: before Stop can see the count reach zero
+  server_->session_holds_.fetch_sub(1, std::memory_order_release);
 }
 
 Route ServerImpl::Start(const std::string& body, wire::Role role, const std::shared_ptr<Session>& s,
@@ -504,6 +523,18 @@ void ServerImpl::Stop() {
   for (auto& t : io_threads_)
     if (t.joinable()) t.join();
   workers_.join();
+  WaitForReplies();
+}
+
+void ServerImpl::WaitForReplies() {
+  auto next_log = Clock::now() + kShutdownGrace;
+  while (size_t n = session_holds_.load(std::memory_order_acquire)) {
+    if (Clock::now() >= next_log) {
+      spdlog::warn("stopping: {} commands are still in the ledger; waiting for their answers", n);
+      next_log += kShutdownGrace;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Status Server::Start(const ServerOptions& o, Accounts* accounts, std::unique_ptr<Server>* out) {

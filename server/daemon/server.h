@@ -124,7 +124,10 @@ class Server {
   // nullptr past wire::Body::MAX. Any thread.
   virtual const AtomicHistogram* RequestLatency(wire::Body op) const = 0;
   // Stops accepting, lets in-flight commands finish and their responses go
-  // out, then closes every connection. Idempotent.
+  // out, then closes every connection. Returns once the ledger holds no
+  // completion of this server's (it answers every command it queued), so
+  // the server may be destroyed at once; the ledger may close after that.
+  // Not from a ledger completion or the writer thread. Idempotent.
   virtual void Stop() = 0;
 };
 

@@ -107,12 +107,39 @@ class ServerImpl final : public Server {
   // budgets and re-arms the erasure timer after a deletion request or cancel.
   // Observes the request's latency under op.
   Reply ReplyTo(const std::shared_ptr<Session>& s, const wire::Request* req, Clock::time_point started);
+  // A Reply's reference to its session, counted in session_holds_: the
+  // ledger's writer destroys a Reply after calling it, possibly after the
+  // session has closed, and the session's last reference must not drop
+  // after the server is gone (~Session releases into budget_). Copies
+  // count; a moved-from hold does not. The session is let go first, then
+  // the count.
+  class SessionHold {
+   public:
+    SessionHold(ServerImpl* server, std::shared_ptr<Session> s);
+    SessionHold(const SessionHold& o);
+    SessionHold(SessionHold&& o) noexcept;
+    SessionHold& operator=(const SessionHold&) = delete;
+    SessionHold& operator=(SessionHold&&) = delete;
+    ~SessionHold();
+    Session* get() const { return session_.get(); }
+
+   private:
+    ServerImpl* server_;
+    std::shared_ptr<Session> session_;
+  };
+  // In Stop, after the I/O threads and workers have ended: returns once no
+  // Reply holds a session. Unbounded, because the ledger answers every
+  // command it queued; logs every kShutdownGrace while it waits.
+  void WaitForReplies();
 
   ServerOptions opt_;
   Accounts* accounts_;
   // Null for plain TCP. Replaced by ReloadTls; each session holds the one it
   // was accepted with. Guarded by mu_.
   std::shared_ptr<boost::asio::ssl::context> tls_;
+  // Before io_: handlers that ~io_context destroys may end sessions, and
+  // ~Session releases its bytes here.
+  MemoryBudget budget_;
   boost::asio::io_context io_;
   boost::asio::thread_pool workers_;
   boost::asio::ip::tcp::acceptor acceptor_;
@@ -135,11 +162,11 @@ class ServerImpl final : public Server {
   size_t authenticated_ = 0;
   size_t unauthenticated_ = 0;
   std::map<std::string, size_t> unauthenticated_by_address_;
-  MemoryBudget budget_;
   // By wire::Body value: request latency in microseconds.
   std::vector<std::unique_ptr<AtomicHistogram>> request_us_;
   bool stopping_ = false;
   bool stopped_ = false;
+  std::atomic<size_t> session_holds_{0};  // SessionHolds alive
   friend class Session;
 };
 
