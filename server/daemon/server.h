@@ -126,8 +126,10 @@ class Server {
   // Stops accepting, lets in-flight commands finish and their responses go
   // out, then closes every connection. Returns once the ledger holds no
   // completion of this server's (it answers every command it queued), so
-  // the server may be destroyed at once; the ledger may close after that.
-  // Not from a ledger completion or the writer thread. Idempotent.
+  // the server may be destroyed at once, provided whoever calls OnCommit
+  // has stopped; the ledger may close after that. Not from a ledger
+  // completion or the writer thread. Idempotent; a concurrent second call
+  // returns at once.
   virtual void Stop() = 0;
 };
 
