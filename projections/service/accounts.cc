@@ -329,6 +329,49 @@ Status Accounts::Register(const Registration& r, Done<RegisterResult> done) {
       r.account_id, ctx, fb::Payload::Registered,
       ContentFields({r.nickname, r.email, r.password, r.gender, r.birthdate, r.ip, r.user_agent, r.company,
                      r.accept_policy}));
+  bool joined = false;
+  ACC_RETURN_IF_ERROR(ClaimRegistration(rid, digest, &done, &joined));
+  if (joined) return Status::OK();
+  // Every outcome from here ends the claim: the append's in done, a
+  // refusal here.
+  Done<RegisterResult> ending = [this, rid, done = std::move(done)](Status s, RegisterResult out) {
+    EndClaim(rid, s, out);
+    done(std::move(s), out);
+  };
+  Status s = RegisterClaimed(r, rid, digest, std::move(ending));
+  if (!s.ok()) EndClaim(rid, s, {});
+  return s;
+}
+
+Status Accounts::ClaimRegistration(const std::string& rid, const std::string& digest, Done<RegisterResult>* done,
+                                   bool* joined) {
+  std::lock_guard<std::mutex> l(email_mu_);
+  auto [it, claimed] = running_registrations_.try_emplace(rid);
+  *joined = !claimed;
+  if (claimed) {
+    it->second.digest = digest;
+    return Status::OK();
+  }
+  if (it->second.digest != digest) return Status::RequestReused("request id was used before for a different request");
+  it->second.followers.push_back(std::move(*done));
+  return Status::OK();
+}
+
+void Accounts::EndClaim(const std::string& rid, const Status& s, const RegisterResult& out) {
+  std::vector<Done<RegisterResult>> followers;
+  {
+    std::lock_guard<std::mutex> l(email_mu_);
+    auto it = running_registrations_.find(rid);
+    ACC_ASSERT(it != running_registrations_.end(), "a claim ends once");
+    followers = std::move(it->second.followers);
+    running_registrations_.erase(it);
+  }
+  for (auto& f : followers) f(s, RegisterResult{out.account_id, out.seq, s.ok()});
+}
+
+Status Accounts::RegisterClaimed(const Registration& r, const std::string& rid, const std::string& digest,
+                                 Done<RegisterResult> done) {
+  // After the claim: a first send that landed meanwhile is found here.
   bool seen = false;
   RegisterResult prior;
   ACC_RETURN_IF_ERROR(PriorRegistration(rid, digest, &prior, &seen));

@@ -35,6 +35,7 @@
 #include <future>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -280,6 +281,10 @@ class Accounts {
   Status Register(const Registration& r, RegisterResult* out) {
     return Await([&](Done<RegisterResult> d) { return Register(r, std::move(d)); }, out);
   }
+  // A registration sent again while its first send is still running (same
+  // request id and content; a client's resend after a timeout or a
+  // failover) waits for the first and gets its answer, marked duplicate;
+  // with other content it is refused (RequestReused).
   Status Register(const Registration& r, Done<RegisterResult> done);
   Status Show(uint64_t account_id, AccountView* out);
   std::string CurrentPolicyVersion();
@@ -455,6 +460,17 @@ class Accounts {
   void EndReservation(const std::string& normalized, uint64_t account_id, bool landed);
   Status NewAccountKey(uint64_t requested_id, uint64_t* id, crypto::Key32* dek);
   Status PriorRegistration(const std::string& rid, const std::string& digest, RegisterResult* out, bool* found);
+  // Claims request id rid for this registration, or, if a registration
+  // with that id is already running, adds done to its followers (*joined)
+  // or refuses a different content. A claim ends with EndClaim, which
+  // answers the followers with the claimant's outcome.
+  Status ClaimRegistration(const std::string& rid, const std::string& digest, Done<RegisterResult>* done,
+                           bool* joined);
+  void EndClaim(const std::string& rid, const Status& s, const RegisterResult& out);
+  // Register after its claim: the checks, Argon2id, the key, the email and
+  // the append. done is called only if this returns OK.
+  Status RegisterClaimed(const Registration& r, const std::string& rid, const std::string& digest,
+                         Done<RegisterResult> done);
   Status ReadPii(uint64_t account_id, Pii* out);  // the current profile (Registered + ProfileUpdated)
   using EventBuild =
       std::function<flatbuffers::Offset<void>(events::EnvelopeBuilder&, const std::string& rid)>;
@@ -499,8 +515,15 @@ class Accounts {
   std::unique_ptr<Ledger> ledger_;
   std::atomic<uint64_t> next_account_id_{1};
   std::atomic<bool> follower_{false};  // opt_.follower until StartWriting
-  std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic
+  std::mutex email_mu_;  // check-then-reserve of a blind-index row is atomic; guards the two below
   std::set<std::string> inflight_emails_;  // reserved, registration not yet landed
+  struct RunningRegistration {
+    std::string digest;                               // its content digest
+    std::vector<Done<RegisterResult>> followers;      // resends waiting for it
+  };
+  // By stored request id: from a registration's idempotency check until its
+  // append is durable or refused. Guarded by email_mu_.
+  std::map<std::string, RunningRegistration> running_registrations_;
   std::mutex sweep_mu_;  // one erasure pass at a time
   SigningKey signing_key_;
   crypto::Key32 request_secret_;  // DATA/keys/request: request-id and content HMACs

@@ -39,8 +39,9 @@ struct FailoverOptions {
   // too), capped by what is left of total_timeout_ms; 0: only that caps it.
   // A copy that accepts but does not answer (a paused writer) is left for
   // the next one after it. Keep it above the writer's
-  // --replicate-timeout-ms: a command resent while its first send is still
-  // running there can be refused (a Register finds its email reserved).
+  // --replicate-timeout-ms: a Register resent while its first send is still
+  // running there waits for it and gets its answer, but an email change
+  // resent so is refused (it finds the new email reserved).
   int64_t receive_timeout_ms = 0;
   size_t frame_bytes_max = wire::kFrameBytesMaxDefault;
   static constexpr size_t kAddressesMax = 64;
