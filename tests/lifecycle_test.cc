@@ -6,13 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -131,92 +127,6 @@ TEST_CASE("lifecycle: email is unique among live accounts, ignoring case", "[lif
   ExpectRefused(f, Code::kRefused, "already registered", [&] { return f.TryRegister(Reg("Ann@Example.org")); });
   uint64_t b = f.Register("ann2@example.org");
   CHECK(b != a);
-}
-
-// A client that timed out, or failed over to another copy, sends its
-// registration again while the first send is still queued: the resend gets
-// the first's account, not "email is already registered".
-TEST_CASE("lifecycle: a registration sent again while the first is queued gets the first's answer",
-          "[lifecycle][email]") {
-  struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool armed = false, entered = false, open = false;
-    void Open() {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        open = true;
-      }
-      cv.notify_all();
-    }
-  };
-  auto gate = std::make_shared<Gate>();
-  test::AccountsFixture f([gate](AccountsOptions& o) {
-    o.on_commit = [gate](uint64_t) {
-      std::unique_lock<std::mutex> l(gate->mu);
-      if (!gate->armed) return;
-      gate->armed = false;
-      gate->entered = true;
-      gate->cv.notify_all();
-      gate->cv.wait(l, [&] { return gate->open; });
-    };
-  });
-  struct OpenOnExit {
-    Gate* g;
-    ~OpenOnExit() { g->Open(); }
-  } open_on_exit{gate.get()};
-  {
-    std::lock_guard<std::mutex> l(gate->mu);
-    gate->armed = true;
-  }
-  std::mutex mu;
-  std::vector<std::pair<Status, RegisterResult>> answers;  // completions only record
-  auto record = [&](Status s, RegisterResult r) {
-    std::lock_guard<std::mutex> l(mu);
-    answers.emplace_back(std::move(s), r);
-  };
-  // The writer stops after this one's group, so the next ones stay queued.
-  std::atomic<uint64_t> first_id{0};
-  REQUIRE(f.a().Register(test::Reg("first@example.org"), [&](Status s, RegisterResult r) {
-    if (s.ok()) first_id = r.account_id;
-  }).ok());
-  {
-    std::unique_lock<std::mutex> l(gate->mu);
-    REQUIRE(gate->cv.wait_for(l, std::chrono::seconds(20), [&] { return gate->entered; }));
-  }
-  Registration ann = test::Reg("ann@example.org");
-  ann.request_id = "resent-registration-1";
-  REQUIRE(f.a().Register(ann, record).ok());
-  REQUIRE(f.a().Register(ann, record).ok());  // the resend: joins the first
-  Registration other = ann;
-  other.nickname = "Someone else";
-  Status reused = f.a().Register(other, record);
-  CHECK(reused.Is(Code::kRequestReused));
-  gate->Open();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      if (answers.size() == 2) break;
-    }
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  std::lock_guard<std::mutex> l(mu);
-  REQUIRE(answers[0].first.ok());
-  REQUIRE(answers[1].first.ok());
-  CHECK(answers[0].second.account_id == answers[1].second.account_id);
-  CHECK(answers[0].second.seq == answers[1].second.seq);
-  // The resend is answered first (the claim ends before the first's answer).
-  CHECK(answers[0].second.duplicate != answers[1].second.duplicate);
-  CHECK(first_id != 0);
-  CHECK(answers[0].second.account_id != first_id);
-  CHECK(f.Types(answers[0].second.account_id) == std::vector<fb::Payload>{fb::Payload::Registered});
-  // Sent again after it landed: the stored answer, as before.
-  RegisterResult later;
-  REQUIRE(f.a().Register(ann, &later).ok());
-  CHECK(later.account_id == answers[0].second.account_id);
-  CHECK(later.duplicate);
 }
 
 TEST_CASE("lifecycle: login by email or id records success and failure", "[lifecycle][login]") {

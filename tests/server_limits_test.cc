@@ -8,15 +8,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/server_test_util.h"
+#include "tests/writer_gate.h"
 
 namespace {
 
@@ -512,43 +511,14 @@ TEST_CASE("server: reads and pushes of large events fit the client's frame limit
 // then ran on freed memory. Here a slower completion later in the same group
 // keeps the writer between the two.
 TEST_CASE("server: Stop waits until the ledger lets go of every session", "[server]") {
-  struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool armed = false, entered = false, open = false;
-    void Open() {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        open = true;
-      }
-      cv.notify_all();
-    }
-  };
-  auto gate = std::make_shared<Gate>();
-  ServerFixture f({}, [gate](AccountsOptions& o) {
-    o.on_commit = [gate](uint64_t) {
-      std::unique_lock<std::mutex> l(gate->mu);
-      if (!gate->armed) return;
-      gate->armed = false;
-      gate->entered = true;
-      gate->cv.notify_all();
-      gate->cv.wait(l, [&] { return gate->open; });
-    };
-  });
-  // Declared after f: a failed REQUIRE below opens the gate before the
-  // fixture's destructor waits for the writer.
-  struct OpenOnExit {
-    Gate* g;
-    ~OpenOnExit() { g->Open(); }
-  } open_on_exit{gate.get()};
+  auto gate = std::make_shared<test::WriterGate>();
+  ServerFixture f({}, [gate](AccountsOptions& o) { o.on_commit = gate->Hook(); });
+  test::WriterGate::OpenOnExit open_on_exit{gate.get()};  // after f: opens before f's destructor waits
   RegisterResult ann;
   REQUIRE(f.accounts().Register({"Ann", "ann@example.org", test::kServerPassword, "diverse", "1985-06-07",
                                  "198.51.100.7", "agent", "", "1.01"}, &ann).ok());
   auto client = Authenticated(f);
-  {
-    std::lock_guard<std::mutex> l(gate->mu);
-    gate->armed = true;
-  }
+  gate->Arm();
   // The writer stops in the first group's on_commit, so the client's
   // RecordAccess and then the slow completion queue behind it, in that
   // order. (Completions run on the writer: they only set flags.)
@@ -557,10 +527,7 @@ TEST_CASE("server: Stop waits until the ledger lets go of every session", "[serv
   REQUIRE(f.accounts().GiveConsent(ann.account_id, fb::Purpose::Surveys, {}, [&](Status s, Receipt) {
     if (s.ok()) ++ok_answers;
   }).ok());
-  {
-    std::unique_lock<std::mutex> l(gate->mu);
-    REQUIRE(gate->cv.wait_for(l, std::chrono::seconds(20), [&] { return gate->entered; }));
-  }
+  REQUIRE(gate->WaitStopped());
   REQUIRE(client->Send(test::RequestFrame(2, Body::RecordAccess, test::RecordAccessBody("/leaving"))));
   // Queued by the I/O thread as soon as it is read (no worker, no Argon2id).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
