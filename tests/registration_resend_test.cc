@@ -45,19 +45,20 @@ struct Answers {
 };
 
 TEST_CASE("registration: sent again while the first is queued, it gets the first's answer", "[lifecycle][email]") {
+  // Before f: the completions write here until the writer has stopped.
+  std::atomic<uint64_t> first_id{0};
+  Answers answers;
   auto gate = std::make_shared<test::WriterGate>();
   test::AccountsFixture f([gate](AccountsOptions& o) { o.on_commit = gate->Hook(); });
   test::WriterGate::OpenOnExit open_on_exit{gate.get()};
   gate->Arm();
   // The writer stops after this one's group, so the next ones stay queued.
-  std::atomic<uint64_t> first_id{0};
   REQUIRE(f.a().Register(test::Reg("first@example.org"), [&](Status s, RegisterResult r) {
     if (s.ok()) first_id = r.account_id;
   }).ok());
   REQUIRE(gate->WaitStopped());
   Registration ann = test::Reg("ann@example.org");
   ann.request_id = "resent-registration-1";
-  Answers answers;
   REQUIRE(f.a().Register(ann, answers.Recorder()).ok());
   REQUIRE(f.a().Register(ann, answers.Recorder()).ok());  // the resend: joins the first
   Registration other = ann;

@@ -511,6 +511,9 @@ TEST_CASE("server: reads and pushes of large events fit the client's frame limit
 // then ran on freed memory. Here a slower completion later in the same group
 // keeps the writer between the two.
 TEST_CASE("server: Stop waits until the ledger lets go of every session", "[server]") {
+  // Before f: the completions write here until the writer has stopped.
+  std::atomic<int> ok_answers{0};
+  std::atomic<bool> slow_done{false};
   auto gate = std::make_shared<test::WriterGate>();
   ServerFixture f({}, [gate](AccountsOptions& o) { o.on_commit = gate->Hook(); });
   test::WriterGate::OpenOnExit open_on_exit{gate.get()};  // after f: opens before f's destructor waits
@@ -522,8 +525,6 @@ TEST_CASE("server: Stop waits until the ledger lets go of every session", "[serv
   // The writer stops in the first group's on_commit, so the client's
   // RecordAccess and then the slow completion queue behind it, in that
   // order. (Completions run on the writer: they only set flags.)
-  std::atomic<int> ok_answers{0};
-  std::atomic<bool> slow_done{false};
   REQUIRE(f.accounts().GiveConsent(ann.account_id, fb::Purpose::Surveys, {}, [&](Status s, Receipt) {
     if (s.ok()) ++ok_answers;
   }).ok());
