@@ -5,10 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,15 +30,10 @@ struct Answers {
     };
   }
   bool WaitFor(size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (got.size() >= n) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+    return test::WaitFor([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return got.size() >= n;
+    });
   }
 };
 

@@ -49,14 +49,6 @@ inline std::unique_ptr<Accounts> OpenCopy(const std::string& data, const std::st
   return a;
 }
 
-// Up to 30 s for done() to hold.
-inline bool WaitFor(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  return done();
-}
-
 inline std::string RootOf(Ledger& l, uint64_t size) {
   std::string root;
   Status s = merkle::RootAt(merkle::LedgerNodes(l), size, &root);

@@ -16,16 +16,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/ledger.h"
@@ -233,6 +236,14 @@ inline ExecResult Exec(const std::vector<std::string>& argv, const std::string& 
   o.out = Slurp(out);
   o.err = Slurp(err);
   return o;
+}
+
+// Up to 30 s for done() to hold.
+inline bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return done();
 }
 
 }  // namespace accountable::test

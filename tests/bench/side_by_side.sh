@@ -171,21 +171,23 @@ start_postgres() {
 INSERT INTO events (account_id, payload) VALUES (:aid, decode(repeat(md5(:aid::text), 16), 'hex'));
 SQL
 }
-pgbench_point() {  # clients -> rows/s
-  local c=$1 j=$(( $1 < 4 ? $1 : 4 ))
+# pgb CLIENTS ARGS...: the insert script for S seconds over CLIENTS clients
+# (min(CLIENTS, 4) threads); prints its tps, with decimals.
+pgb() {
+  local c=$1 j=$(( $1 < 4 ? $1 : 4 )); shift
   "$PGBIN/pgbench" -n -M prepared -h "$WORK/pgsock" -p 55432 -U postgres -c "$c" -j "$j" -T "$S" \
-    -f "$WORK/insert.sql" bench 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1 | cut -d. -f1
+    -f "$WORK/insert.sql" "$@" bench 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
 }
+pgbench_point() { pgb "$1" | cut -d. -f1; }  # clients -> rows/s
 # pgbench_paced RATE CLIENTS: paced to RATE transactions/s in total; prints
 # "tps p50_ms p99_ms". Latency as accountable-bench measures it: from each
 # transaction's scheduled start (pgbench's per-transaction log: the
 # transaction's time plus its schedule lag). pgbench schedules a Poisson
 # process, accountable-bench a fixed one.
 pgbench_paced() {
-  local tps c=$2 j=$(( $2 < 4 ? $2 : 4 ))
+  local tps
   rm -rf "$WORK/pgbench-log"; mkdir -p "$WORK/pgbench-log"
-  tps=$(cd "$WORK/pgbench-log" && "$PGBIN/pgbench" -n -M prepared -h "$WORK/pgsock" -p 55432 -U postgres -c "$c" \
-          -j "$j" -T "$S" -R "$1" -l -f "$WORK/insert.sql" bench 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+  tps=$(cd "$WORK/pgbench-log" && pgb "$2" -R "$1" -l)
   # Log fields: client, transaction, time (us), script, epoch s, epoch us, schedule lag (us).
   cat "$WORK"/pgbench-log/pgbench_log.* | awk '{ print ($3 + $7) / 1000 }' | sort -g |
     awk -v t="${tps%.*}" '{ v[NR] = $1 } END {
@@ -195,22 +197,24 @@ pgbench_paced() {
 }
 
 # ---- RocksDB db_bench ----
-dbb() {
-  local name=$1; shift
+# dbb_run ARGS...: db_bench on a fresh DB; prints its whole output.
+dbb_run() {
   rm -rf "$WORK/rocks"
   # enable_pipelined_write=false: RocksDB's own default and the ledger's setting
   # (db_bench alone defaults it to true).
-  db_bench --db="$WORK/rocks" --value_size=300 --histogram=0 --enable_pipelined_write=false "$@" 2>&1 |
-    sed -n "s/^$name *:.* \([0-9][0-9]*\) ops\/sec.*/\1/p" | head -1
+  db_bench --db="$WORK/rocks" --value_size=300 --enable_pipelined_write=false "$@" 2>&1
+}
+ops_of() { sed -n "s/^$1 *:.* \([0-9][0-9]*\) ops\/sec.*/\1/p" | head -1; }  # benchmark name
+dbb() {
+  local name=$1; shift
+  dbb_run --histogram=0 "$@" | ops_of "$name"
 }
 # The 1-thread synced fillrandom with its latency histogram: adds fr,1 (ops/s)
 # and fr,1,p99 / fr,1,p999 (ms, db_bench's own per-write percentiles).
 dbb_fr1() {
   local out
-  rm -rf "$WORK/rocks"
-  out=$(db_bench --db="$WORK/rocks" --value_size=300 --histogram=1 --enable_pipelined_write=false \
-          --benchmarks=fillrandom --sync=1 --threads=1 --duration="$S" --num=100000000 2>&1)
-  add fr,1 "$(sed -n 's/^fillrandom *:.* \([0-9][0-9]*\) ops\/sec.*/\1/p' <<<"$out" | head -1)"
+  out=$(dbb_run --histogram=1 --benchmarks=fillrandom --sync=1 --threads=1 --duration="$S" --num=100000000)
+  add fr,1 "$(ops_of fillrandom <<<"$out")"
   add fr,1,p99 "$(sed -n 's/^Percentiles:.* P99: \([0-9.]*\) .*/\1/p' <<<"$out" | head -1 | awk '{ printf "%.3f", $1 / 1000 }')"
   add fr,1,p999 "$(sed -n 's/^Percentiles:.* P99.9: \([0-9.]*\) .*/\1/p' <<<"$out" | head -1 | awk '{ printf "%.3f", $1 / 1000 }')"
 }
@@ -260,12 +264,12 @@ for r in $(seq "$REPEAT"); do
   append_round
 done
 # PostgreSQL at half of its own peak, over the client count that reached it.
-PGBEST_RUN=0; PGBEST_C=1
+PGBEST=0; PGBEST_C=1
 for c in $CLIENTS; do
   v=$(med "pg,$c"); v=${v%.*}
-  if [ "${v:-0}" -gt "$PGBEST_RUN" ]; then PGBEST_RUN=$v; PGBEST_C=$c; fi
+  if [ "${v:-0}" -gt "$PGBEST" ]; then PGBEST=$v; PGBEST_C=$c; fi
 done
-PGHALF=$((PGBEST_RUN / 2))
+PGHALF=$((PGBEST / 2))
 if [ "$PGHALF" -gt 0 ]; then
   note "postgresql at half of its best: $PGHALF tx/s over $PGBEST_C clients"
   for r in $(seq "$REPEAT"); do
@@ -319,7 +323,7 @@ row() {  # system clients depth key-prefix (accountable: RESULT fields; others: 
   fi
   printf '| %-42s | %7s | %5s | %8s | %8s | %10s | %10s | %6s |\n' "$1" "$2" "$3" "${ops%.*}" "$p99" "$scpu" "$ccpu" "$cores"
 }
-PG1=$(med pg,1); PGBEST=$PGBEST_RUN
+PG1=$(med pg,1)
 echo
 echo "Side by side, $S s per point, median of $REPEAT interleaved rounds, $(nproc) cores, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "CPU columns: microseconds of CPU per acknowledged event over the measured window (server: /proc/PID/stat, client: getrusage);"
@@ -377,10 +381,9 @@ target "64 conn depth 1 events/s >= 2x PostgreSQL best" "$(med acc,64,events_per
 target "64 conn depth $DEPTH events/s >= 4x PostgreSQL best" "$(med accp,64,events_per_s)" ">=" $((4 * PGBEST))
 target "64 conn depth $DEPTH events/s >= 50% of the append bench" "$(med accp,64,events_per_s)" ">=" \
   "$(awk -v e="$APP_EPS" 'BEGIN { printf "%.0f", e / 2 }')"
-target "p99 ms at half the depth-1 peak (depth 1) <= 3x db_bench write" "$(med half,1,p99_ms)" "<=" \
-  "$(awk -v f="$FLOOR_MS" 'BEGIN { printf "%.3f", 3 * f }')"
-target "(the same bound for PostgreSQL's p99 at half its best)" "$(med pghalf,p99)" "<=" \
-  "$(awk -v f="$FLOOR_MS" 'BEGIN { printf "%.3f", 3 * f }')"
+P99_BOUND_MS=$(awk -v f="$FLOOR_MS" 'BEGIN { printf "%.3f", 3 * f }')
+target "p99 ms at half the depth-1 peak (depth 1) <= 3x db_bench write" "$(med half,1,p99_ms)" "<=" "$P99_BOUND_MS"
+target "(the same bound for PostgreSQL's p99 at half its best)" "$(med pghalf,p99)" "<=" "$P99_BOUND_MS"
 target "server CPU us/event at depth $DEPTH <= 2x append writer us/ev" "$(med accp,64,server_cpu_us_per_event)" "<=" \
   "$(awk -v w="$(med app,writer)" 'BEGIN { printf "%.2f", 2 * w }')"
 if [ -s "$WORK/bench.err" ]; then
