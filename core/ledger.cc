@@ -171,6 +171,7 @@ Status LedgerImpl::OpenDb() {
       last_recorded_ms_ = v.envelope()->recorded_at_ms();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "event DB scan");
+  recent_requests_.Reset(last_seq_.load());
   if (!opt_.read_only)
     writer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "acc-writer");  // for top -H, perf and the benchmarks' CPU figures

@@ -81,6 +81,11 @@ struct LedgerOptions {
   // answers Busy (backpressure, bounded memory).
   size_t queue_commands_max = 65536;
   size_t batch_commands_max = 4096;          // one Append call
+  // Request ids of the newest events the writer keeps in memory for
+  // Command::absent_through_seq (~40 bytes each; 0: none, every command is
+  // looked up in RocksDB). 2^16 is 1-2 s of appends at full rate, far more
+  // than a command waits in the queue.
+  size_t recent_request_ids_max = 1 << 16;
   // Folds Cf::kActivity merge operands in order onto the existing value
   // (nullptr if none). False marks the row corrupt. Must be deterministic.
   std::function<bool(const std::string* existing, const std::vector<std::string_view>& operands,
@@ -129,6 +134,18 @@ class Ledger {
     // nonces differ on every retry); stored beside the request id. At most
     // kContentDigestBytesMax bytes; compared byte for byte.
     std::string content_digest;
+    // Spares the writer its RocksDB lookup of the request id (every new
+    // command's id is absent, and proving that reads every SST's filter).
+    // Set by a caller that read LastSeq() == absent_through_seq and then
+    // found the id absent with LookupRequest: the writer checks only the
+    // events after that seq, in memory (LedgerOptions::recent_request_ids_max),
+    // and reads RocksDB as usual when they are no longer all there. 0: not
+    // looked up. A wrong value lets a duplicate through: only set it from
+    // such a lookup.
+    uint64_t absent_through_seq = 0;
+    // The request id was drawn from 128 random bits for this command alone,
+    // so no event can hold it and the writer does not look it up.
+    bool fresh_request_id = false;
   };
   struct Appended {
     uint64_t seq = 0;

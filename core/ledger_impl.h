@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/ledger.h"
+#include "core/recent_requests.h"
 #include "core/rocks_util.h"
 #include "core/tree_frontier.h"
 
@@ -66,6 +67,10 @@ class RowCache {
   void Put(std::string_view key, std::string_view value) {
     std::unique_lock<std::shared_mutex> l(mu_);
     PutLocked(key, value);
+  }
+  void Erase(std::string_view key) {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    rows_.erase(std::string(key));
   }
   // Writer thread only: applies a durable group's rows (nullopt: deleted).
   // Writer thread only: rows were written without passing through here.
@@ -188,7 +193,7 @@ uint64_t StreamVersionIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams, 
 
 class LedgerImpl final : public Ledger {
  public:
-  explicit LedgerImpl(const LedgerOptions& o) : opt_(o) {}
+  explicit LedgerImpl(const LedgerOptions& o) : opt_(o), recent_requests_(o.recent_request_ids_max, 0) {}
   // A destructor has no caller to report to; owners who care call Close()
   // first and check it (Accounts::Close does).
   ~LedgerImpl() override { static_cast<void>(Close()); }
@@ -210,7 +215,12 @@ class LedgerImpl final : public Ledger {
   Status ScanEvents(uint64_t from_seq, const std::function<bool(uint64_t, std::string_view)>& fn) override;
   Status PutMeta(std::string_view key, std::string_view value) override {
     if (opt_.read_only) return Status::Refused("the ledger is open read-only");
-    return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)), "event DB write");
+    Status s = FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kMeta], ToSlice(key), ToSlice(value)),
+                         "event DB write");
+    // After the write: a writer filling the cache under meta_fill_mu_ reads either value, and is erased after.
+    std::lock_guard<std::mutex> l(meta_fill_mu_);
+    meta_cache_.Erase(key);
+    return s;
   }
   Status LookupRequest(std::string_view request_id, uint64_t* seq, std::string* content_digest) override {
     std::string v;
@@ -229,6 +239,8 @@ class LedgerImpl final : public Ledger {
   Status Close() override;
 
   Status GetRaw(size_t handle, std::string_view key, std::string* value);
+  // Writer thread: a committed Cf::kMeta row, from meta_cache_ when it has it.
+  Status GetMetaCached(std::string_view key, std::string* value);
   rocksdb::ColumnFamilyHandle* handle(size_t h) { return handles_[h]; }
 
  private:
@@ -247,7 +259,11 @@ class LedgerImpl final : public Ledger {
   void ForgetUnwritten() {
     version_cache_.clear();
     tree_.Reset();
+    recent_requests_.Reset(last_seq_.load());
   }
+  // Writer thread: the idempotency check of a command's request id, in
+  // the group, the recent window or RocksDB. NotFound if the id is new.
+  Status LookupForWriter(const Command& c, const std::string& rid, WriterTx& tx, std::string* prior);
   Status ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int64_t now_ms,
                     std::unordered_map<uint64_t, uint64_t>* versions);
   Status ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t now_ms,
@@ -288,6 +304,15 @@ class LedgerImpl final : public Ledger {
   // Writer-thread only: committed stream versions.
   std::unordered_map<uint64_t, uint64_t> version_cache_;
   RowCache account_cache_;  // filled by the writer, read by all
+  // Committed Cf::kMeta rows the writer's hooks read (the policy in force, for
+  // every consent), filled and read by the writer; PutMeta, on any thread,
+  // erases its key. meta_fill_mu_ orders a fill's read before that erase.
+  RowCache meta_cache_;
+  std::mutex meta_fill_mu_;
+  // Writer-thread only: Command::absent_through_seq's window, and the id
+  // hashes of the group being written, added to it once the group is durable.
+  RecentRequests recent_requests_;
+  std::vector<uint64_t> group_requests_;
   friend class WriterTx;
   // Writer-thread only: the tree's running edge (core/tree_frontier.h), and
   // the leaf hashes of the group being written, stored as one row at its end.

@@ -16,6 +16,7 @@ Status WriterTx::Get(Cf cf, std::string_view key, std::string* value) {
   bool found = false;
   if (Lookup(h, std::string(key), value, &found))
     return found ? Status::OK() : Status::NotFound("no such row");
+  if (cf == Cf::kMeta) return ledger_->GetMetaCached(key, value);
   if (cf != Cf::kAccounts) return ledger_->GetRaw(h, key, value);
   if (ledger_->account_cache_.Get(key, value)) return Status::OK();
   Status s = ledger_->GetRaw(h, key, value);
@@ -169,6 +170,7 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
   const int64_t now_ms = std::max(NowMs(), last_recorded_ms_);
   std::unordered_map<uint64_t, uint64_t> versions;  // this group's stream versions
   group_leaves_.clear();
+  group_requests_.clear();
   for (auto& p : group) p->status = ApplyBatch(p.get(), tx, &next_seq, now_ms, &versions);
   ACC_ASSERT(!opt_.merkle_tree || group_leaves_.size() == next_seq - first_seq,
              "one Merkle leaf per newly assigned seq");
@@ -210,6 +212,9 @@ void LedgerImpl::WriteGroup(std::vector<std::unique_ptr<Pending>>& group) {
   ACC_ASSERT(next_seq >= first_seq && last_seq_.load() == first_seq - 1,
              "only the writer advances last_seq, by exactly the group's new events");
   account_cache_.Apply(tx.Rows(kAccounts));
+  for (const auto& row : tx.Rows(kMeta)) meta_cache_.Erase(row.first);  // refilled when read again
+  ACC_ASSERT(group_requests_.size() == next_seq - first_seq, "one request id per newly assigned seq");
+  for (size_t i = 0; i < group_requests_.size(); ++i) recent_requests_.Add(group_requests_[i], first_seq + i);
   last_seq_.store(next_seq - 1, std::memory_order_release);
   last_recorded_ms_ = now_ms;
   if (version_cache_.size() + versions.size() > kVersionCacheEntriesMax) version_cache_.clear();
@@ -274,12 +279,14 @@ Status LedgerImpl::ApplyBatch(Pending* p, WriterTx& tx, uint64_t* next_seq, int6
   }
   tx.SetSavePoint();
   const size_t saved_leaves = group_leaves_.size();
+  const size_t saved_requests = group_requests_.size();
   p->results.resize(p->batch.size());
   for (size_t i = 0; i < p->batch.size(); ++i) {
     Status s = ApplyCommand(p->batch[i], tx, *next_seq, now_ms, versions, &p->results[i]);
     if (!s.ok()) {
       tx.RollbackToSavePoint();
       group_leaves_.resize(saved_leaves);
+      group_requests_.resize(saved_requests);
       *next_seq = saved_seq;
       for (auto it = version_undo.rbegin(); it != version_undo.rend(); ++it) {
         if (it->second) (*versions)[it->first] = *it->second;
@@ -299,9 +306,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   auto* env = fb::GetMutableEnvelope(c.envelope.data());
   const std::string rid = env->request_id()->str();
   std::string prior;
-  bool found = false;
-  Status ps = tx.Lookup(kIdempotency, rid, &prior, &found) ? Status::OK()
-                                                          : GetRaw(kIdempotency, rid, &prior);
+  Status ps = LookupForWriter(c, rid, tx, &prior);
   if (ps.ok()) {
     if (prior.size() < 8) return Status::Corruption("idempotency row is too short");
     if (std::string_view(prior).substr(8) != c.content_digest)
@@ -334,6 +339,7 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
     ACC_RETURN_IF_ERROR(opt_.hook->Apply(events::EventView::FromVerified(c.envelope), tx));
   }
   if (opt_.merkle_tree) group_leaves_.push_back(merkle::LeafDigest(c.envelope));
+  group_requests_.push_back(RecentRequests::Hash(rid));
   const std::string seq_key = EncodeBE64(seq);
   tx.PutBlind(kEvents, seq_key, c.envelope);
   tx.PutRaw(kIdempotency, rid, seq_key + c.content_digest);
@@ -346,6 +352,26 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
   r->version = version;
   r->duplicate = false;
   return Status::OK();
+}
+
+Status LedgerImpl::LookupForWriter(const Command& c, const std::string& rid, WriterTx& tx, std::string* prior) {
+  bool found = false;
+  if (tx.Lookup(kIdempotency, rid, prior, &found)) return Status::OK();  // earlier in this group
+  const Status absent = Status::NotFound("new request id");
+  if (c.fresh_request_id) return absent;
+  if (c.absent_through_seq != 0 && recent_requests_.Covers(c.absent_through_seq) &&
+      !recent_requests_.MayContain(RecentRequests::Hash(rid)))
+    return absent;
+  if (opt_.stats) opt_.stats->request_id_reads.fetch_add(1, std::memory_order_relaxed);
+  return GetRaw(kIdempotency, rid, prior);
+}
+
+Status LedgerImpl::GetMetaCached(std::string_view key, std::string* value) {
+  if (meta_cache_.Get(key, value)) return Status::OK();
+  std::lock_guard<std::mutex> l(meta_fill_mu_);
+  Status s = GetRaw(kMeta, key, value);
+  if (s.ok()) meta_cache_.Put(key, *value);
+  return s;
 }
 
 uint64_t LedgerImpl::StreamVersion(uint64_t account_id) {

@@ -104,6 +104,9 @@ struct LedgerStats {
   // The synced WriteBatch write of one group: the WAL append and its fsync.
   AtomicHistogram fsync_us = LatencyUsHistogram();
   std::atomic<uint64_t> storage_errors{0};       // failed group writes
+  // The writer's request id checks that read RocksDB; the others were
+  // answered in memory (Ledger::Command::absent_through_seq, fresh ids).
+  std::atomic<uint64_t> request_id_reads{0};
 };
 
 // Erasure passes (AccountsOptions::erasure_stats): Accounts::Sweep (timer,

@@ -1,10 +1,12 @@
-// Opening a ledger in a Catch2 test: REQUIREs the open to succeed, with its
-// status in the failure message. Only the test binary includes it.
+// Opening a ledger in a Catch2 test, and appending one command to it: each
+// REQUIREs success, with the status in the failure message. Only the test binary includes it.
 #pragma once
 
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "core/ledger.h"
 
@@ -16,6 +18,18 @@ inline std::unique_ptr<Ledger> OpenLedger(const LedgerOptions& o) {
   INFO(s.ToString());
   REQUIRE(s.ok());
   return l;
+}
+
+// Appends c alone, REQUIREs success, and returns its result.
+inline Ledger::Appended AppendOne(Ledger& l, Ledger::Command c) {
+  std::vector<Ledger::Command> b;
+  b.push_back(std::move(c));
+  std::vector<Ledger::Appended> out;
+  Status s = l.Append(std::move(b), &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  REQUIRE(out.size() == 1);
+  return out[0];
 }
 
 }  // namespace accountable::test

@@ -21,18 +21,8 @@ namespace {
 
 using Batch = std::vector<Ledger::Command>;
 
+using test::AppendOne;
 using test::OpenLedger;
-
-Ledger::Appended AppendOne(Ledger& l, Ledger::Command c) {
-  Batch b;
-  b.push_back(std::move(c));
-  std::vector<Ledger::Appended> out;
-  Status s = l.Append(std::move(b), &out);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  REQUIRE(out.size() == 1);
-  return out[0];
-}
 
 events::EventView ParseStored(const Ledger::Stored& st) {
   events::EventView v;

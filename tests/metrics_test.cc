@@ -100,6 +100,10 @@ TEST_CASE("metrics: appends, group commits, fsyncs and requests are counted", "[
   // sign_interval_ms 0: a head is signed before any write is acknowledged.
   CHECK(At(after, "accountable_signed_tree_size") == At(after, "accountable_last_seq"));
   CHECK(At(after, "accountable_storage_errors_total") == 0);
+  // The writer reads RocksDB for a registration's request id; an access
+  // log's id was drawn by the server or found absent before it queued.
+  CHECK(At(after, "accountable_request_id_reads_total") - At(before, "accountable_request_id_reads_total") ==
+        kRegistrations);
   CHECK(At(after, "accountable_ready") == 1);
 }
 

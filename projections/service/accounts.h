@@ -492,6 +492,9 @@ class Accounts {
   Status UpdateKey(uint64_t account_id, const ProfileChange& c, const Context& ctx, crypto::Key32* dek);
   Status CommitProfile(uint64_t account_id, const ProfileChange& c, const Context& ctx, const crypto::Key32& dek,
                        ReceiptDone done);
+  // For Ledger::Command::absent_through_seq: LastSeq() before a lookup that
+  // found the stored request id rid absent; 0 if it was not.
+  uint64_t AbsentThrough(const std::string& rid);
   // The receipt of ctx.request_id if it was used before with this content
   // (*found), RequestReused if with other content; for commands whose checks
   // would refuse a retry of their own success (ChangePassword's old password).

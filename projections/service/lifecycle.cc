@@ -85,11 +85,21 @@ Status Accounts::Commit(uint64_t id, const Context& ctx, fb::Payload type, const
   std::vector<Ledger::Command> batch(1);
   batch[0].envelope = b.Finish(h, type, payload);
   batch[0].content_digest = ContentDigest(id, ctx, type, content);
+  // The writer's idempotency check, done here where threads run in parallel.
+  if (ctx.request_id.empty()) batch[0].fresh_request_id = true;
+  else batch[0].absent_through_seq = AbsentThrough(rid);
   ledger_->AppendAsync(std::move(batch), [done = std::move(done)](Status s, std::vector<Ledger::Appended> res) {
     const Receipt r = s.ok() ? Receipt{res[0].seq, res[0].duplicate} : Receipt{};
     done(std::move(s), r);
   });
   return Status::OK();
+}
+
+uint64_t Accounts::AbsentThrough(const std::string& rid) {
+  const uint64_t last = ledger_->LastSeq();
+  uint64_t seq = 0;
+  // Found, or a failed read: the writer looks again and answers for itself.
+  return ledger_->LookupRequest(rid, &seq).Is(Status::Code::kNotFound) ? last : 0;
 }
 
 Status Accounts::PriorReceipt(uint64_t id, const Context& ctx, fb::Payload type, std::string_view content,

@@ -90,6 +90,9 @@ void AddLedger(std::vector<MetricFamily>* out, const LedgerStats& st) {
                st.fsync_us, 1e-6);
   AddScalar(out, "accountable_storage_errors_total", "Group commits that failed to write (disk full, I/O error)",
             MetricType::Counter, static_cast<double>(st.storage_errors.load(std::memory_order_relaxed)));
+  AddScalar(out, "accountable_request_id_reads_total",
+            "The writer's request id checks that read the event DB (the rest were answered in memory)",
+            MetricType::Counter, static_cast<double>(st.request_id_reads.load(std::memory_order_relaxed)));
 }
 
 void AddErasure(std::vector<MetricFamily>* out, const ErasureStats& st) {
