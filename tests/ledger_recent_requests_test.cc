@@ -88,6 +88,20 @@ TEST_CASE("ledger: a lookup older than the window is checked in RocksDB", "[ledg
   REQUIRE(f.l->Close().ok());
 }
 
+TEST_CASE("ledger: the window covers a lookup exactly until the event after it is evicted", "[ledger]") {
+  Fixture f(kWindow);  // seq 1 is in the window
+  const uint64_t through = f.l->LastSeq();
+  for (size_t i = 0; i < kWindow; ++i) AppendOne(*f.l, test::Consent(7, test::Name("fill", i)));
+  // Seq 1 was evicted; every event after `through` is still in the window.
+  const uint64_t reads = Reads(f.stats);
+  CHECK_FALSE(AppendOne(*f.l, Checked("absent 1", through)).duplicate);
+  CHECK(Reads(f.stats) == reads);
+  // That append evicted seq 2, the first event after `through`.
+  CHECK_FALSE(AppendOne(*f.l, Checked("absent 2", through)).duplicate);
+  CHECK(Reads(f.stats) == reads + 1);
+  REQUIRE(f.l->Close().ok());
+}
+
 TEST_CASE("ledger: without a window, or without a lookup, every id is read", "[ledger]") {
   for (size_t window : {size_t{0}, kWindow}) {
     INFO("window " << window);
