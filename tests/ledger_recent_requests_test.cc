@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "core/stats.h"
 #include "tests/ledger_fixture.h"
 #include "tests/test_util.h"
+#include "tests/writer_gate.h"
 
 namespace accountable {
 namespace {
@@ -118,6 +121,52 @@ TEST_CASE("ledger: without a window, or without a lookup, every id is read", "[l
     CHECK(Reads(f.stats) == reads + 2);
     REQUIRE(f.l->Close().ok());
   }
+}
+
+// Queues batch without waiting; the future holds its outcome.
+std::future<std::pair<Status, std::vector<Ledger::Appended>>> Queue(Ledger& l, std::vector<Ledger::Command> batch) {
+  auto done = std::make_shared<std::promise<std::pair<Status, std::vector<Ledger::Appended>>>>();
+  auto f = done->get_future();
+  l.AppendAsync(std::move(batch), [done](Status s, std::vector<Ledger::Appended> r) {
+    done->set_value({std::move(s), std::move(r)});
+  });
+  return f;
+}
+
+TEST_CASE("ledger: a batch refused inside a group leaves none of its ids in the window", "[ledger]") {
+  test::TempDir dir;
+  LedgerStats stats;
+  auto gate = std::make_shared<test::WriterGate>();
+  LedgerOptions o = test::LedgerAt(dir.Sub("events"));
+  o.recent_request_ids_max = 64;
+  o.stats = &stats;
+  o.on_commit = gate->Hook();
+  auto l = OpenLedger(o);
+  test::WriterGate::OpenOnExit guard{gate.get()};
+  AppendOne(*l, test::Consent(7, "first"));
+  const uint64_t through = l->LastSeq();
+  gate->Arm();
+  auto held = Queue(*l, {test::Consent(7, "hold")});
+  REQUIRE(gate->WaitStopped());  // the next three batches queue behind it: one group
+  auto p = Queue(*l, {test::Consent(7, "p")});
+  auto r = Queue(*l, {test::Consent(7, "r1"), test::Consent(7, "r2", 999)});  // r2's version conflicts
+  auto q = Queue(*l, {test::Consent(7, "q")});
+  gate->Open();
+  REQUIRE(held.get().first.ok());
+  const auto [ps, pr] = p.get();
+  const auto [rs, rr] = r.get();
+  const auto [qs, qr] = q.get();
+  REQUIRE(ps.ok());
+  CHECK(rs.Is(Status::Code::kConflict));
+  REQUIRE(qs.ok());
+  CHECK(qr[0].seq == pr[0].seq + 1);  // the refused batch took no seq
+  const uint64_t reads = Reads(stats);
+  CHECK(AppendOne(*l, Checked("q", through)).seq == qr[0].seq);  // in the window at its own seq
+  CHECK(AppendOne(*l, Checked("p", through)).seq == pr[0].seq);
+  CHECK(Reads(stats) == reads + 2);
+  CHECK_FALSE(AppendOne(*l, Checked("r1", through)).duplicate);  // refused, so never in the window
+  CHECK(Reads(stats) == reads + 2);
+  REQUIRE(l->Close().ok());
 }
 
 TEST_CASE("ledger: the window starts empty after a reopen", "[ledger]") {
