@@ -83,8 +83,9 @@ struct LedgerOptions {
   size_t batch_commands_max = 4096;          // one Append call
   // Request ids of the newest events the writer keeps in memory for
   // Command::absent_through_seq (~40 bytes each; 0: none, so only a command
-  // whose caller's lookup saw the newest event skips the RocksDB read). 2^16 is 1-2 s of appends at full rate, far more
-  // than a command waits in the queue.
+  // whose caller's lookup saw the newest event skips the RocksDB read).
+  // 2^16 is 1-2 s of appends at full rate, far more than a command waits
+  // in the queue.
   size_t recent_request_ids_max = 1 << 16;
   // Folds Cf::kActivity merge operands in order onto the existing value
   // (nullptr if none). False marks the row corrupt. Must be deterministic.

@@ -193,7 +193,7 @@ uint64_t StreamVersionIn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams, 
 
 class LedgerImpl final : public Ledger {
  public:
-  explicit LedgerImpl(const LedgerOptions& o) : opt_(o), recent_requests_(o.recent_request_ids_max, 0) {}
+  explicit LedgerImpl(const LedgerOptions& o) : opt_(o), recent_requests_(o.recent_request_ids_max) {}
   // A destructor has no caller to report to; owners who care call Close()
   // first and check it (Accounts::Close does).
   ~LedgerImpl() override { static_cast<void>(Close()); }
@@ -255,7 +255,8 @@ class LedgerImpl final : public Ledger {
   Status PublishGroup(const rocksdb::WriteBatch& wb, uint64_t first_seq, uint64_t last_seq, uint64_t* log_seq);
   // Writer thread: ApplyReplicated's write and root check.
   Status WriteReplicated(const ReplicatedGroup& g);
-  // Writer thread: forget what a write that did not happen may have cached.
+  // Writer thread: empty the writer's own caches after a write they did not
+  // follow (one that failed, or a replicated group); they refill from the DB.
   void ForgetUnwritten() {
     version_cache_.clear();
     tree_.Reset();

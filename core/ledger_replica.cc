@@ -64,9 +64,8 @@ Status LedgerImpl::WriteReplicated(const ReplicatedGroup& g) {
   // The batch bypassed the caches: drop them, the DB is the truth now.
   account_cache_.Clear();
   meta_cache_.Clear();
-  ForgetUnwritten();
   last_seq_.store(g.last_seq, std::memory_order_release);
-  recent_requests_.Reset(g.last_seq);
+  ForgetUnwritten();  // after the store: the request id window starts at g.last_seq
   if (!opt_.merkle_tree) return Status::OK();
   std::string root;
   ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*this), g.last_seq, &root));

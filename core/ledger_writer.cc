@@ -357,11 +357,9 @@ Status LedgerImpl::ApplyCommand(Command& c, WriterTx& tx, uint64_t seq, int64_t 
 Status LedgerImpl::LookupForWriter(const Command& c, const std::string& rid, WriterTx& tx, std::string* prior) {
   bool found = false;
   if (tx.Lookup(kIdempotency, rid, prior, &found)) return Status::OK();  // earlier in this group
-  const Status absent = Status::NotFound("new request id");
-  if (c.fresh_request_id) return absent;
-  if (c.absent_through_seq != 0 && recent_requests_.Covers(c.absent_through_seq) &&
-      !recent_requests_.MayContain(RecentRequests::Hash(rid)))
-    return absent;
+  if (c.fresh_request_id || (c.absent_through_seq != 0 && recent_requests_.Covers(c.absent_through_seq) &&
+                             !recent_requests_.MayContain(RecentRequests::Hash(rid))))
+    return Status::NotFound("new request id");
   if (opt_.stats) opt_.stats->request_id_reads.fetch_add(1, std::memory_order_relaxed);
   return GetRaw(kIdempotency, rid, prior);
 }

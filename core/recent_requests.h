@@ -9,7 +9,8 @@
 // lookup, leaves the writer only the events after S to check; when all of
 // them are in this window, the check is a hash-set probe.
 //
-//   RecentRequests recent(1 << 16, last_seq);   // window covers seqs > last_seq
+//   RecentRequests recent(1 << 16);
+//   recent.Reset(last_seq);                      // window covers seqs > last_seq
 //   if (recent.Covers(S) && !recent.MayContain(hash)) { /* absent: no Get */ }
 //   recent.Add(hash, seq);                       // after the event is durable
 //
@@ -33,7 +34,7 @@ namespace accountable::ledger_internal {
 class RecentRequests {
  public:
   // entries_max: how many of the newest events are kept (memory ~40 bytes each).
-  RecentRequests(size_t entries_max, uint64_t last_seq) : entries_max_(entries_max) { Reset(last_seq); }
+  explicit RecentRequests(size_t entries_max) : entries_max_(entries_max) {}
 
   static uint64_t Hash(std::string_view request_id) { return std::hash<std::string_view>()(request_id); }
 
