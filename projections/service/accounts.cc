@@ -33,7 +33,7 @@ std::string ContentFields(std::initializer_list<std::string_view> values) {
 }
 
 std::string Accounts::RequestKey(std::string_view request_id) const {
-  return crypto::ToHex(crypto::HmacSha256(request_secret_, std::string("request-id\0", 11) + std::string(request_id)));
+  return crypto::ToHex(request_mac_->Mac(std::string("request-id\0", 11) + std::string(request_id)));
 }
 
 std::string Accounts::ContentDigest(uint64_t account_id, const Context& ctx, fb::Payload type,
@@ -44,7 +44,7 @@ std::string Accounts::ContentDigest(uint64_t account_id, const Context& ctx, fb:
   m.push_back(static_cast<char>(type));
   m += EncodeBE64(static_cast<uint64_t>(ctx.occurred_at_ms));
   m += content;
-  std::string digest = crypto::HmacSha256(request_secret_, m);
+  std::string digest = request_mac_->Mac(m);
   std::fill(m.begin(), m.end(), '\0');  // may hold a password
   return digest;
 }
@@ -66,8 +66,9 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   // Created with a fresh event DB only: a lost secret would silently break
   // idempotency for every request id already stored.
   const bool fresh_ledger = !std::filesystem::exists(o.data_dir + "/events/CURRENT");
-  ACC_RETURN_IF_ERROR(LoadOrCreateKeyFile(key_dir + "/request", fresh_ledger, &a->request_secret_));
-  a->request_secret_.MakeReadOnly();
+  crypto::Key32 request_secret;
+  ACC_RETURN_IF_ERROR(LoadOrCreateKeyFile(key_dir + "/request", fresh_ledger, &request_secret));
+  a->request_mac_ = std::make_unique<const crypto::HmacSha256Key>(request_secret);
   LedgerOptions lo;
   lo.dir = o.data_dir + "/events";
   lo.hook = &a->projector_;

@@ -529,7 +529,8 @@ class Accounts {
   std::map<std::string, RunningRegistration> running_registrations_;
   std::mutex sweep_mu_;  // one erasure pass at a time
   SigningKey signing_key_;
-  crypto::Key32 request_secret_;  // DATA/keys/request: request-id and content HMACs
+  // DATA/keys/request, keyed once: request-id and content HMACs.
+  std::unique_ptr<const crypto::HmacSha256Key> request_mac_;
   std::mutex sth_mu_;    // heads are made in seq order
   uint64_t signed_size_ = 0;     // under sth_mu_
   std::atomic<int64_t> signed_at_ms_{0};
