@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "core/replication.h"
 #include "events/vocabulary.h"
 #include "projections/fold/policy.h"
 #include "projections/service/accounts.h"
@@ -409,4 +410,62 @@ TEST_CASE("policy: a draft with a text that is not UTF-8 or a date before 1970 i
   ExpectRefused(f, Code::kInvalidArgument, "summary", [&] {
     return f.a().PublishPolicy(PolicyDraft{"1.02", "text", "two\nlines", 0}, Context{fb::Actor::Admin}, &r);
   });
+}
+
+// CurrentPolicyVersion comes from memory, re-read after each commit: these
+// fail if a publication's commit does not refresh it, or Open does not load it.
+namespace {
+
+class CaptureSink final : public GroupSink {
+ public:
+  std::vector<ReplicatedGroup> groups;
+  Status Publish(const ReplicatedGroup& g) override {
+    groups.push_back(g);
+    return Status::OK();
+  }
+};
+
+std::string HeaderPolicy(test::AccountsFixture& f, uint64_t seq) {
+  std::vector<Ledger::Stored> one;
+  REQUIRE(f.a().ledger().ReadRange(seq, 1, &one).ok());
+  REQUIRE(one.size() == 1);
+  events::EventView v;
+  REQUIRE(events::EventView::Parse(one[0].envelope, &v).ok());
+  return v.envelope()->policy_version()->str();
+}
+
+}  // namespace
+
+TEST_CASE("policy: the next command, a reopen and a follower copy see a publication at once", "[policy]") {
+  CaptureSink sink;
+  test::AccountsFixture f([&](AccountsOptions& o) { o.sink = &sink; });
+  const uint64_t id = f.Register(test::Reg("p@example.org", "P", "1.01"));
+  Receipt r;
+  REQUIRE(f.a().GiveConsent(id, fb::Purpose::Surveys, {}, &r).ok());
+  CHECK(HeaderPolicy(f, r.seq) == "1.01");
+  REQUIRE(Publish(f, "1.02").ok());
+  const uint64_t published_seq = f.LastSeq();
+  CHECK(f.a().CurrentPolicyVersion() == "1.02");
+  REQUIRE(f.a().WithdrawConsent(id, fb::Purpose::Surveys, {}, &r).ok());
+  CHECK(HeaderPolicy(f, r.seq) == "1.02");
+  f.Reopen();
+  CHECK(f.a().CurrentPolicyVersion() == "1.02");
+
+  test::TempDir copy("acc-policy-copy");
+  AccountsOptions fo;
+  fo.data_dir = copy.Sub("data");
+  fo.key_dir = f.DataDir() + "/keys";
+  fo.password_cost = {1, 8u << 20};
+  fo.follower = true;
+  std::unique_ptr<Accounts> follower;
+  REQUIRE(Accounts::Open(fo, &follower).ok());
+  CHECK(follower->CurrentPolicyVersion().empty());  // nothing replicated yet
+  for (const ReplicatedGroup& g : sink.groups) {
+    if (g.kind != ReplicatedGroup::Kind::kEvents) continue;
+    Status s = follower->ledger().ApplyReplicated(g);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    // A group holding a publication changes the copy's version as it lands.
+    CHECK(follower->CurrentPolicyVersion() == (g.last_seq >= published_seq ? "1.02" : "1.01"));
+  }
 }

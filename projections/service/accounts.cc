@@ -84,6 +84,8 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
   // A fresh signed head per group commit (~one Ed25519 signature per fsync),
   // or per interval when sign_interval_ms says so.
   lo.on_commit = [self, user = o.on_commit](uint64_t last) {
+    // A failed read keeps the version it had; the next commit reads again.
+    static_cast<void>(self->RefreshPolicyVersion());
     const int64_t interval_ms = self->opt_.sign_interval_ms;
     if (interval_ms <= 0 || self->NowMs() - self->signed_at_ms_.load() >= interval_ms) {
       SignedTreeHead h;
@@ -95,6 +97,7 @@ Status Accounts::Open(const AccountsOptions& o, std::unique_ptr<Accounts>* out) 
     if (user) user(last);
   };
   ACC_RETURN_IF_ERROR(Ledger::Open(lo, &a->ledger_));
+  ACC_RETURN_IF_ERROR(a->RefreshPolicyVersion());
   a->follower_.store(o.follower);
   ACC_RETURN_IF_ERROR(a->LoadNextAccountId());
   if (a->ledger_->LastSeq() == 0 && !o.follower) ACC_RETURN_IF_ERROR(a->PublishInitialPolicy());
@@ -183,8 +186,17 @@ Status Accounts::LoadNextAccountId() {
 }
 
 std::string Accounts::CurrentPolicyVersion() {
+  std::lock_guard<std::mutex> l(policy_mu_);
+  return policy_version_;
+}
+
+Status Accounts::RefreshPolicyVersion() {
   std::string v;
-  return ledger_->Get(Cf::kMeta, kMetaPolicyCurrent, &v).ok() ? v : std::string();
+  Status s = ledger_->Get(Cf::kMeta, kMetaPolicyCurrent, &v);
+  if (!s.ok() && !s.Is(Status::Code::kNotFound)) return s;
+  std::lock_guard<std::mutex> l(policy_mu_);
+  policy_version_ = std::move(v);
+  return Status::OK();
 }
 
 Status Accounts::PublishInitialPolicy() {
