@@ -17,6 +17,7 @@
 #include "projections/service/accounts.h"
 #include "projections/service/history.h"
 #include "tests/accounts_fixture.h"
+#include "tests/ledger_fixture.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -49,12 +50,7 @@ events::EventView View(const std::string& bytes) {
   return v;
 }
 
-std::string EventAt(test::AccountsFixture& f, uint64_t seq) {
-  std::vector<Ledger::Stored> one;
-  REQUIRE(f.a().ledger().ReadRange(seq, 1, &one).ok());
-  REQUIRE(one.size() == 1);
-  return one[0].envelope;
-}
+std::string EventAt(test::AccountsFixture& f, uint64_t seq) { return test::EnvelopeAt(f.a().ledger(), seq); }
 
 size_t CountType(test::AccountsFixture& f, uint64_t id, fb::Payload type) {
   size_t n = 0;

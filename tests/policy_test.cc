@@ -15,7 +15,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
-#include "core/replication.h"
 #include "events/vocabulary.h"
 #include "projections/fold/policy.h"
 #include "projections/service/accounts.h"
@@ -23,6 +22,7 @@
 #include "projections/service/import.h"
 #include "tests/accounts_fixture.h"
 #include "tests/import_lines.h"
+#include "tests/ledger_fixture.h"
 #include "tests/server_test_util.h"
 #include "tests/test_util.h"
 
@@ -416,28 +416,17 @@ TEST_CASE("policy: a draft with a text that is not UTF-8 or a date before 1970 i
 // fail if a publication's commit does not refresh it, or Open does not load it.
 namespace {
 
-class CaptureSink final : public GroupSink {
- public:
-  std::vector<ReplicatedGroup> groups;
-  Status Publish(const ReplicatedGroup& g) override {
-    groups.push_back(g);
-    return Status::OK();
-  }
-};
-
 std::string HeaderPolicy(test::AccountsFixture& f, uint64_t seq) {
-  std::vector<Ledger::Stored> one;
-  REQUIRE(f.a().ledger().ReadRange(seq, 1, &one).ok());
-  REQUIRE(one.size() == 1);
+  const std::string bytes = test::EnvelopeAt(f.a().ledger(), seq);
   events::EventView v;
-  REQUIRE(events::EventView::Parse(one[0].envelope, &v).ok());
+  REQUIRE(events::EventView::Parse(bytes, &v).ok());
   return v.envelope()->policy_version()->str();
 }
 
 }  // namespace
 
 TEST_CASE("policy: the next command, a reopen and a follower copy see a publication at once", "[policy]") {
-  CaptureSink sink;
+  test::CaptureSink sink;
   test::AccountsFixture f([&](AccountsOptions& o) { o.sink = &sink; });
   const uint64_t id = f.Register(test::Reg("p@example.org", "P", "1.01"));
   Receipt r;

@@ -14,16 +14,7 @@ using Code = Status::Code;
 
 namespace {
 
-class CaptureSink final : public GroupSink {
- public:
-  std::vector<ReplicatedGroup> groups;
-  Status refuse;  // returned instead of capturing when not OK
-  Status Publish(const ReplicatedGroup& g) override {
-    if (!refuse.ok()) return refuse;
-    groups.push_back(g);
-    return Status::OK();
-  }
-};
+using test::CaptureSink;
 
 std::string Root(Ledger& l, uint64_t size) {
   std::string root;
