@@ -271,6 +271,10 @@ Status LedgerImpl::ScanEvents(uint64_t from_seq, const std::function<bool(uint64
 
 }  // namespace ledger_internal
 
+Status Ledger::Root(uint64_t size, std::string* root) {
+  return merkle::RootAt(merkle::LedgerNodes(*this), size, root);
+}
+
 Status Ledger::Open(const LedgerOptions& options, std::unique_ptr<Ledger>* out) {
   auto impl = std::make_unique<ledger_internal::LedgerImpl>(options);
   ACC_RETURN_IF_ERROR(impl->OpenDb());

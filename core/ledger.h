@@ -208,6 +208,12 @@ class Ledger {
   virtual Status LookupRequest(std::string_view request_id, uint64_t* seq,
                                std::string* content_digest = nullptr) = 0;
   virtual uint64_t LastSeq() const = 0;
+  // The Merkle root of the first `size` events (merkle::RootAt over the
+  // stored tree: O(log n) reads). Called on the writer thread (in
+  // on_commit) for size == LastSeq(), it folds the writer's in-memory
+  // frontier instead and reads nothing: that is how a head is signed per
+  // group commit. NotFound/Corruption as merkle::RootAt.
+  virtual Status Root(uint64_t size, std::string* root);
   // True while an append can succeed as far as the ledger knows: open,
   // writable, not closing, and no failed group write still unresumed
   // (DiskFull, IOError). For a readiness probe; any thread.

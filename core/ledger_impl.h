@@ -231,6 +231,7 @@ class LedgerImpl final : public Ledger {
     return Status::OK();
   }
   uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
+  Status Root(uint64_t size, std::string* root) override;
   bool Writable() const override;
   uint64_t StreamVersion(uint64_t account_id) override;
   Status Checkpoint(const std::string& dir) override { return CheckpointDb(db_.get(), dir, "event DB checkpoint"); }

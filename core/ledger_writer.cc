@@ -364,6 +364,19 @@ Status LedgerImpl::LookupForWriter(const Command& c, const std::string& rid, Wri
   return GetRaw(kIdempotency, rid, prior);
 }
 
+Status LedgerImpl::Root(uint64_t size, std::string* root) {
+  // Only the writer thread may touch tree_, and only its last size is
+  // certain to be complete there (the group was written before on_commit).
+  if (opt_.merkle_tree && size != 0 && std::this_thread::get_id() == writer_.get_id() && size == LastSeq()) {
+    Digest d;
+    if (tree_.Root(size, &d)) {
+      root->assign(View(d));
+      return Status::OK();
+    }
+  }
+  return Ledger::Root(size, root);
+}
+
 Status LedgerImpl::GetMetaCached(std::string_view key, std::string* value) {
   if (meta_cache_.Get(key, value)) return Status::OK();
   std::lock_guard<std::mutex> l(meta_fill_mu_);

@@ -385,3 +385,44 @@ TEST_CASE("merkle: verify names the exact seq past its first pages", "[merkle][a
     CHECK(s.message().find("tree node 7/100 is missing") != std::string::npos);
   }
 }
+
+TEST_CASE("merkle: Ledger::Root in on_commit (the writer's frontier) equals the naive root, across restarts", "[merkle]") {
+  test::TempDir dir("acc-merkle");
+  // (size, root) as on_commit saw them, and the root one below from the stored rows.
+  std::vector<std::tuple<uint64_t, std::string, std::string>> seen;
+  Ledger* live = nullptr;
+  LedgerOptions o = test::LedgerAt(dir.Sub("events"));
+  // On the writer thread: Catch2 assertions stay on the test's thread.
+  o.on_commit = [&](uint64_t last) {
+    std::string at, below;
+    if (!live->Root(last, &at).ok()) at = "failed";
+    if (!live->Root(last - 1, &below).ok()) below = "failed";
+    seen.emplace_back(last, at, below);
+  };
+  size_t size = 0;
+  for (size_t session = 0; session < 3; ++session) {
+    std::unique_ptr<Ledger> ledger;
+    REQUIRE(Ledger::Open(o, &ledger).ok());
+    live = ledger.get();
+    for (size_t group = 1; group <= 40; group += 3) {  // 1, 4, 7, ..., 40 events
+      AppendConsents(*ledger, size, group);
+      size += group;
+    }
+    REQUIRE(ledger->Close().ok());
+  }
+  REQUIRE(seen.size() == 3 * 14);
+  std::unique_ptr<Ledger> ledger;
+  REQUIRE(Ledger::Open(test::LedgerAt(dir.Sub("events")), &ledger).ok());
+  std::vector<Ledger::Stored> events;
+  REQUIRE(ledger->ReadRange(1, size, &events).ok());
+  REQUIRE(events.size() == size);
+  std::vector<std::string> leaves;
+  for (auto& e : events) leaves.push_back(mk::LeafHash(e.envelope));
+  for (const auto& [last, at, below] : seen) {
+    CHECK(at == NaiveRoot(leaves, 0, last));
+    CHECK(below == (last == 1 ? mk::EmptyRoot() : NaiveRoot(leaves, 0, last - 1)));
+  }
+  std::string root;
+  REQUIRE(ledger->Root(size, &root).ok());  // not the writer thread: stored rows
+  CHECK(root == NaiveRoot(leaves, 0, size));
+}

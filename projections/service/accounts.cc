@@ -6,7 +6,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/merkle.h"
 #include "projections/fold/activity.h"
 #include "projections/fold/policy.h"
 #include "projections/service/backup.h"
@@ -119,7 +118,7 @@ Status Accounts::SignTreeHead(SignedTreeHead* out) {
   std::lock_guard<std::mutex> l(sth_mu_);
   const uint64_t size = ledger_->LastSeq();
   std::string root;
-  ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*ledger_), size, &root));
+  ACC_RETURN_IF_ERROR(ledger_->Root(size, &root));
   *out = Sign(signing_key_, size, root, NowMs());
   ACC_RETURN_IF_ERROR(ledger_->PutMeta(kMetaLatestHead, EncodeHead(*out)));
   signed_size_ = size;
@@ -134,7 +133,7 @@ Status Accounts::AdoptOrSignHead() {
   Status s = audit::ReadLatestHead(*ledger_, &h);
   if (s.ok() && h.size == ledger_->LastSeq() && VerifyHead(signing_key_.public_key, h).ok()) {
     std::string root;
-    ACC_RETURN_IF_ERROR(merkle::RootAt(merkle::LedgerNodes(*ledger_), h.size, &root));
+    ACC_RETURN_IF_ERROR(ledger_->Root(h.size, &root));
     if (root == h.root) {
       std::lock_guard<std::mutex> l(sth_mu_);
       signed_size_ = h.size;
