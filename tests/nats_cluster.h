@@ -1,6 +1,6 @@
 // Three nats-server processes with JetStream on loopback, clustered, for the
 // replication tests: a temp dir holds each node's config and store, the
-// ports are free ones picked at start, and the processes are SIGKILLed when
+// ports are free ones below the ephemeral range picked at start, and the processes are SIGKILLed when
 // the fixture goes out of scope.
 //
 //   test::NatsCluster nats;
@@ -19,10 +19,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,18 +36,38 @@ namespace accountable::test {
 
 inline constexpr const char* kNatsServerPath = "/usr/sbin/nats-server";
 
-// A port nothing listens on right now (bind to 0, read it back, close).
+// The first port the kernel hands out for bind(0) (ip_local_port_range).
+inline uint16_t EphemeralPortsFirst() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned first = 32768;  // Linux's default, if the file cannot be read
+  f >> first;
+  return static_cast<uint16_t>(first);
+}
+
+// A free loopback port below the ephemeral range. nats-server needs its ports
+// before it starts (each node's config names the others' route ports), so
+// a port is picked, released and bound again later; below the ephemeral
+// range no other test's bind(0) or outgoing connection can take it in
+// between, and random picks keep two clusters of parallel tests apart.
 inline uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  constexpr uint16_t kLowest = 10000;
+  const uint16_t first = EphemeralPortsFirst();
+  REQUIRE(first > kLowest + 1000);
+  static std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<uint16_t>(kLowest + rng() % (first - kLowest));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  FAIL("no free loopback port below " << first << " in 200 tries");
+  return 0;
 }
 
 class NatsCluster {
@@ -56,8 +78,8 @@ class NatsCluster {
     if (!std::filesystem::exists(kNatsServerPath)) return;
     available_ = true;
     for (int i = 0; i < kNodes; ++i) {
-      client_ports_.push_back(FreeLoopbackPort());
-      route_ports_.push_back(FreeLoopbackPort());
+      client_ports_.push_back(UnusedPort());
+      route_ports_.push_back(UnusedPort());
     }
     for (int i = 0; i < kNodes; ++i) Start(i);
   }
@@ -90,6 +112,16 @@ class NatsCluster {
   }
 
  private:
+  // Free, and not one this cluster picked already (it is not bound yet).
+  uint16_t UnusedPort() const {
+    for (;;) {
+      const uint16_t p = FreeLoopbackPort();
+      if (std::count(client_ports_.begin(), client_ports_.end(), p) == 0 &&
+          std::count(route_ports_.begin(), route_ports_.end(), p) == 0)
+        return p;
+    }
+  }
+
   void Start(int i) {
     std::string name = "n";
     name += std::to_string(i);  // appended: GCC 12 -Wrestrict misfires on string operator+ here
