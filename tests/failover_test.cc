@@ -216,6 +216,92 @@ class SilentListener {
 
 }  // namespace
 
+namespace {
+
+// Accepts one connection, answers its Hello (writer role), then never reads
+// again: the socket buffers fill and the client's writes block.
+class DeafAfterHello {
+ public:
+  DeafAfterHello() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    REQUIRE(::listen(fd_, 1) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    address_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~DeafAfterHello() {
+    ::shutdown(fd_, SHUT_RDWR);  // ends a pending accept
+    thread_.join();
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  bool ReadAll(void* p, size_t n) {
+    auto* c = static_cast<char*>(p);
+    while (n > 0) {
+      const ssize_t r = ::read(conn_, c, n);
+      if (r <= 0) return false;
+      c += r;
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  }
+  // On its own thread: no Catch2 assertions here; a failure shows as the
+  // client's Connect failing.
+  void Serve() {
+    conn_ = ::accept(fd_, nullptr, nullptr);
+    if (conn_ < 0) return;
+    uint8_t header[wire::kFrameHeaderBytes];
+    if (!ReadAll(header, sizeof header)) return;
+    std::string body(wire::DecodeLength(header), '\0');
+    const wire::Request* req = nullptr;
+    if (!ReadAll(body.data(), body.size()) || !wire::ParseRequest(body, &req).ok()) return;
+    wire::ResponseFields f;
+    f.role = wire::Role::Writer;
+    const std::string reply = wire::ResponseFrame(req->correlation_id(), Status::OK(), f);
+    if (::write(conn_, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
+  }
+
+  int fd_ = -1, conn_ = -1;
+  std::string address_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("client: a server that stops reading cannot hold a send past the timeout", "[failover][client]") {
+  DeafAfterHello deaf;
+  std::unique_ptr<Client> c;
+  Status s = Client::Connect(deaf.address(), test::kWriterToken, ClientTlsOptions(), &c, wire::kFrameBytesMaxDefault, 300);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  REQUIRE(c->role() == wire::Role::Writer);
+  // Loopback socket buffers take a few MiB; 256 MiB unread cannot all fit.
+  const std::string chunk(1 << 20, 'x');
+  const auto t0 = Clock::now();
+  size_t sent_bytes = 0;
+  while (s.ok() && sent_bytes < (size_t{256} << 20)) {
+    s = c->SendRaw(chunk);
+    if (s.ok()) sent_bytes += chunk.size();
+  }
+  INFO(s.ToString() << " after " << sent_bytes << " bytes");
+  CHECK(s.code() == Code::kIOError);
+  CHECK(s.message().find("send: not taken within 300 ms") != std::string::npos);
+  CHECK(Clock::now() - t0 < std::chrono::seconds(30));
+  // The connection is of no further use, and says so without waiting.
+  s = c->SendRaw("y");
+  CHECK(s.code() == Code::kIOError);
+  CHECK(s.message().find("closed after a timeout") != std::string::npos);
+}
+
 TEST_CASE("failover: a copy that accepts but never answers is left after the receive timeout", "[failover]") {
   SilentListener silent;
   SECTION("the plain client gives up and says so") {

@@ -97,12 +97,22 @@ class ClientImpl final : public Client {
   }
 
   Status SendRaw(std::string_view bytes) override {
+    if (timed_out_) return Status::IOError("send: the connection was closed after a timeout");
     boost::system::error_code ec;
     const auto b = asio::buffer(bytes.data(), bytes.size());
-    if (tls_)
+    // Bounded as reads are: a server that stops reading fills the socket
+    // buffers, and a blocking write would then hold the caller for ever.
+    if (receive_timeout_ms_ > 0 && tls_)
+      RunWithin([&](auto done) { asio::async_write(*tls_, b, done); }, ec);
+    else if (receive_timeout_ms_ > 0)
+      RunWithin([&](auto done) { asio::async_write(socket_, b, done); }, ec);
+    else if (tls_)
       asio::write(*tls_, b, ec);
     else
       asio::write(socket_, b, ec);
+    if (timed_out_)
+      return Status::IOError("send: not taken within " + std::to_string(receive_timeout_ms_) +
+                             " ms; the connection is closed");
     return ec ? Status::IOError("send: " + ec.message()) : Status::OK();
   }
 
@@ -202,7 +212,7 @@ class ClientImpl final : public Client {
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain TCP
   size_t frame_bytes_max_;
   int64_t receive_timeout_ms_ = 0;
-  bool timed_out_ = false;  // a read or handshake ran out of time; the socket is closed
+  bool timed_out_ = false;  // a read, write or handshake ran out of time; the socket is closed
   uint64_t next_corr_ = 0;
   wire::Role role_ = wire::Role::None;
 };

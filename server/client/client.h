@@ -62,7 +62,9 @@ class Client {
   // timeout_ms; 0, the default, waits for ever. Past it, Receive and Call
   // answer IOError and the connection is closed, since a reply that came
   // later would pair with nothing: a server that accepts but is paused
-  // (stopped, frozen) cannot hold a caller.
+  // (stopped, frozen) cannot hold a caller. Each send is bounded by the
+  // same timeout (IOError "send: not taken within ..."), since a server
+  // that stops reading fills the socket buffers and a write then waits.
   virtual void SetReceiveTimeout(int64_t timeout_ms) = 0;
   // Raw bytes, for protocol tests that must send malformed frames.
   virtual Status SendRaw(std::string_view bytes) = 0;
